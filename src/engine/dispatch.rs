@@ -1,0 +1,219 @@
+//! Running one event: deliveries, timers, node starts, and applying what a
+//! handler asked for (sends through the network, timers, records).
+
+use super::queue::Payload;
+use super::trace::{digest, EventKind, TraceEvent};
+use super::{PendingTimer, Sim};
+use crate::net::{DropReason, Ordering};
+use crate::node::{Ctx, Message, Node, NodeId, TimerId, TimerOp};
+
+impl<M: Message> Sim<M> {
+    /// Runs one payload; false if it was stale or held and produced no event.
+    pub(super) fn dispatch(&mut self, payload: Payload<M>) -> bool {
+        match payload {
+            Payload::Deliver { from, to, msg_id, msg, arrived } => self.deliver(from, to, msg_id, msg, arrived),
+            Payload::Timer { node, id, generation } => self.fire_timer(node, id, generation),
+            Payload::Start(node) => {
+                self.start_node(node, false);
+                true
+            }
+            Payload::Fault(index) => {
+                let fault = self.faults[index as usize].clone();
+                self.apply_fault(fault);
+                true
+            }
+            Payload::Resume { node, generation } => self.resume(node, generation),
+            Payload::LossBurstEnd { generation } => {
+                if generation != self.loss_burst_generation || self.loss_burst.is_none() {
+                    return false;
+                }
+                self.loss_burst = None;
+                self.push_event(None, EventKind::LossBurstEnd);
+                true
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn push_event(&mut self, node: Option<NodeId>, kind: EventKind) {
+        self.events.push(TraceEvent { time: self.now, node, kind });
+    }
+
+    fn drop_message(&mut self, from: NodeId, to: NodeId, msg: u64, reason: DropReason) {
+        self.stats.messages_dropped += 1;
+        self.stats.dropped_by_reason[reason as usize] += 1;
+        self.push_event(Some(to), EventKind::Drop { from, to, msg, reason });
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg_id: u64, msg: M, arrived: bool) -> bool {
+        if !arrived && !self.topology.is_open(from, to) {
+            self.drop_message(from, to, msg_id, DropReason::PartitionedInFlight);
+            return true;
+        }
+        let slot = &mut self.slots[to.index()];
+        if slot.node.is_none() {
+            self.drop_message(from, to, msg_id, DropReason::NodeDown);
+            return true;
+        }
+        if slot.paused_until.is_some() {
+            slot.held.push(Payload::Deliver { from, to, msg_id, msg, arrived: true });
+            return false;
+        }
+        self.stats.messages_delivered += 1;
+        self.push_event(Some(to), EventKind::Deliver { from, msg: msg_id });
+        self.call(to, |node, ctx| node.on_message(ctx, from, msg));
+        true
+    }
+
+    fn fire_timer(&mut self, node: NodeId, id: TimerId, generation: u32) -> bool {
+        let slot = &mut self.slots[node.index()];
+        match slot.timers.get(&id.seq) {
+            Some(pending) if pending.generation == generation => {}
+            _ => return false, // cancelled, fired, or moved by a clock jump
+        }
+        if slot.paused_until.is_some() {
+            slot.held.push(Payload::Timer { node, id, generation });
+            return false;
+        }
+        slot.timers.remove(&id.seq);
+        self.push_event(Some(node), EventKind::Timer { timer: id.seq, tag: id.tag() });
+        self.call(node, |n, ctx| n.on_timer(ctx, id));
+        true
+    }
+
+    /// Builds the node with its factory (if it is not running) and starts it.
+    pub(super) fn start_node(&mut self, node: NodeId, restart: bool) {
+        let slot = &mut self.slots[node.index()];
+        debug_assert!(slot.node.is_none(), "{node} started twice");
+        slot.node = Some((self.factory)(node));
+        self.push_event(Some(node), EventKind::Start { restart });
+        self.call(node, |n, ctx| n.on_start(ctx));
+    }
+
+    /// Calls a handler of a running node with its context, then applies its effects.
+    fn call(&mut self, id: NodeId, handler: impl FnOnce(&mut dyn Node<M>, &mut Ctx<'_, M>)) {
+        let now = self.now;
+        let slot = &mut self.slots[id.index()];
+        let Some(node) = slot.node.as_mut() else { return };
+        let mut ctx = Ctx {
+            id,
+            now_local: slot.clock.local_at(now),
+            peers: &self.peers[id.index()],
+            names: &self.names,
+            effects: &mut self.effects,
+            storage: &mut slot.storage,
+            rng: &mut slot.rng,
+            next_timer: &mut self.next_timer,
+        };
+        handler(node.as_mut(), &mut ctx);
+        self.apply_effects(id);
+    }
+
+    fn apply_effects(&mut self, id: NodeId) {
+        if !self.effects.records.is_empty() {
+            let records = std::mem::take(&mut self.effects.records);
+            for record in records {
+                self.push_event(Some(id), EventKind::Record(record));
+            }
+        }
+        if !self.effects.timers.is_empty() {
+            let mut ops = std::mem::take(&mut self.effects.timers);
+            for op in ops.drain(..) {
+                self.apply_timer_op(id, op);
+            }
+            self.effects.timers = ops;
+        }
+        let mut sends = std::mem::take(&mut self.effects.sends);
+        for (to, msg) in sends.drain(..) {
+            self.route(id, to, msg);
+        }
+        self.effects.sends = sends;
+    }
+
+    fn apply_timer_op(&mut self, id: NodeId, op: TimerOp) {
+        let slot = &mut self.slots[id.index()];
+        match op {
+            TimerOp::Set { id: timer, deadline } => {
+                let at = slot.clock.true_time_at(deadline, self.now);
+                slot.timers.insert(timer.seq, PendingTimer { id: timer, deadline, generation: 0 });
+                self.queue.push(at, Payload::Timer { node: id, id: timer, generation: 0 });
+            }
+            TimerOp::Cancel(timer) => {
+                slot.timers.remove(&timer.seq);
+            }
+        }
+    }
+
+    /// Hands a message to the network (see `crate::net` for the rules).
+    fn route(&mut self, from: NodeId, to: NodeId, msg: M) {
+        assert!(
+            to.index() < self.slots.len(),
+            "{} sent a message to node index {}, but the simulation has {} nodes",
+            self.names[from.index()],
+            to.index(),
+            self.slots.len()
+        );
+        self.stats.messages_sent += 1;
+        let msg_id = self.next_msg;
+        self.next_msg += 1;
+        let digest = digest(&msg);
+        let text = self.describe_messages.then(|| format!("{msg:?}").into_boxed_str());
+        let Some(link) = self.topology.link(from, to) else {
+            self.push_send(from, to, msg_id, digest, None, text);
+            self.drop_message(from, to, msg_id, DropReason::Partition);
+            return;
+        };
+        let lost = match self.loss_burst {
+            Some(p) if self.net_rng.chance(p) => Some(DropReason::LossBurst),
+            _ if self.net_rng.chance(link.loss) => Some(DropReason::Loss),
+            _ => None,
+        };
+        if let Some(reason) = lost {
+            self.push_send(from, to, msg_id, digest, None, text);
+            self.drop_message(from, to, msg_id, reason);
+            return;
+        }
+        let fifo = link.ordering == Ordering::Fifo;
+        let duplicate = link.duplicate;
+        let latency = link.latency.sample(&mut self.net_rng);
+        let arrival = self.arrival_time(from, to, latency, fifo);
+        self.push_send(from, to, msg_id, digest, Some(arrival), text);
+        if self.net_rng.chance(duplicate) {
+            let link = self.topology.link(from, to).expect("edge checked open above");
+            let latency = link.latency.sample(&mut self.net_rng);
+            let second = self.arrival_time(from, to, latency, fifo);
+            self.stats.messages_duplicated += 1;
+            self.push_event(Some(from), EventKind::Duplicate { to, msg: msg_id, arrival: second });
+            let copy = msg.clone();
+            self.queue.push(arrival, Payload::Deliver { from, to, msg_id, msg, arrived: false });
+            self.queue.push(second, Payload::Deliver { from, to, msg_id, msg: copy, arrived: false });
+        } else {
+            self.queue.push(arrival, Payload::Deliver { from, to, msg_id, msg, arrived: false });
+        }
+    }
+
+    fn push_send(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        msg: u64,
+        digest: u64,
+        arrival: Option<crate::time::SimTime>,
+        text: Option<Box<str>>,
+    ) {
+        let arrival = arrival.unwrap_or(crate::time::SimTime::MAX);
+        self.push_event(Some(from), EventKind::Send { to, msg, digest, arrival, text });
+    }
+
+    /// `now + latency`, clamped on FIFO links to keep send order.
+    #[inline]
+    fn arrival_time(&mut self, from: NodeId, to: NodeId, latency: crate::time::SimDuration, fifo: bool) -> crate::time::SimTime {
+        let mut arrival = self.now + latency;
+        if fifo {
+            let last = &mut self.fifo_last[from.index() * self.slots.len() + to.index()];
+            arrival = arrival.max(*last);
+            *last = arrival;
+        }
+        arrival
+    }
+}

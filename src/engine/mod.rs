@@ -1,0 +1,432 @@
+//! The discrete-event engine: the only place that advances time.
+//!
+//! A [`Sim`] owns the nodes, their clocks, disks and random streams, the
+//! network and the event queue. [`Sim::step`] pops the earliest event
+//! (ties by scheduling order), runs it, and leaves the [`TraceEvent`]s it
+//! produced in [`Sim::events`]. Nothing here knows about protocols, checks or
+//! scenario files: a caller drives `step` and looks at the events.
+//!
+//! Inside a run there is no wall clock, no thread, no unseeded randomness and
+//! no iteration over a hash map: per-node state is in `Vec`s indexed by
+//! [`NodeId`], timers in a `BTreeMap`.
+//!
+//! A limit on everything: [`Limits`] caps the events processed and the queue
+//! length; hitting one makes `step` return [`Step::Limit`] naming it.
+
+mod apply;
+mod dispatch;
+mod queue;
+pub mod trace;
+
+pub use trace::{digest, EventKind, StableHasher, TraceEvent, TraceHasher};
+
+use crate::clock::{Clock, LocalTime};
+use crate::fault::{Fault, TimedFault};
+use crate::net::{DropReason, Topology};
+use crate::node::{Effects, Message, Node, NodeId};
+use crate::rng::{Probability, SimRng};
+use crate::storage::Storage;
+use crate::time::SimTime;
+use queue::{EventQueue, Payload};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Builds a fresh node value for a node id (at start and after each restart).
+pub type NodeFactory<M> = Box<dyn FnMut(NodeId) -> Box<dyn Node<M>>>;
+
+/// Caps that stop a runaway run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most events one run may process.
+    pub max_events: u64,
+    /// Most events that may wait in the queue at once.
+    pub max_queue: usize,
+}
+
+impl Default for Limits {
+    /// 100 million events, 10 million queued.
+    fn default() -> Self {
+        Limits { max_events: 100_000_000, max_queue: 10_000_000 }
+    }
+}
+
+/// Which limit a run hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitHit {
+    /// `max_events` events were processed.
+    Events(u64),
+    /// The queue grew past `max_queue`.
+    Queue(usize),
+}
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitHit::Events(n) => write!(f, "the run processed its limit of {n} events (raise [limits] max_events)"),
+            LimitHit::Queue(n) => {
+                write!(f, "more than {n} events were waiting in the queue (raise [limits] max_queue)")
+            }
+        }
+    }
+}
+
+/// What one call of [`Sim::step`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// An event ran; its trace is in [`Sim::events`].
+    Ran,
+    /// The queue is empty.
+    Idle,
+    /// A limit was hit; the run should stop.
+    Limit(LimitHit),
+}
+
+/// Counters of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events processed.
+    pub events: u64,
+    /// Messages handed to the network.
+    pub messages_sent: u64,
+    /// Messages delivered to a node (duplicates count twice).
+    pub messages_delivered: u64,
+    /// Messages dropped, by any reason.
+    pub messages_dropped: u64,
+    /// Extra copies made by duplication.
+    pub messages_duplicated: u64,
+    /// Drops by reason, indexed by `DropReason as usize`.
+    pub dropped_by_reason: [u64; 5],
+}
+
+impl Stats {
+    /// Drops for one reason.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped_by_reason[reason as usize]
+    }
+}
+
+/// A pending timer of one node.
+#[derive(Clone, Copy, Debug)]
+struct PendingTimer {
+    id: crate::node::TimerId,
+    deadline: LocalTime,
+    generation: u32,
+}
+
+/// Everything the engine keeps per node.
+struct Slot<M> {
+    node: Option<Box<dyn Node<M>>>,
+    storage: Storage,
+    rng: SimRng,
+    clock: Clock,
+    timers: BTreeMap<u64, PendingTimer>,
+    paused_until: Option<SimTime>,
+    pause_generation: u32,
+    held: Vec<Payload<M>>,
+}
+
+/// Builds a [`Sim`].
+pub struct SimBuilder<M> {
+    seed: u64,
+    names: Vec<String>,
+    factory: NodeFactory<M>,
+    topology: Option<Topology>,
+    clocks: Vec<Clock>,
+    peers: Option<Vec<Vec<NodeId>>>,
+    faults: Vec<TimedFault>,
+    limits: Limits,
+    describe_messages: bool,
+}
+
+impl<M: Message> SimBuilder<M> {
+    /// `count` nodes named `n1..`, each built by `factory`.
+    pub fn new(seed: u64, count: usize, factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static) -> Self {
+        SimBuilder {
+            seed,
+            names: (1..=count).map(|i| format!("n{i}")).collect(),
+            factory: Box::new(factory),
+            topology: None,
+            clocks: vec![Clock::default(); count],
+            peers: None,
+            faults: Vec::new(),
+            limits: Limits::default(),
+            describe_messages: false,
+        }
+    }
+
+    /// Node names (one per node).
+    pub fn names(mut self, names: Vec<String>) -> Self {
+        assert_eq!(names.len(), self.clocks.len(), "one name per node");
+        self.names = names;
+        self
+    }
+
+    /// The network (default: full mesh, uniform 1-10ms, no loss).
+    pub fn topology(mut self, topology: Topology) -> Self {
+        assert_eq!(topology.len(), self.clocks.len(), "topology has the wrong number of nodes");
+        self.topology = Some(topology);
+        self
+    }
+
+    /// One node's clock (default: exact).
+    pub fn clock(mut self, node: NodeId, clock: Clock) -> Self {
+        self.clocks[node.index()] = clock;
+        self
+    }
+
+    /// Each node's peers, for [`crate::node::Ctx::broadcast`] (default: all others).
+    pub fn peers(mut self, peers: Vec<Vec<NodeId>>) -> Self {
+        assert_eq!(peers.len(), self.clocks.len(), "one peer list per node");
+        self.peers = Some(peers);
+        self
+    }
+
+    /// Faults to apply at their times.
+    pub fn faults(mut self, faults: Vec<TimedFault>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Caps on events and queue length.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Put each message's `Debug` text in send events (slower; for trace files).
+    pub fn describe_messages(mut self, on: bool) -> Self {
+        self.describe_messages = on;
+        self
+    }
+
+    /// The simulation, with every node's start and every fault queued.
+    pub fn build(self) -> Sim<M> {
+        let n = self.clocks.len();
+        let seed = self.seed;
+        let slots = self
+            .clocks
+            .iter()
+            .enumerate()
+            .map(|(i, &clock)| Slot {
+                node: None,
+                storage: Storage::new(),
+                rng: SimRng::for_node(seed, i as u32),
+                clock,
+                timers: BTreeMap::new(),
+                paused_until: None,
+                pause_generation: 0,
+                held: Vec::new(),
+            })
+            .collect();
+        let all: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
+        let peers = self.peers.unwrap_or_else(|| {
+            all.iter().map(|me| all.iter().copied().filter(|p| p != me).collect()).collect()
+        });
+        let mut sim = Sim {
+            seed,
+            now: SimTime::ZERO,
+            queue: EventQueue::new(),
+            slots,
+            names: self.names,
+            peers,
+            factory: self.factory,
+            topology: self.topology.unwrap_or_else(|| Topology::full_mesh(n, Default::default())),
+            fifo_last: vec![SimTime::ZERO; n * n],
+            net_rng: SimRng::stream(seed, "network"),
+            loss_burst: None,
+            loss_burst_generation: 0,
+            faults: Vec::new(),
+            effects: Effects::default(),
+            events: Vec::new(),
+            next_timer: 0,
+            next_msg: 0,
+            stats: Stats::default(),
+            limits: self.limits,
+            describe_messages: self.describe_messages,
+        };
+        for id in all {
+            sim.queue.push(SimTime::ZERO, Payload::Start(id));
+        }
+        for timed in self.faults {
+            sim.schedule(timed.at, timed.fault);
+        }
+        sim
+    }
+}
+
+/// A running simulation.
+pub struct Sim<M> {
+    seed: u64,
+    now: SimTime,
+    queue: EventQueue<M>,
+    slots: Vec<Slot<M>>,
+    names: Vec<String>,
+    peers: Vec<Vec<NodeId>>,
+    factory: NodeFactory<M>,
+    topology: Topology,
+    fifo_last: Vec<SimTime>,
+    net_rng: SimRng,
+    loss_burst: Option<Probability>,
+    loss_burst_generation: u32,
+    faults: Vec<Fault>,
+    effects: Effects<M>,
+    events: Vec<TraceEvent>,
+    next_timer: u64,
+    next_msg: u64,
+    stats: Stats,
+    limits: Limits,
+    describe_messages: bool,
+}
+
+impl<M: Message> Sim<M> {
+    /// Runs the earliest pending event. Stale timers (cancelled or moved)
+    /// are skipped without counting as events.
+    pub fn step(&mut self) -> Step {
+        self.events.clear();
+        if self.stats.events >= self.limits.max_events {
+            return Step::Limit(LimitHit::Events(self.limits.max_events));
+        }
+        loop {
+            let Some(entry) = self.queue.pop() else { return Step::Idle };
+            debug_assert!(entry.time >= self.now, "time went backwards: {:?} -> {:?}", self.now, entry.time);
+            self.now = entry.time;
+            if self.dispatch(entry.payload) {
+                break;
+            }
+        }
+        self.stats.events += 1;
+        if self.queue.len() > self.limits.max_queue {
+            return Step::Limit(LimitHit::Queue(self.limits.max_queue));
+        }
+        Step::Ran
+    }
+
+    /// Runs every event up to and including true time `end`, handing each
+    /// trace event to `observe`; stops early if `observe` returns false or a
+    /// limit is hit. Afterwards `now()` is `end` unless it stopped early.
+    pub fn run_until(&mut self, end: SimTime, mut observe: impl FnMut(&TraceEvent) -> bool) -> RunEnd {
+        while self.queue.peek_time().is_some_and(|t| t <= end) {
+            match self.step() {
+                Step::Ran => {}
+                Step::Idle => break,
+                Step::Limit(hit) => return RunEnd::Limit(hit),
+            }
+            for event in &self.events {
+                if !observe(event) {
+                    return RunEnd::Stopped;
+                }
+            }
+        }
+        self.now = self.now.max(end);
+        RunEnd::Reached
+    }
+
+    /// The trace events of the last step (or the last direct fault verb).
+    pub fn events(&self) -> &[TraceEvent] {
+        &self.events
+    }
+
+    /// Current true time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The time of the next pending event.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.queue.peek_time()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Node names, indexed by [`NodeId`].
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True if the node is running (not crashed); a paused node is up.
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.slots[node.index()].node.is_some()
+    }
+
+    /// True if the node is paused.
+    pub fn is_paused(&self, node: NodeId) -> bool {
+        self.slots[node.index()].paused_until.is_some()
+    }
+
+    /// The node's clock.
+    pub fn clock(&self, node: NodeId) -> &Clock {
+        &self.slots[node.index()].clock
+    }
+
+    /// The node's disk.
+    pub fn storage(&self, node: NodeId) -> &Storage {
+        &self.slots[node.index()].storage
+    }
+
+    /// The network as it is now.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Number of pending timers of a node.
+    pub fn pending_timers(&self, node: NodeId) -> usize {
+        self.slots[node.index()].timers.len()
+    }
+
+    /// Queues `fault` to happen at `at` (not before now).
+    pub fn schedule(&mut self, at: SimTime, fault: Fault) {
+        let index = u32::try_from(self.faults.len()).expect("more than 2^32 faults");
+        self.faults.push(fault);
+        self.queue.push(at.max(self.now), Payload::Fault(index));
+    }
+
+    /// Applies `fault` now; its trace events replace [`Sim::events`].
+    pub fn apply(&mut self, fault: Fault) {
+        self.events.clear();
+        self.apply_fault(fault);
+    }
+
+    /// Crashes a node now.
+    pub fn crash(&mut self, node: NodeId) {
+        self.apply(Fault::Crash(node));
+    }
+
+    /// Restarts a crashed node now.
+    pub fn restart(&mut self, node: NodeId) {
+        self.apply(Fault::Restart(node));
+    }
+
+    /// Cuts network edges now.
+    pub fn partition(&mut self, cut: crate::net::Cut) {
+        self.apply(Fault::Partition(cut));
+    }
+
+    /// Heals the network now.
+    pub fn heal(&mut self) {
+        self.apply(Fault::Heal);
+    }
+}
+
+/// How [`Sim::run_until`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every event up to the end time ran.
+    Reached,
+    /// The observer asked to stop.
+    Stopped,
+    /// A limit was hit.
+    Limit(LimitHit),
+}

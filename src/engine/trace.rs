@@ -1,0 +1,299 @@
+//! The trace: one [`TraceEvent`] per thing that happened, and its hash.
+//!
+//! Every step of the engine yields trace events: a delivery, a timer, a
+//! fault, the messages a handler sent, what it recorded. A run's trace hash
+//! folds every event, in order, through [`TraceHasher`], over a canonical
+//! encoding: integers as integers (never native-endian bytes), messages by a
+//! [`StableHasher`] digest of their derived `Hash`, JSON details by their
+//! serialised text (object keys sorted). Same scenario + same seed must give
+//! the same hash on every machine, in debug and release.
+//!
+//! As JSON lines (`--trace FILE.jsonl`) an event reads
+//! `{"t":1200000,"node":"n1","kind":"send","to":"n2","msg":7,"arrival":3400000}`.
+
+use crate::fault::Fault;
+use crate::net::DropReason;
+use crate::node::{NodeId, Record};
+use crate::rng::mix64;
+use crate::time::SimTime;
+use serde_json::{json, Map, Value};
+use std::hash::{Hash, Hasher};
+
+/// Something that happened at a true time, at a node (or to the network).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceEvent {
+    /// True time.
+    pub time: SimTime,
+    /// The node it happened at, if any (a heal has none).
+    pub node: Option<NodeId>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The kinds of trace event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// The node started (`restart`: after a crash).
+    Start { restart: bool },
+    /// The node sent message `msg` (run-unique id) to `to`; it will arrive at `arrival`.
+    Send { to: NodeId, msg: u64, digest: u64, arrival: SimTime, text: Option<Box<str>> },
+    /// The network delivers a second copy of `msg` at `arrival`.
+    Duplicate { to: NodeId, msg: u64, arrival: SimTime },
+    /// Message `msg` from `from` to `to` was dropped (at send or on arrival).
+    Drop { from: NodeId, to: NodeId, msg: u64, reason: DropReason },
+    /// Message `msg` from `from` was delivered to the node.
+    Deliver { from: NodeId, msg: u64 },
+    /// The node's timer fired.
+    Timer { timer: u64, tag: u64 },
+    /// A fault happened (`applied` false: it did not apply, e.g. crashing a crashed node).
+    Fault { fault: Fault, applied: bool },
+    /// A paused node resumed.
+    Resume,
+    /// A loss burst ended.
+    LossBurstEnd,
+    /// The node recorded an observation.
+    Record(Record),
+}
+
+impl EventKind {
+    /// The kind's name in traces (`"send"`, `"deliver"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Start { restart: false } => "start",
+            EventKind::Start { restart: true } => "restart",
+            EventKind::Send { .. } => "send",
+            EventKind::Duplicate { .. } => "duplicate",
+            EventKind::Drop { .. } => "drop",
+            EventKind::Deliver { .. } => "deliver",
+            EventKind::Timer { .. } => "timer",
+            EventKind::Fault { .. } => "fault",
+            EventKind::Resume => "resume",
+            EventKind::LossBurstEnd => "loss_burst_end",
+            EventKind::Record(_) => "record",
+        }
+    }
+}
+
+impl TraceEvent {
+    /// Folds this event into `h` (the canonical encoding).
+    #[inline]
+    pub fn hash_into(&self, h: &mut TraceHasher) {
+        h.word(self.time.0);
+        h.word(self.node.map_or(u64::MAX, |n| u64::from(n.0)));
+        match &self.kind {
+            EventKind::Start { restart } => h.words(&[1, u64::from(*restart)]),
+            EventKind::Send { to, msg, digest, arrival, .. } => {
+                h.words(&[2, u64::from(to.0), *msg, *digest, arrival.0])
+            }
+            EventKind::Duplicate { to, msg, arrival } => h.words(&[3, u64::from(to.0), *msg, arrival.0]),
+            EventKind::Drop { from, to, msg, reason } => {
+                h.words(&[4, u64::from(from.0), u64::from(to.0), *msg, *reason as u64])
+            }
+            EventKind::Deliver { from, msg } => h.words(&[5, u64::from(from.0), *msg]),
+            EventKind::Timer { timer, tag } => h.words(&[6, *timer, *tag]),
+            EventKind::Fault { fault, applied } => {
+                h.words(&[7, u64::from(*applied)]);
+                h.bytes(format!("{fault:?}").as_bytes());
+            }
+            EventKind::Resume => h.word(8),
+            EventKind::LossBurstEnd => h.word(9),
+            EventKind::Record(record) => {
+                h.word(10);
+                h.bytes(record.kind.as_bytes());
+                h.bytes(record.detail.to_string().as_bytes());
+            }
+        }
+    }
+
+    /// The event as a JSON object, with node names.
+    pub fn to_json(&self, names: &[String]) -> Value {
+        let name = |n: &NodeId| Value::String(names[n.index()].clone());
+        let mut obj = Map::new();
+        obj.insert("t".into(), json!(self.time.0));
+        if let Some(node) = &self.node {
+            obj.insert("node".into(), name(node));
+        }
+        obj.insert("kind".into(), json!(self.kind.name()));
+        match &self.kind {
+            EventKind::Start { .. } | EventKind::Resume | EventKind::LossBurstEnd => {}
+            EventKind::Send { to, msg, digest, arrival, text } => {
+                obj.insert("to".into(), name(to));
+                obj.insert("msg".into(), json!(msg));
+                obj.insert("digest".into(), json!(format!("{digest:016x}")));
+                obj.insert("arrival".into(), json!(arrival.0));
+                if let Some(text) = text {
+                    obj.insert("text".into(), json!(text));
+                }
+            }
+            EventKind::Duplicate { to, msg, arrival } => {
+                obj.insert("to".into(), name(to));
+                obj.insert("msg".into(), json!(msg));
+                obj.insert("arrival".into(), json!(arrival.0));
+            }
+            EventKind::Drop { from, to, msg, reason } => {
+                obj.insert("from".into(), name(from));
+                obj.insert("to".into(), name(to));
+                obj.insert("msg".into(), json!(msg));
+                obj.insert("reason".into(), json!(reason.as_str()));
+            }
+            EventKind::Deliver { from, msg } => {
+                obj.insert("from".into(), name(from));
+                obj.insert("msg".into(), json!(msg));
+            }
+            EventKind::Timer { timer, tag } => {
+                obj.insert("timer".into(), json!(timer));
+                obj.insert("tag".into(), json!(tag));
+            }
+            EventKind::Fault { fault, applied } => {
+                obj.insert("fault".into(), json!(fault.kind()));
+                obj.insert("detail".into(), json!(fault.describe(names)));
+                obj.insert("applied".into(), json!(applied));
+            }
+            EventKind::Record(record) => {
+                obj.insert("record".into(), json!(record.kind));
+                obj.insert("detail".into(), record.detail.clone());
+            }
+        }
+        Value::Object(obj)
+    }
+
+    /// A one-line human description, e.g. `2.503s n3 record suspect {"peer":"n1"}`.
+    pub fn describe(&self, names: &[String]) -> String {
+        let mut line = format!("{:>10}", self.time.to_string());
+        if let Some(node) = self.node {
+            line.push(' ');
+            line.push_str(&names[node.index()]);
+        }
+        line.push(' ');
+        match &self.kind {
+            EventKind::Fault { fault, applied } => {
+                line.push_str(&fault.describe(names));
+                if !applied {
+                    line.push_str(" (ignored)");
+                }
+            }
+            EventKind::Record(r) => line.push_str(&format!("{} {}", r.kind, r.detail)),
+            EventKind::Send { to, msg, text, .. } => {
+                line.push_str(&format!("send #{msg} to {}", names[to.index()]));
+                if let Some(text) = text {
+                    line.push_str(&format!(" {text}"));
+                }
+            }
+            EventKind::Deliver { from, msg } => line.push_str(&format!("deliver #{msg} from {}", names[from.index()])),
+            EventKind::Drop { from, to, msg, reason } => line.push_str(&format!(
+                "drop #{msg} {}->{} ({})",
+                names[from.index()],
+                names[to.index()],
+                reason.as_str()
+            )),
+            other => line.push_str(other.name()),
+        }
+        line
+    }
+}
+
+/// The running trace hash: 64-bit words mixed in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceHasher {
+    state: u64,
+    count: u64,
+}
+
+impl Default for TraceHasher {
+    fn default() -> Self {
+        TraceHasher { state: 0x243f_6a88_85a3_08d3, count: 0 }
+    }
+}
+
+impl TraceHasher {
+    /// Mixes in one word.
+    #[inline]
+    pub fn word(&mut self, w: u64) {
+        self.state = mix64(self.state.rotate_left(23) ^ w.wrapping_add(0x9e37_79b9_7f4a_7c15));
+        self.count += 1;
+    }
+
+    /// Mixes in several words.
+    #[inline]
+    pub fn words(&mut self, ws: &[u64]) {
+        for &w in ws {
+            self.word(w);
+        }
+    }
+
+    /// Mixes in bytes (length first, then 8-byte little-endian words).
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.word(bytes.len() as u64);
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(w));
+        }
+    }
+
+    /// The hash so far.
+    pub fn finish(&self) -> u64 {
+        mix64(self.state ^ self.count)
+    }
+
+    /// The hash as 16 hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.finish())
+    }
+}
+
+/// A `std::hash::Hasher` whose output is the same on every platform:
+/// integers are mixed as values, not as native-endian bytes.
+#[derive(Default)]
+pub struct StableHasher(TraceHasher);
+
+impl Hasher for StableHasher {
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.bytes(bytes);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0.word(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.0.word(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0.word(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0.word(i);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.0.word(i as u64);
+        self.0.word((i >> 64) as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0.word(i as u64);
+    }
+    fn write_i8(&mut self, i: i8) {
+        self.0.word(i as u64);
+    }
+    fn write_i16(&mut self, i: i16) {
+        self.0.word(i as u64);
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.0.word(i as u64);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.0.word(i as u64);
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.0.word(i as u64);
+    }
+}
+
+/// The stable digest of a message (its derived `Hash` through [`StableHasher`]).
+#[inline]
+pub fn digest<T: Hash>(value: &T) -> u64 {
+    let mut h = StableHasher::default();
+    value.hash(&mut h);
+    h.finish()
+}

@@ -1,0 +1,102 @@
+//! Faults as data: one [`Fault`] enum, applied at scheduled times.
+//!
+//! A run's faults are a list of [`TimedFault`]s: written out in the
+//! scenario's `[[faults]]`, drawn by [`chaos`] from the seed, or both. The
+//! engine applies each at its time and records it in the trace, so every
+//! fault a run saw is visible and replayable.
+//!
+//! What each fault means is documented on its variant. Faults that do not
+//! apply (crashing a crashed node, restarting a running one, resuming a node
+//! that is not paused) change nothing and are traced as `ignored`.
+
+pub mod chaos;
+
+use crate::net::Cut;
+use crate::node::NodeId;
+use crate::rng::Probability;
+use crate::time::{SimDuration, SimTime};
+
+/// One fault.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Remove network edges (see [`Cut`]); cuts accumulate until `Heal`.
+    Partition(Cut),
+    /// Restore every network edge.
+    Heal,
+    /// The node's process dies: its value, timers and unsynced writes are gone;
+    /// messages that arrive while it is down are dropped.
+    Crash(NodeId),
+    /// A crashed node starts again from its synced storage.
+    Restart(NodeId),
+    /// The node freezes for `duration` (a GC stall): arriving messages and
+    /// due timers wait, and run, late, when it resumes, unaware of the gap.
+    Pause { node: NodeId, duration: SimDuration },
+    /// The node's local clock steps by `by_ns` (negative: backwards); its
+    /// pending timers are rescheduled to the new true times.
+    ClockJump { node: NodeId, by_ns: i64 },
+    /// Every message sent during `duration` is also lost with `probability`.
+    LossBurst { probability: Probability, duration: SimDuration },
+    /// End of the fault phase: heal the network, restart crashed nodes,
+    /// resume paused ones and end loss bursts.
+    HealAll,
+}
+
+/// A fault and when it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedFault {
+    /// True time of the fault.
+    pub at: SimTime,
+    /// The fault.
+    pub fault: Fault,
+}
+
+impl Fault {
+    /// A one-line description with node names, e.g. `partition {n1,n2} | {n3}`.
+    pub fn describe(&self, names: &[String]) -> String {
+        let name = |n: &NodeId| names[n.index()].clone();
+        let set = |g: &[NodeId]| format!("{{{}}}", g.iter().map(name).collect::<Vec<_>>().join(","));
+        match self {
+            Fault::Partition(Cut::Groups(groups)) => {
+                let listed: Vec<NodeId> = groups.iter().flatten().copied().collect();
+                let unlisted: Vec<NodeId> =
+                    (0..names.len() as u32).map(NodeId).filter(|n| !listed.contains(n)).collect();
+                let text = groups.iter().map(|g| set(g)).collect::<Vec<_>>().join(" | ");
+                if unlisted.is_empty() {
+                    format!("partition {text}")
+                } else {
+                    format!("partition {text} (bridged by {})", set(&unlisted))
+                }
+            }
+            Fault::Partition(Cut::OneWay { from, to }) => format!("one-way cut {} -> {}", set(from), set(to)),
+            Fault::Partition(Cut::Isolate(n)) => format!("isolate {}", name(n)),
+            Fault::Heal => "heal the network".to_string(),
+            Fault::Crash(n) => format!("crash {}", name(n)),
+            Fault::Restart(n) => format!("restart {}", name(n)),
+            Fault::Pause { node, duration } => format!("pause {} for {duration}", name(node)),
+            Fault::ClockJump { node, by_ns } => {
+                let sign = if *by_ns < 0 { "-" } else { "+" };
+                format!("clock of {} jumps {sign}{}", name(node), SimDuration(by_ns.unsigned_abs()))
+            }
+            Fault::LossBurst { probability, duration } => {
+                format!("loss burst {:.0}% for {duration}", probability.as_f64() * 100.0)
+            }
+            Fault::HealAll => "heal all (network, crashed, paused, loss)".to_string(),
+        }
+    }
+
+    /// The short kind name used in traces (`"crash"`, `"partition"`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition(Cut::Groups(_)) => "partition",
+            Fault::Partition(Cut::OneWay { .. }) => "one_way",
+            Fault::Partition(Cut::Isolate(_)) => "isolate",
+            Fault::Heal => "heal",
+            Fault::Crash(_) => "crash",
+            Fault::Restart(_) => "restart",
+            Fault::Pause { .. } => "pause",
+            Fault::ClockJump { .. } => "clock_jump",
+            Fault::LossBurst { .. } => "loss_burst",
+            Fault::HealAll => "heal_all",
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! # faultlab
+//!
+//! A deterministic simulator for distributed systems. One seed and one
+//! scenario file give one run, bit for bit, on any machine: nodes exchange
+//! messages over a network that loses, duplicates, delays and reorders them;
+//! partitions cut it; clocks are skewed, drift and jump; processes crash,
+//! restart and pause. Protocol models run inside, and checkers judge the run.
+//!
+//! The layers, each depending only on those above it:
+//! - [`time`], [`rng`], [`clock`], [`storage`], [`node`]: the vocabulary;
+//! - [`net`], [`fault`]: the world a node lives in;
+//! - [`engine`]: the event loop, the only place that advances time;
+//! - [`models`]: protocols (they know [`node`], never [`engine`]);
+//! - [`check`]: judges of a run's trace;
+//! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds.
+//!
+//! A protocol is a type implementing [`node::Node`]; see
+//! `examples/bench_engine.rs` for the smallest one.
+
+pub mod check;
+pub mod clock;
+pub mod engine;
+pub mod fault;
+pub mod models;
+pub mod net;
+pub mod node;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod storage;
+pub mod sweep;
+pub mod time;
+
+pub use engine::{Sim, SimBuilder, Step, TraceEvent};
+pub use node::{Ctx, Node, NodeId, TimerId};
+pub use time::{SimDuration, SimTime};

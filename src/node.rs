@@ -1,0 +1,182 @@
+//! The [`Node`] trait a protocol implements, and its [`Ctx`].
+//!
+//! A node is a sans-IO state machine. The engine calls it when it starts,
+//! when a message arrives and when a timer fires; the node answers only
+//! through its [`Ctx`]: messages to send, timers to set or cancel, writes to
+//! its [`Storage`], draws from its own random stream, and observations to
+//! record for checkers and the trace. The node never sees true time, the
+//! network or other nodes' state: it reads its own local clock.
+//!
+//! Effects are collected as data while the handler runs and applied by the
+//! engine when it returns, in the order the node asked for them.
+//!
+//! A crash drops the node's value, its timers and its unsynced writes; a
+//! restart builds a fresh value with the node's factory and calls
+//! [`Node::on_start`] again, where it reads what it synced before.
+
+use crate::clock::LocalTime;
+use crate::rng::SimRng;
+use crate::storage::Storage;
+use crate::time::SimDuration;
+use std::fmt;
+use std::hash::Hash;
+
+/// A node's index in the simulation (dense, from 0). Scenario names such as
+/// `n1` map to `NodeId(0)`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The index as a `usize`, for indexing per-node vectors.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0 + 1)
+    }
+}
+
+/// A timer handle: unique within a run, carrying the node's own `tag`
+/// (which kind of timer this is, e.g. election or heartbeat).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct TimerId {
+    pub(crate) seq: u64,
+    tag: u64,
+}
+
+impl TimerId {
+    /// The tag given to [`Ctx::set_timer`].
+    pub fn tag(self) -> u64 {
+        self.tag
+    }
+    /// The run-unique sequence number of this timer.
+    pub fn seq(self) -> u64 {
+        self.seq
+    }
+}
+
+/// What a message type must offer: cloning (for duplication), `Debug` (for
+/// the trace) and `Hash` (for the trace hash; derive it).
+pub trait Message: Clone + fmt::Debug + Hash + 'static {}
+impl<T: Clone + fmt::Debug + Hash + 'static> Message for T {}
+
+/// A protocol participant: server, client, lease service, anything.
+pub trait Node<M> {
+    /// Called once when the node starts, and again after each restart.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, M>);
+    /// Called when a message from `from` is delivered.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, M>, from: NodeId, msg: M);
+    /// Called when a timer set with [`Ctx::set_timer`] fires.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, M>, timer: TimerId);
+}
+
+/// An observation a node records for checkers and the trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// What happened, e.g. `"suspect"` or `"leader"`.
+    pub kind: String,
+    /// Details as JSON (object keys are kept sorted).
+    pub detail: serde_json::Value,
+}
+
+/// A timer request collected from a handler.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TimerOp {
+    Set { id: TimerId, deadline: LocalTime },
+    Cancel(TimerId),
+}
+
+/// Everything one handler asked for, in order of kind.
+pub(crate) struct Effects<M> {
+    pub sends: Vec<(NodeId, M)>,
+    pub timers: Vec<TimerOp>,
+    pub records: Vec<Record>,
+}
+
+impl<M> Default for Effects<M> {
+    fn default() -> Self {
+        Effects { sends: Vec::new(), timers: Vec::new(), records: Vec::new() }
+    }
+}
+
+/// A node's whole world during one handler call.
+pub struct Ctx<'a, M> {
+    pub(crate) id: NodeId,
+    pub(crate) now_local: LocalTime,
+    pub(crate) peers: &'a [NodeId],
+    pub(crate) names: &'a [String],
+    pub(crate) effects: &'a mut Effects<M>,
+    pub(crate) storage: &'a mut Storage,
+    pub(crate) rng: &'a mut SimRng,
+    pub(crate) next_timer: &'a mut u64,
+}
+
+impl<M> Ctx<'_, M> {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The name of a node as the scenario spells it (`"n1"`).
+    pub fn name(&self, node: NodeId) -> &str {
+        &self.names[node.index()]
+    }
+
+    /// The nodes of this node's group other than itself, in id order.
+    pub fn peers(&self) -> &[NodeId] {
+        self.peers
+    }
+
+    /// The local clock's reading now (skewed, drifting, maybe jumped).
+    pub fn now_local(&self) -> LocalTime {
+        self.now_local
+    }
+
+    /// Sends `msg` to `to` over the simulated network.
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.effects.sends.push((to, msg));
+    }
+
+    /// Sends a copy of `msg` to every peer.
+    pub fn broadcast(&mut self, msg: M)
+    where
+        M: Clone,
+    {
+        for &peer in self.peers {
+            self.effects.sends.push((peer, msg.clone()));
+        }
+    }
+
+    /// Sets a timer to fire when the local clock has advanced by `after`.
+    /// `tag` says which timer it is; read it back with [`TimerId::tag`].
+    pub fn set_timer(&mut self, after: SimDuration, tag: u64) -> TimerId {
+        let id = TimerId { seq: *self.next_timer, tag };
+        *self.next_timer += 1;
+        self.effects.timers.push(TimerOp::Set { id, deadline: self.now_local + after });
+        id
+    }
+
+    /// Cancels a timer; cancelling one that already fired does nothing.
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.effects.timers.push(TimerOp::Cancel(timer));
+    }
+
+    /// This node's disk.
+    pub fn storage(&mut self) -> &mut Storage {
+        self.storage
+    }
+
+    /// This node's own random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// Records an observation (`kind`, JSON `detail`) for checkers and the trace.
+    pub fn record(&mut self, kind: &str, detail: serde_json::Value) {
+        self.effects.records.push(Record { kind: kind.to_string(), detail });
+    }
+}
