@@ -44,14 +44,20 @@ impl LocalTime {
 impl Add<SimDuration> for LocalTime {
     type Output = LocalTime;
     fn add(self, d: SimDuration) -> LocalTime {
-        LocalTime(self.0.saturating_add(i64::try_from(d.0).unwrap_or(i64::MAX)))
+        LocalTime(
+            self.0
+                .saturating_add(i64::try_from(d.0).unwrap_or(i64::MAX)),
+        )
     }
 }
 
 impl Sub<SimDuration> for LocalTime {
     type Output = LocalTime;
     fn sub(self, d: SimDuration) -> LocalTime {
-        LocalTime(self.0.saturating_sub(i64::try_from(d.0).unwrap_or(i64::MAX)))
+        LocalTime(
+            self.0
+                .saturating_sub(i64::try_from(d.0).unwrap_or(i64::MAX)),
+        )
     }
 }
 
@@ -81,8 +87,14 @@ pub struct Clock {
 impl Clock {
     /// A clock with the given skew and drift.
     pub fn new(offset_ns: i64, drift_ppm: i64) -> Clock {
-        assert!(drift_ppm.abs() <= MAX_DRIFT_PPM, "drift {drift_ppm}ppm beyond +-{MAX_DRIFT_PPM}ppm");
-        Clock { offset_ns, drift_ppm }
+        assert!(
+            drift_ppm.abs() <= MAX_DRIFT_PPM,
+            "drift {drift_ppm}ppm beyond +-{MAX_DRIFT_PPM}ppm"
+        );
+        Clock {
+            offset_ns,
+            drift_ppm,
+        }
     }
 
     /// What the clock reads at true time `t`.
@@ -105,7 +117,9 @@ impl Clock {
         // local(t) ~= offset + t * (1e6 + drift) / 1e6; solve, then step to the exact first tick.
         let rate = 1_000_000 + i128::from(self.drift_ppm);
         let target = i128::from(deadline.0) - i128::from(self.offset_ns);
-        let guess = (target * 1_000_000).div_euclid(rate).max(i128::from(not_before.0));
+        let guess = (target * 1_000_000)
+            .div_euclid(rate)
+            .max(i128::from(not_before.0));
         let mut t = u64::try_from(guess).unwrap_or(u64::MAX);
         while t > not_before.0 && self.local_at(SimTime(t - 1)) >= deadline {
             t -= 1;
@@ -135,12 +149,22 @@ mod tests {
 
     #[test]
     fn inverse_is_the_first_tick_at_or_past_the_deadline() {
-        for clock in [Clock::new(0, 0), Clock::new(-5_000, 333), Clock::new(7_000_000, -250_000)] {
+        for clock in [
+            Clock::new(0, 0),
+            Clock::new(-5_000, 333),
+            Clock::new(7_000_000, -250_000),
+        ] {
             for deadline in [0i64, 1, 999, 1_000_000_007, 3_333_333_333] {
                 let t = clock.true_time_at(LocalTime(deadline), SimTime::ZERO);
-                assert!(clock.local_at(t) >= LocalTime(deadline), "{clock:?} {deadline}");
+                assert!(
+                    clock.local_at(t) >= LocalTime(deadline),
+                    "{clock:?} {deadline}"
+                );
                 if t.0 > 0 {
-                    assert!(clock.local_at(SimTime(t.0 - 1)) < LocalTime(deadline), "{clock:?} {deadline}");
+                    assert!(
+                        clock.local_at(SimTime(t.0 - 1)) < LocalTime(deadline),
+                        "{clock:?} {deadline}"
+                    );
                 }
             }
         }

@@ -1,1 +1,417 @@
-fn main() {}
+//! The `faultlab` command line: run, sweep, list.
+//!
+//! Exit codes: 0 pass, 2 usage or scenario error, 3 safety violation,
+//! 4 liveness failure (stuck).
+
+use clap::{Parser, Subcommand};
+use faultlab::report::summary;
+use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
+use faultlab::sweep::sweep;
+use std::io::{BufWriter, IsTerminal};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "faultlab",
+    version,
+    about = "A deterministic simulator for distributed systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario with one seed: narrated summary, verdict, trace hash.
+    Run {
+        /// The scenario file (TOML).
+        scenario: String,
+        /// The seed (default: the scenario's `seed`, or 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of the narration.
+        #[arg(long)]
+        json: bool,
+        /// Write every trace event as JSON lines to this file.
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace: Option<String>,
+        /// Run the seed twice and report the first event where the traces differ.
+        #[arg(long)]
+        check_determinism: bool,
+        /// How many narrated lines to print.
+        #[arg(long, default_value_t = 40)]
+        narrate: usize,
+    },
+    /// Run many seeds of one scenario on all cores.
+    Sweep {
+        /// The scenario file (TOML).
+        scenario: String,
+        /// Seeds to run: `A..B` (B excluded), `A..=B`, or one number.
+        #[arg(long, default_value = "0..100", value_parser = parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Threads to use (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only seeds with seed % N == K, written K/N.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the models, checks, and scenarios in a directory.
+    List {
+        /// Directory of scenario files.
+        #[arg(default_value = "scenarios")]
+        dir: String,
+    },
+}
+
+fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("'{s}' is not a seed; expected a whole number"))
+    };
+    let range = if let Some((a, b)) = text.split_once("..=") {
+        number(a)?..number(b)?.checked_add(1).ok_or("seed range too large")?
+    } else if let Some((a, b)) = text.split_once("..") {
+        number(a)?..number(b)?
+    } else {
+        let n = number(text)?;
+        n..n + 1
+    };
+    if range.is_empty() {
+        return Err(format!("'{text}' holds no seeds; expected e.g. 0..1000"));
+    }
+    Ok(range)
+}
+
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("'{text}' is not a shard; expected K/N, e.g. 0/4"))?;
+    let k: u64 = k
+        .parse()
+        .map_err(|_| format!("'{k}' is not a whole number"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("'{n}' is not a whole number"))?;
+    if n == 0 || k >= n {
+        return Err(format!("shard {k}/{n}: expected 0 <= K < N"));
+    }
+    Ok((k, n))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            json,
+            trace,
+            check_determinism,
+            narrate,
+        } => cmd_run(&scenario, seed, json, trace, check_determinism, narrate),
+        Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            json,
+        } => cmd_sweep(&scenario, seeds, jobs, shard, json),
+        Command::List { dir } => cmd_list(&dir),
+    };
+    ExitCode::from(code as u8)
+}
+
+fn load(path: &str) -> Result<Scenario, i32> {
+    Scenario::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })
+}
+
+/// Node panics are reported by the runner as violations; keep stderr quiet.
+fn silence_panics() {
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
+fn cmd_run(
+    path: &str,
+    seed: Option<u64>,
+    json: bool,
+    trace: Option<String>,
+    check: bool,
+    narrate: usize,
+) -> i32 {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(scenario.default_seed);
+    silence_panics();
+    if !json {
+        print!("{}", summary::header(&scenario, seed));
+    }
+    let trace_writer: Option<Box<dyn std::io::Write>> = match &trace {
+        Some(file) => match std::fs::File::create(file) {
+            Ok(f) => Some(Box::new(BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("error: --trace {file}: cannot create the file: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let options = RunOptions {
+        trace: trace_writer,
+        narrate,
+        event_hashes: check,
+        capture_event: None,
+    };
+    let report = run(&scenario, seed, options);
+    let mut code = report.verdict.exit_code();
+    let mut determinism = serde_json::Value::Null;
+    if check {
+        let again = run(
+            &scenario,
+            seed,
+            RunOptions {
+                event_hashes: true,
+                narrate: 0,
+                ..RunOptions::default()
+            },
+        );
+        let first_difference = report
+            .event_hashes
+            .iter()
+            .zip(&again.event_hashes)
+            .position(|(a, b)| a != b)
+            .or_else(|| {
+                (report.event_hashes.len() != again.event_hashes.len())
+                    .then(|| report.event_hashes.len().min(again.event_hashes.len()))
+            });
+        determinism = match first_difference {
+            None => {
+                if !json {
+                    println!(
+                        "determinism: identical, both runs gave trace hash {} over {} trace events",
+                        report.trace_hash, report.trace_events
+                    );
+                }
+                serde_json::json!({"identical": true, "trace_events": report.trace_events})
+            }
+            Some(i) => {
+                let capture = |_| {
+                    run(
+                        &scenario,
+                        seed,
+                        RunOptions {
+                            capture_event: Some(i as u64),
+                            narrate: 0,
+                            ..RunOptions::default()
+                        },
+                    )
+                    .captured_event
+                    .unwrap_or_else(|| "(the run ended before this event)".into())
+                };
+                let (first, second) = (capture(1), capture(2));
+                if !json {
+                    println!(
+                        "determinism: NOT deterministic; the traces first differ at event #{i}:"
+                    );
+                    println!("  run 1: {first}");
+                    println!("  run 2: {second}");
+                }
+                code = 3;
+                serde_json::json!({"identical": false, "first_difference": i, "run_1": first, "run_2": second})
+            }
+        };
+    }
+    if json {
+        let mut object = summary::to_json(&report);
+        if check {
+            object["determinism"] = determinism;
+        }
+        println!("{object}");
+    } else {
+        print!("{}", summary::body(&report));
+        if let Some(file) = &trace {
+            println!(
+                "trace written to {file} ({} events, JSON lines)",
+                report.trace_events
+            );
+        }
+    }
+    code
+}
+
+fn cmd_sweep(
+    path: &str,
+    seeds: std::ops::Range<u64>,
+    jobs: Option<usize>,
+    shard: Option<(u64, u64)>,
+    json: bool,
+) -> i32 {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    silence_panics();
+    let total = seeds
+        .clone()
+        .filter(|s| shard.is_none_or(|(k, n)| s % n == k))
+        .count() as u64;
+    let bar = if std::io::stdout().is_terminal() && !json {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} seeds · {per_sec} · eta {eta}",
+            )
+            .expect("a valid progress template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("error: --jobs: cannot start the thread pool: {e}");
+            return 2;
+        }
+    };
+    let started = std::time::Instant::now();
+    let result = pool.install(|| sweep(&scenario, seeds.clone(), shard, &|| bar.inc(1)));
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let failed = result.failures.len();
+    if json {
+        let failures: Vec<serde_json::Value> = result
+            .failures
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "seed": f.seed,
+                    "verdict": f.verdict.as_str(),
+                    "violation": f.violation.as_ref().map(|v| &v.0),
+                    "explanation": f.violation.as_ref().map(|v| &v.1),
+                    "expectation_met": f.expectation_met,
+                    "reproduce": summary::reproduce_command(path, f.seed),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "scenario": path,
+                "seeds": format!("{}..{}", seeds.start, seeds.end),
+                "seeds_run": result.seeds_run,
+                "passed": result.passed,
+                "failed": failed,
+                "expectation_met": result.expectation_met,
+                "events": result.events,
+                "elapsed_ms": (elapsed * 1000.0).round(),
+                "failures": failures,
+            })
+        );
+    } else {
+        println!(
+            "sweep {path} · seeds {}..{} · {} runs",
+            seeds.start, seeds.end, result.seeds_run
+        );
+        for f in &result.failures {
+            let (name, explanation) = f.violation.clone().unwrap_or_default();
+            println!(
+                "seed {}: {} {name}: {explanation}",
+                f.seed,
+                f.verdict.as_str()
+            );
+            println!("  reproduce: {}", summary::reproduce_command(path, f.seed));
+        }
+        println!(
+            "{} passed, {} failed · expectation ({}) met in {}/{} · {} events in {:.1}s ({:.0} seeds/s)",
+            result.passed,
+            failed,
+            scenario.expect,
+            result.expectation_met,
+            result.seeds_run,
+            result.events,
+            elapsed,
+            result.seeds_run as f64 / elapsed.max(1e-9)
+        );
+    }
+    let worst = result
+        .failures
+        .iter()
+        .map(|f| f.verdict)
+        .max_by_key(|v| match v {
+            Verdict::Violation => 2,
+            Verdict::Stuck => 1,
+            Verdict::Pass => 0,
+        });
+    worst.map_or(0, Verdict::exit_code)
+}
+
+fn cmd_list(dir: &str) -> i32 {
+    println!("models:");
+    for (name, about, checks, defaults) in faultlab::scenario::MODELS {
+        println!("  {name:<12} {about}");
+        println!(
+            "  {:<12} checks: {} (default: {})",
+            "",
+            checks.join(", "),
+            defaults.join(", ")
+        );
+    }
+    println!("checks:");
+    for c in faultlab::check::CATALOGUE {
+        let kind = match c.severity {
+            faultlab::check::Severity::Safety => "safety",
+            faultlab::check::Severity::Liveness => "liveness",
+        };
+        println!(
+            "  {:<20} {kind:<8} -> {:<24} {}",
+            c.name, c.violation, c.about
+        );
+    }
+    let mut files: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .filter(|p| p.ends_with(".toml"))
+            .collect(),
+        Err(e) => {
+            eprintln!("error: cannot read the scenario directory '{dir}': {e}");
+            return 2;
+        }
+    };
+    files.sort();
+    println!("scenarios in {dir}:");
+    let mut code = 0;
+    for file in files {
+        match Scenario::load(&file) {
+            Ok(s) => {
+                let about = s
+                    .description
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                println!("  {:<40} expect {:<24} {about}", file, s.expect);
+            }
+            Err(e) => {
+                println!("  {file:<40} INVALID: {e}");
+                code = 2;
+            }
+        }
+    }
+    code
+}

@@ -99,7 +99,11 @@ pub(crate) struct Effects<M> {
 
 impl<M> Default for Effects<M> {
     fn default() -> Self {
-        Effects { sends: Vec::new(), timers: Vec::new(), records: Vec::new() }
+        Effects {
+            sends: Vec::new(),
+            timers: Vec::new(),
+            records: Vec::new(),
+        }
     }
 }
 
@@ -154,9 +158,15 @@ impl<M> Ctx<'_, M> {
     /// Sets a timer to fire when the local clock has advanced by `after`.
     /// `tag` says which timer it is; read it back with [`TimerId::tag`].
     pub fn set_timer(&mut self, after: SimDuration, tag: u64) -> TimerId {
-        let id = TimerId { seq: *self.next_timer, tag };
+        let id = TimerId {
+            seq: *self.next_timer,
+            tag,
+        };
         *self.next_timer += 1;
-        self.effects.timers.push(TimerOp::Set { id, deadline: self.now_local + after });
+        self.effects.timers.push(TimerOp::Set {
+            id,
+            deadline: self.now_local + after,
+        });
         id
     }
 
@@ -177,6 +187,9 @@ impl<M> Ctx<'_, M> {
 
     /// Records an observation (`kind`, JSON `detail`) for checkers and the trace.
     pub fn record(&mut self, kind: &str, detail: serde_json::Value) {
-        self.effects.records.push(Record { kind: kind.to_string(), detail });
+        self.effects.records.push(Record {
+            kind: kind.to_string(),
+            detail,
+        });
     }
 }

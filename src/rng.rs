@@ -47,7 +47,9 @@ impl SimRng {
         for (lane, part) in key.chunks_mut(8).enumerate() {
             part.copy_from_slice(&key_of(seed, label, lane as u64).to_le_bytes());
         }
-        SimRng { inner: ChaCha8Rng::from_seed(key) }
+        SimRng {
+            inner: ChaCha8Rng::from_seed(key),
+        }
     }
 
     /// The stream of node `index` (label `"node/<index>"`).
@@ -140,21 +142,32 @@ impl Probability {
     /// Never.
     pub const ZERO: Probability = Probability { threshold: 0 };
     /// Always.
-    pub const ONE: Probability = Probability { threshold: Self::ONE_THRESHOLD };
+    pub const ONE: Probability = Probability {
+        threshold: Self::ONE_THRESHOLD,
+    };
 
     /// The probability `p` in [0, 1], rounded to the nearest 2^-32.
     pub fn from_f64(p: f64) -> Result<Probability, String> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(format!("{p} is not a probability; expected a number from 0 to 1"));
+            return Err(format!(
+                "{p} is not a probability; expected a number from 0 to 1"
+            ));
         }
-        Ok(Probability { threshold: libm::round(p * Self::ONE_THRESHOLD as f64) as u64 })
+        Ok(Probability {
+            threshold: libm::round(p * Self::ONE_THRESHOLD as f64) as u64,
+        })
     }
 
     /// `numerator / denominator`, exactly as far as 2^-32 allows.
     pub fn ratio(numerator: u64, denominator: u64) -> Probability {
-        assert!(denominator > 0 && numerator <= denominator, "bad ratio {numerator}/{denominator}");
+        assert!(
+            denominator > 0 && numerator <= denominator,
+            "bad ratio {numerator}/{denominator}"
+        );
         let threshold = (u128::from(numerator) << 32) / u128::from(denominator);
-        Probability { threshold: threshold as u64 }
+        Probability {
+            threshold: threshold as u64,
+        }
     }
 
     /// The probability as a float, for display.
@@ -174,10 +187,30 @@ mod tests {
 
     #[test]
     fn streams_are_independent_and_repeatable() {
-        let a1: Vec<u64> = (0..4).map({ let mut r = SimRng::stream(7, "network"); move |_| r.next_u64() }).collect();
-        let a2: Vec<u64> = (0..4).map({ let mut r = SimRng::stream(7, "network"); move |_| r.next_u64() }).collect();
-        let b: Vec<u64> = (0..4).map({ let mut r = SimRng::stream(7, "faults"); move |_| r.next_u64() }).collect();
-        let c: Vec<u64> = (0..4).map({ let mut r = SimRng::stream(8, "network"); move |_| r.next_u64() }).collect();
+        let a1: Vec<u64> = (0..4)
+            .map({
+                let mut r = SimRng::stream(7, "network");
+                move |_| r.next_u64()
+            })
+            .collect();
+        let a2: Vec<u64> = (0..4)
+            .map({
+                let mut r = SimRng::stream(7, "network");
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut r = SimRng::stream(7, "faults");
+                move |_| r.next_u64()
+            })
+            .collect();
+        let c: Vec<u64> = (0..4)
+            .map({
+                let mut r = SimRng::stream(8, "network");
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert_ne!(a1, c);
@@ -202,6 +235,9 @@ mod tests {
         assert!((0..1000).all(|_| r.chance(Probability::ONE)));
         assert_eq!(Probability::from_f64(1.0).unwrap(), Probability::ONE);
         assert!(Probability::from_f64(1.5).is_err());
-        assert_eq!(Probability::ratio(1, 4), Probability::from_f64(0.25).unwrap());
+        assert_eq!(
+            Probability::ratio(1, 4),
+            Probability::from_f64(0.25).unwrap()
+        );
     }
 }

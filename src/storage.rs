@@ -55,7 +55,8 @@ impl Storage {
 
     /// Reads the JSON value under `key`; `None` if absent or not a `T`.
     pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.get(key).and_then(|bytes| serde_json::from_slice(bytes).ok())
+        self.get(key)
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
     }
 
     /// Makes every pending write durable.
@@ -95,7 +96,9 @@ impl Storage {
         let mut keys: Vec<&str> = self
             .durable
             .keys()
-            .filter(|k| k.starts_with(prefix) && !matches!(self.pending.get(k.as_str()), Some(None)))
+            .filter(|k| {
+                k.starts_with(prefix) && !matches!(self.pending.get(k.as_str()), Some(None))
+            })
             .map(String::as_str)
             .collect();
         for (k, v) in &self.pending {
@@ -133,6 +136,9 @@ mod tests {
         s.sync();
         s.put("log/1", vec![]);
         s.put("other", vec![]);
-        assert_eq!(s.keys_with_prefix("log/").collect::<Vec<_>>(), ["log/1", "log/2"]);
+        assert_eq!(
+            s.keys_with_prefix("log/").collect::<Vec<_>>(),
+            ["log/1", "log/2"]
+        );
     }
 }

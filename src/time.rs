@@ -92,7 +92,9 @@ impl SimDuration {
             return Ok(SimDuration::ZERO);
         }
         if s.starts_with('-') {
-            return Err(format!("'{text}' is not a duration: durations cannot be negative"));
+            return Err(format!(
+                "'{text}' is not a duration: durations cannot be negative"
+            ));
         }
         let split = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -128,7 +130,11 @@ fn parse_scaled(number: &str, scale: u64) -> Option<u64> {
     if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    let whole_value: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole_value: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut total = whole_value.checked_mul(scale)?;
     let mut place = scale;
     for digit in frac.bytes() {
@@ -147,11 +153,11 @@ impl fmt::Display for SimDuration {
         let n = self.0;
         if n == 0 {
             write!(f, "0s")
-        } else if n % NANOS_PER_SEC == 0 {
+        } else if n.is_multiple_of(NANOS_PER_SEC) {
             write!(f, "{}s", n / NANOS_PER_SEC)
         } else if n >= NANOS_PER_SEC {
             write!(f, "{}s", trim_decimal(n as f64 / NANOS_PER_SEC as f64))
-        } else if n % NANOS_PER_MILLI == 0 || n >= NANOS_PER_MILLI {
+        } else if n.is_multiple_of(NANOS_PER_MILLI) || n >= NANOS_PER_MILLI {
             write!(f, "{}ms", trim_decimal(n as f64 / NANOS_PER_MILLI as f64))
         } else if n >= NANOS_PER_MICRO {
             write!(f, "{}us", trim_decimal(n as f64 / NANOS_PER_MICRO as f64))
@@ -189,7 +195,11 @@ impl fmt::Debug for SimTime {
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0.checked_add(d.0).expect("simulated time overflowed u64 nanoseconds"))
+        SimTime(
+            self.0
+                .checked_add(d.0)
+                .expect("simulated time overflowed u64 nanoseconds"),
+        )
     }
 }
 
@@ -202,7 +212,10 @@ impl AddAssign<SimDuration> for SimTime {
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     fn sub(self, earlier: SimTime) -> SimDuration {
-        debug_assert!(earlier <= self, "time went backwards: {earlier:?} > {self:?}");
+        debug_assert!(
+            earlier <= self,
+            "time went backwards: {earlier:?} > {self:?}"
+        );
         SimDuration(self.0 - earlier.0)
     }
 }
@@ -240,9 +253,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_text_with_a_reason() {
-        assert!(SimDuration::parse("-5ms").unwrap_err().contains("not a duration"));
+        assert!(SimDuration::parse("-5ms")
+            .unwrap_err()
+            .contains("not a duration"));
         assert!(SimDuration::parse("5").unwrap_err().contains("no unit"));
-        assert!(SimDuration::parse("5h").unwrap_err().contains("unknown unit"));
+        assert!(SimDuration::parse("5h")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert!(SimDuration::parse("1.2.3s").is_err());
         assert!(SimDuration::parse("99999999999999999999s").is_err());
     }

@@ -17,7 +17,11 @@ impl<M: Message> Sim<M> {
             _ => None,
         };
         if let Some(n) = node {
-            assert!(n.index() < self.slots.len(), "fault names node index {}, which does not exist", n.index());
+            assert!(
+                n.index() < self.slots.len(),
+                "fault names node index {}, which does not exist",
+                n.index()
+            );
         }
         let applied = match &fault {
             Fault::Partition(cut) => {
@@ -33,7 +37,13 @@ impl<M: Message> Sim<M> {
             Fault::Pause { node, .. } => self.slots[node.index()].node.is_some(),
             Fault::ClockJump { .. } | Fault::LossBurst { .. } | Fault::HealAll => true,
         };
-        self.push_event(node, EventKind::Fault { fault: fault.clone(), applied });
+        self.push_event(
+            node,
+            EventKind::Fault {
+                fault: fault.clone(),
+                applied,
+            },
+        );
         if !applied {
             return;
         }
@@ -43,11 +53,15 @@ impl<M: Message> Sim<M> {
             Fault::Restart(n) => self.start_node(n, true),
             Fault::Pause { node, duration } => self.pause_now(node, duration),
             Fault::ClockJump { node, by_ns } => self.jump_clock(node, by_ns),
-            Fault::LossBurst { probability, duration } => {
+            Fault::LossBurst {
+                probability,
+                duration,
+            } => {
                 self.loss_burst = Some(probability);
                 self.loss_burst_generation += 1;
                 let generation = self.loss_burst_generation;
-                self.queue.push(self.now + duration, Payload::LossBurstEnd { generation });
+                self.queue
+                    .push(self.now + duration, Payload::LossBurstEnd { generation });
             }
             Fault::HealAll => self.heal_all(),
         }
@@ -62,10 +76,21 @@ impl<M: Message> Sim<M> {
         slot.pause_generation += 1;
         let held = std::mem::take(&mut slot.held);
         for payload in held {
-            if let Payload::Deliver { from, to, msg_id, .. } = payload {
+            if let Payload::Deliver {
+                from, to, msg_id, ..
+            } = payload
+            {
                 self.stats.messages_dropped += 1;
                 self.stats.dropped_by_reason[DropReason::NodeDown as usize] += 1;
-                self.push_event(Some(to), EventKind::Drop { from, to, msg: msg_id, reason: DropReason::NodeDown });
+                self.push_event(
+                    Some(to),
+                    EventKind::Drop {
+                        from,
+                        to,
+                        msg: msg_id,
+                        reason: DropReason::NodeDown,
+                    },
+                );
             }
         }
     }
@@ -90,8 +115,8 @@ impl<M: Message> Sim<M> {
         }
         slot.paused_until = None;
         let held = std::mem::take(&mut slot.held);
-        for payload in held {
-            self.queue.push(self.now, payload);
+        for payload in held.into_iter().rev() {
+            self.queue.push_front(self.now, payload);
         }
         self.push_event(Some(node), EventKind::Resume);
         true
@@ -105,7 +130,14 @@ impl<M: Message> Sim<M> {
         for pending in slot.timers.values_mut() {
             pending.generation += 1;
             let at = slot.clock.true_time_at(pending.deadline, now);
-            self.queue.push(at, Payload::Timer { node, id: pending.id, generation: pending.generation });
+            self.queue.push(
+                at,
+                Payload::Timer {
+                    node,
+                    id: pending.id,
+                    generation: pending.generation,
+                },
+            );
         }
     }
 
@@ -115,7 +147,13 @@ impl<M: Message> Sim<M> {
         for i in 0..self.slots.len() {
             let node = NodeId(i as u32);
             if self.slots[i].node.is_none() {
-                self.push_event(Some(node), EventKind::Fault { fault: Fault::Restart(node), applied: true });
+                self.push_event(
+                    Some(node),
+                    EventKind::Fault {
+                        fault: Fault::Restart(node),
+                        applied: true,
+                    },
+                );
                 self.start_node(node, true);
             } else if self.slots[i].paused_until.is_some() {
                 let generation = self.slots[i].pause_generation;

@@ -11,8 +11,18 @@ impl<M: Message> Sim<M> {
     /// Runs one payload; false if it was stale or held and produced no event.
     pub(super) fn dispatch(&mut self, payload: Payload<M>) -> bool {
         match payload {
-            Payload::Deliver { from, to, msg_id, msg, arrived } => self.deliver(from, to, msg_id, msg, arrived),
-            Payload::Timer { node, id, generation } => self.fire_timer(node, id, generation),
+            Payload::Deliver {
+                from,
+                to,
+                msg_id,
+                msg,
+                arrived,
+            } => self.deliver(from, to, msg_id, msg, arrived),
+            Payload::Timer {
+                node,
+                id,
+                generation,
+            } => self.fire_timer(node, id, generation),
             Payload::Start(node) => {
                 self.start_node(node, false);
                 true
@@ -36,13 +46,25 @@ impl<M: Message> Sim<M> {
 
     #[inline]
     pub(super) fn push_event(&mut self, node: Option<NodeId>, kind: EventKind) {
-        self.events.push(TraceEvent { time: self.now, node, kind });
+        self.events.push(TraceEvent {
+            time: self.now,
+            node,
+            kind,
+        });
     }
 
     fn drop_message(&mut self, from: NodeId, to: NodeId, msg: u64, reason: DropReason) {
         self.stats.messages_dropped += 1;
         self.stats.dropped_by_reason[reason as usize] += 1;
-        self.push_event(Some(to), EventKind::Drop { from, to, msg, reason });
+        self.push_event(
+            Some(to),
+            EventKind::Drop {
+                from,
+                to,
+                msg,
+                reason,
+            },
+        );
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg_id: u64, msg: M, arrived: bool) -> bool {
@@ -56,7 +78,13 @@ impl<M: Message> Sim<M> {
             return true;
         }
         if slot.paused_until.is_some() {
-            slot.held.push(Payload::Deliver { from, to, msg_id, msg, arrived: true });
+            slot.held.push(Payload::Deliver {
+                from,
+                to,
+                msg_id,
+                msg,
+                arrived: true,
+            });
             return false;
         }
         self.stats.messages_delivered += 1;
@@ -72,11 +100,21 @@ impl<M: Message> Sim<M> {
             _ => return false, // cancelled, fired, or moved by a clock jump
         }
         if slot.paused_until.is_some() {
-            slot.held.push(Payload::Timer { node, id, generation });
+            slot.held.push(Payload::Timer {
+                node,
+                id,
+                generation,
+            });
             return false;
         }
         slot.timers.remove(&id.seq);
-        self.push_event(Some(node), EventKind::Timer { timer: id.seq, tag: id.tag() });
+        self.push_event(
+            Some(node),
+            EventKind::Timer {
+                timer: id.seq,
+                tag: id.tag(),
+            },
+        );
         self.call(node, |n, ctx| n.on_timer(ctx, id));
         true
     }
@@ -94,7 +132,9 @@ impl<M: Message> Sim<M> {
     fn call(&mut self, id: NodeId, handler: impl FnOnce(&mut dyn Node<M>, &mut Ctx<'_, M>)) {
         let now = self.now;
         let slot = &mut self.slots[id.index()];
-        let Some(node) = slot.node.as_mut() else { return };
+        let Some(node) = slot.node.as_mut() else {
+            return;
+        };
         let mut ctx = Ctx {
             id,
             now_local: slot.clock.local_at(now),
@@ -133,10 +173,27 @@ impl<M: Message> Sim<M> {
     fn apply_timer_op(&mut self, id: NodeId, op: TimerOp) {
         let slot = &mut self.slots[id.index()];
         match op {
-            TimerOp::Set { id: timer, deadline } => {
+            TimerOp::Set {
+                id: timer,
+                deadline,
+            } => {
                 let at = slot.clock.true_time_at(deadline, self.now);
-                slot.timers.insert(timer.seq, PendingTimer { id: timer, deadline, generation: 0 });
-                self.queue.push(at, Payload::Timer { node: id, id: timer, generation: 0 });
+                slot.timers.insert(
+                    timer.seq,
+                    PendingTimer {
+                        id: timer,
+                        deadline,
+                        generation: 0,
+                    },
+                );
+                self.queue.push(
+                    at,
+                    Payload::Timer {
+                        node: id,
+                        id: timer,
+                        generation: 0,
+                    },
+                );
             }
             TimerOp::Cancel(timer) => {
                 slot.timers.remove(&timer.seq);
@@ -157,7 +214,9 @@ impl<M: Message> Sim<M> {
         let msg_id = self.next_msg;
         self.next_msg += 1;
         let digest = digest(&msg);
-        let text = self.describe_messages.then(|| format!("{msg:?}").into_boxed_str());
+        let text = self
+            .describe_messages
+            .then(|| format!("{msg:?}").into_boxed_str());
         let Some(link) = self.topology.link(from, to) else {
             self.push_send(from, to, msg_id, digest, None, text);
             self.drop_message(from, to, msg_id, DropReason::Partition);
@@ -179,16 +238,53 @@ impl<M: Message> Sim<M> {
         let arrival = self.arrival_time(from, to, latency, fifo);
         self.push_send(from, to, msg_id, digest, Some(arrival), text);
         if self.net_rng.chance(duplicate) {
-            let link = self.topology.link(from, to).expect("edge checked open above");
+            let link = self
+                .topology
+                .link(from, to)
+                .expect("edge checked open above");
             let latency = link.latency.sample(&mut self.net_rng);
             let second = self.arrival_time(from, to, latency, fifo);
             self.stats.messages_duplicated += 1;
-            self.push_event(Some(from), EventKind::Duplicate { to, msg: msg_id, arrival: second });
+            self.push_event(
+                Some(from),
+                EventKind::Duplicate {
+                    to,
+                    msg: msg_id,
+                    arrival: second,
+                },
+            );
             let copy = msg.clone();
-            self.queue.push(arrival, Payload::Deliver { from, to, msg_id, msg, arrived: false });
-            self.queue.push(second, Payload::Deliver { from, to, msg_id, msg: copy, arrived: false });
+            self.queue.push(
+                arrival,
+                Payload::Deliver {
+                    from,
+                    to,
+                    msg_id,
+                    msg,
+                    arrived: false,
+                },
+            );
+            self.queue.push(
+                second,
+                Payload::Deliver {
+                    from,
+                    to,
+                    msg_id,
+                    msg: copy,
+                    arrived: false,
+                },
+            );
         } else {
-            self.queue.push(arrival, Payload::Deliver { from, to, msg_id, msg, arrived: false });
+            self.queue.push(
+                arrival,
+                Payload::Deliver {
+                    from,
+                    to,
+                    msg_id,
+                    msg,
+                    arrived: false,
+                },
+            );
         }
     }
 
@@ -202,12 +298,27 @@ impl<M: Message> Sim<M> {
         text: Option<Box<str>>,
     ) {
         let arrival = arrival.unwrap_or(crate::time::SimTime::MAX);
-        self.push_event(Some(from), EventKind::Send { to, msg, digest, arrival, text });
+        self.push_event(
+            Some(from),
+            EventKind::Send {
+                to,
+                msg,
+                digest,
+                arrival,
+                text,
+            },
+        );
     }
 
     /// `now + latency`, clamped on FIFO links to keep send order.
     #[inline]
-    fn arrival_time(&mut self, from: NodeId, to: NodeId, latency: crate::time::SimDuration, fifo: bool) -> crate::time::SimTime {
+    fn arrival_time(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        latency: crate::time::SimDuration,
+        fifo: bool,
+    ) -> crate::time::SimTime {
         let mut arrival = self.now + latency;
         if fifo {
             let last = &mut self.fifo_last[from.index() * self.slots.len() + to.index()];

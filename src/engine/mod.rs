@@ -46,7 +46,10 @@ pub struct Limits {
 impl Default for Limits {
     /// 100 million events, 10 million queued.
     fn default() -> Self {
-        Limits { max_events: 100_000_000, max_queue: 10_000_000 }
+        Limits {
+            max_events: 100_000_000,
+            max_queue: 10_000_000,
+        }
     }
 }
 
@@ -62,9 +65,15 @@ pub enum LimitHit {
 impl fmt::Display for LimitHit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LimitHit::Events(n) => write!(f, "the run processed its limit of {n} events (raise [limits] max_events)"),
+            LimitHit::Events(n) => write!(
+                f,
+                "the run processed its limit of {n} events (raise [limits] max_events)"
+            ),
             LimitHit::Queue(n) => {
-                write!(f, "more than {n} events were waiting in the queue (raise [limits] max_queue)")
+                write!(
+                    f,
+                    "more than {n} events were waiting in the queue (raise [limits] max_queue)"
+                )
             }
         }
     }
@@ -140,7 +149,11 @@ pub struct SimBuilder<M> {
 
 impl<M: Message> SimBuilder<M> {
     /// `count` nodes named `n1..`, each built by `factory`.
-    pub fn new(seed: u64, count: usize, factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static) -> Self {
+    pub fn new(
+        seed: u64,
+        count: usize,
+        factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
+    ) -> Self {
         SimBuilder {
             seed,
             names: (1..=count).map(|i| format!("n{i}")).collect(),
@@ -163,7 +176,11 @@ impl<M: Message> SimBuilder<M> {
 
     /// The network (default: full mesh, uniform 1-10ms, no loss).
     pub fn topology(mut self, topology: Topology) -> Self {
-        assert_eq!(topology.len(), self.clocks.len(), "topology has the wrong number of nodes");
+        assert_eq!(
+            topology.len(),
+            self.clocks.len(),
+            "topology has the wrong number of nodes"
+        );
         self.topology = Some(topology);
         self
     }
@@ -220,7 +237,9 @@ impl<M: Message> SimBuilder<M> {
             .collect();
         let all: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
         let peers = self.peers.unwrap_or_else(|| {
-            all.iter().map(|me| all.iter().copied().filter(|p| p != me).collect()).collect()
+            all.iter()
+                .map(|me| all.iter().copied().filter(|p| p != me).collect())
+                .collect()
         });
         let mut sim = Sim {
             seed,
@@ -230,7 +249,9 @@ impl<M: Message> SimBuilder<M> {
             names: self.names,
             peers,
             factory: self.factory,
-            topology: self.topology.unwrap_or_else(|| Topology::full_mesh(n, Default::default())),
+            topology: self
+                .topology
+                .unwrap_or_else(|| Topology::full_mesh(n, Default::default())),
             fifo_last: vec![SimTime::ZERO; n * n],
             net_rng: SimRng::stream(seed, "network"),
             loss_burst: None,
@@ -282,13 +303,27 @@ impl<M: Message> Sim<M> {
     /// Runs the earliest pending event. Stale timers (cancelled or moved)
     /// are skipped without counting as events.
     pub fn step(&mut self) -> Step {
+        self.step_until(SimTime::MAX)
+    }
+
+    fn step_until(&mut self, end: SimTime) -> Step {
         self.events.clear();
         if self.stats.events >= self.limits.max_events {
             return Step::Limit(LimitHit::Events(self.limits.max_events));
         }
         loop {
-            let Some(entry) = self.queue.pop() else { return Step::Idle };
-            debug_assert!(entry.time >= self.now, "time went backwards: {:?} -> {:?}", self.now, entry.time);
+            if self.queue.peek_time().is_none_or(|t| t > end) {
+                return Step::Idle;
+            }
+            let Some(entry) = self.queue.pop() else {
+                return Step::Idle;
+            };
+            debug_assert!(
+                entry.time >= self.now,
+                "time went backwards: {:?} -> {:?}",
+                self.now,
+                entry.time
+            );
             self.now = entry.time;
             if self.dispatch(entry.payload) {
                 break;
@@ -304,9 +339,13 @@ impl<M: Message> Sim<M> {
     /// Runs every event up to and including true time `end`, handing each
     /// trace event to `observe`; stops early if `observe` returns false or a
     /// limit is hit. Afterwards `now()` is `end` unless it stopped early.
-    pub fn run_until(&mut self, end: SimTime, mut observe: impl FnMut(&TraceEvent) -> bool) -> RunEnd {
+    pub fn run_until(
+        &mut self,
+        end: SimTime,
+        mut observe: impl FnMut(&TraceEvent) -> bool,
+    ) -> RunEnd {
         while self.queue.peek_time().is_some_and(|t| t <= end) {
-            match self.step() {
+            match self.step_until(end) {
                 Step::Ran => {}
                 Step::Idle => break,
                 Step::Limit(hit) => return RunEnd::Limit(hit),

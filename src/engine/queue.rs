@@ -3,6 +3,12 @@
 //! Every scheduled event gets the next sequence number, so events at the same
 //! true time run in the order they were scheduled: ties are never broken by
 //! memory address or hash order.
+//!
+//! One exception, [`EventQueue::push_front`]: work that was held back (the
+//! messages and timers of a paused node) is put *before* everything already
+//! queued for the same instant, in the order given, so a resume never lets a
+//! later arrival overtake an earlier one. Front entries take sequence numbers
+//! counting down from 2^63; ordinary ones count up from there.
 
 use crate::node::{NodeId, TimerId};
 use crate::time::SimTime;
@@ -12,11 +18,26 @@ use std::collections::BinaryHeap;
 /// What a queued event does.
 pub(crate) enum Payload<M> {
     Start(NodeId),
-    Deliver { from: NodeId, to: NodeId, msg_id: u64, msg: M, arrived: bool },
-    Timer { node: NodeId, id: TimerId, generation: u32 },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg_id: u64,
+        msg: M,
+        arrived: bool,
+    },
+    Timer {
+        node: NodeId,
+        id: TimerId,
+        generation: u32,
+    },
     Fault(u32),
-    Resume { node: NodeId, generation: u32 },
-    LossBurstEnd { generation: u32 },
+    Resume {
+        node: NodeId,
+        generation: u32,
+    },
+    LossBurstEnd {
+        generation: u32,
+    },
 }
 
 pub(crate) struct Entry<M> {
@@ -47,11 +68,16 @@ impl<M> Ord for Entry<M> {
 pub(crate) struct EventQueue<M> {
     heap: BinaryHeap<Entry<M>>,
     next_seq: u64,
+    next_front_seq: u64,
 }
 
 impl<M> EventQueue<M> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_seq: 0 }
+        EventQueue {
+            heap: BinaryHeap::new(),
+            next_seq: 1 << 63,
+            next_front_seq: 1 << 63,
+        }
     }
 
     #[inline]
@@ -59,6 +85,16 @@ impl<M> EventQueue<M> {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry { time, seq, payload });
+    }
+
+    /// Queues `payload` ahead of everything else at `time`.
+    pub fn push_front(&mut self, time: SimTime, payload: Payload<M>) {
+        self.next_front_seq -= 1;
+        self.heap.push(Entry {
+            time,
+            seq: self.next_front_seq,
+            payload,
+        });
     }
 
     #[inline]

@@ -36,11 +36,26 @@ pub enum EventKind {
     /// The node started (`restart`: after a crash).
     Start { restart: bool },
     /// The node sent message `msg` (run-unique id) to `to`; it will arrive at `arrival`.
-    Send { to: NodeId, msg: u64, digest: u64, arrival: SimTime, text: Option<Box<str>> },
+    Send {
+        to: NodeId,
+        msg: u64,
+        digest: u64,
+        arrival: SimTime,
+        text: Option<Box<str>>,
+    },
     /// The network delivers a second copy of `msg` at `arrival`.
-    Duplicate { to: NodeId, msg: u64, arrival: SimTime },
+    Duplicate {
+        to: NodeId,
+        msg: u64,
+        arrival: SimTime,
+    },
     /// Message `msg` from `from` to `to` was dropped (at send or on arrival).
-    Drop { from: NodeId, to: NodeId, msg: u64, reason: DropReason },
+    Drop {
+        from: NodeId,
+        to: NodeId,
+        msg: u64,
+        reason: DropReason,
+    },
     /// Message `msg` from `from` was delivered to the node.
     Deliver { from: NodeId, msg: u64 },
     /// The node's timer fired.
@@ -82,13 +97,22 @@ impl TraceEvent {
         h.word(self.node.map_or(u64::MAX, |n| u64::from(n.0)));
         match &self.kind {
             EventKind::Start { restart } => h.words(&[1, u64::from(*restart)]),
-            EventKind::Send { to, msg, digest, arrival, .. } => {
-                h.words(&[2, u64::from(to.0), *msg, *digest, arrival.0])
+            EventKind::Send {
+                to,
+                msg,
+                digest,
+                arrival,
+                ..
+            } => h.words(&[2, u64::from(to.0), *msg, *digest, arrival.0]),
+            EventKind::Duplicate { to, msg, arrival } => {
+                h.words(&[3, u64::from(to.0), *msg, arrival.0])
             }
-            EventKind::Duplicate { to, msg, arrival } => h.words(&[3, u64::from(to.0), *msg, arrival.0]),
-            EventKind::Drop { from, to, msg, reason } => {
-                h.words(&[4, u64::from(from.0), u64::from(to.0), *msg, *reason as u64])
-            }
+            EventKind::Drop {
+                from,
+                to,
+                msg,
+                reason,
+            } => h.words(&[4, u64::from(from.0), u64::from(to.0), *msg, *reason as u64]),
             EventKind::Deliver { from, msg } => h.words(&[5, u64::from(from.0), *msg]),
             EventKind::Timer { timer, tag } => h.words(&[6, *timer, *tag]),
             EventKind::Fault { fault, applied } => {
@@ -116,7 +140,13 @@ impl TraceEvent {
         obj.insert("kind".into(), json!(self.kind.name()));
         match &self.kind {
             EventKind::Start { .. } | EventKind::Resume | EventKind::LossBurstEnd => {}
-            EventKind::Send { to, msg, digest, arrival, text } => {
+            EventKind::Send {
+                to,
+                msg,
+                digest,
+                arrival,
+                text,
+            } => {
                 obj.insert("to".into(), name(to));
                 obj.insert("msg".into(), json!(msg));
                 obj.insert("digest".into(), json!(format!("{digest:016x}")));
@@ -130,7 +160,12 @@ impl TraceEvent {
                 obj.insert("msg".into(), json!(msg));
                 obj.insert("arrival".into(), json!(arrival.0));
             }
-            EventKind::Drop { from, to, msg, reason } => {
+            EventKind::Drop {
+                from,
+                to,
+                msg,
+                reason,
+            } => {
                 obj.insert("from".into(), name(from));
                 obj.insert("to".into(), name(to));
                 obj.insert("msg".into(), json!(msg));
@@ -179,8 +214,15 @@ impl TraceEvent {
                     line.push_str(&format!(" {text}"));
                 }
             }
-            EventKind::Deliver { from, msg } => line.push_str(&format!("deliver #{msg} from {}", names[from.index()])),
-            EventKind::Drop { from, to, msg, reason } => line.push_str(&format!(
+            EventKind::Deliver { from, msg } => {
+                line.push_str(&format!("deliver #{msg} from {}", names[from.index()]))
+            }
+            EventKind::Drop {
+                from,
+                to,
+                msg,
+                reason,
+            } => line.push_str(&format!(
                 "drop #{msg} {}->{} ({})",
                 names[from.index()],
                 names[to.index()],
@@ -201,7 +243,10 @@ pub struct TraceHasher {
 
 impl Default for TraceHasher {
     fn default() -> Self {
-        TraceHasher { state: 0x243f_6a88_85a3_08d3, count: 0 }
+        TraceHasher {
+            state: 0x243f_6a88_85a3_08d3,
+            count: 0,
+        }
     }
 }
 

@@ -74,40 +74,64 @@ impl ChaosConfig {
         let until = self.until;
         for at in arrivals(self.crash_every, until, rng) {
             let node = NodeId(rng.below(u64::from(n)) as u32);
-            faults.push(TimedFault { at, fault: Fault::Crash(node) });
+            faults.push(TimedFault {
+                at,
+                fault: Fault::Crash(node),
+            });
             let back = at + draw(self.downtime, rng);
             if back < until {
-                faults.push(TimedFault { at: back, fault: Fault::Restart(node) });
+                faults.push(TimedFault {
+                    at: back,
+                    fault: Fault::Restart(node),
+                });
             }
         }
         for at in arrivals(self.partition_every, until, rng) {
             let cut = draw_cut(n, rng);
-            faults.push(TimedFault { at, fault: Fault::Partition(cut) });
+            faults.push(TimedFault {
+                at,
+                fault: Fault::Partition(cut),
+            });
             let heal = at + draw(self.partition_duration, rng);
             if heal < until {
-                faults.push(TimedFault { at: heal, fault: Fault::Heal });
+                faults.push(TimedFault {
+                    at: heal,
+                    fault: Fault::Heal,
+                });
             }
         }
         for at in arrivals(self.pause_every, until, rng) {
             let node = NodeId(rng.below(u64::from(n)) as u32);
             let duration = draw(self.pause_duration, rng);
-            faults.push(TimedFault { at, fault: Fault::Pause { node, duration } });
+            faults.push(TimedFault {
+                at,
+                fault: Fault::Pause { node, duration },
+            });
         }
         for at in arrivals(self.clock_jump_every, until, rng) {
             let node = NodeId(rng.below(u64::from(n)) as u32);
             let max = self.clock_jump_max.0.min(i64::MAX as u64 / 2) as i64;
             let by_ns = rng.between(0, 2 * max as u64) as i64 - max;
-            faults.push(TimedFault { at, fault: Fault::ClockJump { node, by_ns } });
+            faults.push(TimedFault {
+                at,
+                fault: Fault::ClockJump { node, by_ns },
+            });
         }
         for at in arrivals(self.loss_burst_every, until, rng) {
             let duration = draw(self.loss_burst_duration, rng);
             faults.push(TimedFault {
                 at,
-                fault: Fault::LossBurst { probability: self.loss_burst_probability, duration },
+                fault: Fault::LossBurst {
+                    probability: self.loss_burst_probability,
+                    duration,
+                },
             });
         }
         faults.sort_by_key(|f| f.at); // stable: ties keep draw order
-        faults.push(TimedFault { at: until, fault: Fault::HealAll });
+        faults.push(TimedFault {
+            at: until,
+            fault: Fault::HealAll,
+        });
         faults
     }
 }
@@ -150,7 +174,10 @@ fn draw_cut(n: u32, rng: &mut SimRng) -> Cut {
         }
         _ => {
             let others: Vec<NodeId> = (0..n).map(NodeId).filter(|o| *o != node).collect();
-            Cut::OneWay { from: vec![node], to: others }
+            Cut::OneWay {
+                from: vec![node],
+                to: others,
+            }
         }
     }
 }

@@ -35,7 +35,10 @@ pub enum Fault {
     /// pending timers are rescheduled to the new true times.
     ClockJump { node: NodeId, by_ns: i64 },
     /// Every message sent during `duration` is also lost with `probability`.
-    LossBurst { probability: Probability, duration: SimDuration },
+    LossBurst {
+        probability: Probability,
+        duration: SimDuration,
+    },
     /// End of the fault phase: heal the network, restart crashed nodes,
     /// resume paused ones and end loss bursts.
     HealAll,
@@ -54,20 +57,29 @@ impl Fault {
     /// A one-line description with node names, e.g. `partition {n1,n2} | {n3}`.
     pub fn describe(&self, names: &[String]) -> String {
         let name = |n: &NodeId| names[n.index()].clone();
-        let set = |g: &[NodeId]| format!("{{{}}}", g.iter().map(name).collect::<Vec<_>>().join(","));
+        let set =
+            |g: &[NodeId]| format!("{{{}}}", g.iter().map(name).collect::<Vec<_>>().join(","));
         match self {
             Fault::Partition(Cut::Groups(groups)) => {
                 let listed: Vec<NodeId> = groups.iter().flatten().copied().collect();
-                let unlisted: Vec<NodeId> =
-                    (0..names.len() as u32).map(NodeId).filter(|n| !listed.contains(n)).collect();
-                let text = groups.iter().map(|g| set(g)).collect::<Vec<_>>().join(" | ");
+                let unlisted: Vec<NodeId> = (0..names.len() as u32)
+                    .map(NodeId)
+                    .filter(|n| !listed.contains(n))
+                    .collect();
+                let text = groups
+                    .iter()
+                    .map(|g| set(g))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
                 if unlisted.is_empty() {
                     format!("partition {text}")
                 } else {
                     format!("partition {text} (bridged by {})", set(&unlisted))
                 }
             }
-            Fault::Partition(Cut::OneWay { from, to }) => format!("one-way cut {} -> {}", set(from), set(to)),
+            Fault::Partition(Cut::OneWay { from, to }) => {
+                format!("one-way cut {} -> {}", set(from), set(to))
+            }
             Fault::Partition(Cut::Isolate(n)) => format!("isolate {}", name(n)),
             Fault::Heal => "heal the network".to_string(),
             Fault::Crash(n) => format!("crash {}", name(n)),
@@ -75,10 +87,20 @@ impl Fault {
             Fault::Pause { node, duration } => format!("pause {} for {duration}", name(node)),
             Fault::ClockJump { node, by_ns } => {
                 let sign = if *by_ns < 0 { "-" } else { "+" };
-                format!("clock of {} jumps {sign}{}", name(node), SimDuration(by_ns.unsigned_abs()))
+                format!(
+                    "clock of {} jumps {sign}{}",
+                    name(node),
+                    SimDuration(by_ns.unsigned_abs())
+                )
             }
-            Fault::LossBurst { probability, duration } => {
-                format!("loss burst {:.0}% for {duration}", probability.as_f64() * 100.0)
+            Fault::LossBurst {
+                probability,
+                duration,
+            } => {
+                format!(
+                    "loss burst {:.0}% for {duration}",
+                    probability.as_f64() * 100.0
+                )
             }
             Fault::HealAll => "heal all (network, crashed, paused, loss)".to_string(),
         }

@@ -15,7 +15,11 @@ pub enum Latency {
     /// Uniform in `[min, max]`.
     Uniform { min: SimDuration, max: SimDuration },
     /// Normal with `mean` and `stddev`, clamped below at `min`.
-    Normal { mean: SimDuration, stddev: SimDuration, min: SimDuration },
+    Normal {
+        mean: SimDuration,
+        stddev: SimDuration,
+        min: SimDuration,
+    },
     /// `min` plus an exponential with mean `mean`.
     Exponential { mean: SimDuration, min: SimDuration },
     /// FoundationDB's slow tail: uniform in `[min, max]`, except with
@@ -44,7 +48,13 @@ impl Latency {
                 let x = mean.0 as f64 * rng.standard_exponential();
                 SimDuration(min.0.saturating_add(x as u64))
             }
-            Latency::Bimodal { min, max, slow_min, slow_max, slow_probability } => {
+            Latency::Bimodal {
+                min,
+                max,
+                slow_min,
+                slow_max,
+                slow_probability,
+            } => {
                 if rng.chance(slow_probability) {
                     SimDuration(rng.between(slow_min.0, slow_max.0))
                 } else {
@@ -58,7 +68,9 @@ impl Latency {
     pub fn minimum(&self) -> SimDuration {
         match *self {
             Latency::Constant(d) => d,
-            Latency::Uniform { min, .. } | Latency::Normal { min, .. } | Latency::Exponential { min, .. } => min,
+            Latency::Uniform { min, .. }
+            | Latency::Normal { min, .. }
+            | Latency::Exponential { min, .. } => min,
             Latency::Bimodal { min, slow_min, .. } => min.min(slow_min),
         }
     }
@@ -77,9 +89,19 @@ mod tests {
         let mut rng = SimRng::stream(3, "latency");
         let shapes = [
             Latency::Constant(ms(5)),
-            Latency::Uniform { min: ms(1), max: ms(10) },
-            Latency::Normal { mean: ms(5), stddev: ms(3), min: ms(1) },
-            Latency::Exponential { mean: ms(2), min: ms(1) },
+            Latency::Uniform {
+                min: ms(1),
+                max: ms(10),
+            },
+            Latency::Normal {
+                mean: ms(5),
+                stddev: ms(3),
+                min: ms(1),
+            },
+            Latency::Exponential {
+                mean: ms(2),
+                min: ms(1),
+            },
             Latency::Bimodal {
                 min: ms(1),
                 max: ms(2),
@@ -95,10 +117,16 @@ mod tests {
             }
         }
         let mut rng = SimRng::stream(3, "uniform");
-        let mean = (0..100_000).map(|_| shapes[1].sample(&mut rng).0 as f64).sum::<f64>() / 100_000.0;
+        let mean = (0..100_000)
+            .map(|_| shapes[1].sample(&mut rng).0 as f64)
+            .sum::<f64>()
+            / 100_000.0;
         assert!((mean - 5.5e6).abs() < 0.05e6, "uniform 1-10ms mean {mean}");
         let mut rng = SimRng::stream(3, "exp");
-        let mean = (0..100_000).map(|_| shapes[3].sample(&mut rng).0 as f64).sum::<f64>() / 100_000.0;
+        let mean = (0..100_000)
+            .map(|_| shapes[3].sample(&mut rng).0 as f64)
+            .sum::<f64>()
+            / 100_000.0;
         assert!((mean - 3.0e6).abs() < 0.05e6, "exponential mean {mean}");
     }
 }

@@ -52,8 +52,13 @@ impl Topology {
                 base.add_edge(a as u32, b as u32, spec);
             }
         }
-        let mut topology =
-            Topology { n, specs: vec![intra, inter], current: base.clone(), base, open: vec![None; n * n] };
+        let mut topology = Topology {
+            n,
+            specs: vec![intra, inter],
+            current: base.clone(),
+            base,
+            open: vec![None; n * n],
+        };
         topology.rebuild_table();
         topology
     }
@@ -93,7 +98,10 @@ impl Topology {
             }
             Cut::OneWay { from, to } => self.cut_pairs(from, to),
             Cut::Isolate(node) => {
-                let others: Vec<NodeId> = (0..self.n as u32).map(NodeId).filter(|o| o != node).collect();
+                let others: Vec<NodeId> = (0..self.n as u32)
+                    .map(NodeId)
+                    .filter(|o| o != node)
+                    .collect();
                 self.cut_pairs(&[*node], &others);
                 self.cut_pairs(&others, &[*node]);
             }
@@ -147,7 +155,10 @@ impl Topology {
         for (a, b, &spec) in self.current.all_edges() {
             self.open[a as usize * self.n + b as usize] = Some(spec);
         }
-        debug_assert!((0..self.n).all(|i| self.open[i * self.n + i].is_some()), "a self-edge was cut");
+        debug_assert!(
+            (0..self.n).all(|i| self.open[i * self.n + i].is_some()),
+            "a self-edge was cut"
+        );
     }
 }
 
@@ -178,7 +189,10 @@ mod tests {
     #[test]
     fn one_way_and_bridge() {
         let mut t = Topology::full_mesh(3, LinkSpec::default());
-        t.cut(&Cut::OneWay { from: ids(&[0]), to: ids(&[1]) });
+        t.cut(&Cut::OneWay {
+            from: ids(&[0]),
+            to: ids(&[1]),
+        });
         assert!(!t.is_open(NodeId(0), NodeId(1)));
         assert!(t.is_open(NodeId(1), NodeId(0)));
         t.heal();

@@ -1,1 +1,3 @@
-//! (in progress)
+//! What people read: run summaries in text and JSON.
+
+pub mod summary;

@@ -1,0 +1,154 @@
+//! The state of the world as the trace tells it: which nodes are up, since
+//! when, which are paused, and which faults are in force.
+
+use crate::engine::{EventKind, TraceEvent};
+use crate::fault::Fault;
+use crate::node::NodeId;
+use crate::time::SimTime;
+
+/// One node's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// True if the process is running (paused counts as running).
+    pub up: bool,
+    /// True if the node is frozen by a pause.
+    pub paused: bool,
+    /// When it last started (or restarted); when it crashed if down.
+    pub since: SimTime,
+    /// When it last became able to act: start or end of its last pause.
+    pub running_since: SimTime,
+}
+
+/// Node status and faults in force, updated from trace events.
+#[derive(Clone, Debug)]
+pub struct World {
+    names: Vec<String>,
+    nodes: Vec<NodeStatus>,
+    /// Faults whose effect lasts, with their start time (partitions, pauses, bursts).
+    in_force: Vec<(SimTime, String)>,
+}
+
+impl World {
+    /// A world of nodes with these names, none started yet.
+    pub fn new(names: Vec<String>) -> World {
+        let status = NodeStatus {
+            up: false,
+            paused: false,
+            since: SimTime::ZERO,
+            running_since: SimTime::ZERO,
+        };
+        World {
+            nodes: vec![status; names.len()],
+            names,
+            in_force: Vec::new(),
+        }
+    }
+
+    /// Applies one event.
+    pub fn observe(&mut self, event: &TraceEvent) {
+        let t = event.time;
+        match (&event.kind, event.node) {
+            (EventKind::Start { .. }, Some(n)) => {
+                self.nodes[n.index()] = NodeStatus {
+                    up: true,
+                    paused: false,
+                    since: t,
+                    running_since: t,
+                };
+            }
+            (EventKind::Resume, Some(n)) => {
+                let s = &mut self.nodes[n.index()];
+                s.paused = false;
+                s.running_since = t;
+                let name = format!("pause {}", self.names[n.index()]);
+                self.in_force.retain(|(_, f)| !f.starts_with(&name));
+            }
+            (EventKind::LossBurstEnd, _) => {
+                self.in_force.retain(|(_, f)| !f.starts_with("loss burst"))
+            }
+            (
+                EventKind::Fault {
+                    fault,
+                    applied: true,
+                },
+                _,
+            ) => self.apply_fault(t, fault),
+            _ => {}
+        }
+    }
+
+    fn apply_fault(&mut self, t: SimTime, fault: &Fault) {
+        match fault {
+            Fault::Crash(n) => {
+                self.nodes[n.index()] = NodeStatus {
+                    up: false,
+                    paused: false,
+                    since: t,
+                    running_since: t,
+                };
+                let name = format!("pause {}", self.names[n.index()]);
+                self.in_force.retain(|(_, f)| !f.starts_with(&name));
+            }
+            Fault::Pause { node, .. } => {
+                self.nodes[node.index()].paused = true;
+                let name = format!("pause {}", self.names[node.index()]);
+                if !self.in_force.iter().any(|(_, f)| f.starts_with(&name)) {
+                    self.in_force.push((t, fault.describe(&self.names)));
+                }
+            }
+            Fault::Partition(_) | Fault::LossBurst { .. } => {
+                self.in_force.push((t, fault.describe(&self.names)))
+            }
+            Fault::Heal => self.in_force.retain(|(_, f)| !is_network_cut(f)),
+            Fault::HealAll => self.in_force.clear(),
+            Fault::Restart(_) | Fault::ClockJump { .. } => {}
+        }
+    }
+
+    /// A node's status.
+    pub fn status(&self, node: NodeId) -> NodeStatus {
+        self.nodes[node.index()]
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True if there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// A node's name.
+    pub fn name(&self, node: NodeId) -> &str {
+        &self.names[node.index()]
+    }
+
+    /// The node with this name.
+    pub fn node_named(&self, name: &str) -> Option<NodeId> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| NodeId(i as u32))
+    }
+
+    /// "partition {n1,n2} | {n3} since 2.000s; pause n4 for 1s since 3.100s", or "no faults in force".
+    pub fn faults_in_force(&self) -> String {
+        if self.in_force.is_empty() {
+            return "no faults in force".to_string();
+        }
+        let parts: Vec<String> = self
+            .in_force
+            .iter()
+            .map(|(t, f)| format!("{f} since {t}"))
+            .collect();
+        format!("in force: {}", parts.join("; "))
+    }
+}
+
+fn is_network_cut(description: &str) -> bool {
+    description.starts_with("partition")
+        || description.starts_with("one-way")
+        || description.starts_with("isolate")
+}

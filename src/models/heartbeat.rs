@@ -1,0 +1,149 @@
+//! A heartbeat failure detector: every node pings every other, and suspects
+//! a peer it has not heard from for `timeout`.
+//!
+//! ```text
+//!            heard from p                      silent > timeout
+//!   TRUSTED <-------------- SUSPECTED  <------------------------ TRUSTED
+//! ```
+//!
+//! Each node, every `interval` of its *local* clock, broadcasts a
+//! `Heartbeat` and then checks each peer: if it has been silent for more than
+//! `timeout` (by the local clock), the node records `suspect {peer}`; when a
+//! heartbeat from a suspected peer arrives, it records `trust {peer}`. The
+//! first tick is at a random phase in `[0, interval)` drawn from the node's
+//! own stream, so nodes do not beat in lockstep.
+//!
+//! The node keeps an incarnation number in storage, synced at every start,
+//! and sends it in each heartbeat: a restarted node says so.
+//!
+//! What it teaches: a timeout cannot tell a crashed node from a slow,
+//! partitioned or paused one, nor from a peer whose clock runs slow. Under
+//! loss, partitions, pauses and drift the detector suspects nodes that are
+//! up (false suspicions); it is only *eventually* accurate once the network
+//! behaves (the ◇P detector of Chandra and Toueg), and it is complete: a
+//! crashed node is eventually suspected by every live one.
+//!
+//! What it does not model: adaptive timeouts (phi accrual), gossip, or
+//! indirect probes (SWIM).
+
+use crate::clock::LocalTime;
+use crate::node::{Ctx, Node, NodeId, TimerId};
+use crate::time::SimDuration;
+use serde_json::json;
+
+/// The parameters of the detector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeartbeatParams {
+    /// Local time between two heartbeats (and two checks).
+    pub interval: SimDuration,
+    /// Local silence after which a peer is suspected.
+    pub timeout: SimDuration,
+}
+
+/// The one message: "I am alive", with the sender's incarnation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// How many times the sender has started.
+    pub incarnation: u64,
+    /// The sender's heartbeat count in this incarnation.
+    pub seq: u64,
+}
+
+const TICK: u64 = 1;
+const INCARNATION_KEY: &str = "incarnation";
+
+/// One detector node.
+#[derive(Debug)]
+pub struct HeartbeatNode {
+    params: HeartbeatParams,
+    incarnation: u64,
+    seq: u64,
+    /// Indexed by peer node index; `None` for non-peers.
+    last_heard: Vec<Option<LocalTime>>,
+    suspected: Vec<bool>,
+}
+
+impl HeartbeatNode {
+    /// A fresh node (state is rebuilt in `on_start`).
+    pub fn new(params: HeartbeatParams) -> HeartbeatNode {
+        HeartbeatNode {
+            params,
+            incarnation: 0,
+            seq: 0,
+            last_heard: Vec::new(),
+            suspected: Vec::new(),
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_, Heartbeat>) {
+        self.seq += 1;
+        ctx.broadcast(Heartbeat {
+            incarnation: self.incarnation,
+            seq: self.seq,
+        });
+        self.check_peers(ctx);
+        ctx.set_timer(self.params.interval, TICK);
+    }
+
+    fn check_peers(&mut self, ctx: &mut Ctx<'_, Heartbeat>) {
+        let now = ctx.now_local();
+        for i in 0..self.last_heard.len() {
+            let Some(heard) = self.last_heard[i] else {
+                continue;
+            };
+            let silent = now.saturating_since(heard);
+            if !self.suspected[i] && silent > self.params.timeout {
+                self.suspected[i] = true;
+                let peer = ctx.name(NodeId(i as u32)).to_string();
+                ctx.record(
+                    "suspect",
+                    json!({ "peer": peer, "silent_ns": silent.as_nanos() }),
+                );
+            }
+        }
+    }
+}
+
+impl Node<Heartbeat> for HeartbeatNode {
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Heartbeat>) {
+        self.incarnation = ctx.storage().get_json::<u64>(INCARNATION_KEY).unwrap_or(0) + 1;
+        ctx.storage().put_json(INCARNATION_KEY, &self.incarnation);
+        ctx.storage().sync();
+        ctx.record("start", json!({ "incarnation": self.incarnation }));
+        let size = ctx
+            .peers()
+            .iter()
+            .map(|p| p.index() + 1)
+            .max()
+            .unwrap_or(0)
+            .max(ctx.id().index() + 1);
+        self.last_heard = vec![None; size];
+        self.suspected = vec![false; size];
+        let now = ctx.now_local();
+        for peer in ctx.peers().to_vec() {
+            self.last_heard[peer.index()] = Some(now);
+        }
+        let phase = ctx.rng().below(self.params.interval.as_nanos().max(1));
+        ctx.set_timer(SimDuration::from_nanos(phase), TICK);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Heartbeat>, from: NodeId, _msg: Heartbeat) {
+        let Some(slot) = self.last_heard.get_mut(from.index()) else {
+            return;
+        };
+        if slot.is_none() {
+            return; // not a peer
+        }
+        *slot = Some(ctx.now_local());
+        if self.suspected[from.index()] {
+            self.suspected[from.index()] = false;
+            let peer = ctx.name(from).to_string();
+            ctx.record("trust", json!({ "peer": peer }));
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Heartbeat>, timer: TimerId) {
+        debug_assert_eq!(timer.tag(), TICK, "heartbeat has one timer kind");
+        self.tick(ctx);
+    }
+}

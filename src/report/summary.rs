@@ -1,0 +1,156 @@
+//! Run summaries: the narrated text `faultlab run` prints, and the one-line
+//! JSON object of `--json`.
+
+use crate::net::DropReason;
+use crate::scenario::{RunReport, Scenario};
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+/// The command that reproduces a run.
+pub fn reproduce_command(scenario_file: &str, seed: u64) -> String {
+    format!("cargo run --release -- run {scenario_file} --seed {seed}")
+}
+
+/// The header printed before a run: seed and scenario first.
+pub fn header(scenario: &Scenario, seed: u64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "seed {seed} · scenario {}", scenario.file);
+    let _ = writeln!(
+        out,
+        "model {} · {} nodes · {} simulated · checks: {}",
+        scenario.model.name(),
+        scenario.names.len(),
+        scenario.duration,
+        if scenario.checks.is_empty() {
+            "none".to_string()
+        } else {
+            scenario.checks.join(", ")
+        }
+    );
+    for line in scenario.description.lines() {
+        let _ = writeln!(out, "  | {}", line.trim_end());
+    }
+    out
+}
+
+/// The narrated body and verdict of a finished run.
+pub fn body(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out);
+    for line in &report.narration {
+        let _ = writeln!(out, "{line}");
+    }
+    if report.narration_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "{:>10}  ... {} more lines (write them all with --trace FILE.jsonl)",
+            "", report.narration_omitted
+        );
+    }
+    if report.narration.is_empty() {
+        let _ = writeln!(out, "{:>10}  (no faults and no observations)", "");
+    }
+    let _ = writeln!(out);
+    let s = &report.stats;
+    let reasons: Vec<String> = [
+        DropReason::Partition,
+        DropReason::PartitionedInFlight,
+        DropReason::Loss,
+        DropReason::LossBurst,
+        DropReason::NodeDown,
+    ]
+    .into_iter()
+    .filter(|r| s.dropped(*r) > 0)
+    .map(|r| format!("{} {}", r.as_str(), s.dropped(r)))
+    .collect();
+    let _ = writeln!(
+        out,
+        "{} events · messages sent {}, delivered {}, dropped {}{}, duplicated {} · {} faults · ended at {}",
+        s.events,
+        s.messages_sent,
+        s.messages_delivered,
+        s.messages_dropped,
+        if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) },
+        s.messages_duplicated,
+        report.faults,
+        report.sim_time
+    );
+    if !report.observations.is_empty() {
+        let counts: Vec<String> = report
+            .observations
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(out, "observations: {}", counts.join(", "));
+    }
+    for v in &report.violations {
+        let _ = writeln!(
+            out,
+            "VIOLATION {} ({}, check {}) at {}: {}",
+            v.name,
+            severity(v),
+            v.check,
+            v.time,
+            v.explanation
+        );
+    }
+    let mark = if report.expectation_met {
+        "met"
+    } else {
+        "NOT met"
+    };
+    let _ = writeln!(
+        out,
+        "verdict: {} (expected: {}, {mark})",
+        report.verdict.as_str(),
+        report.expect
+    );
+    let _ = writeln!(out, "trace hash: {}", report.trace_hash);
+    if report.verdict != crate::scenario::Verdict::Pass || !report.expectation_met {
+        let _ = writeln!(
+            out,
+            "reproduce: {}",
+            reproduce_command(&report.scenario, report.seed)
+        );
+    }
+    out
+}
+
+fn severity(v: &crate::check::Violation) -> &'static str {
+    match v.severity {
+        crate::check::Severity::Safety => "safety",
+        crate::check::Severity::Liveness => "liveness",
+    }
+}
+
+/// The `--json` object of a run.
+pub fn to_json(report: &RunReport) -> Value {
+    let s = &report.stats;
+    json!({
+        "seed": report.seed,
+        "scenario": report.scenario,
+        "model": report.model,
+        "sim_time_ns": report.sim_time.as_nanos(),
+        "events": s.events,
+        "trace_events": report.trace_events,
+        "messages_sent": s.messages_sent,
+        "messages_delivered": s.messages_delivered,
+        "messages_dropped": s.messages_dropped,
+        "messages_duplicated": s.messages_duplicated,
+        "faults": report.faults,
+        "observations": report.observations.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "trace_hash": report.trace_hash,
+        "violations": report.violations.iter().map(|v| json!({
+            "name": v.name,
+            "check": v.check,
+            "severity": v.severity,
+            "time_ns": v.time.as_nanos(),
+            "nodes": v.nodes,
+            "explanation": v.explanation,
+        })).collect::<Vec<_>>(),
+        "verdict": report.verdict.as_str(),
+        "expect": report.expect,
+        "expectation_met": report.expectation_met,
+        "reproduce": reproduce_command(&report.scenario, report.seed),
+    })
+}

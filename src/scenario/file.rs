@@ -1,0 +1,184 @@
+//! The scenario file as written: serde structs mirroring the TOML.
+//!
+//! Unknown keys are errors (`deny_unknown_fields`). Fields that are checked
+//! after parsing are `Spanned`, so their errors can name the line.
+
+use crate::time::SimDuration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// What a reader should watch for.
+    pub description: Option<String>,
+    /// `"pass"` or the name of the violation the scenario means to show.
+    pub expect: Option<Spanned<String>>,
+    /// The protocol model, e.g. `"heartbeat"`.
+    pub model: Spanned<String>,
+    /// How long to simulate.
+    pub duration: Spanned<SimDuration>,
+    /// The seed used when `--seed` is not given.
+    pub seed: Option<u64>,
+    /// The checks to run (default: the model's own).
+    pub checks: Option<Vec<Spanned<String>>>,
+    /// Parameters of the heartbeat model.
+    pub heartbeat: Option<Spanned<HeartbeatSection>>,
+    /// The nodes.
+    pub nodes: Spanned<NodesSection>,
+    /// The network.
+    #[serde(default)]
+    pub network: NetworkSection,
+    /// Clock skew and drift per node, by node name.
+    #[serde(default)]
+    pub clocks: BTreeMap<Spanned<String>, ClockSection>,
+    /// The timed fault schedule.
+    #[serde(default)]
+    pub faults: Vec<Spanned<FaultSection>>,
+    /// Seeded random faults.
+    pub chaos: Option<Spanned<ChaosSection>>,
+    /// The liveness bound.
+    pub liveness: Option<LivenessSection>,
+    /// Caps on the run.
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// `[heartbeat]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatSection {
+    /// Local time between heartbeats.
+    pub interval: SimDuration,
+    /// Local silence before suspicion.
+    pub timeout: Spanned<SimDuration>,
+}
+
+/// `[nodes]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodesSection {
+    /// Number of nodes, named n1..nN (give this or `names`).
+    pub count: Option<Spanned<u32>>,
+    /// Explicit node names.
+    pub names: Option<Spanned<Vec<String>>>,
+    /// Zones: name -> member nodes.
+    #[serde(default)]
+    pub zones: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `[network]` and `[network.inter_zone]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// One-way latency distribution.
+    pub latency: Option<Spanned<LatencySection>>,
+    /// Loss probability (0 to 1).
+    pub loss: Option<Spanned<f64>>,
+    /// Duplication probability (0 to 1).
+    pub duplicate: Option<Spanned<f64>>,
+    /// `"fifo"` or `"any"`.
+    pub ordering: Option<Spanned<String>>,
+    /// Overrides for links between zones.
+    pub inter_zone: Option<Box<NetworkSection>>,
+}
+
+/// `latency = { dist = "uniform", min = "1ms", max = "10ms" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySection {
+    /// constant, uniform, normal, exponential, bimodal.
+    pub dist: String,
+    /// constant: the latency.
+    pub value: Option<SimDuration>,
+    /// uniform, normal, exponential, bimodal: the least latency.
+    pub min: Option<SimDuration>,
+    /// uniform, bimodal: the greatest latency of the fast mode.
+    pub max: Option<SimDuration>,
+    /// normal, exponential: the mean.
+    pub mean: Option<SimDuration>,
+    /// normal: the standard deviation.
+    pub stddev: Option<SimDuration>,
+    /// bimodal: the slow mode's range.
+    pub slow_min: Option<SimDuration>,
+    /// bimodal: the slow mode's range.
+    pub slow_max: Option<SimDuration>,
+    /// bimodal: how often a message takes the slow mode.
+    pub slow_probability: Option<f64>,
+}
+
+/// `[clocks.n2]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSection {
+    /// Signed skew, e.g. `"-50ms"`.
+    pub offset: Option<Spanned<String>>,
+    /// Rate error in parts per million.
+    pub drift_ppm: Option<Spanned<i64>>,
+}
+
+/// One `[[faults]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSection {
+    /// When (true time since the start).
+    pub at: SimDuration,
+    /// partition, one_way, bridge, isolate, heal, crash, restart, pause,
+    /// clock_jump, loss_burst, heal_all.
+    pub kind: Spanned<String>,
+    /// The node (crash, restart, pause, clock_jump, isolate, bridge).
+    pub node: Option<Spanned<String>>,
+    /// Groups of nodes (partition, bridge).
+    pub groups: Option<Spanned<Vec<Vec<String>>>>,
+    /// One-way: senders.
+    pub from: Option<Spanned<Vec<String>>>,
+    /// One-way: receivers.
+    pub to: Option<Spanned<Vec<String>>>,
+    /// How long (pause, loss_burst).
+    pub duration: Option<SimDuration>,
+    /// Clock jump: signed amount, e.g. `"-2s"`.
+    pub by: Option<Spanned<String>>,
+    /// Loss burst: probability.
+    pub probability: Option<Spanned<f64>>,
+}
+
+/// `[chaos]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosSection {
+    /// Chaos ends (and everything heals) here.
+    pub until: Spanned<SimDuration>,
+    pub crash_every: Option<SimDuration>,
+    pub downtime: Option<[SimDuration; 2]>,
+    pub partition_every: Option<SimDuration>,
+    pub partition_duration: Option<[SimDuration; 2]>,
+    pub pause_every: Option<SimDuration>,
+    pub pause_duration: Option<[SimDuration; 2]>,
+    pub clock_jump_every: Option<SimDuration>,
+    pub clock_jump_max: Option<SimDuration>,
+    pub loss_burst_every: Option<SimDuration>,
+    pub loss_burst_probability: Option<Spanned<f64>>,
+    pub loss_burst_duration: Option<[SimDuration; 2]>,
+}
+
+/// `[liveness]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSection {
+    /// When the liveness phase begins (default: the last fault).
+    pub after: Option<Spanned<SimDuration>>,
+    /// How long the system may take to make progress.
+    pub within: SimDuration,
+}
+
+/// `[limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Most events in a run.
+    pub max_events: Option<u64>,
+    /// Most events queued at once.
+    pub max_queue: Option<usize>,
+}

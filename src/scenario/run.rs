@@ -1,0 +1,356 @@
+//! Running a scenario with one seed: build the simulation, drive it to the
+//! end, hash and (optionally) write the trace, feed the checkers, narrate.
+
+use super::{ModelSpec, Scenario};
+use crate::check::{self, Checker, Severity, Violation, World};
+use crate::engine::{EventKind, LimitHit, RunEnd, SimBuilder, Stats, TraceEvent, TraceHasher};
+use crate::models::heartbeat::HeartbeatNode;
+use crate::node::{Message, Node, NodeId};
+use crate::time::SimTime;
+use std::cell::Cell;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// How a run went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every check held.
+    Pass,
+    /// A safety property broke (exit 3).
+    Violation,
+    /// A liveness property or a limit failed (exit 4).
+    Stuck,
+}
+
+impl Verdict {
+    /// The process exit code for this verdict.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Violation => 3,
+            Verdict::Stuck => 4,
+        }
+    }
+
+    /// `"pass"`, `"violation"` or `"stuck"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Violation => "violation",
+            Verdict::Stuck => "stuck",
+        }
+    }
+}
+
+/// What a run should produce besides its report.
+pub struct RunOptions {
+    /// Write every trace event as a JSON line here.
+    pub trace: Option<Box<dyn Write>>,
+    /// Keep at most this many narrated lines (faults and observations).
+    pub narrate: usize,
+    /// Keep the running trace hash after every event (for determinism checks).
+    pub event_hashes: bool,
+    /// Keep the description of the event with this index (0-based).
+    pub capture_event: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            trace: None,
+            narrate: 40,
+            event_hashes: false,
+            capture_event: None,
+        }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// The seed.
+    pub seed: u64,
+    /// The scenario file.
+    pub scenario: String,
+    /// The model's name.
+    pub model: &'static str,
+    /// True time when the run ended.
+    pub sim_time: SimTime,
+    /// Engine counters.
+    pub stats: Stats,
+    /// Trace events seen (the hash covers all of them).
+    pub trace_events: u64,
+    /// The trace hash, 16 hex digits.
+    pub trace_hash: String,
+    /// Violations found (the run stops at the first).
+    pub violations: Vec<Violation>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// What the scenario expected.
+    pub expect: String,
+    /// Whether it happened.
+    pub expectation_met: bool,
+    /// Faults and observations, one line each, in time order.
+    pub narration: Vec<String>,
+    /// How many narration lines were left out.
+    pub narration_omitted: u64,
+    /// Observation counts by kind, sorted by kind.
+    pub observations: Vec<(String, u64)>,
+    /// Faults applied.
+    pub faults: u64,
+    /// Running trace hash after each event, if asked for.
+    pub event_hashes: Vec<u64>,
+    /// The captured event's description, if asked for.
+    pub captured_event: Option<String>,
+}
+
+/// Runs `scenario` with `seed`. Never panics on a node's panic: it becomes a
+/// `node_panic` violation.
+pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
+    let last_time = Cell::new(SimTime::ZERO);
+    let outcome = catch_unwind(AssertUnwindSafe(|| match &scenario.model {
+        ModelSpec::Heartbeat(params) => {
+            let params = *params;
+            drive(scenario, seed, options, &last_time, move |_| {
+                Box::new(HeartbeatNode::new(params)) as Box<dyn Node<_>>
+            })
+        }
+    }));
+    outcome.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        let violation = Violation {
+            name: "node_panic".into(),
+            check: "engine".into(),
+            severity: Severity::Safety,
+            time: last_time.get(),
+            nodes: Vec::new(),
+            explanation: format!(
+                "the run panicked at or after {}: {message}",
+                last_time.get()
+            ),
+        };
+        let mut report = empty_report(scenario, seed);
+        report.sim_time = last_time.get();
+        report.verdict = Verdict::Violation;
+        report.expectation_met = scenario.expect == "node_panic";
+        report.violations.push(violation);
+        report
+    })
+}
+
+fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
+    RunReport {
+        seed,
+        scenario: scenario.file.clone(),
+        model: scenario.model.name(),
+        sim_time: SimTime::ZERO,
+        stats: Stats::default(),
+        trace_events: 0,
+        trace_hash: String::new(),
+        violations: Vec::new(),
+        verdict: Verdict::Pass,
+        expect: scenario.expect.clone(),
+        expectation_met: false,
+        narration: Vec::new(),
+        narration_omitted: 0,
+        observations: Vec::new(),
+        faults: 0,
+        event_hashes: Vec::new(),
+        captured_event: None,
+    }
+}
+
+fn drive<M: Message>(
+    scenario: &Scenario,
+    seed: u64,
+    mut options: RunOptions,
+    last_time: &Cell<SimTime>,
+    factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
+) -> RunReport {
+    let names = scenario.names.clone();
+    let mut builder = SimBuilder::new(seed, names.len(), factory)
+        .names(names.clone())
+        .topology(scenario.topology.clone())
+        .faults(scenario.fault_schedule(seed))
+        .limits(scenario.limits)
+        .describe_messages(options.trace.is_some());
+    for (i, clock) in scenario.clocks.iter().enumerate() {
+        builder = builder.clock(NodeId(i as u32), *clock);
+    }
+    let mut sim = builder.build();
+    let mut checkers: Vec<Box<dyn Checker>> = scenario
+        .checks
+        .iter()
+        .map(|name| check::build(name, scenario.liveness).expect("validated check names"))
+        .collect();
+    let mut world = World::new(names.clone());
+    let mut hasher = TraceHasher::default();
+    let mut report = empty_report(scenario, seed);
+    let mut narrator = Narrator {
+        limit: options.narrate,
+        lines: Vec::new(),
+        omitted: 0,
+        counts: Vec::new(),
+        faults: 0,
+    };
+    let mut trace_error = None;
+    if let Some(out) = options.trace.as_mut() {
+        let header = serde_json::json!({"kind": "run", "scenario": scenario.file, "seed": seed, "model": scenario.model.name(), "nodes": names});
+        trace_error = writeln!(out, "{header}").err();
+    }
+    let end = scenario.end();
+    let mut index = 0u64;
+    let run_end = sim.run_until(end, |event| {
+        last_time.set(event.time);
+        event.hash_into(&mut hasher);
+        if options.event_hashes {
+            report.event_hashes.push(hasher.finish());
+        }
+        if options.capture_event == Some(index) {
+            report.captured_event = Some(event.describe(&names));
+        }
+        index += 1;
+        if let (Some(out), None) = (options.trace.as_mut(), &trace_error) {
+            trace_error = writeln!(out, "{}", event.to_json(&names)).err();
+        }
+        narrator.observe(event, &names);
+        let mut keep_going = true;
+        for checker in checkers.iter_mut() {
+            if let Some(v) = checker.on_event(event, &world) {
+                report.violations.push(v);
+                keep_going = false;
+                break;
+            }
+        }
+        world.observe(event);
+        keep_going
+    });
+    match run_end {
+        RunEnd::Reached => {
+            for checker in checkers.iter_mut() {
+                if let Some(v) = checker.finish(end, &world) {
+                    report.violations.push(v);
+                    break;
+                }
+            }
+        }
+        RunEnd::Stopped => {}
+        RunEnd::Limit(hit) => report.violations.push(limit_violation(hit, sim.now())),
+    }
+    if let Some(out) = options.trace.as_mut() {
+        if let Some(e) = trace_error.or_else(|| out.flush().err()) {
+            eprintln!("warning: the trace file is incomplete: {e}");
+        }
+    }
+    report.sim_time = sim.now();
+    report.stats = *sim.stats();
+    report.trace_events = index;
+    report.trace_hash = hasher.hex();
+    report.narration = narrator.lines;
+    report.narration_omitted = narrator.omitted;
+    report.observations = narrator.counts;
+    report.faults = narrator.faults;
+    report.verdict = verdict_of(&report.violations);
+    report.expectation_met = if scenario.expect == "pass" {
+        report.verdict == Verdict::Pass
+    } else {
+        report.violations.iter().any(|v| v.name == scenario.expect)
+    };
+    report
+}
+
+fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
+    Violation {
+        name: "limit_reached".into(),
+        check: "engine".into(),
+        severity: Severity::Liveness,
+        time: now,
+        nodes: Vec::new(),
+        explanation: format!("the run stopped at {now}: {hit}"),
+    }
+}
+
+fn verdict_of(violations: &[Violation]) -> Verdict {
+    if violations.iter().any(|v| v.severity == Severity::Safety) {
+        Verdict::Violation
+    } else if violations.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Stuck
+    }
+}
+
+/// Collects the lines worth telling: faults and node observations.
+struct Narrator {
+    limit: usize,
+    lines: Vec<String>,
+    omitted: u64,
+    counts: Vec<(String, u64)>,
+    faults: u64,
+}
+
+impl Narrator {
+    fn observe(&mut self, event: &TraceEvent, names: &[String]) {
+        let line = match &event.kind {
+            EventKind::Fault { fault, applied } => {
+                if *applied {
+                    self.faults += 1;
+                }
+                let mut text = fault.describe(names);
+                if !applied {
+                    text.push_str(" (did not apply)");
+                }
+                text
+            }
+            EventKind::Start { restart: true } => return,
+            EventKind::Resume => format!("{} resumes", names[event.node.map_or(0, |n| n.index())]),
+            EventKind::LossBurstEnd => "loss burst ends".to_string(),
+            EventKind::Record(record) => {
+                match self
+                    .counts
+                    .binary_search_by(|(k, _)| k.as_str().cmp(&record.kind))
+                {
+                    Ok(i) => self.counts[i].1 += 1,
+                    Err(i) => self.counts.insert(i, (record.kind.clone(), 1)),
+                }
+                let node = event.node.map_or("", |n| names[n.index()].as_str());
+                format!("{node} {} {}", record.kind, describe_detail(&record.detail))
+            }
+            _ => return,
+        };
+        if self.lines.len() < self.limit {
+            self.lines.push(format!(
+                "{:>10}  {}",
+                event.time.to_string(),
+                line.trim_end()
+            ));
+        } else {
+            self.omitted += 1;
+        }
+    }
+}
+
+/// `{"peer":"n1","silent_ns":523000000}` -> `peer=n1 silent=523ms`.
+pub fn describe_detail(detail: &serde_json::Value) -> String {
+    let Some(object) = detail.as_object() else {
+        return detail.to_string();
+    };
+    object
+        .iter()
+        .map(
+            |(key, value)| match (key.strip_suffix("_ns"), value.as_u64()) {
+                (Some(short), Some(ns)) => format!("{short}={}", crate::time::SimDuration(ns)),
+                _ => match value.as_str() {
+                    Some(s) => format!("{key}={s}"),
+                    None => format!("{key}={value}"),
+                },
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}

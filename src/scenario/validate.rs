@@ -1,0 +1,869 @@
+//! From [`ScenarioFile`] to [`Scenario`]: every semantic rule, each error
+//! with its line and field.
+
+use super::file::*;
+use super::{Lines, ModelSpec, Scenario, ScenarioError, MODELS};
+use crate::check::{self, LivenessBound};
+use crate::clock::{Clock, MAX_DRIFT_PPM};
+use crate::engine::Limits;
+use crate::fault::chaos::ChaosConfig;
+use crate::fault::{Fault, TimedFault};
+use crate::models::heartbeat::HeartbeatParams;
+use crate::net::{Cut, Latency, LinkSpec, Ordering, Topology};
+use crate::node::NodeId;
+use crate::rng::Probability;
+use crate::time::{SimDuration, SimTime};
+use std::ops::Range;
+use toml::Spanned;
+
+/// Where errors point: the file and its lines.
+struct Source<'a> {
+    file: &'a str,
+    lines: Lines,
+}
+
+impl Source<'_> {
+    fn error(
+        &self,
+        span: Option<Range<usize>>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            line: span.map(|s| self.lines.line_of_span(&s)),
+            field: (!field.is_empty()).then(|| field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        self.error(Some(spanned.span()), field, message)
+    }
+}
+
+pub(super) fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let src = Source {
+        file,
+        lines: Lines::new(text),
+    };
+    let raw = deserialize(text, &src)?;
+    build(raw, &src)
+}
+
+fn deserialize(text: &str, src: &Source<'_>) -> Result<ScenarioFile, ScenarioError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        src.error(
+            e.span(),
+            "",
+            format!("not valid TOML: {}", e.message().trim()),
+        )
+    })?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        src.error(inner.span(), &field, explain_serde(inner.message().trim()))
+    })
+}
+
+/// Rewords serde's messages a little for people who write TOML.
+fn explain_serde(message: &str) -> String {
+    let message = message.replace("invalid type: ", "wrong type: found ");
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        return format!("unknown key {rest}");
+    }
+    message
+}
+
+fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError> {
+    let duration = *raw.duration.get_ref();
+    if duration == SimDuration::ZERO {
+        return Err(src.at(
+            &raw.duration,
+            "duration",
+            "the run must last longer than 0; expected e.g. \"10s\"",
+        ));
+    }
+    let names = node_names(&raw.nodes, src)?;
+    let model = model_spec(&raw, src)?;
+    let topology = topology(&raw, &names, src)?;
+    let clocks = clocks(&raw, &names, src)?;
+    let faults = faults(&raw, &names, duration, src)?;
+    let chaos = chaos(&raw, duration, src)?;
+    let model_row = MODELS
+        .iter()
+        .find(|m| m.0 == model.name())
+        .expect("every ModelSpec is listed in MODELS");
+    let checks = checks(&raw, model_row, src)?;
+    let liveness = liveness(&raw, &model, &faults, chaos.as_ref(), duration, src)?;
+    let expect = expectation(&raw, &checks, src)?;
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_events: raw.limits.max_events.unwrap_or(defaults.max_events),
+        max_queue: raw.limits.max_queue.unwrap_or(defaults.max_queue),
+    };
+    Ok(Scenario {
+        file: src.file.to_string(),
+        description: raw.description.unwrap_or_default().trim().to_string(),
+        expect,
+        model,
+        duration,
+        default_seed: raw.seed.unwrap_or(0),
+        names,
+        topology,
+        clocks,
+        faults,
+        chaos,
+        checks,
+        liveness,
+        limits,
+    })
+}
+
+fn node_names(
+    nodes: &Spanned<NodesSection>,
+    src: &Source<'_>,
+) -> Result<Vec<String>, ScenarioError> {
+    let section = nodes.get_ref();
+    let names: Vec<String> = match (&section.count, &section.names) {
+        (Some(_), Some(names)) => {
+            return Err(src.at(
+                names,
+                "nodes.names",
+                "give either nodes.count or nodes.names, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(src.at(
+                nodes,
+                "nodes",
+                "expected nodes.count (e.g. 5) or nodes.names (e.g. [\"a\", \"b\"])",
+            ))
+        }
+        (Some(count), None) => {
+            let n = *count.get_ref();
+            if !(1..=10_000).contains(&n) {
+                return Err(src.at(
+                    count,
+                    "nodes.count",
+                    format!("{n} nodes; expected 1 to 10000"),
+                ));
+            }
+            (1..=n).map(|i| format!("n{i}")).collect()
+        }
+        (None, Some(list)) => {
+            let names = list.get_ref().clone();
+            if names.is_empty() {
+                return Err(src.at(list, "nodes.names", "expected at least one node name"));
+            }
+            for (i, name) in names.iter().enumerate() {
+                if name.is_empty() || name.contains(char::is_whitespace) {
+                    return Err(src.at(list, &format!("nodes.names[{i}]"), format!("'{name}' is not a usable node name; expected a non-empty name without spaces")));
+                }
+                if names[..i].contains(name) {
+                    return Err(src.at(
+                        list,
+                        &format!("nodes.names[{i}]"),
+                        format!("node '{name}' is named twice"),
+                    ));
+                }
+            }
+            names
+        }
+    };
+    Ok(names)
+}
+
+fn node_id(
+    names: &[String],
+    name: &str,
+    spanned_at: Range<usize>,
+    field: &str,
+    src: &Source<'_>,
+) -> Result<NodeId, ScenarioError> {
+    names
+        .iter()
+        .position(|n| n == name)
+        .map(|i| NodeId(i as u32))
+        .ok_or_else(|| {
+            src.error(
+                Some(spanned_at),
+                field,
+                format!(
+                    "names node '{name}'; this scenario has {}",
+                    describe_names(names)
+                ),
+            )
+        })
+}
+
+fn describe_names(names: &[String]) -> String {
+    let numbered = names
+        .iter()
+        .enumerate()
+        .all(|(i, n)| *n == format!("n{}", i + 1));
+    if numbered && names.len() > 2 {
+        format!("n1..n{}", names.len())
+    } else {
+        names.join(", ")
+    }
+}
+
+fn model_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
+    match raw.model.get_ref().as_str() {
+        "heartbeat" => {
+            let Some(section) = &raw.heartbeat else {
+                return Err(src.at(
+                    &raw.model,
+                    "heartbeat",
+                    "model \"heartbeat\" needs a [heartbeat] table with interval and timeout",
+                ));
+            };
+            let hb = section.get_ref();
+            if hb.interval == SimDuration::ZERO {
+                return Err(src.at(section, "heartbeat.interval", "must be longer than 0"));
+            }
+            if *hb.timeout.get_ref() <= hb.interval {
+                return Err(src.at(&hb.timeout, "heartbeat.timeout", format!("timeout {} is not longer than interval {}; every peer would be suspected between beats", hb.timeout.get_ref(), hb.interval)));
+            }
+            Ok(ModelSpec::Heartbeat(HeartbeatParams {
+                interval: hb.interval,
+                timeout: *hb.timeout.get_ref(),
+            }))
+        }
+        other => Err(src.at(
+            &raw.model,
+            "model",
+            format!(
+                "unknown model '{other}'; expected one of {}",
+                MODELS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+fn probability(
+    value: &Spanned<f64>,
+    field: &str,
+    src: &Source<'_>,
+) -> Result<Probability, ScenarioError> {
+    Probability::from_f64(*value.get_ref()).map_err(|e| src.at(value, field, e))
+}
+
+fn link_spec(
+    section: &NetworkSection,
+    base: &LinkSpec,
+    prefix: &str,
+    src: &Source<'_>,
+) -> Result<LinkSpec, ScenarioError> {
+    let mut spec = base.clone();
+    if let Some(latency) = &section.latency {
+        spec.latency = latency_of(latency, &format!("{prefix}.latency"), src)?;
+    }
+    if let Some(loss) = &section.loss {
+        spec.loss = probability(loss, &format!("{prefix}.loss"), src)?;
+    }
+    if let Some(dup) = &section.duplicate {
+        spec.duplicate = probability(dup, &format!("{prefix}.duplicate"), src)?;
+    }
+    if let Some(ordering) = &section.ordering {
+        spec.ordering = match ordering.get_ref().as_str() {
+            "fifo" => Ordering::Fifo,
+            "any" => Ordering::Any,
+            other => {
+                return Err(src.at(
+                    ordering,
+                    &format!("{prefix}.ordering"),
+                    format!("'{other}'; expected \"fifo\" or \"any\""),
+                ))
+            }
+        };
+    }
+    Ok(spec)
+}
+
+fn latency_of(
+    spanned: &Spanned<LatencySection>,
+    field: &str,
+    src: &Source<'_>,
+) -> Result<Latency, ScenarioError> {
+    let l = spanned.get_ref();
+    let need = |value: Option<SimDuration>, key: &str| {
+        value.ok_or_else(|| {
+            src.at(
+                spanned,
+                &format!("{field}.{key}"),
+                format!("latency dist \"{}\" needs {key}", l.dist),
+            )
+        })
+    };
+    let given: Vec<&str> = [
+        ("value", l.value.is_some()),
+        ("min", l.min.is_some()),
+        ("max", l.max.is_some()),
+        ("mean", l.mean.is_some()),
+        ("stddev", l.stddev.is_some()),
+        ("slow_min", l.slow_min.is_some()),
+        ("slow_max", l.slow_max.is_some()),
+        ("slow_probability", l.slow_probability.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, present)| *present)
+    .map(|(k, _)| k)
+    .collect();
+    let allowed: &[&str] = match l.dist.as_str() {
+        "constant" => &["value"],
+        "uniform" => &["min", "max"],
+        "normal" => &["mean", "stddev", "min"],
+        "exponential" => &["mean", "min"],
+        "bimodal" => &["min", "max", "slow_min", "slow_max", "slow_probability"],
+        other => {
+            return Err(src.at(spanned, &format!("{field}.dist"), format!("unknown distribution '{other}'; expected constant, uniform, normal, exponential or bimodal")))
+        }
+    };
+    if let Some(extra) = given.iter().find(|k| !allowed.contains(k)) {
+        return Err(src.at(
+            spanned,
+            &format!("{field}.{extra}"),
+            format!(
+                "does not apply to dist \"{}\"; it takes {}",
+                l.dist,
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let ordered = |low: SimDuration, high: SimDuration, what: &str| {
+        if low > high {
+            Err(src.at(
+                spanned,
+                field,
+                format!("{what}: minimum {low} is above maximum {high}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match l.dist.as_str() {
+        "constant" => Latency::Constant(need(l.value, "value")?),
+        "uniform" => {
+            let (min, max) = (need(l.min, "min")?, need(l.max, "max")?);
+            ordered(min, max, "uniform")?;
+            Latency::Uniform { min, max }
+        }
+        "normal" => Latency::Normal {
+            mean: need(l.mean, "mean")?,
+            stddev: need(l.stddev, "stddev")?,
+            min: l.min.unwrap_or(SimDuration::ZERO),
+        },
+        "exponential" => Latency::Exponential {
+            mean: need(l.mean, "mean")?,
+            min: l.min.unwrap_or(SimDuration::ZERO),
+        },
+        _ => {
+            let (min, max) = (need(l.min, "min")?, need(l.max, "max")?);
+            let (slow_min, slow_max) =
+                (need(l.slow_min, "slow_min")?, need(l.slow_max, "slow_max")?);
+            ordered(min, max, "bimodal fast mode")?;
+            ordered(slow_min, slow_max, "bimodal slow mode")?;
+            let p = l.slow_probability.ok_or_else(|| {
+                src.at(
+                    spanned,
+                    &format!("{field}.slow_probability"),
+                    "latency dist \"bimodal\" needs slow_probability",
+                )
+            })?;
+            let slow_probability = Probability::from_f64(p)
+                .map_err(|e| src.at(spanned, &format!("{field}.slow_probability"), e))?;
+            Latency::Bimodal {
+                min,
+                max,
+                slow_min,
+                slow_max,
+                slow_probability,
+            }
+        }
+    })
+}
+
+fn topology(
+    raw: &ScenarioFile,
+    names: &[String],
+    src: &Source<'_>,
+) -> Result<Topology, ScenarioError> {
+    let intra = link_spec(&raw.network, &LinkSpec::default(), "network", src)?;
+    let inter = match &raw.network.inter_zone {
+        Some(section) => link_spec(section, &intra, "network.inter_zone", src)?,
+        None => intra.clone(),
+    };
+    let zones = &raw.nodes.get_ref().zones;
+    if zones.is_empty() {
+        return Ok(Topology::zoned(&vec![0; names.len()], intra, inter));
+    }
+    // Zone 0 is "no zone"; named zones are 1.. in name order.
+    let mut zone_of = vec![0usize; names.len()];
+    for (z, (zone, members)) in zones.iter().enumerate() {
+        for (i, member) in members.get_ref().iter().enumerate() {
+            let field = format!("nodes.zones.{zone}[{i}]");
+            let id = node_id(names, member.get_ref(), member.span(), &field, src)?;
+            if zone_of[id.index()] != 0 {
+                return Err(src.at(
+                    member,
+                    &field,
+                    format!("node '{}' is in two zones", member.get_ref()),
+                ));
+            }
+            zone_of[id.index()] = z + 1;
+        }
+    }
+    Ok(Topology::zoned(&zone_of, intra, inter))
+}
+
+/// Parses `"-50ms"`, `"+2s"`, `"1.5s"` into signed nanoseconds.
+fn signed_duration(
+    text: &Spanned<String>,
+    field: &str,
+    src: &Source<'_>,
+) -> Result<i64, ScenarioError> {
+    let s = text.get_ref().trim();
+    let (sign, rest) = match s.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let d = SimDuration::parse(rest).map_err(|e| {
+        src.at(
+            text,
+            field,
+            format!("{e}; a signed duration such as \"-50ms\" was expected"),
+        )
+    })?;
+    let ns = i64::try_from(d.as_nanos()).map_err(|_| src.at(text, field, "too large"))?;
+    Ok(sign * ns)
+}
+
+fn clocks(
+    raw: &ScenarioFile,
+    names: &[String],
+    src: &Source<'_>,
+) -> Result<Vec<Clock>, ScenarioError> {
+    let mut clocks = vec![Clock::default(); names.len()];
+    for (name, section) in &raw.clocks {
+        let field = format!("clocks.{}", name.get_ref());
+        let id = node_id(names, name.get_ref(), name.span(), &field, src)?;
+        let offset = match &section.offset {
+            Some(text) => signed_duration(text, &format!("{field}.offset"), src)?,
+            None => 0,
+        };
+        let drift = match &section.drift_ppm {
+            Some(d) if d.get_ref().abs() > MAX_DRIFT_PPM => {
+                return Err(src.at(
+                    d,
+                    &format!("{field}.drift_ppm"),
+                    format!(
+                        "{} ppm; expected -{MAX_DRIFT_PPM} to {MAX_DRIFT_PPM}",
+                        d.get_ref()
+                    ),
+                ))
+            }
+            Some(d) => *d.get_ref(),
+            None => 0,
+        };
+        clocks[id.index()] = Clock::new(offset, drift);
+    }
+    Ok(clocks)
+}
+
+/// Which optional fields each fault kind takes.
+fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "partition" => &["groups"],
+        "bridge" => &["node", "groups"],
+        "one_way" => &["from", "to"],
+        "isolate" | "crash" | "restart" => &["node"],
+        "pause" => &["node", "duration"],
+        "clock_jump" => &["node", "by"],
+        "loss_burst" => &["probability", "duration"],
+        "heal" | "heal_all" => &[],
+        _ => return None,
+    })
+}
+
+const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, heal, crash, restart, pause, clock_jump, loss_burst, heal_all";
+
+fn faults(
+    raw: &ScenarioFile,
+    names: &[String],
+    duration: SimDuration,
+    src: &Source<'_>,
+) -> Result<Vec<TimedFault>, ScenarioError> {
+    let mut out = Vec::new();
+    for (i, spanned) in raw.faults.iter().enumerate() {
+        let f = spanned.get_ref();
+        let field = format!("faults[{i}]");
+        let kind = f.kind.get_ref().as_str();
+        let Some(allowed) = fault_fields(kind) else {
+            return Err(src.at(
+                &f.kind,
+                &format!("{field}.kind"),
+                format!("unknown fault kind '{kind}'; expected one of {FAULT_KINDS}"),
+            ));
+        };
+        let present = [
+            ("node", f.node.is_some()),
+            ("groups", f.groups.is_some()),
+            ("from", f.from.is_some()),
+            ("to", f.to.is_some()),
+            ("duration", f.duration.is_some()),
+            ("by", f.by.is_some()),
+            ("probability", f.probability.is_some()),
+        ];
+        for (key, is_present) in present {
+            if is_present && !allowed.contains(&key) {
+                return Err(src.at(
+                    spanned,
+                    &format!("{field}.{key}"),
+                    format!(
+                        "does not apply to a '{kind}' fault; it takes {}",
+                        if allowed.is_empty() {
+                            "only at and kind".to_string()
+                        } else {
+                            allowed.join(", ")
+                        }
+                    ),
+                ));
+            }
+            if !is_present && allowed.contains(&key) {
+                return Err(src.at(
+                    spanned,
+                    &format!("{field}.{key}"),
+                    format!("a '{kind}' fault needs {key}"),
+                ));
+            }
+        }
+        if SimDuration(f.at.as_nanos()) > duration {
+            return Err(src.at(
+                spanned,
+                &format!("{field}.at"),
+                format!("{} is after the end of the run (duration {duration})", f.at),
+            ));
+        }
+        let node = |key: &str| -> Result<NodeId, ScenarioError> {
+            let n = f.node.as_ref().expect("checked present");
+            node_id(names, n.get_ref(), n.span(), &format!("{field}.{key}"), src)
+        };
+        let group_list = |spanned: &Spanned<Vec<String>>,
+                          key: &str|
+         -> Result<Vec<NodeId>, ScenarioError> {
+            spanned
+                .get_ref()
+                .iter()
+                .map(|name| node_id(names, name, spanned.span(), &format!("{field}.{key}"), src))
+                .collect()
+        };
+        let fault = match kind {
+            "partition" | "bridge" => {
+                let groups = f.groups.as_ref().expect("checked present");
+                let mut ids: Vec<Vec<NodeId>> = Vec::new();
+                let mut seen: Vec<NodeId> = Vec::new();
+                if kind == "bridge" {
+                    seen.push(node("node")?);
+                }
+                for (g, group) in groups.get_ref().iter().enumerate() {
+                    let mut members = Vec::new();
+                    for name in group {
+                        let id = node_id(
+                            names,
+                            name,
+                            groups.span(),
+                            &format!("{field}.groups[{g}]"),
+                            src,
+                        )?;
+                        if seen.contains(&id) {
+                            return Err(src.at(groups, &format!("{field}.groups[{g}]"), format!("node '{name}' appears twice (a node is on one side of a partition{})", if kind == "bridge" { ", and the bridge is on none" } else { "" })));
+                        }
+                        seen.push(id);
+                        members.push(id);
+                    }
+                    if members.is_empty() {
+                        return Err(src.at(
+                            groups,
+                            &format!("{field}.groups[{g}]"),
+                            "an empty group; expected node names",
+                        ));
+                    }
+                    ids.push(members);
+                }
+                if ids.len() < 2 {
+                    return Err(src.at(
+                        groups,
+                        &format!("{field}.groups"),
+                        "a partition needs at least two groups, e.g. [[\"n1\",\"n2\"],[\"n3\"]]",
+                    ));
+                }
+                Fault::Partition(Cut::Groups(ids))
+            }
+            "one_way" => {
+                let from = group_list(f.from.as_ref().expect("checked"), "from")?;
+                let to = group_list(f.to.as_ref().expect("checked"), "to")?;
+                if let Some(both) = from.iter().find(|n| to.contains(n)) {
+                    return Err(src.at(
+                        f.to.as_ref().expect("checked"),
+                        &format!("{field}.to"),
+                        format!("node '{}' is in both from and to", names[both.index()]),
+                    ));
+                }
+                Fault::Partition(Cut::OneWay { from, to })
+            }
+            "isolate" => Fault::Partition(Cut::Isolate(node("node")?)),
+            "heal" => Fault::Heal,
+            "heal_all" => Fault::HealAll,
+            "crash" => Fault::Crash(node("node")?),
+            "restart" => Fault::Restart(node("node")?),
+            "pause" => Fault::Pause {
+                node: node("node")?,
+                duration: f.duration.expect("checked"),
+            },
+            "clock_jump" => Fault::ClockJump {
+                node: node("node")?,
+                by_ns: signed_duration(
+                    f.by.as_ref().expect("checked"),
+                    &format!("{field}.by"),
+                    src,
+                )?,
+            },
+            "loss_burst" => Fault::LossBurst {
+                probability: probability(
+                    f.probability.as_ref().expect("checked"),
+                    &format!("{field}.probability"),
+                    src,
+                )?,
+                duration: f.duration.expect("checked"),
+            },
+            _ => unreachable!("fault_fields accepted '{kind}'"),
+        };
+        out.push(TimedFault {
+            at: SimTime::ZERO + f.at,
+            fault,
+        });
+    }
+    out.sort_by_key(|f| f.at);
+    Ok(out)
+}
+
+fn range(
+    pair: Option<[SimDuration; 2]>,
+    default: (SimDuration, SimDuration),
+    field: &str,
+    spanned: &Spanned<ChaosSection>,
+    src: &Source<'_>,
+) -> Result<(SimDuration, SimDuration), ScenarioError> {
+    match pair {
+        None => Ok(default),
+        Some([low, high]) if low <= high => Ok((low, high)),
+        Some([low, high]) => Err(src.at(
+            spanned,
+            field,
+            format!("[{low}, {high}] is not a range; expected [shortest, longest]"),
+        )),
+    }
+}
+
+fn chaos(
+    raw: &ScenarioFile,
+    duration: SimDuration,
+    src: &Source<'_>,
+) -> Result<Option<ChaosConfig>, ScenarioError> {
+    let Some(spanned) = &raw.chaos else {
+        return Ok(None);
+    };
+    let c = spanned.get_ref();
+    let until = *c.until.get_ref();
+    if until > duration {
+        return Err(src.at(
+            &c.until,
+            "chaos.until",
+            format!("{until} is after the end of the run (duration {duration})"),
+        ));
+    }
+    let quiet = ChaosConfig::quiet(SimTime::ZERO + until);
+    let nonzero = |d: Option<SimDuration>, key: &str| match d {
+        Some(SimDuration::ZERO) => Err(src.at(
+            spanned,
+            &format!("chaos.{key}"),
+            "a mean interval of 0 would mean infinitely many faults; expected e.g. \"5s\"",
+        )),
+        other => Ok(other),
+    };
+    Ok(Some(ChaosConfig {
+        until: quiet.until,
+        crash_every: nonzero(c.crash_every, "crash_every")?,
+        downtime: range(c.downtime, quiet.downtime, "chaos.downtime", spanned, src)?,
+        partition_every: nonzero(c.partition_every, "partition_every")?,
+        partition_duration: range(
+            c.partition_duration,
+            quiet.partition_duration,
+            "chaos.partition_duration",
+            spanned,
+            src,
+        )?,
+        pause_every: nonzero(c.pause_every, "pause_every")?,
+        pause_duration: range(
+            c.pause_duration,
+            quiet.pause_duration,
+            "chaos.pause_duration",
+            spanned,
+            src,
+        )?,
+        clock_jump_every: nonzero(c.clock_jump_every, "clock_jump_every")?,
+        clock_jump_max: c.clock_jump_max.unwrap_or(quiet.clock_jump_max),
+        loss_burst_every: nonzero(c.loss_burst_every, "loss_burst_every")?,
+        loss_burst_probability: match &c.loss_burst_probability {
+            Some(p) => probability(p, "chaos.loss_burst_probability", src)?,
+            None => Probability::from_f64(0.5).expect("0.5 is a probability"),
+        },
+        loss_burst_duration: range(
+            c.loss_burst_duration,
+            quiet.loss_burst_duration,
+            "chaos.loss_burst_duration",
+            spanned,
+            src,
+        )?,
+    }))
+}
+
+fn checks(
+    raw: &ScenarioFile,
+    model: &(&str, &str, &[&str], &[&str]),
+    src: &Source<'_>,
+) -> Result<Vec<String>, ScenarioError> {
+    let Some(list) = &raw.checks else {
+        return Ok(model.3.iter().map(|s| s.to_string()).collect());
+    };
+    let mut out = Vec::new();
+    for (i, name) in list.iter().enumerate() {
+        let field = format!("checks[{i}]");
+        let n = name.get_ref().as_str();
+        if check::info(n).is_none() {
+            let known: Vec<&str> = check::CATALOGUE.iter().map(|c| c.name).collect();
+            return Err(src.at(
+                name,
+                &field,
+                format!("unknown check '{n}'; expected one of {}", known.join(", ")),
+            ));
+        }
+        if !model.2.contains(&n) {
+            return Err(src.at(
+                name,
+                &field,
+                format!(
+                    "check '{n}' does not apply to model '{}'; it supports {}",
+                    model.0,
+                    model.2.join(", ")
+                ),
+            ));
+        }
+        if out.iter().any(|c| c == n) {
+            return Err(src.at(name, &field, format!("check '{n}' is listed twice")));
+        }
+        out.push(n.to_string());
+    }
+    Ok(out)
+}
+
+fn liveness(
+    raw: &ScenarioFile,
+    model: &ModelSpec,
+    faults: &[TimedFault],
+    chaos: Option<&ChaosConfig>,
+    duration: SimDuration,
+    src: &Source<'_>,
+) -> Result<LivenessBound, ScenarioError> {
+    let last_fault = faults
+        .iter()
+        .map(|f| f.at + fault_length(&f.fault))
+        .chain(chaos.map(|c| c.until))
+        .max()
+        .unwrap_or(SimTime::ZERO);
+    let default_within = match model {
+        ModelSpec::Heartbeat(p) => {
+            SimDuration(2 * p.timeout.as_nanos() + 2 * p.interval.as_nanos())
+        }
+    };
+    let (after, within, span) = match &raw.liveness {
+        Some(section) => {
+            let after = section
+                .after
+                .as_ref()
+                .map(|a| SimTime::ZERO + *a.get_ref())
+                .unwrap_or(last_fault);
+            (
+                after,
+                section.within,
+                section.after.as_ref().map(|a| a.span()),
+            )
+        }
+        None => (last_fault, default_within, None),
+    };
+    let end = SimTime::ZERO + duration;
+    let wants_liveness = raw.checks.as_ref().is_none_or(|list| {
+        list.iter().any(|c| {
+            check::info(c.get_ref()).is_some_and(|i| i.severity == check::Severity::Liveness)
+        })
+    });
+    if wants_liveness && after + within > end {
+        let message = format!(
+            "the run ends at {end}, before the liveness bound ({} after the liveness phase begins at {after}, so {}); make duration at least that long",
+            within,
+            after + within
+        );
+        return Err(match span {
+            Some(span) => src.error(Some(span), "liveness.after", message),
+            None => src.at(&raw.duration, "duration", message),
+        });
+    }
+    Ok(LivenessBound { after, within })
+}
+
+/// How long a fault's effect lasts by itself (pauses and loss bursts end on their own).
+fn fault_length(fault: &Fault) -> SimDuration {
+    match fault {
+        Fault::Pause { duration, .. } | Fault::LossBurst { duration, .. } => *duration,
+        _ => SimDuration::ZERO,
+    }
+}
+
+fn expectation(
+    raw: &ScenarioFile,
+    checks: &[String],
+    src: &Source<'_>,
+) -> Result<String, ScenarioError> {
+    let Some(expect) = &raw.expect else {
+        return Ok("pass".to_string());
+    };
+    let e = expect.get_ref().as_str();
+    if e == "pass" {
+        return Ok(e.to_string());
+    }
+    let reachable: Vec<&str> = checks
+        .iter()
+        .filter_map(|c| check::info(c))
+        .map(|i| i.violation)
+        .chain(["limit_reached", "node_panic"])
+        .collect();
+    if reachable.contains(&e) {
+        Ok(e.to_string())
+    } else {
+        Err(src.at(
+            expect,
+            "expect",
+            format!(
+                "'{e}' is not an outcome of this scenario's checks; expected \"pass\" or one of {}",
+                reachable.join(", ")
+            ),
+        ))
+    }
+}

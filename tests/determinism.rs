@@ -1,0 +1,177 @@
+//! Determinism is the product: same scenario + same seed = same trace hash,
+//! and different seeds give different traces.
+//!
+//! - a proptest over random seeds and scenario knobs (nodes, latency shape,
+//!   loss, duplication, ordering, chaos rates, clock drift);
+//! - every scenario in `scenarios/` (so every built-in model) run twice;
+//! - pinned hashes in `tests/golden/trace_hashes.txt`, which prove that a
+//!   debug build here gives the hash a release build gave elsewhere. After an
+//!   intended change to the trace, rewrite them with
+//!   `FAULTLAB_BLESS=1 cargo test --test determinism` and review the diff.
+
+use faultlab::scenario::{run, RunOptions, Scenario};
+use proptest::prelude::*;
+
+fn hash_of(scenario: &Scenario, seed: u64) -> (String, u64) {
+    let report = run(scenario, seed, RunOptions::default());
+    (report.trace_hash, report.trace_events)
+}
+
+/// A scenario from knobs, as a user would write it.
+fn knob_scenario(
+    nodes: u32,
+    max_ms: u64,
+    loss: f64,
+    dup: f64,
+    fifo: bool,
+    chaos: bool,
+    drift: i64,
+) -> Scenario {
+    let mut text = format!(
+        r#"
+model = "heartbeat"
+duration = "6s"
+checks = ["strong_completeness"]
+[heartbeat]
+interval = "100ms"
+timeout = "400ms"
+[nodes]
+count = {nodes}
+[network]
+latency = {{ dist = "uniform", min = "1ms", max = "{max_ms}ms" }}
+loss = {loss}
+duplicate = {dup}
+ordering = "{}"
+[clocks.n1]
+drift_ppm = {drift}
+[liveness]
+within = "1s"
+"#,
+        if fifo { "fifo" } else { "any" }
+    );
+    if chaos {
+        text.push_str(
+            r#"
+[chaos]
+until = "4s"
+crash_every = "2s"
+downtime = ["100ms", "1s"]
+partition_every = "2s"
+partition_duration = ["100ms", "1s"]
+pause_every = "2s"
+pause_duration = ["50ms", "500ms"]
+clock_jump_every = "3s"
+clock_jump_max = "200ms"
+loss_burst_every = "3s"
+"#,
+        );
+    }
+    Scenario::parse(&text, "knobs.toml").expect("the knob scenario is valid")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn same_seed_same_hash_and_other_seeds_differ(
+        seed in any::<u64>(),
+        nodes in 2u32..7,
+        max_ms in 1u64..30,
+        loss in 0.0f64..0.3,
+        dup in 0.0f64..0.2,
+        fifo in any::<bool>(),
+        chaos in any::<bool>(),
+        drift in -200_000i64..200_000,
+    ) {
+        let scenario = knob_scenario(nodes, max_ms, loss, dup, fifo, chaos, drift);
+        let first = hash_of(&scenario, seed);
+        let second = hash_of(&scenario, seed);
+        prop_assert_eq!(&first, &second, "seed {} gave two different traces", seed);
+        let other = hash_of(&scenario, seed.wrapping_add(1));
+        prop_assert_ne!(first.0, other.0, "seeds {} and {} gave the same trace", seed, seed.wrapping_add(1));
+    }
+}
+
+fn scenario_files() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir("scenarios")
+        .expect("scenarios/ exists")
+        .map(|e| {
+            e.expect("readable entry")
+                .path()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 4,
+        "expected at least four scenarios, found {files:?}"
+    );
+    files
+}
+
+#[test]
+fn every_scenario_is_deterministic_for_several_seeds() {
+    for file in scenario_files() {
+        let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        for seed in [0, 1, scenario.default_seed, 12345] {
+            let a = run(
+                &scenario,
+                seed,
+                RunOptions {
+                    event_hashes: true,
+                    ..RunOptions::default()
+                },
+            );
+            let b = run(
+                &scenario,
+                seed,
+                RunOptions {
+                    event_hashes: true,
+                    ..RunOptions::default()
+                },
+            );
+            assert_eq!(a.trace_hash, b.trace_hash, "{file} seed {seed}");
+            assert_eq!(
+                a.event_hashes, b.event_hashes,
+                "{file} seed {seed}: per-event hashes differ"
+            );
+            assert!(a.trace_events > 0, "{file} seed {seed} produced no events");
+        }
+    }
+}
+
+#[test]
+fn trace_hashes_match_the_pinned_golden_values() {
+    let path = "tests/golden/trace_hashes.txt";
+    let mut actual =
+        String::from("# scenario seed trace_hash trace_events (FAULTLAB_BLESS=1 rewrites)\n");
+    for file in scenario_files() {
+        let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        for seed in [scenario.default_seed, 99] {
+            let (hash, events) = hash_of(&scenario, seed);
+            actual.push_str(&format!("{file} {seed} {hash} {events}\n"));
+        }
+    }
+    if std::env::var_os("FAULTLAB_BLESS").is_some() {
+        std::fs::write(path, &actual).expect("write golden hashes");
+        return;
+    }
+    let expected = std::fs::read_to_string(path)
+        .expect("tests/golden/trace_hashes.txt (FAULTLAB_BLESS=1 creates it)");
+    assert_eq!(
+        expected, actual,
+        "trace hashes changed; if the change is intended, run FAULTLAB_BLESS=1 cargo test --test determinism and review the diff"
+    );
+}
+
+#[test]
+fn a_different_seed_gives_a_different_trace_for_every_scenario() {
+    for file in scenario_files() {
+        let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let a = hash_of(&scenario, 1).0;
+        let b = hash_of(&scenario, 2).0;
+        assert_ne!(a, b, "{file}: seeds 1 and 2 gave the same trace");
+    }
+}
