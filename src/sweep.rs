@@ -58,25 +58,41 @@ impl From<&RunReport> for SeedOutcome {
     }
 }
 
-/// Runs every seed in `seeds` (using the current rayon pool), calling
-/// `progress` after each seed. `shard = (k, n)` keeps only seeds with
-/// `seed % n == k`, for splitting a sweep across machines.
+/// Runs every seed in `seeds` of the scenario's built-in model (using the
+/// current rayon pool), calling `progress` after each seed. `shard = (k, n)`
+/// keeps only seeds with `seed % n == k`, for splitting a sweep across machines.
 pub fn sweep(
     scenario: &Scenario,
     seeds: Range<u64>,
     shard: Option<(u64, u64)>,
     progress: &(dyn Fn() + Sync),
 ) -> SweepSummary {
+    sweep_with(seeds, shard, progress, |seed| {
+        run(
+            scenario,
+            seed,
+            RunOptions {
+                narrate: 0,
+                ..RunOptions::default()
+            },
+        )
+    })
+}
+
+/// Runs `run_seed` for every seed (in parallel) and summarises; use it with
+/// [`crate::scenario::run_custom`] to sweep your own protocol.
+pub fn sweep_with(
+    seeds: Range<u64>,
+    shard: Option<(u64, u64)>,
+    progress: &(dyn Fn() + Sync),
+    run_seed: impl Fn(u64) -> RunReport + Sync,
+) -> SweepSummary {
     let outcomes: Vec<SeedOutcome> = seeds
         .filter(|s| shard.is_none_or(|(k, n)| s % n == k))
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|seed| {
-            let options = RunOptions {
-                narrate: 0,
-                ..RunOptions::default()
-            };
-            let outcome = SeedOutcome::from(&run(scenario, seed, options));
+            let outcome = SeedOutcome::from(&run_seed(seed));
             progress();
             outcome
         })

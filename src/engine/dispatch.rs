@@ -145,7 +145,9 @@ impl<M: Message> Sim<M> {
             rng: &mut slot.rng,
             next_timer: &mut self.next_timer,
         };
+        self.in_handler = Some(id);
         handler(node.as_mut(), &mut ctx);
+        self.in_handler = None;
         self.apply_effects(id);
     }
 

@@ -264,6 +264,7 @@ impl<M: Message> SimBuilder<M> {
             stats: Stats::default(),
             limits: self.limits,
             describe_messages: self.describe_messages,
+            in_handler: None,
         };
         for id in all {
             sim.queue.push(SimTime::ZERO, Payload::Start(id));
@@ -297,6 +298,7 @@ pub struct Sim<M> {
     stats: Stats,
     limits: Limits,
     describe_messages: bool,
+    in_handler: Option<NodeId>,
 }
 
 impl<M: Message> Sim<M> {
@@ -363,6 +365,12 @@ impl<M: Message> Sim<M> {
     /// The trace events of the last step (or the last direct fault verb).
     pub fn events(&self) -> &[TraceEvent] {
         &self.events
+    }
+
+    /// The node whose handler is running, if any. After a handler panics
+    /// (and the panic is caught) this names the node that panicked.
+    pub fn in_handler(&self) -> Option<NodeId> {
+        self.in_handler
     }
 
     /// Current true time.

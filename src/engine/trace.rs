@@ -35,7 +35,8 @@ pub struct TraceEvent {
 pub enum EventKind {
     /// The node started (`restart`: after a crash).
     Start { restart: bool },
-    /// The node sent message `msg` (run-unique id) to `to`; it will arrive at `arrival`.
+    /// The node sent message `msg` (run-unique id) to `to`; it will arrive at
+    /// `arrival` (`SimTime::MAX` if the network dropped it at send).
     Send {
         to: NodeId,
         msg: u64,
@@ -150,7 +151,9 @@ impl TraceEvent {
                 obj.insert("to".into(), name(to));
                 obj.insert("msg".into(), json!(msg));
                 obj.insert("digest".into(), json!(format!("{digest:016x}")));
-                obj.insert("arrival".into(), json!(arrival.0));
+                // A message dropped at send never arrives: `null`.
+                let arrival = (*arrival != SimTime::MAX).then_some(arrival.0);
+                obj.insert("arrival".into(), json!(arrival));
                 if let Some(text) = text {
                     obj.insert("text".into(), json!(text));
                 }

@@ -105,17 +105,31 @@ pub struct RunReport {
     pub captured_event: Option<String>,
 }
 
-/// Runs `scenario` with `seed`. Never panics on a node's panic: it becomes a
-/// `node_panic` violation.
+/// Runs `scenario` with `seed` and its built-in model. Never panics on a
+/// node's panic: it becomes a `node_panic` violation.
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
-    let last_time = Cell::new(SimTime::ZERO);
-    let outcome = catch_unwind(AssertUnwindSafe(|| match &scenario.model {
+    match &scenario.model {
         ModelSpec::Heartbeat(params) => {
             let params = *params;
-            drive(scenario, seed, options, &last_time, move |_| {
+            run_custom(scenario, seed, options, move |_| {
                 Box::new(HeartbeatNode::new(params)) as Box<dyn Node<_>>
             })
         }
+    }
+}
+
+/// Runs your own nodes (built by `factory`) in `scenario`'s world: its
+/// nodes, network, clocks, faults, checks and limits; the scenario's model
+/// section is ignored. A panic in a node becomes a `node_panic` violation.
+pub fn run_custom<M: Message>(
+    scenario: &Scenario,
+    seed: u64,
+    options: RunOptions,
+    factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
+) -> RunReport {
+    let last_time = Cell::new(SimTime::ZERO);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        drive(scenario, seed, options, &last_time, factory)
     }));
     outcome.unwrap_or_else(|payload| {
         let message = payload
@@ -141,6 +155,28 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
         report.violations.push(violation);
         report
     })
+}
+
+/// A caught panic as a `node_panic` violation.
+fn panic_violation(
+    payload: &(dyn std::any::Any + Send),
+    time: SimTime,
+    node: Option<&str>,
+) -> Violation {
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    let who = node.map_or("the run".to_string(), |n| format!("node {n}"));
+    Violation {
+        name: "node_panic".into(),
+        check: "engine".into(),
+        severity: Severity::Safety,
+        time,
+        nodes: node.map(|n| vec![n.to_string()]).unwrap_or_default(),
+        explanation: format!("{who} panicked at {time}: {message}"),
+    }
 }
 
 fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
@@ -205,31 +241,43 @@ fn drive<M: Message>(
     }
     let end = scenario.end();
     let mut index = 0u64;
-    let run_end = sim.run_until(end, |event| {
-        last_time.set(event.time);
-        event.hash_into(&mut hasher);
-        if options.event_hashes {
-            report.event_hashes.push(hasher.finish());
-        }
-        if options.capture_event == Some(index) {
-            report.captured_event = Some(event.describe(&names));
-        }
-        index += 1;
-        if let (Some(out), None) = (options.trace.as_mut(), &trace_error) {
-            trace_error = writeln!(out, "{}", event.to_json(&names)).err();
-        }
-        narrator.observe(event, &names);
-        let mut keep_going = true;
-        for checker in checkers.iter_mut() {
-            if let Some(v) = checker.on_event(event, &world) {
-                report.violations.push(v);
-                keep_going = false;
-                break;
+    let observed = catch_unwind(AssertUnwindSafe(|| {
+        sim.run_until(end, |event| {
+            last_time.set(event.time);
+            event.hash_into(&mut hasher);
+            if options.event_hashes {
+                report.event_hashes.push(hasher.finish());
             }
+            if options.capture_event == Some(index) {
+                report.captured_event = Some(event.describe(&names));
+            }
+            index += 1;
+            if let (Some(out), None) = (options.trace.as_mut(), &trace_error) {
+                trace_error = writeln!(out, "{}", event.to_json(&names)).err();
+            }
+            narrator.observe(event, &names);
+            let mut keep_going = true;
+            for checker in checkers.iter_mut() {
+                if let Some(v) = checker.on_event(event, &world) {
+                    report.violations.push(v);
+                    keep_going = false;
+                    break;
+                }
+            }
+            world.observe(event);
+            keep_going
+        })
+    }));
+    let run_end = match observed {
+        Ok(run_end) => run_end,
+        Err(payload) => {
+            let node = sim.in_handler().map(|n| names[n.index()].as_str());
+            report
+                .violations
+                .push(panic_violation(payload.as_ref(), sim.now(), node));
+            RunEnd::Stopped
         }
-        world.observe(event);
-        keep_going
-    });
+    };
     match run_end {
         RunEnd::Reached => {
             for checker in checkers.iter_mut() {

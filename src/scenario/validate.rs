@@ -65,10 +65,42 @@ fn deserialize(text: &str, src: &Source<'_>) -> Result<ScenarioFile, ScenarioErr
         )
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
+        let mut field = field_path(e.path());
         let inner = e.into_inner();
-        src.error(inner.span(), &field, explain_serde(inner.message().trim()))
+        let message = inner.message().trim();
+        // "missing field `x`" is reported at the table; name the key itself.
+        if let Some(key) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            field = if field.is_empty() {
+                key.to_string()
+            } else {
+                format!("{field}.{key}")
+            };
+        }
+        src.error(inner.span(), &field, explain_serde(message))
     })
+}
+
+/// The path as a user writes it: `faults[0].node`, without the private keys
+/// through which `toml::Spanned` deserializes its value.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key.starts_with("$__serde_spanned_private") => {}
+            other => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&other.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Rewords serde's messages a little for people who write TOML.
@@ -459,7 +491,7 @@ fn clocks(
             None => 0,
         };
         let drift = match &section.drift_ppm {
-            Some(d) if d.get_ref().abs() > MAX_DRIFT_PPM => {
+            Some(d) if !(-MAX_DRIFT_PPM..=MAX_DRIFT_PPM).contains(d.get_ref()) => {
                 return Err(src.at(
                     d,
                     &format!("{field}.drift_ppm"),
@@ -672,6 +704,9 @@ fn range(
     }
 }
 
+/// A limit on chaos: the expected number of faults of one kind in a run.
+const MAX_CHAOS_FAULTS_PER_KIND: u64 = 100_000;
+
 fn chaos(
     raw: &ScenarioFile,
     duration: SimDuration,
@@ -696,6 +731,16 @@ fn chaos(
             &format!("chaos.{key}"),
             "a mean interval of 0 would mean infinitely many faults; expected e.g. \"5s\"",
         )),
+        Some(every) if until.as_nanos() / every.as_nanos() > MAX_CHAOS_FAULTS_PER_KIND => Err(src
+            .at(
+                spanned,
+                &format!("chaos.{key}"),
+                format!(
+                    "a mean interval of {every} until {until} would schedule about {} faults; \
+                 expected at most {MAX_CHAOS_FAULTS_PER_KIND} of each kind (a longer interval)",
+                    until.as_nanos() / every.as_nanos()
+                ),
+            )),
         other => Ok(other),
     };
     Ok(Some(ChaosConfig {
@@ -784,13 +829,19 @@ fn liveness(
 ) -> Result<LivenessBound, ScenarioError> {
     let last_fault = faults
         .iter()
-        .map(|f| f.at + fault_length(&f.fault))
+        .map(|f| f.at.saturating_add(fault_length(&f.fault)))
         .chain(chaos.map(|c| c.until))
         .max()
         .unwrap_or(SimTime::ZERO);
     let default_within = match model {
         ModelSpec::Heartbeat(p) => {
-            SimDuration(2 * p.timeout.as_nanos() + 2 * p.interval.as_nanos())
+            // Saturating: a huge timeout must give an error below, not overflow.
+            SimDuration(
+                p.timeout
+                    .as_nanos()
+                    .saturating_add(p.interval.as_nanos())
+                    .saturating_mul(2),
+            )
         }
     };
     let (after, within, span) = match &raw.liveness {
@@ -814,11 +865,11 @@ fn liveness(
             check::info(c.get_ref()).is_some_and(|i| i.severity == check::Severity::Liveness)
         })
     });
-    if wants_liveness && after + within > end {
+    let due = after.saturating_add(within);
+    if wants_liveness && due > end {
         let message = format!(
             "the run ends at {end}, before the liveness bound ({} after the liveness phase begins at {after}, so {}); make duration at least that long",
-            within,
-            after + within
+            within, due
         );
         return Err(match span {
             Some(span) => src.error(Some(span), "liveness.after", message),

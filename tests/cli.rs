@@ -1,0 +1,326 @@
+//! The `faultlab` binary as a user runs it: output, JSON, trace files,
+//! determinism checks, sweeps and exit codes (0 pass, 2 usage/scenario
+//! error, 3 safety violation, 4 liveness failure).
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn faultlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultlab"))
+        .args(args)
+        .output()
+        .expect("the faultlab binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn last_json(out: &Output) -> Value {
+    let text = stdout(out);
+    let last = text.lines().last().expect("some output");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}"))
+}
+
+fn temp_file(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("faultlab-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).expect("write temp file");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn run_prints_seed_and_scenario_first_then_verdict_and_hash() {
+    let out = faultlab(&["run", "scenarios/heartbeat-partition.toml", "--seed", "7"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("seed 7 · scenario scenarios/heartbeat-partition.toml"),
+        "{text}"
+    );
+    assert!(
+        text.contains("partition {n1,n2} | {n3,n4,n5}"),
+        "narration names the fault: {text}"
+    );
+    assert!(
+        text.contains("suspect peer="),
+        "narration shows suspicions: {text}"
+    );
+    assert!(
+        text.contains("verdict: pass (expected: pass, met)"),
+        "{text}"
+    );
+    assert!(text.contains("trace hash: "), "{text}");
+}
+
+#[test]
+fn json_summary_is_the_last_line_with_every_field() {
+    let out = faultlab(&["run", "scenarios/heartbeat-crash.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json = last_json(&out);
+    for key in [
+        "seed",
+        "scenario",
+        "sim_time_ns",
+        "events",
+        "messages_sent",
+        "messages_delivered",
+        "messages_dropped",
+        "trace_hash",
+        "violations",
+        "verdict",
+        "expect",
+        "expectation_met",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key} in {json}");
+    }
+    assert_eq!(json["verdict"], "pass");
+    assert_eq!(json["seed"], 5, "the scenario's own seed is the default");
+    assert_eq!(json["sim_time_ns"], 10_000_000_000u64);
+    assert!(
+        json["messages_dropped"].as_u64().unwrap() > 0,
+        "crashed nodes drop messages"
+    );
+    assert_eq!(json["trace_hash"].as_str().unwrap().len(), 16);
+}
+
+#[test]
+fn a_violation_exits_3_and_ends_with_the_reproduce_command() {
+    let out = faultlab(&["run", "scenarios/heartbeat-drift.toml"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = stdout(&out);
+    assert!(text.contains("VIOLATION false_suspicion"), "{text}");
+    assert!(text.contains("(expected: false_suspicion, met)"), "{text}");
+    assert_eq!(
+        text.lines().last().unwrap(),
+        "reproduce: cargo run --release -- run scenarios/heartbeat-drift.toml --seed 3"
+    );
+    let json = last_json(&faultlab(&[
+        "run",
+        "scenarios/heartbeat-drift.toml",
+        "--json",
+    ]));
+    assert_eq!(json["verdict"], "violation");
+    assert_eq!(json["violations"][0]["name"], "false_suspicion");
+    assert_eq!(json["expectation_met"], true);
+}
+
+#[test]
+fn trace_file_has_a_header_and_one_json_line_per_event() {
+    let path = temp_file("trace.jsonl", "");
+    let out = faultlab(&[
+        "run",
+        "scenarios/heartbeat-crash.toml",
+        "--trace",
+        &path,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let json = last_json(&out);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines[0]["kind"], "run");
+    assert_eq!(lines[0]["seed"], 5);
+    assert_eq!(
+        lines.len() as u64 - 1,
+        json["trace_events"].as_u64().unwrap()
+    );
+    let crash = lines
+        .iter()
+        .find(|l| l["kind"] == "fault" && l["fault"] == "crash")
+        .expect("a crash event");
+    assert_eq!(crash["t"], 2_000_000_000u64);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["kind"] == "send" && l["text"].is_string()),
+        "sends carry message text"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l["kind"] == "drop" && l["reason"] == "node_down"));
+    let times: Vec<u64> = lines[1..]
+        .iter()
+        .map(|l| l["t"].as_u64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "events are in time order"
+    );
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn check_determinism_reports_identical_traces() {
+    let out = faultlab(&[
+        "run",
+        "scenarios/heartbeat-chaos.toml",
+        "--seed",
+        "42",
+        "--check-determinism",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("determinism: identical"),
+        "{}",
+        stdout(&out)
+    );
+    let json = last_json(&faultlab(&[
+        "run",
+        "scenarios/heartbeat-chaos.toml",
+        "--seed",
+        "42",
+        "--check-determinism",
+        "--json",
+    ]));
+    assert_eq!(json["determinism"]["identical"], true);
+}
+
+#[test]
+fn sweep_lists_each_failing_seed_with_its_reproduce_command() {
+    let out = faultlab(&[
+        "sweep",
+        "scenarios/heartbeat-pause.toml",
+        "--seeds",
+        "0..6",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "failing seeds make the sweep exit non-zero"
+    );
+    let json = last_json(&out);
+    assert_eq!(json["seeds_run"], 6);
+    assert_eq!(json["passed"], 0);
+    assert_eq!(json["expectation_met"], 6);
+    let failures = json["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 6);
+    let seeds: Vec<u64> = failures
+        .iter()
+        .map(|f| f["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [0, 1, 2, 3, 4, 5], "failures are sorted by seed");
+    assert_eq!(
+        failures[2]["reproduce"],
+        "cargo run --release -- run scenarios/heartbeat-pause.toml --seed 2"
+    );
+    assert_eq!(failures[2]["violation"], "false_suspicion");
+
+    let out = faultlab(&[
+        "sweep",
+        "scenarios/heartbeat-quiet.toml",
+        "--seeds",
+        "0..=9",
+        "--shard",
+        "1/2",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("5 passed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn sweep_results_do_not_depend_on_the_thread_count() {
+    let one = last_json(&faultlab(&[
+        "sweep",
+        "scenarios/heartbeat-chaos.toml",
+        "--seeds",
+        "0..12",
+        "--jobs",
+        "1",
+        "--json",
+    ]));
+    let two = last_json(&faultlab(&[
+        "sweep",
+        "scenarios/heartbeat-chaos.toml",
+        "--seeds",
+        "0..12",
+        "--jobs",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(one["events"], two["events"]);
+    assert_eq!(one["failures"], two["failures"]);
+}
+
+const NEVER_HEALS: &str = r#"
+model = "heartbeat"
+duration = "5s"
+checks = ["eventual_accuracy"]
+[heartbeat]
+interval = "100ms"
+timeout = "300ms"
+[nodes]
+count = 3
+[[faults]]
+at = "1s"
+kind = "isolate"
+node = "n1"
+[liveness]
+after = "2s"
+within = "1s"
+"#;
+
+#[test]
+fn a_liveness_failure_is_stuck_and_exits_4() {
+    let path = temp_file("never-heals.toml", NEVER_HEALS);
+    let out = faultlab(&["run", &path, "--json"]);
+    assert_eq!(out.status.code(), Some(4));
+    let json = last_json(&out);
+    assert_eq!(json["verdict"], "stuck");
+    assert_eq!(json["violations"][0]["name"], "lasting_false_suspicion");
+    let explanation = json["violations"][0]["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("isolate n1"),
+        "names the fault in force: {explanation}"
+    );
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn hitting_a_limit_stops_the_run_and_names_the_limit() {
+    let text = "model = \"heartbeat\"\nduration = \"10s\"\n[heartbeat]\ninterval = \"100ms\"\ntimeout = \"500ms\"\n[nodes]\ncount = 3\n[limits]\nmax_events = 50\n";
+    let path = temp_file("limit.toml", text);
+    let out = faultlab(&["run", &path]);
+    assert_eq!(out.status.code(), Some(4));
+    let text = stdout(&out);
+    assert!(text.contains("limit_reached"), "{text}");
+    assert!(text.contains("raise [limits] max_events"), "{text}");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(faultlab(&["run"]).status.code(), Some(2));
+    assert_eq!(
+        faultlab(&["run", "scenarios/heartbeat-quiet.toml", "--seed", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let out = faultlab(&["sweep", "scenarios/heartbeat-quiet.toml", "--seeds", "5..2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no seeds"));
+    let out = faultlab(&["run", "no/such/file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: no/such/file.toml: cannot read")
+    );
+}
+
+#[test]
+fn list_shows_models_checks_and_every_scenario() {
+    let out = faultlab(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains("heartbeat"));
+    assert!(text.contains("strong_completeness"));
+    assert!(text.contains("scenarios/heartbeat-chaos.toml"));
+    assert!(!text.contains("INVALID"), "{text}");
+}

@@ -1,0 +1,856 @@
+//! Every class of mistake in a scenario file is reported with the line, the
+//! field, and what was expected; user input never panics the parser.
+
+use faultlab::scenario::{Scenario, ScenarioError};
+use std::process::Command;
+
+/// A valid scenario of 9 lines; tests append to it, so their first line is 10.
+const BASE: &str = r#"model = "heartbeat"
+duration = "10s"
+
+[heartbeat]
+interval = "100ms"
+timeout = "500ms"
+
+[nodes]
+count = 3
+"#;
+
+/// Parses `text`, which must be rejected, and returns the error.
+fn err(text: &str) -> ScenarioError {
+    match Scenario::parse(text, "bad.toml") {
+        Ok(_) => panic!("accepted a bad scenario:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+/// `BASE` followed by `extra`.
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+/// Asserts the error's line, that its field equals or contains `field`, and
+/// that its message contains `message`.
+#[track_caller]
+fn assert_error(e: &ScenarioError, line: usize, field: &str, message: &str) {
+    assert_eq!(e.file, "bad.toml", "{e}");
+    assert_eq!(e.line, Some(line), "wrong line: {e}");
+    let got = e.field.as_deref().unwrap_or("");
+    assert!(
+        got == field || got.contains(field),
+        "field {got:?} should name {field:?}: {e}"
+    );
+    assert!(
+        e.message.contains(message),
+        "message should contain {message:?}: {e}"
+    );
+}
+
+/// Parses `text` and checks the error (see [`assert_error`]).
+#[track_caller]
+fn check(text: &str, line: usize, field: &str, message: &str) {
+    let e = err(text);
+    assert_error(&e, line, field, message);
+}
+
+// ---- TOML syntax and shape ----
+
+#[test]
+fn invalid_toml_names_the_line() {
+    let e = err("model = \"heartbeat\"\nduration = \"10s\"\n\n[nodes\ncount = 3\n");
+    assert_eq!(e.line, Some(4), "{e}");
+    assert_eq!(e.field, None, "{e}");
+    assert!(e.message.contains("not valid TOML"), "{e}");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    check(
+        &with("colour = \"red\"\n"),
+        10,
+        "colour",
+        "unknown key `colour`",
+    );
+}
+
+#[test]
+fn unknown_key_in_network() {
+    check(
+        &with("[network]\nloss = 0.1\njitter = \"1ms\"\n"),
+        12,
+        "network.jitter",
+        "unknown key `jitter`",
+    );
+}
+
+#[test]
+fn unknown_key_in_fault() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n1\"\nwhen = \"2s\"\n"),
+        14,
+        "faults[0].when",
+        "unknown key `when`",
+    );
+}
+
+#[test]
+fn unknown_key_in_latency_inline_table() {
+    check(
+        &with("[network]\nlatency = { dist = \"constant\", value = \"2ms\", jitter = \"1ms\" }\n"),
+        11,
+        "network.latency.jitter",
+        "unknown key `jitter`",
+    );
+}
+
+#[test]
+fn unknown_key_in_chaos() {
+    check(
+        &with("[chaos]\nuntil = \"5s\"\ncrash_evry = \"1s\"\n"),
+        12,
+        "chaos.crash_evry",
+        "unknown key `crash_evry`",
+    );
+}
+
+#[test]
+fn unknown_key_in_limits() {
+    check(
+        &with("[limits]\nmax_event = 10\n"),
+        11,
+        "limits.max_event",
+        "unknown key `max_event`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    check(
+        "model = \"heartbeat\"\nduration = \"10s\"\n[heartbeat]\ninterval = \"100ms\"\ntimeout = \"500ms\"\n[nodes]\ncount = \"five\"\n",
+        7,
+        "nodes.count",
+        "wrong type: found string",
+    );
+}
+
+#[test]
+fn missing_model() {
+    // serde reports a missing key at the table that lacks it: here the whole
+    // file, so line 1.
+    let text = BASE.replacen("model = \"heartbeat\"\n", "", 1);
+    check(&text, 1, "model", "missing field `model`");
+}
+
+#[test]
+fn missing_duration() {
+    let text = BASE.replacen("duration = \"10s\"\n", "", 1);
+    check(&text, 1, "duration", "missing field `duration`");
+}
+
+#[test]
+fn missing_nodes() {
+    let text = BASE.replacen("[nodes]\ncount = 3\n", "", 1);
+    check(&text, 1, "nodes", "missing field `nodes`");
+}
+
+#[test]
+fn missing_heartbeat_timeout() {
+    // The line is the [heartbeat] header's.
+    let text = BASE.replacen("timeout = \"500ms\"\n", "", 1);
+    check(&text, 4, "heartbeat.timeout", "missing field `timeout`");
+}
+
+// ---- durations ----
+
+#[test]
+fn duration_without_unit() {
+    check(
+        &BASE.replacen("interval = \"100ms\"", "interval = \"5\"", 1),
+        5,
+        "heartbeat.interval",
+        "has no unit",
+    );
+}
+
+#[test]
+fn duration_with_unknown_unit() {
+    check(
+        &BASE.replacen("duration = \"10s\"", "duration = \"5h\"", 1),
+        2,
+        "duration",
+        "unknown unit 'h'",
+    );
+}
+
+#[test]
+fn negative_duration() {
+    check(
+        &BASE.replacen("duration = \"10s\"", "duration = \"-5ms\"", 1),
+        2,
+        "duration",
+        "cannot be negative",
+    );
+}
+
+#[test]
+fn negative_duration_in_fault() {
+    check(
+        &with("[[faults]]\nat = \"-1s\"\nkind = \"heal\"\n"),
+        11,
+        "faults[0].at",
+        "cannot be negative",
+    );
+}
+
+#[test]
+fn duration_as_a_number() {
+    check(
+        &BASE.replacen("duration = \"10s\"", "duration = 10", 1),
+        2,
+        "duration",
+        "wrong type: found integer",
+    );
+}
+
+#[test]
+fn zero_duration() {
+    check(
+        &BASE.replacen("duration = \"10s\"", "duration = \"0\"", 1),
+        2,
+        "duration",
+        "longer than 0",
+    );
+}
+
+// ---- model ----
+
+#[test]
+fn unknown_model() {
+    check(
+        &BASE.replacen("\"heartbeat\"", "\"paxos\"", 1),
+        1,
+        "model",
+        "unknown model 'paxos'; expected one of heartbeat",
+    );
+}
+
+#[test]
+fn model_without_its_table() {
+    let text = BASE.replacen(
+        "[heartbeat]\ninterval = \"100ms\"\ntimeout = \"500ms\"\n",
+        "",
+        1,
+    );
+    check(&text, 1, "heartbeat", "needs a [heartbeat] table");
+}
+
+#[test]
+fn heartbeat_timeout_not_longer_than_interval() {
+    check(
+        &BASE.replacen("\"500ms\"", "\"100ms\"", 1),
+        6,
+        "heartbeat.timeout",
+        "is not longer than interval",
+    );
+}
+
+#[test]
+fn heartbeat_interval_zero() {
+    let e = err(&BASE.replacen("interval = \"100ms\"", "interval = \"0\"", 1));
+    assert_eq!(e.field.as_deref(), Some("heartbeat.interval"), "{e}");
+    assert!(e.message.contains("longer than 0"), "{e}");
+    assert_eq!(e.line, Some(4), "the [heartbeat] header: {e}");
+}
+
+// ---- nodes and zones ----
+
+#[test]
+fn nodes_count_and_names() {
+    check(
+        &with("names = [\"a\", \"b\"]\n"),
+        10,
+        "nodes.names",
+        "either nodes.count or nodes.names, not both",
+    );
+}
+
+#[test]
+fn nodes_neither_count_nor_names() {
+    let e = err(&BASE.replacen("count = 3\n", "", 1));
+    assert_eq!(e.field.as_deref(), Some("nodes"), "{e}");
+    assert!(e.message.contains("expected nodes.count"), "{e}");
+    assert_eq!(e.line, Some(8), "the [nodes] header: {e}");
+}
+
+#[test]
+fn nodes_count_zero() {
+    check(
+        &BASE.replacen("count = 3", "count = 0", 1),
+        9,
+        "nodes.count",
+        "0 nodes; expected 1 to 10000",
+    );
+}
+
+#[test]
+fn nodes_count_negative() {
+    check(
+        &BASE.replacen("count = 3", "count = -2", 1),
+        9,
+        "nodes.count",
+        "integer `-2`, expected u32",
+    );
+}
+
+#[test]
+fn nodes_duplicate_name() {
+    check(
+        &BASE.replacen("count = 3", "names = [\"a\", \"b\", \"a\"]", 1),
+        9,
+        "nodes.names[2]",
+        "node 'a' is named twice",
+    );
+}
+
+#[test]
+fn nodes_empty_names() {
+    check(
+        &BASE.replacen("count = 3", "names = []", 1),
+        9,
+        "nodes.names",
+        "at least one node name",
+    );
+}
+
+#[test]
+fn nodes_name_with_space() {
+    check(
+        &BASE.replacen("count = 3", "names = [\"a\", \"b c\"]", 1),
+        9,
+        "nodes.names[1]",
+        "not a usable node name",
+    );
+}
+
+#[test]
+fn unknown_node_in_fault() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n9\"\n"),
+        13,
+        "faults[0].node",
+        "names node 'n9'; this scenario has n1..n3",
+    );
+}
+
+#[test]
+fn unknown_node_in_clocks() {
+    check(
+        &with("[clocks.n9]\ndrift_ppm = 10\n"),
+        10,
+        "clocks.n9",
+        "names node 'n9'",
+    );
+}
+
+#[test]
+fn unknown_node_in_zones() {
+    check(
+        &with("zones = { a = [\"n1\"], b = [\"n2\", \"n9\"] }\n"),
+        10,
+        "nodes.zones.b[1]",
+        "names node 'n9'",
+    );
+}
+
+#[test]
+fn node_in_two_zones() {
+    check(
+        &with("zones = { a = [\"n1\", \"n2\"], b = [\"n3\", \"n2\"] }\n"),
+        10,
+        "nodes.zones.b[1]",
+        "node 'n2' is in two zones",
+    );
+}
+
+// ---- partitions ----
+
+#[test]
+fn partition_names_a_node_twice() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[\"n1\", \"n2\"], [\"n2\", \"n3\"]]\n"),
+        13,
+        "faults[0].groups[1]",
+        "node 'n2' appears twice",
+    );
+}
+
+#[test]
+fn partition_with_one_group() {
+    check(
+        &with(
+            "[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[\"n1\", \"n2\", \"n3\"]]\n",
+        ),
+        13,
+        "faults[0].groups",
+        "at least two groups",
+    );
+}
+
+#[test]
+fn partition_with_empty_group() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[\"n1\"], []]\n"),
+        13,
+        "faults[0].groups[1]",
+        "an empty group",
+    );
+}
+
+#[test]
+fn partition_with_unknown_node() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[\"n1\"], [\"x\"]]\n"),
+        13,
+        "faults[0].groups[1]",
+        "names node 'x'",
+    );
+}
+
+#[test]
+fn bridge_node_also_in_a_group() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"bridge\"\nnode = \"n1\"\ngroups = [[\"n1\", \"n2\"], [\"n3\"]]\n"),
+        14,
+        "faults[0].groups[0]",
+        "the bridge is on none",
+    );
+}
+
+#[test]
+fn one_way_node_in_from_and_to() {
+    check(
+        &with(
+            "[[faults]]\nat = \"1s\"\nkind = \"one_way\"\nfrom = [\"n1\"]\nto = [\"n2\", \"n1\"]\n",
+        ),
+        14,
+        "faults[0].to",
+        "node 'n1' is in both from and to",
+    );
+}
+
+// ---- faults ----
+
+#[test]
+fn unknown_fault_kind() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"explode\"\n"),
+        12,
+        "faults[0].kind",
+        "unknown fault kind 'explode'; expected one of",
+    );
+}
+
+#[test]
+fn fault_missing_a_field_it_needs() {
+    // The error points at the [[faults]] table: the key is absent.
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"crash\"\n"),
+        10,
+        "faults[0].node",
+        "a 'crash' fault needs node",
+    );
+}
+
+#[test]
+fn fault_with_a_field_that_does_not_apply() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n1\"\nduration = \"1s\"\n"),
+        10,
+        "faults[0].duration",
+        "does not apply to a 'crash' fault; it takes node",
+    );
+}
+
+#[test]
+fn fault_after_the_end_of_the_run() {
+    check(
+        &with("[[faults]]\nat = \"11s\"\nkind = \"crash\"\nnode = \"n1\"\n"),
+        10,
+        "faults[0].at",
+        "11s is after the end of the run (duration 10s)",
+    );
+}
+
+#[test]
+fn fault_bad_clock_jump() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"clock_jump\"\nnode = \"n1\"\nby = \"back 2s\"\n"),
+        14,
+        "faults[0].by",
+        "a signed duration such as",
+    );
+}
+
+#[test]
+fn fault_loss_burst_probability_out_of_range() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"loss_burst\"\nprobability = -0.5\nduration = \"1s\"\n"),
+        13,
+        "faults[0].probability",
+        "not a probability; expected a number from 0 to 1",
+    );
+}
+
+// ---- network ----
+
+#[test]
+fn loss_out_of_range() {
+    check(
+        &with("[network]\nloss = 1.5\n"),
+        11,
+        "network.loss",
+        "1.5 is not a probability; expected a number from 0 to 1",
+    );
+}
+
+#[test]
+fn inter_zone_duplicate_out_of_range() {
+    check(
+        &with("[network.inter_zone]\nduplicate = 2.0\n"),
+        11,
+        "network.inter_zone.duplicate",
+        "not a probability",
+    );
+}
+
+#[test]
+fn unknown_ordering() {
+    check(
+        &with("[network]\nordering = \"lifo\"\n"),
+        11,
+        "network.ordering",
+        "expected \"fifo\" or \"any\"",
+    );
+}
+
+#[test]
+fn unknown_latency_dist() {
+    check(
+        &with("[network]\nlatency = { dist = \"gaussian\", mean = \"5ms\" }\n"),
+        11,
+        "network.latency.dist",
+        "unknown distribution 'gaussian'",
+    );
+}
+
+#[test]
+fn latency_field_that_does_not_apply() {
+    check(
+        &with("[network]\nlatency = { dist = \"constant\", value = \"2ms\", max = \"5ms\" }\n"),
+        11,
+        "network.latency.max",
+        "does not apply to dist \"constant\"; it takes value",
+    );
+}
+
+#[test]
+fn latency_missing_field() {
+    check(
+        &with("[network]\nlatency = { dist = \"uniform\", min = \"1ms\" }\n"),
+        11,
+        "network.latency.max",
+        "latency dist \"uniform\" needs max",
+    );
+}
+
+#[test]
+fn uniform_min_above_max() {
+    check(
+        &with("[network]\nlatency = { dist = \"uniform\", min = \"10ms\", max = \"1ms\" }\n"),
+        11,
+        "network.latency",
+        "minimum 10ms is above maximum 1ms",
+    );
+}
+
+#[test]
+fn bimodal_slow_probability_out_of_range() {
+    check(
+        &with("[network]\nlatency = { dist = \"bimodal\", min = \"1ms\", max = \"2ms\", slow_min = \"5ms\", slow_max = \"9ms\", slow_probability = 3.0 }\n"),
+        11,
+        "network.latency.slow_probability",
+        "not a probability",
+    );
+}
+
+// ---- clocks ----
+
+#[test]
+fn drift_beyond_the_limit() {
+    check(
+        &with("[clocks.n2]\ndrift_ppm = 600000\n"),
+        11,
+        "clocks.n2.drift_ppm",
+        "600000 ppm; expected -500000 to 500000",
+    );
+}
+
+#[test]
+fn drift_most_negative_integer_does_not_panic() {
+    check(
+        &with("[clocks.n2]\ndrift_ppm = -9223372036854775808\n"),
+        11,
+        "clocks.n2.drift_ppm",
+        "expected -500000 to 500000",
+    );
+}
+
+#[test]
+fn bad_signed_offset() {
+    check(
+        &with("[clocks.n2]\noffset = \"2 seconds\"\n"),
+        11,
+        "clocks.n2.offset",
+        "a signed duration such as \"-50ms\" was expected",
+    );
+}
+
+#[test]
+fn signed_offset_without_unit() {
+    check(
+        &with("[clocks.n2]\noffset = \"-50\"\n"),
+        11,
+        "clocks.n2.offset",
+        "has no unit",
+    );
+}
+
+// ---- chaos ----
+
+#[test]
+fn chaos_until_after_the_end() {
+    check(
+        &with("[chaos]\nuntil = \"20s\"\n"),
+        11,
+        "chaos.until",
+        "20s is after the end of the run (duration 10s)",
+    );
+}
+
+#[test]
+fn chaos_interval_zero() {
+    // The error points at the [chaos] table.
+    check(
+        &with("[chaos]\nuntil = \"5s\"\ncrash_every = \"0\"\n"),
+        10,
+        "chaos.crash_every",
+        "a mean interval of 0",
+    );
+}
+
+#[test]
+fn chaos_range_reversed() {
+    // The error points at the [chaos] table.
+    check(
+        &with("[chaos]\nuntil = \"5s\"\ncrash_every = \"1s\"\ndowntime = [\"5s\", \"1s\"]\n"),
+        10,
+        "chaos.downtime",
+        "[5s, 1s] is not a range; expected [shortest, longest]",
+    );
+}
+
+#[test]
+fn chaos_range_of_one() {
+    check(
+        &with("[chaos]\nuntil = \"5s\"\ndowntime = [\"1s\"]\n"),
+        12,
+        "chaos.downtime",
+        "expected an array of length 2",
+    );
+}
+
+#[test]
+fn chaos_loss_burst_probability_out_of_range() {
+    check(
+        &with("[chaos]\nuntil = \"5s\"\nloss_burst_probability = 1.01\n"),
+        12,
+        "chaos.loss_burst_probability",
+        "not a probability",
+    );
+}
+
+// ---- checks, expect, liveness ----
+
+#[test]
+fn unknown_check() {
+    check(
+        &BASE.replacen(
+            "duration = \"10s\"\n",
+            "duration = \"10s\"\nchecks = [\"accuracy\", \"safety\"]\n",
+            1,
+        ),
+        3,
+        "checks[1]",
+        "unknown check 'safety'; expected one of accuracy, strong_completeness, eventual_accuracy",
+    );
+}
+
+#[test]
+fn check_listed_twice() {
+    check(
+        &BASE.replacen(
+            "duration = \"10s\"\n",
+            "duration = \"10s\"\nchecks = [\"accuracy\", \"accuracy\"]\n",
+            1,
+        ),
+        3,
+        "checks[1]",
+        "check 'accuracy' is listed twice",
+    );
+}
+
+#[test]
+fn expect_an_outcome_the_checks_cannot_produce() {
+    check(
+        &BASE.replacen("duration = \"10s\"\n", "duration = \"10s\"\nexpect = \"false_suspicion\"\nchecks = [\"strong_completeness\"]\n", 1),
+        3,
+        "expect",
+        "'false_suspicion' is not an outcome of this scenario's checks; expected \"pass\" or one of undetected_crash",
+    );
+}
+
+#[test]
+fn expect_an_unknown_outcome() {
+    check(
+        &BASE.replacen(
+            "duration = \"10s\"\n",
+            "duration = \"10s\"\nexpect = \"deadlock\"\n",
+            1,
+        ),
+        3,
+        "expect",
+        "'deadlock' is not an outcome of this scenario's checks",
+    );
+}
+
+#[test]
+fn liveness_after_past_the_end() {
+    check(
+        &with("[liveness]\nafter = \"9.5s\"\nwithin = \"1s\"\n"),
+        11,
+        "liveness.after",
+        "the run ends at 10.000s, before the liveness bound",
+    );
+}
+
+#[test]
+fn liveness_default_bound_past_the_end() {
+    // Without `after`, the liveness phase begins at the last fault; the error
+    // points at the duration, which is what should grow.
+    check(
+        &with("[[faults]]\nat = \"9.9s\"\nkind = \"crash\"\nnode = \"n1\"\n"),
+        2,
+        "duration",
+        "make duration at least that long",
+    );
+}
+
+// ---- files and every example ----
+
+#[test]
+fn unreadable_file() {
+    let path = std::env::temp_dir().join(format!("faultlab-missing-{}.toml", std::process::id()));
+    let path = path.to_str().expect("temp path is UTF-8");
+    let e = Scenario::load(path).expect_err("a missing file cannot load");
+    assert_eq!(e.line, None, "{e}");
+    assert_eq!(e.field, None, "{e}");
+    assert_eq!(e.file, path);
+    assert!(e.message.contains("cannot read the scenario file"), "{e}");
+}
+
+#[test]
+fn every_example_scenario_parses() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).expect("scenarios/ exists") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let path = path.to_str().expect("UTF-8 path");
+            if let Err(e) = Scenario::load(path) {
+                panic!("{e}");
+            }
+            count += 1;
+        }
+    }
+    assert!(count > 0, "no scenarios found in {dir}");
+}
+
+#[test]
+fn binary_reports_a_bad_file_with_exit_code_2() {
+    let path = std::env::temp_dir().join(format!(
+        "faultlab-bad-{}-{}.toml",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::write(&path, with("[network]\nloss = 1.5\n")).expect("write the bad scenario");
+    let output = Command::new(env!("CARGO_BIN_EXE_faultlab"))
+        .arg("run")
+        .arg(&path)
+        .output()
+        .expect("run faultlab");
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    let location = format!("{}:11: field 'network.loss': ", path.display());
+    assert!(
+        stderr.contains(&location),
+        "stderr should contain {location:?}: {stderr}"
+    );
+    assert!(stderr.contains("not a probability"), "stderr: {stderr}");
+}
+
+// ---- huge values: errors, not arithmetic overflow ----
+
+/// The longest duration that parses: 307445734 minutes is just under 2^64 ns.
+const HUGE: &str = "307445734m";
+
+#[test]
+fn huge_heartbeat_timeout_does_not_panic() {
+    let text = BASE.replacen("timeout = \"500ms\"", &format!("timeout = \"{HUGE}\""), 1);
+    check(&text, 2, "duration", "make duration at least that long");
+}
+
+#[test]
+fn huge_liveness_bound_does_not_panic() {
+    check(
+        &with(&format!(
+            "[liveness]\nafter = \"5s\"\nwithin = \"{HUGE}\"\n"
+        )),
+        11,
+        "liveness.after",
+        "before the liveness bound",
+    );
+}
+
+#[test]
+fn huge_pause_does_not_panic() {
+    check(
+        &with(&format!(
+            "[[faults]]\nat = \"5s\"\nkind = \"pause\"\nnode = \"n1\"\nduration = \"{HUGE}\"\n"
+        )),
+        2,
+        "duration",
+        "make duration at least that long",
+    );
+}
+
+#[test]
+fn chaos_interval_so_short_it_would_schedule_millions_of_faults() {
+    let text = format!("{BASE}[chaos]\nuntil = \"5s\"\ncrash_every = \"1ns\"\n");
+    let err = Scenario::parse(&text, "bad.toml").unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("chaos.crash_every"), "{err}");
+    assert!(err.message.contains("expected at most 100000"), "{err}");
+}
