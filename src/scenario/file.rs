@@ -150,16 +150,27 @@ pub struct FaultSection {
 pub struct ChaosSection {
     /// Chaos ends (and everything heals) here.
     pub until: Spanned<SimDuration>,
+    /// Mean time between crashes.
     pub crash_every: Option<SimDuration>,
+    /// A crash lasts a uniform time in this range.
     pub downtime: Option<[SimDuration; 2]>,
+    /// Mean time between partitions.
     pub partition_every: Option<SimDuration>,
+    /// A partition lasts a uniform time in this range.
     pub partition_duration: Option<[SimDuration; 2]>,
+    /// Mean time between pauses.
     pub pause_every: Option<SimDuration>,
+    /// A pause lasts a uniform time in this range.
     pub pause_duration: Option<[SimDuration; 2]>,
+    /// Mean time between clock jumps.
     pub clock_jump_every: Option<SimDuration>,
+    /// Largest jump, either way.
     pub clock_jump_max: Option<SimDuration>,
+    /// Mean time between loss bursts.
     pub loss_burst_every: Option<SimDuration>,
+    /// Loss probability during a burst.
     pub loss_burst_probability: Option<Spanned<f64>>,
+    /// A burst lasts a uniform time in this range.
     pub loss_burst_duration: Option<[SimDuration; 2]>,
 }
 
