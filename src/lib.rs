@@ -21,6 +21,7 @@ pub mod check;
 pub mod clock;
 pub mod engine;
 pub mod fault;
+pub mod history;
 pub mod models;
 pub mod net;
 pub mod node;

@@ -1,0 +1,187 @@
+//! Client histories: what clients asked for and what they were told.
+//!
+//! A history is a sequence of [`HistoryEvent`]s in real-time order: each
+//! operation is an `invoke` followed (maybe) by its completion from the same
+//! process: `ok` (it happened, with this result), `fail` (it certainly did not
+//! happen), or `info` (unknown: it may take effect at any time after its
+//! invocation, or never; Jepsen's term). A process has at most one operation
+//! open at a time.
+//!
+//! The JSON-lines format (one event per line, `time` in nanoseconds):
+//!
+//! ```text
+//! {"process":3,"type":"invoke","f":"write","key":"x","value":5,"time":1200000}
+//! {"process":3,"type":"ok","f":"write","key":"x","value":5,"time":1900000}
+//! ```
+//!
+//! `key` may be omitted (single-register histories). `value` is `null`, an
+//! integer, a string, or a list (e.g. `[1, 4]` for a compare-and-set from 1 to 4).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::io::Write;
+
+/// The four kinds of history event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpType {
+    /// The client sent the request.
+    Invoke,
+    /// The operation happened, with the given result.
+    Ok,
+    /// The operation certainly did not happen.
+    Fail,
+    /// Unknown outcome (e.g. a timeout).
+    Info,
+}
+
+/// A value in a history: nil, an integer, a string, or a list of values.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// No value (`null`, Jepsen's `nil`).
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// A list, e.g. `[expected, new]` for compare-and-set.
+    List(Vec<Value>),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => write!(f, "nil"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+/// One line of a history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryEvent {
+    /// The client process.
+    pub process: u64,
+    /// invoke / ok / fail / info.
+    #[serde(rename = "type")]
+    pub kind: OpType,
+    /// The operation: `read`, `write`, `cas`, `get`, `put`, `append`.
+    pub f: String,
+    /// The key, for key-value histories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The argument (on invoke) or the result (on ok).
+    #[serde(default = "nil")]
+    pub value: Value,
+    /// True time in nanoseconds (or any increasing counter).
+    pub time: u64,
+}
+
+fn nil() -> Value {
+    Value::Nil
+}
+
+/// A whole history, in real-time order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// The events.
+    pub events: Vec<HistoryEvent>,
+}
+
+/// A history file that cannot be read: the file, the line and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryError {
+    /// The file as the user named it.
+    pub file: String,
+    /// 1-based line, if known.
+    pub line: Option<usize>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {}
+
+impl History {
+    /// Reads our JSON-lines format; blank lines are skipped.
+    pub fn from_jsonl(text: &str, file: &str) -> Result<History, HistoryError> {
+        let mut events = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event: HistoryEvent = serde_json::from_str(line).map_err(|e| HistoryError {
+                file: file.to_string(),
+                line: Some(i + 1),
+                message: format!(
+                    "{e}; expected a JSON object with process, type (invoke|ok|fail|info), f, optional key, value and time"
+                ),
+            })?;
+            events.push(event);
+        }
+        Ok(History { events })
+    }
+
+    /// Writes the JSON-lines format.
+    pub fn write_jsonl(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for event in &self.events {
+            let line = serde_json::to_string(event).map_err(std::io::Error::other)?;
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// Number of invoked operations.
+    pub fn operation_count(&self) -> usize {
+        self.events.iter().filter(|e| e.kind == OpType::Invoke).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_round_trips() {
+        let text = r#"{"process":3,"type":"invoke","f":"write","key":"x","value":5,"time":1200000}
+{"process":3,"type":"ok","f":"write","key":"x","value":5,"time":1900000}
+{"process":1,"type":"invoke","f":"cas","value":[1,4],"time":2000000}
+{"process":1,"type":"info","f":"cas","value":null,"time":2500000}
+"#;
+        let history = History::from_jsonl(text, "h.jsonl").unwrap();
+        assert_eq!(history.events.len(), 4);
+        assert_eq!(history.events[2].value, Value::List(vec![Value::Int(1), Value::Int(4)]));
+        assert_eq!(history.events[2].key, None);
+        let mut out = Vec::new();
+        history.write_jsonl(&mut out).unwrap();
+        assert_eq!(History::from_jsonl(std::str::from_utf8(&out).unwrap(), "again").unwrap(), history);
+    }
+
+    #[test]
+    fn a_bad_line_names_its_number() {
+        let err = History::from_jsonl("\n{\"process\":1}\n", "h.jsonl").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.to_string().starts_with("h.jsonl:2: "), "{err}");
+    }
+}
