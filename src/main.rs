@@ -1,7 +1,8 @@
 //! The `faultlab` command line: run, sweep, list.
 //!
-//! Exit codes: 0 pass, 2 usage or scenario error, 3 safety violation,
-//! 4 liveness failure (stuck).
+//! Exit codes: 0 pass (linearizable), 2 usage, scenario or history error,
+//! 3 safety violation (not linearizable), 4 liveness failure (stuck),
+//! 5 `check` gave up within its budget (unknown).
 
 use clap::{Parser, Subcommand};
 use faultlab::report::summary;
@@ -36,6 +37,9 @@ enum Command {
         /// Write every trace event as JSON lines to this file.
         #[arg(long, value_name = "FILE.jsonl")]
         trace: Option<String>,
+        /// Write the clients' history (JSON lines) to this file.
+        #[arg(long, value_name = "FILE.jsonl")]
+        history: Option<String>,
         /// Run the seed twice and report the first event where the traces differ.
         #[arg(long)]
         check_determinism: bool,
@@ -57,6 +61,23 @@ enum Command {
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(u64, u64)>,
         /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a history (from a run or from outside) for linearizability.
+    Check {
+        /// The history file.
+        history: String,
+        /// The sequential model: register, cas-register or kv.
+        #[arg(long)]
+        model: String,
+        /// The file's format.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "jepsen-log", "jepsen-edn"])]
+        format: String,
+        /// Give up after this long (wall clock) with the verdict "unknown".
+        #[arg(long, default_value = "10s", value_parser = parse_budget)]
+        budget: std::time::Duration,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -88,6 +109,11 @@ fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
     Ok(range)
 }
 
+fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+    let d = faultlab::time::SimDuration::parse(text)?;
+    Ok(std::time::Duration::from_nanos(d.as_nanos()))
+}
+
 fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let (k, n) = text
         .split_once('/')
@@ -112,9 +138,13 @@ fn main() -> ExitCode {
             seed,
             json,
             trace,
+            history,
             check_determinism,
             narrate,
-        } => cmd_run(&scenario, seed, json, trace, check_determinism, narrate),
+        } => {
+            let outputs = Outputs { trace, history };
+            cmd_run(&scenario, seed, json, outputs, check_determinism, narrate)
+        }
         Command::Sweep {
             scenario,
             seeds,
@@ -122,6 +152,13 @@ fn main() -> ExitCode {
             shard,
             json,
         } => cmd_sweep(&scenario, seeds, jobs, shard, json),
+        Command::Check {
+            history,
+            model,
+            format,
+            budget,
+            json,
+        } => cmd_check(&history, &model, &format, budget, json),
         Command::List { dir } => cmd_list(&dir),
     };
     ExitCode::from(code as u8)
@@ -139,14 +176,21 @@ fn silence_panics() {
     std::panic::set_hook(Box::new(|_| {}));
 }
 
+/// Files a run writes besides its summary.
+struct Outputs {
+    trace: Option<String>,
+    history: Option<String>,
+}
+
 fn cmd_run(
     path: &str,
     seed: Option<u64>,
     json: bool,
-    trace: Option<String>,
+    outputs: Outputs,
     check: bool,
     narrate: usize,
 ) -> i32 {
+    let Outputs { trace, history } = outputs;
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -174,6 +218,14 @@ fn cmd_run(
     };
     let report = run(&scenario, seed, options);
     let mut code = report.verdict.exit_code();
+    if let Some(file) = &history {
+        let written = std::fs::File::create(file)
+            .and_then(|f| report.history.write_jsonl(&mut BufWriter::new(f)));
+        if let Err(e) = written {
+            eprintln!("error: --history {file}: cannot write the file: {e}");
+            return 2;
+        }
+    }
     let mut determinism = serde_json::Value::Null;
     if check {
         let again = run(
@@ -359,15 +411,99 @@ fn cmd_sweep(
     worst.map_or(0, Verdict::exit_code)
 }
 
+fn cmd_check(
+    path: &str,
+    model: &str,
+    format: &str,
+    budget: std::time::Duration,
+    json: bool,
+) -> i32 {
+    use faultlab::check::linearizability::{check, LinModel, LinOptions, LinVerdict};
+    use faultlab::history::{read_history, HistoryFormat};
+    let model: LinModel = match model.parse() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: --model: {e}");
+            return 2;
+        }
+    };
+    let format = match format {
+        "jsonl" => HistoryFormat::Jsonl,
+        "jepsen-log" => HistoryFormat::JepsenLog,
+        "jepsen-edn" => HistoryFormat::JepsenEdn,
+        _ => HistoryFormat::Auto,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {path}: cannot read the history: {e}");
+            return 2;
+        }
+    };
+    let history = match read_history(&text, path, format) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let started = std::time::Instant::now();
+    let deadline = started + budget;
+    let should_stop = || std::time::Instant::now() >= deadline;
+    let report = match check(&history, model, &LinOptions::default(), &should_stop) {
+        Ok(r) => r,
+        Err(mut e) => {
+            e.file = path.to_string();
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (verdict, code) = match report.verdict {
+        LinVerdict::Linearizable => ("linearizable", 0),
+        LinVerdict::NotLinearizable => ("not-linearizable", 3),
+        LinVerdict::Unknown => ("unknown", 5),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "file": path,
+                "verdict": verdict,
+                "operations": report.operations,
+                "partitions": report.partitions,
+                "steps": report.steps,
+                "elapsed_ms": (elapsed_ms * 1000.0).round() / 1000.0,
+                "failing_key": report.failing_key,
+                "explanation": report.explanation,
+            })
+        );
+    } else {
+        println!(
+            "{path}: {} operations in {} partition(s): {verdict} ({} search steps, {elapsed_ms:.1} ms)",
+            report.operations, report.partitions, report.steps
+        );
+        if let Some(explanation) = &report.explanation {
+            println!("{explanation}");
+        }
+    }
+    code
+}
+
 fn cmd_list(dir: &str) -> i32 {
     println!("models:");
-    for (name, about, checks, defaults) in faultlab::scenario::MODELS {
-        println!("  {name:<12} {about}");
+    for model in faultlab::scenario::MODELS {
+        println!("  {:<15} {}", model.name, model.about);
+        let always = if model.always.is_empty() {
+            "none".to_string()
+        } else {
+            model.always.join(", ")
+        };
         println!(
-            "  {:<12} checks: {} (default: {})",
+            "  {:<15} checks: {} (default: {}; always: {always})",
             "",
-            checks.join(", "),
-            defaults.join(", ")
+            model.supported.join(", "),
+            model.default.join(", ")
         );
     }
     println!("checks:");

@@ -15,6 +15,7 @@
 //! [`Node::on_start`] again, where it reads what it synced before.
 
 use crate::clock::LocalTime;
+use crate::history::{OpType, Value};
 use crate::rng::SimRng;
 use crate::storage::Storage;
 use crate::time::SimDuration;
@@ -74,6 +75,9 @@ pub trait Node<M> {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, M>, timer: TimerId);
 }
 
+/// The record kind of client operations (see [`Ctx::invoke`]).
+pub const OP_RECORD: &str = "op";
+
 /// An observation a node records for checkers and the trace.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
@@ -90,11 +94,17 @@ pub(crate) enum TimerOp {
     Cancel(TimerId),
 }
 
+/// A record, and the local-time interval the engine must map to true time.
+pub(crate) struct PendingRecord {
+    pub record: Record,
+    pub interval: Option<(LocalTime, LocalTime)>,
+}
+
 /// Everything one handler asked for, in order of kind.
 pub(crate) struct Effects<M> {
     pub sends: Vec<(NodeId, M)>,
     pub timers: Vec<TimerOp>,
-    pub records: Vec<Record>,
+    pub records: Vec<PendingRecord>,
 }
 
 impl<M> Default for Effects<M> {
@@ -187,9 +197,73 @@ impl<M> Ctx<'_, M> {
 
     /// Records an observation (`kind`, JSON `detail`) for checkers and the trace.
     pub fn record(&mut self, kind: &str, detail: serde_json::Value) {
-        self.effects.records.push(Record {
+        let record = Record {
             kind: kind.to_string(),
             detail,
+        };
+        self.effects.records.push(PendingRecord {
+            record,
+            interval: None,
         });
+    }
+
+    /// Records an interval this node believes in, in its *local* time (say,
+    /// "I hold the lease from `start` to `end`"). The engine adds the true
+    /// times to `detail` (an object): `start_true_ns` and `end_true_ns`, the
+    /// first true times at which this node's clock reads `start` and `end`
+    /// as the clock stands now (a later jump is not foreseen), and
+    /// `start_local_ns` / `end_local_ns`. Checkers judge the true interval:
+    /// that is how skew, drift and jumps show up.
+    pub fn record_interval(
+        &mut self,
+        kind: &str,
+        start: LocalTime,
+        end: LocalTime,
+        detail: serde_json::Value,
+    ) {
+        debug_assert!(
+            detail.is_object() || detail.is_null(),
+            "interval detail must be a JSON object"
+        );
+        let record = Record {
+            kind: kind.to_string(),
+            detail,
+        };
+        self.effects.records.push(PendingRecord {
+            record,
+            interval: Some((start, end)),
+        });
+    }
+
+    /// Records that client `process` invoked operation `f` (on `key`, with
+    /// argument `value`): a line of the run's history.
+    pub fn invoke(&mut self, process: u64, f: &str, key: Option<&str>, value: Value) {
+        self.record_op(process, OpType::Invoke, f, key, value);
+    }
+
+    /// Records how `process`'s open operation ended: `Ok` with its result,
+    /// `Fail` (it certainly did not happen) or `Info` (unknown, e.g. timed out).
+    pub fn complete(
+        &mut self,
+        process: u64,
+        outcome: OpType,
+        f: &str,
+        key: Option<&str>,
+        value: Value,
+    ) {
+        debug_assert!(
+            outcome != OpType::Invoke,
+            "complete() takes ok, fail or info"
+        );
+        self.record_op(process, outcome, f, key, value);
+    }
+
+    fn record_op(&mut self, process: u64, kind: OpType, f: &str, key: Option<&str>, value: Value) {
+        let mut detail =
+            serde_json::json!({ "process": process, "type": kind, "f": f, "value": value });
+        if let Some(key) = key {
+            detail["key"] = serde_json::Value::String(key.to_string());
+        }
+        self.record(OP_RECORD, detail);
     }
 }

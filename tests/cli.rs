@@ -324,3 +324,105 @@ fn list_shows_models_checks_and_every_scenario() {
     assert!(text.contains("scenarios/heartbeat-chaos.toml"));
     assert!(!text.contains("INVALID"), "{text}");
 }
+
+const CORPUS: &str = "../shared/linearizability";
+
+#[test]
+fn check_gives_each_verdict_its_exit_code() {
+    let bad = faultlab(&[
+        "check",
+        &format!("{CORPUS}/jepsen/etcd_000.log"),
+        "--model",
+        "cas-register",
+    ]);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(
+        stdout(&bad).contains("not-linearizable"),
+        "{}",
+        stdout(&bad)
+    );
+    assert!(
+        stdout(&bad).contains("Longest linearizable prefix"),
+        "explains itself: {}",
+        stdout(&bad)
+    );
+    let good = faultlab(&[
+        "check",
+        &format!("{CORPUS}/jepsen/etcd_002.log"),
+        "--model",
+        "cas-register",
+        "--json",
+    ]);
+    assert_eq!(good.status.code(), Some(0));
+    let json = last_json(&good);
+    assert_eq!(json["verdict"], "linearizable");
+    assert_eq!(json["operations"], 77);
+    assert_eq!(json["partitions"], 1);
+    assert!(json["elapsed_ms"].is_number());
+    let unknown = faultlab(&[
+        "check",
+        &format!("{CORPUS}/jepsen/etcd_002.log"),
+        "--model",
+        "cas-register",
+        "--budget",
+        "0s",
+        "--json",
+    ]);
+    assert_eq!(unknown.status.code(), Some(5));
+    assert_eq!(last_json(&unknown)["verdict"], "unknown");
+}
+
+#[test]
+fn check_reads_every_format_and_splits_kv_by_key() {
+    let edn = last_json(&faultlab(&[
+        "check",
+        &format!("{CORPUS}/kv/c10-bad.txt"),
+        "--model",
+        "kv",
+        "--json",
+    ]));
+    assert_eq!(edn["verdict"], "not-linearizable");
+    assert!(
+        edn["partitions"].as_u64().unwrap() > 1,
+        "split by key: {edn}"
+    );
+    assert!(edn["failing_key"].is_string());
+    let log = faultlab(&[
+        "check",
+        &format!("{CORPUS}/jepsen/etcd_002.log"),
+        "--model",
+        "cas-register",
+        "--format",
+        "jepsen-log",
+    ]);
+    assert_eq!(log.status.code(), Some(0));
+    // A run's own history, checked from outside, gets the run's verdict.
+    let path = temp_file("stale.jsonl", "");
+    let run = faultlab(&["run", "scenarios/pb-stale-reads.toml", "--history", &path]);
+    assert_eq!(run.status.code(), Some(3));
+    let ours = faultlab(&["check", &path, "--model", "register", "--format", "jsonl"]);
+    assert_eq!(ours.status.code(), Some(3), "{}", stdout(&ours));
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn check_rejects_an_unreadable_history_with_its_line() {
+    let path = temp_file(
+        "garbage.edn",
+        "{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}\n{:process oops}\n",
+    );
+    let out = faultlab(&["check", &path, "--model", "kv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: {path}:2: ")),
+        "{stderr}"
+    );
+    assert_eq!(
+        faultlab(&["check", &path, "--model", "stack"])
+            .status
+            .code(),
+        Some(2)
+    );
+    std::fs::remove_file(path).ok();
+}

@@ -691,7 +691,21 @@ fn unknown_check() {
         ),
         3,
         "checks[1]",
-        "unknown check 'safety'; expected one of accuracy, strong_completeness, eventual_accuracy",
+        "unknown check 'safety'; expected one of accuracy, strong_completeness, eventual_accuracy, linearizability",
+    );
+}
+
+#[test]
+fn check_that_does_not_apply_to_the_model() {
+    check(
+        &BASE.replacen(
+            "duration = \"10s\"\n",
+            "duration = \"10s\"\nchecks = [\"linearizability\"]\n",
+            1,
+        ),
+        3,
+        "checks[0]",
+        "check 'linearizability' does not apply to model 'heartbeat'; it supports accuracy",
     );
 }
 

@@ -14,6 +14,9 @@
 //! they see is the one the event happened in.
 
 pub mod failure_detector;
+pub mod history_check;
+pub mod invariants;
+pub mod linearizability;
 pub mod world;
 
 pub use world::World;
@@ -57,6 +60,10 @@ pub trait Checker {
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation>;
     /// Called once when the run ends at `end`.
     fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation>;
+    /// After the run: one line on what was judged (e.g. "120 operations on 2 keys: linearizable").
+    fn note(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a scenario can say about liveness: after `after`, progress is due
@@ -82,14 +89,31 @@ pub struct CheckInfo {
     pub violation: &'static str,
 }
 
-/// Builds the named check, or says which names exist.
+/// Builds the named check, or says which names exist. `linearizability`
+/// judges against the register model; see [`build_with`].
 pub fn build(name: &str, bound: LivenessBound) -> Result<Box<dyn Checker>, String> {
+    build_with(name, bound, linearizability::LinModel::Register)
+}
+
+/// Builds the named check; `history_model` is the sequential model the
+/// `linearizability` check judges the client history against.
+pub fn build_with(
+    name: &str,
+    bound: LivenessBound,
+    history_model: linearizability::LinModel,
+) -> Result<Box<dyn Checker>, String> {
     match name {
+        "linearizability" => Ok(Box::new(history_check::Linearizability::new(history_model))),
         "accuracy" => Ok(Box::new(failure_detector::Accuracy::default())),
         "strong_completeness" => Ok(Box::new(failure_detector::StrongCompleteness::new(
             bound.within,
         ))),
         "eventual_accuracy" => Ok(Box::new(failure_detector::EventualAccuracy::new(bound))),
+        "election_safety" => Ok(Box::new(invariants::ElectionSafety::default())),
+        "lease_exclusivity" => Ok(Box::new(invariants::LeaseExclusivity::default())),
+        "log_matching" => Ok(Box::new(invariants::LogMatching::default())),
+        "convergence" => Ok(Box::new(invariants::Convergence::new(bound.within))),
+        "progress" => Ok(Box::new(invariants::Progress::new(bound))),
         other => Err(format!(
             "unknown check '{other}'; expected one of {}",
             CATALOGUE
@@ -120,6 +144,42 @@ pub const CATALOGUE: &[CheckInfo] = &[
         about: "after the faults end, no running node suspects a running node for longer than the bound",
         severity: Severity::Liveness,
         violation: "lasting_false_suspicion",
+    },
+    CheckInfo {
+        name: "linearizability",
+        about: "the clients' history has a linearization in the model's sequential specification",
+        severity: Severity::Safety,
+        violation: "not_linearizable",
+    },
+    CheckInfo {
+        name: "election_safety",
+        about: "at most one leader per term (from `leader {term}` records)",
+        severity: Severity::Safety,
+        violation: "two_leaders",
+    },
+    CheckInfo {
+        name: "lease_exclusivity",
+        about: "no two nodes hold a lease at the same true time (from `lease` intervals)",
+        severity: Severity::Safety,
+        violation: "lease_overlap",
+    },
+    CheckInfo {
+        name: "log_matching",
+        about: "no two nodes commit different entries at one index (from `commit {index, digest}`)",
+        severity: Severity::Safety,
+        violation: "log_mismatch",
+    },
+    CheckInfo {
+        name: "convergence",
+        about: "at the end, every running replica has what was written more than the liveness bound before",
+        severity: Severity::Liveness,
+        violation: "divergence",
+    },
+    CheckInfo {
+        name: "progress",
+        about: "after the faults, a client operation completes or a leader is elected within the bound",
+        severity: Severity::Liveness,
+        violation: "no_progress",
     },
 ];
 

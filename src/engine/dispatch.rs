@@ -4,8 +4,10 @@
 use super::queue::Payload;
 use super::trace::{digest, EventKind, TraceEvent};
 use super::{PendingTimer, Sim};
+use crate::clock::LocalTime;
 use crate::net::{DropReason, Ordering};
 use crate::node::{Ctx, Message, Node, NodeId, TimerId, TimerOp};
+use crate::time::SimTime;
 
 impl<M: Message> Sim<M> {
     /// Runs one payload; false if it was stale or held and produced no event.
@@ -154,7 +156,11 @@ impl<M: Message> Sim<M> {
     fn apply_effects(&mut self, id: NodeId) {
         if !self.effects.records.is_empty() {
             let records = std::mem::take(&mut self.effects.records);
-            for record in records {
+            for pending in records {
+                let mut record = pending.record;
+                if let Some((start, end)) = pending.interval {
+                    self.map_interval(id, start, end, &mut record.detail);
+                }
                 self.push_event(Some(id), EventKind::Record(record));
             }
         }
@@ -170,6 +176,33 @@ impl<M: Message> Sim<M> {
             self.route(id, to, msg);
         }
         self.effects.sends = sends;
+    }
+
+    /// Adds the true times of a local interval to a record's detail.
+    fn map_interval(
+        &self,
+        id: NodeId,
+        start: LocalTime,
+        end: LocalTime,
+        detail: &mut serde_json::Value,
+    ) {
+        let clock = &self.slots[id.index()].clock;
+        let to_true = |local: LocalTime| {
+            if local <= clock.local_at(self.now) {
+                clock.true_time_at(local, SimTime::ZERO).min(self.now)
+            } else {
+                clock.true_time_at(local, self.now)
+            }
+        };
+        if detail.is_null() {
+            *detail = serde_json::json!({});
+        }
+        if let Some(object) = detail.as_object_mut() {
+            object.insert("start_local_ns".into(), start.0.into());
+            object.insert("end_local_ns".into(), end.0.into());
+            object.insert("start_true_ns".into(), to_true(start).0.into());
+            object.insert("end_true_ns".into(), to_true(end).0.into());
+        }
     }
 
     fn apply_timer_op(&mut self, id: NodeId, op: TimerOp) {

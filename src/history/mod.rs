@@ -16,6 +16,11 @@
 //!
 //! `key` may be omitted (single-register histories). `value` is `null`, an
 //! integer, a string, or a list (e.g. `[1, 4]` for a compare-and-set from 1 to 4).
+//!
+//! [`read_history`] also reads Jepsen's text logs and EDN maps (see
+//! [`jepsen`]) and can tell the three formats apart by their first line.
+
+pub mod jepsen;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -154,13 +159,75 @@ impl History {
 
     /// Number of invoked operations.
     pub fn operation_count(&self) -> usize {
-        self.events.iter().filter(|e| e.kind == OpType::Invoke).count()
+        self.events
+            .iter()
+            .filter(|e| e.kind == OpType::Invoke)
+            .count()
+    }
+}
+
+/// The file formats [`read_history`] understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryFormat {
+    /// Decide from the first non-blank line: `{"` is JSON lines, `{:` is
+    /// EDN, anything else is a Jepsen text log.
+    Auto,
+    /// Our JSON lines ([`History::from_jsonl`]).
+    Jsonl,
+    /// Jepsen's text log ([`jepsen::from_jepsen_log`]).
+    JepsenLog,
+    /// Jepsen EDN maps, one per line ([`jepsen::from_jepsen_edn`]).
+    JepsenEdn,
+}
+
+/// Reads a history in the given format; `file` names it in errors.
+pub fn read_history(
+    text: &str,
+    file: &str,
+    format: HistoryFormat,
+) -> Result<History, HistoryError> {
+    match format {
+        HistoryFormat::Auto => read_history(text, file, detect_format(text)),
+        HistoryFormat::Jsonl => History::from_jsonl(text, file),
+        HistoryFormat::JepsenLog => jepsen::from_jepsen_log(text, file),
+        HistoryFormat::JepsenEdn => jepsen::from_jepsen_edn(text, file),
+    }
+}
+
+/// The format of a history, judged from its first non-blank line (never `Auto`).
+pub fn detect_format(text: &str) -> HistoryFormat {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let Some(inside) = first.strip_prefix('{') else {
+        return HistoryFormat::JepsenLog;
+    };
+    match inside.trim_start().starts_with(':') {
+        true => HistoryFormat::JepsenEdn,
+        false => HistoryFormat::Jsonl,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_detects_each_format() {
+        assert_eq!(detect_format("\n {\"process\":1}"), HistoryFormat::Jsonl);
+        assert_eq!(detect_format("{:process 1}"), HistoryFormat::JepsenEdn);
+        assert_eq!(
+            detect_format("INFO  jepsen.util - 0 :invoke :read nil"),
+            HistoryFormat::JepsenLog
+        );
+        assert_eq!(detect_format(""), HistoryFormat::JepsenLog);
+        let h = read_history("0 :invoke :read nil\n", "x", HistoryFormat::Auto).unwrap();
+        assert_eq!(h.events.len(), 1);
+        let err = read_history("{:process 1", "x.edn", HistoryFormat::Auto).unwrap_err();
+        assert!(err.to_string().starts_with("x.edn:1: "), "{err}");
+    }
 
     #[test]
     fn jsonl_round_trips() {
@@ -171,11 +238,17 @@ mod tests {
 "#;
         let history = History::from_jsonl(text, "h.jsonl").unwrap();
         assert_eq!(history.events.len(), 4);
-        assert_eq!(history.events[2].value, Value::List(vec![Value::Int(1), Value::Int(4)]));
+        assert_eq!(
+            history.events[2].value,
+            Value::List(vec![Value::Int(1), Value::Int(4)])
+        );
         assert_eq!(history.events[2].key, None);
         let mut out = Vec::new();
         history.write_jsonl(&mut out).unwrap();
-        assert_eq!(History::from_jsonl(std::str::from_utf8(&out).unwrap(), "again").unwrap(), history);
+        assert_eq!(
+            History::from_jsonl(std::str::from_utf8(&out).unwrap(), "again").unwrap(),
+            history
+        );
     }
 
     #[test]

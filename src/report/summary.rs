@@ -83,6 +83,9 @@ pub fn body(report: &RunReport) -> String {
             .collect();
         let _ = writeln!(out, "observations: {}", counts.join(", "));
     }
+    for note in &report.check_notes {
+        let _ = writeln!(out, "check {note}");
+    }
     for v in &report.violations {
         let _ = writeln!(
             out,
@@ -148,6 +151,8 @@ pub fn to_json(report: &RunReport) -> Value {
             "nodes": v.nodes,
             "explanation": v.explanation,
         })).collect::<Vec<_>>(),
+        "check_notes": report.check_notes,
+        "operations": report.history.operation_count(),
         "verdict": report.verdict.as_str(),
         "expect": report.expect,
         "expectation_met": report.expectation_met,

@@ -26,6 +26,10 @@ pub struct ScenarioFile {
     pub checks: Option<Vec<Spanned<String>>>,
     /// Parameters of the heartbeat model.
     pub heartbeat: Option<Spanned<HeartbeatSection>>,
+    /// Parameters of the primary_backup model.
+    pub primary_backup: Option<Spanned<PrimaryBackupSection>>,
+    /// The clients (models with clients).
+    pub workload: Option<Spanned<WorkloadSection>>,
     /// The nodes.
     pub nodes: Spanned<NodesSection>,
     /// The network.
@@ -54,6 +58,30 @@ pub struct HeartbeatSection {
     pub interval: SimDuration,
     /// Local silence before suspicion.
     pub timeout: Spanned<SimDuration>,
+}
+
+/// `[primary_backup]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryBackupSection {
+    /// `"primary"` (linearizable) or `"local"` (any server answers: stale reads).
+    pub reads: Spanned<String>,
+    /// How often the primary re-sends its state (default 200ms).
+    pub anti_entropy: Option<Spanned<SimDuration>>,
+}
+
+/// `[workload]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSection {
+    /// Number of clients, named c1..cN.
+    pub clients: Spanned<u32>,
+    /// Think time between operations: [shortest, longest] (default ["0ms", "10ms"]).
+    pub think: Option<Spanned<[SimDuration; 2]>>,
+    /// How long a client waits before recording the outcome as unknown.
+    pub timeout: Spanned<SimDuration>,
+    /// Share of reads, 0 to 1 (default 0.5).
+    pub read_fraction: Option<Spanned<f64>>,
 }
 
 /// `[nodes]`

@@ -23,6 +23,8 @@ use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::TimedFault;
 use crate::models::heartbeat::HeartbeatParams;
+use crate::models::primary_backup::PrimaryBackupParams;
+use crate::models::workload::Workload;
 use crate::net::Topology;
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
@@ -32,6 +34,8 @@ use crate::time::{SimDuration, SimTime};
 pub enum ModelSpec {
     /// The heartbeat failure detector.
     Heartbeat(HeartbeatParams),
+    /// A primary-backup register and its clients.
+    PrimaryBackup(PrimaryBackupParams, Workload),
 }
 
 impl ModelSpec {
@@ -39,17 +43,56 @@ impl ModelSpec {
     pub fn name(&self) -> &'static str {
         match self {
             ModelSpec::Heartbeat(_) => "heartbeat",
+            ModelSpec::PrimaryBackup(..) => "primary_backup",
+        }
+    }
+
+    /// The sequential model its client history is judged against.
+    pub fn history_model(&self) -> crate::check::linearizability::LinModel {
+        crate::check::linearizability::LinModel::Register
+    }
+
+    /// The clients, if the model has any.
+    pub fn workload(&self) -> Option<&Workload> {
+        match self {
+            ModelSpec::Heartbeat(_) => None,
+            ModelSpec::PrimaryBackup(_, workload) => Some(workload),
         }
     }
 }
 
-/// Every model faultlab has: name, one line, the checks it supports, its default checks.
-pub const MODELS: &[(&str, &str, &[&str], &[&str])] = &[(
-    "heartbeat",
-    "all-to-all heartbeat failure detector (suspects peers silent for longer than a timeout)",
-    &["accuracy", "strong_completeness", "eventual_accuracy"],
-    &["strong_completeness", "eventual_accuracy"],
-)];
+/// A model faultlab has, and its checks.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelInfo {
+    /// Name in scenario files.
+    pub name: &'static str,
+    /// One line on what it is.
+    pub about: &'static str,
+    /// Checks a scenario may name.
+    pub supported: &'static [&'static str],
+    /// Checks run when a scenario names none.
+    pub default: &'static [&'static str],
+    /// Checks that always run, named or not.
+    pub always: &'static [&'static str],
+}
+
+/// Every model faultlab has.
+pub const MODELS: &[ModelInfo] = &[
+    ModelInfo {
+        name: "heartbeat",
+        about: "all-to-all heartbeat failure detector (suspects peers silent for longer than a timeout)",
+        supported: &["accuracy", "strong_completeness", "eventual_accuracy"],
+        default: &["strong_completeness", "eventual_accuracy"],
+        always: &[],
+    },
+    ModelInfo {
+        name: "primary_backup",
+        about: "a register replicated from a primary to backups, with clients (reads = \"local\" serves stale reads)",
+        supported: &["linearizability", "convergence", "progress"],
+        default: &["linearizability", "convergence", "progress"],
+        always: &["linearizability"],
+    },
+];
 
 /// A validated scenario, ready to run with any seed.
 #[derive(Clone, Debug)]
@@ -66,8 +109,12 @@ pub struct Scenario {
     pub duration: SimDuration,
     /// Seed used when none is given.
     pub default_seed: u64,
-    /// Node names, indexed by node id.
+    /// Node names, indexed by node id: servers, then clients.
     pub names: Vec<String>,
+    /// How many of the nodes are servers (the rest are clients).
+    pub servers: usize,
+    /// Each node's peers: servers see the other servers, clients see the servers.
+    pub peers: Vec<Vec<crate::node::NodeId>>,
     /// The network.
     pub topology: Topology,
     /// Each node's clock.

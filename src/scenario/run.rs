@@ -4,8 +4,10 @@
 use super::{ModelSpec, Scenario};
 use crate::check::{self, Checker, Severity, Violation, World};
 use crate::engine::{EventKind, LimitHit, RunEnd, SimBuilder, Stats, TraceEvent, TraceHasher};
+use crate::history::{History, HistoryEvent};
 use crate::models::heartbeat::HeartbeatNode;
-use crate::node::{Message, Node, NodeId};
+use crate::models::primary_backup::{Client, PbMsg, Server};
+use crate::node::{Message, Node, NodeId, OP_RECORD};
 use crate::time::SimTime;
 use std::cell::Cell;
 use std::io::Write;
@@ -103,6 +105,10 @@ pub struct RunReport {
     pub event_hashes: Vec<u64>,
     /// The captured event's description, if asked for.
     pub captured_event: Option<String>,
+    /// The clients' history (from their `op` records), in true-time order.
+    pub history: History,
+    /// One line per check on what it judged (e.g. operations checked).
+    pub check_notes: Vec<String>,
 }
 
 /// Runs `scenario` with `seed` and its built-in model. Never panics on a
@@ -113,6 +119,16 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
             let params = *params;
             run_custom(scenario, seed, options, move |_| {
                 Box::new(HeartbeatNode::new(params)) as Box<dyn Node<_>>
+            })
+        }
+        ModelSpec::PrimaryBackup(params, workload) => {
+            let (params, workload, servers) = (*params, *workload, scenario.servers as u32);
+            run_custom(scenario, seed, options, move |id| {
+                if id.0 < servers {
+                    Box::new(Server::new(params)) as Box<dyn Node<PbMsg>>
+                } else {
+                    Box::new(Client::new(workload, id.0 - servers))
+                }
             })
         }
     }
@@ -198,6 +214,8 @@ fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         faults: 0,
         event_hashes: Vec::new(),
         captured_event: None,
+        history: History::default(),
+        check_notes: Vec::new(),
     }
 }
 
@@ -211,6 +229,7 @@ fn drive<M: Message>(
     let names = scenario.names.clone();
     let mut builder = SimBuilder::new(seed, names.len(), factory)
         .names(names.clone())
+        .peers(scenario.peers.clone())
         .topology(scenario.topology.clone())
         .faults(scenario.fault_schedule(seed))
         .limits(scenario.limits)
@@ -222,7 +241,10 @@ fn drive<M: Message>(
     let mut checkers: Vec<Box<dyn Checker>> = scenario
         .checks
         .iter()
-        .map(|name| check::build(name, scenario.liveness).expect("validated check names"))
+        .map(|name| {
+            check::build_with(name, scenario.liveness, scenario.model.history_model())
+                .expect("validated check names")
+        })
         .collect();
     let mut world = World::new(names.clone());
     let mut hasher = TraceHasher::default();
@@ -256,6 +278,9 @@ fn drive<M: Message>(
                 trace_error = writeln!(out, "{}", event.to_json(&names)).err();
             }
             narrator.observe(event, &names);
+            if let Some(op) = history_event(event) {
+                report.history.events.push(op);
+            }
             let mut keep_going = true;
             for checker in checkers.iter_mut() {
                 if let Some(v) = checker.on_event(event, &world) {
@@ -295,6 +320,7 @@ fn drive<M: Message>(
             eprintln!("warning: the trace file is incomplete: {e}");
         }
     }
+    report.check_notes = checkers.iter().filter_map(|c| c.note()).collect();
     report.sim_time = sim.now();
     report.stats = *sim.stats();
     report.trace_events = index;
@@ -310,6 +336,19 @@ fn drive<M: Message>(
         report.violations.iter().any(|v| v.name == scenario.expect)
     };
     report
+}
+
+/// The history line an `op` record stands for, with the event's true time.
+pub fn history_event(event: &TraceEvent) -> Option<HistoryEvent> {
+    let EventKind::Record(record) = &event.kind else {
+        return None;
+    };
+    if record.kind != OP_RECORD {
+        return None;
+    }
+    let mut detail = record.detail.clone();
+    detail["time"] = event.time.as_nanos().into();
+    serde_json::from_value(detail).ok()
 }
 
 fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
@@ -332,6 +371,10 @@ fn verdict_of(violations: &[Violation]) -> Verdict {
         Verdict::Stuck
     }
 }
+
+/// Record kinds too frequent to narrate (they are counted, and written to
+/// `--trace` and `--history` files): client operations and replica states.
+const QUIET_RECORDS: &[&str] = &[OP_RECORD, "state"];
 
 /// Collects the lines worth telling: faults and node observations.
 struct Narrator {
@@ -365,6 +408,9 @@ impl Narrator {
                 {
                     Ok(i) => self.counts[i].1 += 1,
                     Err(i) => self.counts.insert(i, (record.kind.clone(), 1)),
+                }
+                if QUIET_RECORDS.contains(&record.kind.as_str()) {
+                    return;
                 }
                 let node = event.node.map_or("", |n| names[n.index()].as_str());
                 format!("{node} {} {}", record.kind, describe_detail(&record.detail))

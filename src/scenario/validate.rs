@@ -2,13 +2,15 @@
 //! with its line and field.
 
 use super::file::*;
-use super::{Lines, ModelSpec, Scenario, ScenarioError, MODELS};
+use super::{Lines, ModelInfo, ModelSpec, Scenario, ScenarioError, MODELS};
 use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::{Fault, TimedFault};
 use crate::models::heartbeat::HeartbeatParams;
+use crate::models::primary_backup::{PrimaryBackupParams, Reads};
+use crate::models::workload::Workload;
 use crate::net::{Cut, Latency, LinkSpec, Ordering, Topology};
 use crate::node::NodeId;
 use crate::rng::Probability;
@@ -121,15 +123,30 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
             "the run must last longer than 0; expected e.g. \"10s\"",
         ));
     }
-    let names = node_names(&raw.nodes, src)?;
+    let mut names = node_names(&raw.nodes, src)?;
+    let servers = names.len();
     let model = model_spec(&raw, src)?;
+    if let Some(workload) = model.workload() {
+        for i in 1..=workload.clients {
+            let name = format!("c{i}");
+            if names.contains(&name) {
+                return Err(src.at(
+                    &raw.nodes,
+                    "nodes.names",
+                    format!("'{name}' is the name of a client; choose other server names"),
+                ));
+            }
+            names.push(name);
+        }
+    }
+    let peers = peers_of(servers, names.len());
     let topology = topology(&raw, &names, src)?;
     let clocks = clocks(&raw, &names, src)?;
     let faults = faults(&raw, &names, duration, src)?;
     let chaos = chaos(&raw, duration, src)?;
     let model_row = MODELS
         .iter()
-        .find(|m| m.0 == model.name())
+        .find(|m| m.name == model.name())
         .expect("every ModelSpec is listed in MODELS");
     let checks = checks(&raw, model_row, src)?;
     let liveness = liveness(&raw, &model, &faults, chaos.as_ref(), duration, src)?;
@@ -147,6 +164,8 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
         duration,
         default_seed: raw.seed.unwrap_or(0),
         names,
+        servers,
+        peers,
         topology,
         clocks,
         faults,
@@ -268,15 +287,118 @@ fn model_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenari
                 timeout: *hb.timeout.get_ref(),
             }))
         }
+        "primary_backup" => primary_backup_spec(raw, src),
         other => Err(src.at(
             &raw.model,
             "model",
             format!(
                 "unknown model '{other}'; expected one of {}",
-                MODELS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+                MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
             ),
         )),
     }
+}
+
+/// Servers see the other servers; clients see the servers.
+fn peers_of(servers: usize, total: usize) -> Vec<Vec<NodeId>> {
+    let server_ids: Vec<NodeId> = (0..servers as u32).map(NodeId).collect();
+    (0..total)
+        .map(|i| {
+            let me = NodeId(i as u32);
+            server_ids.iter().copied().filter(|s| *s != me).collect()
+        })
+        .collect()
+}
+
+fn primary_backup_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
+    let Some(section) = &raw.primary_backup else {
+        return Err(src.at(&raw.model, "primary_backup", "model \"primary_backup\" needs a [primary_backup] table with reads = \"primary\" or \"local\""));
+    };
+    let pb = section.get_ref();
+    let reads = match pb.reads.get_ref().as_str() {
+        "primary" => Reads::Primary,
+        "local" => Reads::Local,
+        other => {
+            return Err(src.at(
+                &pb.reads,
+                "primary_backup.reads",
+                format!("'{other}'; expected \"primary\" or \"local\""),
+            ))
+        }
+    };
+    let anti_entropy = match &pb.anti_entropy {
+        Some(d) if *d.get_ref() == SimDuration::ZERO => {
+            return Err(src.at(d, "primary_backup.anti_entropy", "must be longer than 0"))
+        }
+        Some(d) => *d.get_ref(),
+        None => SimDuration::from_millis(200),
+    };
+    let workload = workload(raw, src)?;
+    Ok(ModelSpec::PrimaryBackup(
+        PrimaryBackupParams {
+            reads,
+            anti_entropy,
+        },
+        workload,
+    ))
+}
+
+fn workload(raw: &ScenarioFile, src: &Source<'_>) -> Result<Workload, ScenarioError> {
+    let Some(section) = &raw.workload else {
+        return Err(src.at(
+            &raw.model,
+            "workload",
+            format!(
+                "model \"{}\" needs a [workload] table with clients and timeout",
+                raw.model.get_ref()
+            ),
+        ));
+    };
+    let w = section.get_ref();
+    let clients = *w.clients.get_ref();
+    if !(1..=1000).contains(&clients) {
+        return Err(src.at(
+            &w.clients,
+            "workload.clients",
+            format!("{clients} clients; expected 1 to 1000"),
+        ));
+    }
+    let [think_min, think_max] = match &w.think {
+        Some(t) if t.get_ref()[0] > t.get_ref()[1] => {
+            return Err(src.at(
+                t,
+                "workload.think",
+                "[shortest, longest] with shortest first",
+            ))
+        }
+        Some(t) => *t.get_ref(),
+        None => [SimDuration::ZERO, SimDuration::from_millis(10)],
+    };
+    let timeout = *w.timeout.get_ref();
+    if timeout == SimDuration::ZERO {
+        return Err(src.at(&w.timeout, "workload.timeout", "must be longer than 0"));
+    }
+    let read_ppm = match &w.read_fraction {
+        Some(f) => {
+            let p = *f.get_ref();
+            if !(0.0..=1.0).contains(&p) {
+                return Err(src.at(
+                    f,
+                    "workload.read_fraction",
+                    format!("{p}; expected a number from 0 to 1"),
+                ));
+            }
+            (p * 1_000_000.0).round() as u32
+        }
+        None => 500_000,
+    };
+    Ok(Workload {
+        clients,
+        think_min,
+        think_max,
+        timeout,
+        read_ppm,
+    })
 }
 
 fn probability(
@@ -782,13 +904,18 @@ fn chaos(
 
 fn checks(
     raw: &ScenarioFile,
-    model: &(&str, &str, &[&str], &[&str]),
+    model: &ModelInfo,
     src: &Source<'_>,
 ) -> Result<Vec<String>, ScenarioError> {
+    let mut out: Vec<String> = Vec::new();
     let Some(list) = &raw.checks else {
-        return Ok(model.3.iter().map(|s| s.to_string()).collect());
+        for name in model.default.iter().chain(model.always) {
+            if !out.iter().any(|c| c == name) {
+                out.push(name.to_string());
+            }
+        }
+        return Ok(out);
     };
-    let mut out = Vec::new();
     for (i, name) in list.iter().enumerate() {
         let field = format!("checks[{i}]");
         let n = name.get_ref().as_str();
@@ -800,14 +927,14 @@ fn checks(
                 format!("unknown check '{n}'; expected one of {}", known.join(", ")),
             ));
         }
-        if !model.2.contains(&n) {
+        if !model.supported.contains(&n) {
             return Err(src.at(
                 name,
                 &field,
                 format!(
                     "check '{n}' does not apply to model '{}'; it supports {}",
-                    model.0,
-                    model.2.join(", ")
+                    model.name,
+                    model.supported.join(", ")
                 ),
             ));
         }
@@ -815,6 +942,11 @@ fn checks(
             return Err(src.at(name, &field, format!("check '{n}' is listed twice")));
         }
         out.push(n.to_string());
+    }
+    for always in model.always {
+        if !out.iter().any(|c| c == always) {
+            out.push(always.to_string());
+        }
     }
     Ok(out)
 }
@@ -843,6 +975,12 @@ fn liveness(
                     .saturating_mul(2),
             )
         }
+        ModelSpec::PrimaryBackup(params, workload) => SimDuration(
+            SimDuration::from_secs(1)
+                .as_nanos()
+                .saturating_add(workload.timeout.as_nanos().saturating_mul(2))
+                .saturating_add(params.anti_entropy.as_nanos().saturating_mul(2)),
+        ),
     };
     let (after, within, span) = match &raw.liveness {
         Some(section) => {

@@ -1,0 +1,211 @@
+//! From a history's events to operations, split by key.
+//!
+//! What it does: pairs each `invoke` with the next completion of the same
+//! process; drops operations that `fail` (they did not happen); gives `info`
+//! completions and invocations never completed an unknown output and an
+//! infinite return time; groups operations by key (`None` is its own group).
+//!
+//! What it does not do: know any model (dropping reads with unknown results
+//! is the model's call). Invariants: operations keep history order within a
+//! key; groups come in key order (`BTreeMap`); a malformed history (a
+//! completion with no open invocation, a second invocation while one is
+//! open, a completion before its invocation, a completion of another
+//! function) is an error naming the event, never a panic.
+
+use super::spec::Operation;
+use crate::history::{History, HistoryError, HistoryEvent, OpType};
+use std::collections::BTreeMap;
+
+/// A history's operations grouped by key, and how many were invoked.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Invoked operations in the history (failed ones included).
+    pub invoked: usize,
+    /// Operations that may have happened, by key, in key order.
+    pub parts: BTreeMap<Option<String>, Vec<Operation>>,
+}
+
+/// Where each operation stands while the events are read.
+enum Status {
+    Open,
+    Done,
+    Failed,
+}
+
+/// Pairs invocations with completions and splits by key.
+pub fn prepare(history: &History) -> Result<Prepared, HistoryError> {
+    let mut ops: Vec<(Operation, Status)> = Vec::new();
+    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+    for (index, event) in history.events.iter().enumerate() {
+        let result = match event.kind {
+            OpType::Invoke => invoke(&mut ops, &mut open, index, event),
+            _ => complete(&mut ops, &mut open, event),
+        };
+        result.map_err(|message| event_error(index, event, message))?;
+    }
+    let invoked = ops.len();
+    let mut parts: BTreeMap<Option<String>, Vec<Operation>> = BTreeMap::new();
+    for (op, status) in ops {
+        if !matches!(status, Status::Failed) {
+            parts.entry(op.key.clone()).or_default().push(op);
+        }
+    }
+    Ok(Prepared { invoked, parts })
+}
+
+/// An error about one event (1-based, as a person counts).
+pub fn event_error(index: usize, event: &HistoryEvent, message: String) -> HistoryError {
+    HistoryError {
+        file: "history".to_string(),
+        line: None,
+        message: format!(
+            "event {} (process {}, {:?} {}): {message}",
+            index + 1,
+            event.process,
+            event.kind,
+            event.f
+        ),
+    }
+}
+
+fn invoke(
+    ops: &mut Vec<(Operation, Status)>,
+    open: &mut BTreeMap<u64, usize>,
+    index: usize,
+    event: &HistoryEvent,
+) -> Result<(), String> {
+    if let Some(&earlier) = open.get(&event.process) {
+        let first = &ops[earlier].0;
+        return Err(format!(
+            "process {} is still running `{}` invoked at event {}; expected its completion first",
+            event.process,
+            first.f,
+            first.event + 1
+        ));
+    }
+    open.insert(event.process, ops.len());
+    let op = Operation {
+        process: event.process,
+        f: event.f.clone(),
+        key: event.key.clone(),
+        input: event.value.clone(),
+        output: None,
+        call: event.time,
+        ret: None,
+        event: index,
+    };
+    ops.push((op, Status::Open));
+    Ok(())
+}
+
+fn complete(
+    ops: &mut [(Operation, Status)],
+    open: &mut BTreeMap<u64, usize>,
+    event: &HistoryEvent,
+) -> Result<(), String> {
+    let Some(at) = open.remove(&event.process) else {
+        return Err(format!(
+            "process {} has no open operation to complete; expected an invoke first",
+            event.process
+        ));
+    };
+    let (op, status) = &mut ops[at];
+    if op.f != event.f {
+        return Err(format!(
+            "completes `{}`, but process {} invoked `{}`",
+            event.f, event.process, op.f
+        ));
+    }
+    if event.time < op.call {
+        return Err(format!(
+            "completes at time {} before its invocation at time {}",
+            event.time, op.call
+        ));
+    }
+    match event.kind {
+        OpType::Ok => {
+            op.output = Some(event.value.clone());
+            op.ret = Some(event.time);
+            *status = Status::Done;
+        }
+        OpType::Fail => *status = Status::Failed,
+        OpType::Info | OpType::Invoke => *status = Status::Done,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Value;
+
+    fn ev(process: u64, kind: OpType, f: &str, time: u64) -> HistoryEvent {
+        HistoryEvent {
+            process,
+            kind,
+            f: f.to_string(),
+            key: None,
+            value: Value::Nil,
+            time,
+        }
+    }
+
+    #[test]
+    fn pairs_and_drops_failures() {
+        let history = History {
+            events: vec![
+                ev(1, OpType::Invoke, "write", 1),
+                ev(2, OpType::Invoke, "write", 2),
+                ev(1, OpType::Fail, "write", 3),
+                ev(3, OpType::Invoke, "read", 4),
+                ev(2, OpType::Info, "write", 5),
+                ev(3, OpType::Ok, "read", 6),
+            ],
+        };
+        let prepared = prepare(&history).unwrap();
+        assert_eq!(prepared.invoked, 3);
+        let ops = &prepared.parts[&None];
+        assert_eq!(ops.len(), 2);
+        assert_eq!(
+            (ops[0].process, ops[0].ret, ops[0].output.clone()),
+            (2, None, None)
+        );
+        assert_eq!(
+            (ops[1].ret, ops[1].output.clone()),
+            (Some(6), Some(Value::Nil))
+        );
+    }
+
+    #[test]
+    fn malformed_histories_name_the_event() {
+        let cases = [
+            (vec![ev(1, OpType::Ok, "read", 1)], "no open operation"),
+            (
+                vec![
+                    ev(1, OpType::Invoke, "read", 1),
+                    ev(1, OpType::Invoke, "read", 2),
+                ],
+                "still running",
+            ),
+            (
+                vec![
+                    ev(1, OpType::Invoke, "read", 5),
+                    ev(1, OpType::Ok, "read", 2),
+                ],
+                "before its invocation",
+            ),
+            (
+                vec![
+                    ev(1, OpType::Invoke, "read", 1),
+                    ev(1, OpType::Ok, "write", 2),
+                ],
+                "invoked `read`",
+            ),
+        ];
+        for (events, needle) in cases {
+            let err = prepare(&History { events }).unwrap_err();
+            assert!(err.message.contains(needle), "{err}");
+            assert!(err.message.starts_with("event "), "{err}");
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The Wing-Gong-Lowe search for one key, resumable in slices of steps.
+//!
+//! The history is a doubly linked list of *entries*, one call and one return
+//! per operation, sorted by time (calls before returns at equal times, so
+//! intervals are closed; unknown returns last). The search walks the list:
+//! at a call it tries to linearize the operation now (one *step*: apply it to
+//! the model); if the model accepts and the configuration (bitset of
+//! linearized operations, model state) is new, it lifts the call and its
+//! return out of the list, pushes them on a stack and starts again at the
+//! head. Reaching a return means the operation that returns there had to be
+//! linearized already: backtrack (pop, put the entries back, try the next
+//! call). An empty list means linearizable; backtracking from an empty stack
+//! means not. (Lowe, "Testing for linearizability", 2017; Porcupine.)
+//!
+//! What it does not do: split by key, or read clocks. Invariants: the order
+//! of the search is fixed by the entry order alone (the memo set only prunes);
+//! each step adds at most one memo entry; once every operation with a known
+//! return is linearized the rest (unknown outcome, infinite return, always
+//! applicable) fit after them, so the search stops there.
+
+use super::memo::{Bitset, MemoSet};
+use super::spec::{Operation, SequentialSpec};
+
+const NONE: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+/// Where a search stands after a slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// It may go on.
+    Paused,
+    /// Finished: linearizable.
+    Linearizable,
+    /// Finished: not linearizable.
+    NotLinearizable,
+}
+
+/// The search over one key's operations.
+pub struct Search<S: SequentialSpec> {
+    /// The key, if any.
+    pub key: Option<String>,
+    /// The model (owns the interned values).
+    pub spec: S,
+    /// Compiled operations, by operation id.
+    pub ops: Vec<S::Op>,
+    /// The operations as in the history, by operation id.
+    pub meta: Vec<Operation>,
+    /// Steps taken so far.
+    pub steps: u64,
+    /// The deepest stack seen: operation ids in order, and the state after.
+    pub best: (Vec<u32>, S::State),
+    /// Entry e: operation id, whether a call, the partner (call -> return).
+    entry_op: Vec<u32>,
+    entry_call: Vec<bool>,
+    partner: Vec<u32>,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    bits: Bitset,
+    memo: MemoSet<S::State>,
+    stack: Vec<(u32, S::State)>,
+    state: S::State,
+    cursor: u32,
+    finite_left: usize,
+    done: Option<Progress>,
+}
+
+impl<S: SequentialSpec> Search<S> {
+    /// Compiles `all` with `spec` and builds the entry list; `Err` carries
+    /// the history index of the offending event and what was expected.
+    pub fn new(
+        key: Option<String>,
+        mut spec: S,
+        all: Vec<Operation>,
+    ) -> Result<Self, (usize, String)> {
+        let mut ops = Vec::new();
+        let mut meta = Vec::new();
+        for op in all {
+            if let Some(compiled) = spec.compile(&op).map_err(|e| (op.event, e))? {
+                ops.push(compiled);
+                meta.push(op);
+            }
+        }
+        let state = spec.init();
+        Ok(Self::build(key, spec, ops, meta, state))
+    }
+
+    fn build(
+        key: Option<String>,
+        spec: S,
+        ops: Vec<S::Op>,
+        meta: Vec<Operation>,
+        state: S::State,
+    ) -> Self {
+        let n = meta.len();
+        assert!(
+            n < (NONE as usize) / 2 - 1,
+            "too many operations for one key: {n}"
+        );
+        let order = entry_order(&meta);
+        let mut search = Search {
+            key,
+            spec,
+            ops,
+            steps: 0,
+            best: (Vec::new(), state),
+            entry_op: vec![NONE; 2 * n + 1],
+            entry_call: vec![false; 2 * n + 1],
+            partner: vec![NONE; 2 * n + 1],
+            next: vec![NONE; 2 * n + 1],
+            prev: vec![NONE; 2 * n + 1],
+            bits: Bitset::new(n),
+            memo: MemoSet::new(n.div_ceil(64).max(1)),
+            stack: Vec::new(),
+            state,
+            cursor: 1,
+            finite_left: meta.iter().filter(|m| m.ret.is_some()).count(),
+            meta,
+            done: None,
+        };
+        search.link(&order);
+        search
+    }
+
+    /// Fills the list arrays from the sorted `(op, is_call)` order.
+    fn link(&mut self, order: &[(u32, bool)]) {
+        let mut call_entry = vec![NONE; self.meta.len()];
+        for (i, &(op, is_call)) in order.iter().enumerate() {
+            let e = i as u32 + 1;
+            self.entry_op[e as usize] = op;
+            self.entry_call[e as usize] = is_call;
+            self.prev[e as usize] = e - 1;
+            self.next[(e - 1) as usize] = e;
+            match is_call {
+                true => call_entry[op as usize] = e,
+                false => self.partner[call_entry[op as usize] as usize] = e,
+            }
+        }
+        if self.finite_left == 0 {
+            self.done = Some(Progress::Linearizable);
+        }
+    }
+
+    /// Number of operations this search places.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// Whether there are no operations.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// The final outcome, if finished.
+    pub fn outcome(&self) -> Option<Progress> {
+        self.done
+    }
+
+    /// Runs at most `budget` steps.
+    pub fn run(&mut self, budget: u64) -> Progress {
+        if let Some(done) = self.done {
+            return done;
+        }
+        let limit = self.steps.saturating_add(budget);
+        while self.steps < limit {
+            if let Some(done) = self.advance() {
+                self.done = Some(done);
+                return done;
+            }
+        }
+        Progress::Paused
+    }
+
+    /// One move at the cursor: try a call, or backtrack at a return.
+    #[inline]
+    fn advance(&mut self) -> Option<Progress> {
+        let e = self.cursor;
+        if self.entry_call[e as usize] {
+            self.try_call(e)
+        } else {
+            self.backtrack()
+        }
+    }
+
+    /// Tries to linearize the operation whose call is entry `e`.
+    #[inline]
+    fn try_call(&mut self, e: u32) -> Option<Progress> {
+        self.steps += 1;
+        let op = self.entry_op[e as usize] as usize;
+        let Some(next_state) = self.spec.apply(self.state, &self.ops[op]) else {
+            self.cursor = self.next[e as usize];
+            return None;
+        };
+        self.bits.set(op);
+        if !self.memo.insert(&self.bits, next_state) {
+            self.bits.clear(op);
+            self.cursor = self.next[e as usize];
+            return None;
+        }
+        self.stack.push((e, self.state));
+        self.state = next_state;
+        self.lift(e);
+        self.cursor = self.next[HEAD as usize];
+        self.note_depth();
+        if self.meta[op].ret.is_some() {
+            self.finite_left -= 1;
+        }
+        (self.finite_left == 0).then_some(Progress::Linearizable)
+    }
+
+    /// Undoes the last linearization and moves past it.
+    #[inline]
+    fn backtrack(&mut self) -> Option<Progress> {
+        let Some((e, state)) = self.stack.pop() else {
+            return Some(Progress::NotLinearizable);
+        };
+        let op = self.entry_op[e as usize] as usize;
+        self.state = state;
+        self.bits.clear(op);
+        self.unlift(e);
+        self.cursor = self.next[e as usize];
+        if self.meta[op].ret.is_some() {
+            self.finite_left += 1;
+        }
+        None
+    }
+
+    /// Records the stack if it is the deepest so far.
+    #[inline]
+    fn note_depth(&mut self) {
+        if self.stack.len() > self.best.0.len() {
+            let ops = self.stack.iter().map(|&(e, _)| self.entry_op[e as usize]);
+            self.best = (ops.collect(), self.state);
+        }
+    }
+
+    /// Removes call entry `e` and its return from the list.
+    #[inline]
+    fn lift(&mut self, e: u32) {
+        self.unlink(e);
+        self.unlink(self.partner[e as usize]);
+    }
+
+    /// Puts call entry `e` and its return back (reverse order of `lift`).
+    #[inline]
+    fn unlift(&mut self, e: u32) {
+        self.relink(self.partner[e as usize]);
+        self.relink(e);
+    }
+
+    #[inline]
+    fn unlink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = n;
+        if n != NONE {
+            self.prev[n as usize] = p;
+        }
+    }
+
+    #[inline]
+    fn relink(&mut self, e: u32) {
+        let (p, n) = (self.prev[e as usize], self.next[e as usize]);
+        self.next[p as usize] = e;
+        if n != NONE {
+            self.prev[n as usize] = e;
+        }
+    }
+
+    /// The operations that could be linearized right after the best prefix:
+    /// those not in it whose call precedes every unplaced return.
+    pub fn candidates_after_best(&self) -> Vec<u32> {
+        let placed = self.placed_in_best();
+        let unplaced = (1..self.entry_op.len()).filter(|&e| !placed[self.entry_op[e] as usize]);
+        unplaced
+            .take_while(|&e| self.entry_call[e])
+            .map(|e| self.entry_op[e])
+            .collect()
+    }
+
+    /// The unplaced operation that returns first after the best prefix.
+    pub fn first_return_after_best(&self) -> Option<u32> {
+        let placed = self.placed_in_best();
+        (1..self.entry_op.len())
+            .filter(|&e| !self.entry_call[e] && !placed[self.entry_op[e] as usize])
+            .map(|e| self.entry_op[e])
+            .next()
+    }
+
+    fn placed_in_best(&self) -> Vec<bool> {
+        let mut placed = vec![false; self.meta.len()];
+        for &op in &self.best.0 {
+            placed[op as usize] = true;
+        }
+        placed
+    }
+}
+
+/// Entries sorted by (time, returns after calls, operation id); unknown
+/// returns come last. Returns `(op, is_call)` pairs.
+fn entry_order(meta: &[Operation]) -> Vec<(u32, bool)> {
+    let mut keyed: Vec<(u64, bool, u32)> = Vec::with_capacity(meta.len() * 2);
+    for (i, m) in meta.iter().enumerate() {
+        keyed.push((m.call, false, i as u32));
+        keyed.push((m.ret.unwrap_or(u64::MAX), true, i as u32));
+    }
+    keyed.sort_unstable();
+    keyed
+        .into_iter()
+        .map(|(_, is_return, op)| (op, !is_return))
+        .collect()
+}

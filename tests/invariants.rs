@@ -1,0 +1,206 @@
+//! Each invariant has a run that violates it on purpose and one that does
+//! not. The events are what nodes would record; the checkers see them as in
+//! a run (before the world applies them).
+
+use faultlab::check::{build, Checker, LivenessBound, Severity, World};
+use faultlab::engine::{EventKind, TraceEvent};
+use faultlab::node::{NodeId, Record};
+use faultlab::{SimDuration, SimTime};
+use serde_json::{json, Value};
+
+fn ms(n: u64) -> SimTime {
+    SimTime(n * 1_000_000)
+}
+
+fn start(t: u64, node: u32) -> TraceEvent {
+    TraceEvent {
+        time: ms(t),
+        node: Some(NodeId(node)),
+        kind: EventKind::Start { restart: false },
+    }
+}
+
+fn record(t: u64, node: u32, kind: &str, detail: Value) -> TraceEvent {
+    TraceEvent {
+        time: ms(t),
+        node: Some(NodeId(node)),
+        kind: EventKind::Record(Record {
+            kind: kind.into(),
+            detail,
+        }),
+    }
+}
+
+/// Feeds events to the named check; returns the violation's name, if any.
+fn judge(
+    check: &str,
+    events: &[TraceEvent],
+    end_ms: u64,
+    bound: LivenessBound,
+) -> Option<(String, Severity, String)> {
+    let mut checker: Box<dyn Checker> = build(check, bound).expect("a known check");
+    let mut world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+    for node in 0..3 {
+        world.observe(&start(0, node));
+    }
+    for event in events {
+        if let Some(v) = checker.on_event(event, &world) {
+            return Some((v.name, v.severity, v.explanation));
+        }
+        world.observe(event);
+    }
+    checker
+        .finish(ms(end_ms), &world)
+        .map(|v| (v.name, v.severity, v.explanation))
+}
+
+fn bound(after_ms: u64, within_ms: u64) -> LivenessBound {
+    LivenessBound {
+        after: ms(after_ms),
+        within: SimDuration::from_millis(within_ms),
+    }
+}
+
+#[test]
+fn election_safety_catches_two_leaders_in_one_term() {
+    let events = [
+        record(10, 0, "leader", json!({"term": 1})),
+        record(20, 1, "leader", json!({"term": 2})),
+        record(30, 2, "leader", json!({"term": 2})),
+    ];
+    let (name, severity, why) =
+        judge("election_safety", &events, 100, bound(0, 10)).expect("two leaders of term 2");
+    assert_eq!((name.as_str(), severity), ("two_leaders", Severity::Safety));
+    assert!(
+        why.contains("n3 became leader of term 2") && why.contains("n2 had become leader"),
+        "{why}"
+    );
+}
+
+#[test]
+fn election_safety_allows_one_leader_per_term_and_re_announcements() {
+    let events = [
+        record(10, 0, "leader", json!({"term": 1})),
+        record(15, 0, "leader", json!({"term": 1})),
+        record(20, 1, "leader", json!({"term": 2})),
+        record(30, 2, "leader", json!({"term": 3})),
+    ];
+    assert_eq!(judge("election_safety", &events, 100, bound(0, 10)), None);
+}
+
+fn lease(t: u64, node: u32, start_ms: u64, end_ms: u64) -> TraceEvent {
+    record(
+        t,
+        node,
+        "lease",
+        json!({"start_true_ns": ms(start_ms).0, "end_true_ns": ms(end_ms).0}),
+    )
+}
+
+#[test]
+fn lease_exclusivity_catches_overlapping_holders() {
+    let events = [lease(0, 0, 0, 1000), lease(900, 1, 900, 1900)];
+    let (name, _, why) = judge("lease_exclusivity", &events, 2000, bound(0, 10)).expect("overlap");
+    assert_eq!(name, "lease_overlap");
+    assert!(why.contains("by 100ms"), "names the overlap: {why}");
+}
+
+#[test]
+fn lease_exclusivity_allows_handover_and_renewal() {
+    let events = [
+        lease(0, 0, 0, 1000),
+        lease(500, 0, 500, 1500),
+        lease(1500, 1, 1500, 2500),
+    ];
+    assert_eq!(
+        judge("lease_exclusivity", &events, 3000, bound(0, 10)),
+        None
+    );
+}
+
+#[test]
+fn log_matching_catches_different_entries_at_one_index() {
+    let events = [
+        record(10, 0, "commit", json!({"index": 1, "digest": "a"})),
+        record(12, 1, "commit", json!({"index": 1, "digest": "a"})),
+        record(20, 2, "commit", json!({"index": 1, "digest": "b"})),
+    ];
+    let (name, ..) = judge("log_matching", &events, 100, bound(0, 10)).expect("mismatch");
+    assert_eq!(name, "log_mismatch");
+}
+
+#[test]
+fn log_matching_allows_the_same_entry_everywhere() {
+    let events = [
+        record(10, 0, "commit", json!({"index": 1, "digest": "a"})),
+        record(12, 1, "commit", json!({"index": 1, "digest": "a"})),
+        record(20, 2, "commit", json!({"index": 2, "digest": "b"})),
+    ];
+    assert_eq!(judge("log_matching", &events, 100, bound(0, 10)), None);
+}
+
+#[test]
+fn convergence_catches_a_replica_left_behind() {
+    let events = [
+        record(0, 0, "state", json!({"version": 0})),
+        record(0, 1, "state", json!({"version": 0})),
+        record(100, 0, "state", json!({"version": 1})),
+        record(110, 1, "state", json!({"version": 1})),
+        record(200, 0, "state", json!({"version": 2})),
+    ];
+    let (name, severity, why) =
+        judge("convergence", &events, 2000, bound(0, 500)).expect("n2 is behind");
+    assert_eq!(
+        (name.as_str(), severity),
+        ("divergence", Severity::Liveness)
+    );
+    assert!(
+        why.contains("n2 ends at version 1") && why.contains("version 2"),
+        "{why}"
+    );
+}
+
+#[test]
+fn convergence_allows_a_write_still_in_flight_at_the_end() {
+    let events = [
+        record(0, 0, "state", json!({"version": 0})),
+        record(0, 1, "state", json!({"version": 0})),
+        record(100, 0, "state", json!({"version": 1})),
+        record(110, 1, "state", json!({"version": 1})),
+        record(1900, 0, "state", json!({"version": 2})),
+    ];
+    assert_eq!(judge("convergence", &events, 2000, bound(0, 500)), None);
+}
+
+fn ok_op(t: u64, node: u32) -> TraceEvent {
+    record(
+        t,
+        node,
+        "op",
+        json!({"process": 0, "type": "ok", "f": "read", "value": null}),
+    )
+}
+
+#[test]
+fn progress_catches_a_cluster_that_does_nothing_after_the_faults() {
+    let events = [ok_op(100, 2), ok_op(3500, 2)];
+    let (name, severity, _) =
+        judge("progress", &events, 5000, bound(1000, 2000)).expect("nothing from 1s to 3s");
+    assert_eq!(
+        (name.as_str(), severity),
+        ("no_progress", Severity::Liveness)
+    );
+    let quiet: [TraceEvent; 0] = [];
+    assert_eq!(
+        judge("progress", &quiet, 5000, bound(1000, 2000)).map(|v| v.0),
+        Some("no_progress".into())
+    );
+}
+
+#[test]
+fn progress_passes_when_an_operation_completes_in_time() {
+    let events = [ok_op(1500, 2)];
+    assert_eq!(judge("progress", &events, 5000, bound(1000, 2000)), None);
+    let leader = [record(2900, 0, "leader", json!({"term": 3}))];
+    assert_eq!(judge("progress", &leader, 5000, bound(1000, 2000)), None);
+}
