@@ -83,6 +83,18 @@ pub fn body(report: &RunReport) -> String {
             .collect();
         let _ = writeln!(out, "observations: {}", counts.join(", "));
     }
+    if !report.checks.is_empty() {
+        let outcomes: Vec<String> = report
+            .checks
+            .iter()
+            .map(|c| match report.violations.iter().find(|v| &v.check == c) {
+                Some(v) => format!("{c} VIOLATED ({})", v.name),
+                None if report.violations.is_empty() => format!("{c} ok"),
+                None => format!("{c} ok until the run stopped"),
+            })
+            .collect();
+        let _ = writeln!(out, "checks: {}", outcomes.join(", "));
+    }
     for note in &report.check_notes {
         let _ = writeln!(out, "check {note}");
     }
@@ -151,6 +163,7 @@ pub fn to_json(report: &RunReport) -> Value {
             "nodes": v.nodes,
             "explanation": v.explanation,
         })).collect::<Vec<_>>(),
+        "checks": report.checks,
         "check_notes": report.check_notes,
         "operations": report.history.operation_count(),
         "verdict": report.verdict.as_str(),

@@ -109,6 +109,8 @@ pub struct RunReport {
     pub history: History,
     /// One line per check on what it judged (e.g. operations checked).
     pub check_notes: Vec<String>,
+    /// The checks that judged the run.
+    pub checks: Vec<String>,
 }
 
 /// Runs `scenario` with `seed` and its built-in model. Never panics on a
@@ -216,6 +218,7 @@ fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         captured_event: None,
         history: History::default(),
         check_notes: Vec::new(),
+        checks: scenario.checks.clone(),
     }
 }
 
