@@ -289,38 +289,22 @@ impl<M: Message> Sim<M> {
                 },
             );
             let copy = msg.clone();
-            self.queue.push(
-                arrival,
-                Payload::Deliver {
-                    from,
-                    to,
-                    msg_id,
-                    msg,
-                    arrived: false,
-                },
-            );
-            self.queue.push(
-                second,
-                Payload::Deliver {
-                    from,
-                    to,
-                    msg_id,
-                    msg: copy,
-                    arrived: false,
-                },
-            );
+            self.schedule_delivery(from, to, msg_id, msg, arrival);
+            self.schedule_delivery(from, to, msg_id, copy, second);
         } else {
-            self.queue.push(
-                arrival,
-                Payload::Deliver {
-                    from,
-                    to,
-                    msg_id,
-                    msg,
-                    arrived: false,
-                },
-            );
+            self.schedule_delivery(from, to, msg_id, msg, arrival);
         }
+    }
+
+    fn schedule_delivery(&mut self, from: NodeId, to: NodeId, msg_id: u64, msg: M, at: SimTime) {
+        let payload = Payload::Deliver {
+            from,
+            to,
+            msg_id,
+            msg,
+            arrived: false,
+        };
+        self.queue.push(at, payload);
     }
 
     fn push_send(

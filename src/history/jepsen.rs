@@ -32,22 +32,21 @@ use super::{History, HistoryError, HistoryEvent, OpType, Value};
 
 /// Reads a Jepsen text log (`INFO  jepsen.util - <process> <type> <f> <value>`).
 pub fn from_jepsen_log(text: &str, file: &str) -> Result<History, HistoryError> {
-    let mut events = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let at = |message: String| HistoryError {
-            file: file.to_string(),
-            line: Some(i + 1),
-            message,
-        };
-        if let Some(event) = log_line(line, i as u64 + 1).map_err(at)? {
-            events.push(event);
-        }
-    }
-    Ok(History { events })
+    read_lines(text, file, log_line)
 }
 
 /// Reads Jepsen EDN maps, one per line.
 pub fn from_jepsen_edn(text: &str, file: &str) -> Result<History, HistoryError> {
+    read_lines(text, file, edn_line)
+}
+
+/// Parses each line with `parse` (given the line and its 1-based number as
+/// the event time); an error names the file and line.
+fn read_lines(
+    text: &str,
+    file: &str,
+    parse: fn(&str, u64) -> Result<Option<HistoryEvent>, String>,
+) -> Result<History, HistoryError> {
     let mut events = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = |message: String| HistoryError {
@@ -55,7 +54,7 @@ pub fn from_jepsen_edn(text: &str, file: &str) -> Result<History, HistoryError> 
             line: Some(i + 1),
             message,
         };
-        if let Some(event) = edn_line(line, i as u64 + 1).map_err(at)? {
+        if let Some(event) = parse(line, i as u64 + 1).map_err(at)? {
             events.push(event);
         }
     }
