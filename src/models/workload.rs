@@ -22,4 +22,7 @@ pub struct Workload {
     pub timeout: SimDuration,
     /// Share of operations that are reads, in parts per million.
     pub read_ppm: u32,
+    /// How many keys key-value clients spread their operations over
+    /// (named "k1".."kN"; single-register models ignore it).
+    pub keys: u32,
 }

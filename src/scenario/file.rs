@@ -82,6 +82,8 @@ pub struct WorkloadSection {
     pub timeout: Spanned<SimDuration>,
     /// Share of reads, 0 to 1 (default 0.5).
     pub read_fraction: Option<Spanned<f64>>,
+    /// Keys for key-value models (default 3).
+    pub keys: Option<Spanned<u32>>,
 }
 
 /// `[nodes]`
