@@ -392,12 +392,24 @@ fn workload(raw: &ScenarioFile, src: &Source<'_>) -> Result<Workload, ScenarioEr
         }
         None => 500_000,
     };
+    let keys = match &w.keys {
+        Some(k) if !(1..=1000).contains(k.get_ref()) => {
+            return Err(src.at(
+                k,
+                "workload.keys",
+                format!("{} keys; expected 1 to 1000", k.get_ref()),
+            ))
+        }
+        Some(k) => *k.get_ref(),
+        None => 3,
+    };
     Ok(Workload {
         clients,
         think_min,
         think_max,
         timeout,
         read_ppm,
+        keys,
     })
 }
 
