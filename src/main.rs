@@ -214,7 +214,7 @@ fn cmd_run(
         trace: trace_writer,
         narrate,
         event_hashes: check,
-        capture_event: None,
+        ..RunOptions::default()
     };
     let report = run(&scenario, seed, options);
     let mut code = report.verdict.exit_code();

@@ -204,3 +204,38 @@ fn progress_passes_when_an_operation_completes_in_time() {
     let leader = [record(2900, 0, "leader", json!({"term": 3}))];
     assert_eq!(judge("progress", &leader, 5000, bound(1000, 2000)), None);
 }
+
+fn storage_write(t: u64, token: u64, writer: &str) -> TraceEvent {
+    record(
+        t,
+        1,
+        "storage_write",
+        json!({"token": token, "writer": writer, "value": format!("{writer}:{t}")}),
+    )
+}
+
+#[test]
+fn no_lost_update_catches_a_stale_token_accepted_after_a_newer_one() {
+    let events = [
+        storage_write(10, 1, "n3"),
+        storage_write(20, 2, "n4"),
+        storage_write(30, 1, "n3"),
+    ];
+    let (name, severity, why) =
+        judge("no_lost_update", &events, 100, bound(0, 10)).expect("token 1 after token 2");
+    assert_eq!((name.as_str(), severity), ("lost_update", Severity::Safety));
+    assert!(
+        why.contains("token 1") && why.contains("token 2 from n4"),
+        "{why}"
+    );
+}
+
+#[test]
+fn no_lost_update_allows_tokens_that_never_go_back() {
+    let events = [
+        storage_write(10, 1, "n3"),
+        storage_write(15, 1, "n3"),
+        storage_write(20, 2, "n4"),
+    ];
+    assert_eq!(judge("no_lost_update", &events, 100, bound(0, 10)), None);
+}

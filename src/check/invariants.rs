@@ -6,6 +6,7 @@
 //! | election_safety | `leader` | `{"term": n}` | `two_leaders`: two nodes lead one term |
 //! | lease_exclusivity | `lease` | via `Ctx::record_interval` | `lease_overlap`: two holders at one true time |
 //! | log_matching | `commit` | `{"index": i, "digest": d}` | `log_mismatch`: two entries committed at one index |
+//! | no_lost_update | `storage_write` | `{"token": t}` | `lost_update`: storage accepts a write older than one it accepted |
 //! | convergence | `state` | `{"version": v}` | `divergence`: a running replica ends behind |
 //! | progress | `op` (ok) or `leader` | | `no_progress`: nothing happens after the faults |
 //!
@@ -154,6 +155,56 @@ impl Checker for LogMatching {
                 world.name(by)
             ),
         })
+    }
+
+    fn finish(&mut self, _end: SimTime, _world: &World) -> Option<Violation> {
+        None
+    }
+}
+
+/// Protected storage never accepts a write with an older fencing token than
+/// a write it already accepted (the update of the newer holder would be lost).
+#[derive(Debug, Default)]
+pub struct NoLostUpdate {
+    /// Highest token accepted so far, with its writer and time.
+    highest: Option<(u64, NodeId, SimTime, String)>,
+}
+
+impl Checker for NoLostUpdate {
+    fn name(&self) -> &'static str {
+        "no_lost_update"
+    }
+
+    fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
+        let (node, record) = record_of(event, "storage_write")?;
+        let token = field_u64(record, "token")?;
+        let writer = record
+            .detail
+            .get("writer")
+            .and_then(|w| w.as_str())
+            .unwrap_or("?")
+            .to_string();
+        match &self.highest {
+            Some((best, _, at, by)) if token < *best => Some(Violation {
+                name: "lost_update".into(),
+                check: self.name().into(),
+                severity: Severity::Safety,
+                time: event.time,
+                nodes: vec![world.name(node).to_string(), writer.clone()],
+                explanation: format!(
+                    "{} accepted a write from {writer} with fencing token {token} at {}, after it had accepted token {best} from {by} at {at}: the newer holder's update is lost; {}",
+                    world.name(node),
+                    event.time,
+                    world.faults_in_force()
+                ),
+            }),
+            _ => {
+                if self.highest.as_ref().is_none_or(|(best, ..)| token >= *best) {
+                    self.highest = Some((token, node, event.time, writer));
+                }
+                None
+            }
+        }
     }
 
     fn finish(&mut self, _end: SimTime, _world: &World) -> Option<Violation> {

@@ -112,6 +112,7 @@ pub fn build_with(
         "election_safety" => Ok(Box::new(invariants::ElectionSafety::default())),
         "lease_exclusivity" => Ok(Box::new(invariants::LeaseExclusivity::default())),
         "log_matching" => Ok(Box::new(invariants::LogMatching::default())),
+        "no_lost_update" => Ok(Box::new(invariants::NoLostUpdate::default())),
         "convergence" => Ok(Box::new(invariants::Convergence::new(bound.within))),
         "progress" => Ok(Box::new(invariants::Progress::new(bound))),
         other => Err(format!(
@@ -168,6 +169,12 @@ pub const CATALOGUE: &[CheckInfo] = &[
         about: "no two nodes commit different entries at one index (from `commit {index, digest}`)",
         severity: Severity::Safety,
         violation: "log_mismatch",
+    },
+    CheckInfo {
+        name: "no_lost_update",
+        about: "protected storage never accepts a write with an older fencing token than one it accepted",
+        severity: Severity::Safety,
+        violation: "lost_update",
     },
     CheckInfo {
         name: "convergence",

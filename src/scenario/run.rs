@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub event_hashes: bool,
     /// Keep the description of the event with this index (0-based).
     pub capture_event: Option<u64>,
+    /// Checks of your own, run after the scenario's (see `examples/custom_protocol.rs`).
+    pub extra_checks: Vec<Box<dyn Checker>>,
 }
 
 impl Default for RunOptions {
@@ -64,6 +66,7 @@ impl Default for RunOptions {
             narrate: 40,
             event_hashes: false,
             capture_event: None,
+            extra_checks: Vec::new(),
         }
     }
 }
@@ -252,6 +255,10 @@ fn drive<M: Message>(
     let mut world = World::new(names.clone());
     let mut hasher = TraceHasher::default();
     let mut report = empty_report(scenario, seed);
+    for extra in std::mem::take(&mut options.extra_checks) {
+        report.checks.push(extra.name().to_string());
+        checkers.push(extra);
+    }
     let mut narrator = Narrator {
         limit: options.narrate,
         lines: Vec::new(),
