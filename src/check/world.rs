@@ -26,6 +26,8 @@ pub struct World {
     nodes: Vec<NodeStatus>,
     /// Faults whose effect lasts, with their start time (partitions, pauses, bursts).
     in_force: Vec<(SimTime, String)>,
+    /// Each node's last crash and restart times, if it ever restarted.
+    restarts: Vec<Option<(SimTime, SimTime)>>,
 }
 
 impl World {
@@ -39,6 +41,7 @@ impl World {
         };
         World {
             nodes: vec![status; names.len()],
+            restarts: vec![None; names.len()],
             names,
             in_force: Vec::new(),
         }
@@ -48,7 +51,10 @@ impl World {
     pub fn observe(&mut self, event: &TraceEvent) {
         let t = event.time;
         match (&event.kind, event.node) {
-            (EventKind::Start { .. }, Some(n)) => {
+            (EventKind::Start { restart }, Some(n)) => {
+                if *restart {
+                    self.restarts[n.index()] = Some((self.nodes[n.index()].since, t));
+                }
                 self.nodes[n.index()] = NodeStatus {
                     up: true,
                     paused: false,
@@ -133,16 +139,29 @@ impl World {
             .map(|i| NodeId(i as u32))
     }
 
-    /// "partition {n1,n2} | {n3} since 2.000s; pause n4 for 1s since 3.100s", or "no faults in force".
+    /// "in force: partition {n1,n2} | {n3} since 2.000s; pause n4 for 1s since
+    /// 3.100s", then nodes that are down and the last restart of each node that
+    /// restarted ("n1 restarted at 2.700s after a crash at 2.600s"); or
+    /// "no faults in force".
     pub fn faults_in_force(&self) -> String {
-        if self.in_force.is_empty() {
-            return "no faults in force".to_string();
-        }
-        let parts: Vec<String> = self
+        let mut parts: Vec<String> = self
             .in_force
             .iter()
             .map(|(t, f)| format!("{f} since {t}"))
             .collect();
+        for (i, status) in self.nodes.iter().enumerate() {
+            if !status.up {
+                parts.push(format!("{} down since {}", self.names[i], status.since));
+            } else if let Some((crashed, restarted)) = self.restarts[i] {
+                parts.push(format!(
+                    "{} restarted at {restarted} after a crash at {crashed}",
+                    self.names[i]
+                ));
+            }
+        }
+        if parts.is_empty() {
+            return "no faults in force".to_string();
+        }
         format!("in force: {}", parts.join("; "))
     }
 }

@@ -122,11 +122,7 @@ pub fn body(report: &RunReport) -> String {
     );
     let _ = writeln!(out, "trace hash: {}", report.trace_hash);
     if report.verdict != crate::scenario::Verdict::Pass || !report.expectation_met {
-        let _ = writeln!(
-            out,
-            "reproduce: {}",
-            reproduce_command(&report.scenario, report.seed)
-        );
+        let _ = writeln!(out, "reproduce: {}", report.reproduce);
     }
     out
 }
@@ -169,6 +165,6 @@ pub fn to_json(report: &RunReport) -> Value {
         "verdict": report.verdict.as_str(),
         "expect": report.expect,
         "expectation_met": report.expectation_met,
-        "reproduce": reproduce_command(&report.scenario, report.seed),
+        "reproduce": report.reproduce,
     })
 }

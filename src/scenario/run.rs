@@ -114,6 +114,8 @@ pub struct RunReport {
     pub check_notes: Vec<String>,
     /// The checks that judged the run.
     pub checks: Vec<String>,
+    /// The command that reproduces this run (a caller of `run_custom` may set its own).
+    pub reproduce: String,
 }
 
 /// Runs `scenario` with `seed` and its built-in model. Never panics on a
@@ -222,6 +224,7 @@ fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         history: History::default(),
         check_notes: Vec::new(),
         checks: scenario.checks.clone(),
+        reproduce: crate::report::summary::reproduce_command(&scenario.file, seed),
     }
 }
 
