@@ -8,7 +8,7 @@
 //! | log_matching | `commit` | `{"index": i, "digest": d}` | `log_mismatch`: two entries committed at one index |
 //! | no_lost_update | `storage_write` | `{"token": t}` | `lost_update`: storage accepts a write older than one it accepted |
 //! | convergence | `state` | `{"version": v}` | `divergence`: a running replica ends behind |
-//! | progress | `op` (ok) or `leader` | | `no_progress`: nothing happens after the faults |
+//! | progress | `op` (ok), `leader` or `storage_write` | | `no_progress`: nothing happens after the faults |
 //!
 //! election_safety, lease_exclusivity and log_matching are `always`
 //! properties (checked as events happen); convergence is judged at the end;
@@ -281,7 +281,8 @@ impl Checker for Convergence {
 }
 
 /// After the liveness phase begins, something useful happens within the
-/// bound: a client operation completes `ok`, or a node becomes leader.
+/// bound: a client operation completes `ok`, a node becomes leader, or the
+/// protected storage accepts a write.
 #[derive(Debug)]
 pub struct Progress {
     bound: LivenessBound,
@@ -330,7 +331,7 @@ impl Checker for Progress {
         if event.time >= self.bound.after {
             let ok_op = record_of(event, OP_RECORD)
                 .is_some_and(|(_, r)| r.detail.get("type").and_then(|t| t.as_str()) == Some("ok"));
-            self.progressed |= ok_op || record_of(event, "leader").is_some();
+            self.progressed |= ok_op || record_of(event, "leader").is_some() || record_of(event, "storage_write").is_some();
         }
         None
     }

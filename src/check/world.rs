@@ -28,6 +28,9 @@ pub struct World {
     in_force: Vec<(SimTime, String)>,
     /// Each node's last crash and restart times, if it ever restarted.
     restarts: Vec<Option<(SimTime, SimTime)>>,
+    /// Each node's last completed pause (start, end) and last clock jump (time, text).
+    pauses: Vec<Option<(SimTime, SimTime)>>,
+    jumps: Vec<Option<(SimTime, String)>>,
 }
 
 impl World {
@@ -42,6 +45,8 @@ impl World {
         World {
             nodes: vec![status; names.len()],
             restarts: vec![None; names.len()],
+            pauses: vec![None; names.len()],
+            jumps: vec![None; names.len()],
             names,
             in_force: Vec::new(),
         }
@@ -63,6 +68,8 @@ impl World {
                 };
             }
             (EventKind::Resume, Some(n)) => {
+                let started = self.in_force.iter().find(|(_, f)| f.starts_with(&format!("pause {} ", self.names[n.index()])));
+                self.pauses[n.index()] = Some((started.map_or(t, |(at, _)| *at), t));
                 let s = &mut self.nodes[n.index()];
                 s.paused = false;
                 s.running_since = t;
@@ -107,7 +114,10 @@ impl World {
             }
             Fault::Heal => self.in_force.retain(|(_, f)| !is_network_cut(f)),
             Fault::HealAll => self.in_force.clear(),
-            Fault::Restart(_) | Fault::ClockJump { .. } => {}
+            Fault::ClockJump { node, .. } => {
+                self.jumps[node.index()] = Some((t, fault.describe(&self.names)));
+            }
+            Fault::Restart(_) => {}
         }
     }
 
@@ -140,9 +150,9 @@ impl World {
     }
 
     /// "in force: partition {n1,n2} | {n3} since 2.000s; pause n4 for 1s since
-    /// 3.100s", then nodes that are down and the last restart of each node that
-    /// restarted ("n1 restarted at 2.700s after a crash at 2.600s"); or
-    /// "no faults in force".
+    /// 3.100s", then what happened to each node that still matters: down since
+    /// when, its last restart ("n1 restarted at 2.700s after a crash at
+    /// 2.600s"), its last pause and its last clock jump; or "no faults in force".
     pub fn faults_in_force(&self) -> String {
         let mut parts: Vec<String> = self
             .in_force
@@ -157,6 +167,12 @@ impl World {
                     "{} restarted at {restarted} after a crash at {crashed}",
                     self.names[i]
                 ));
+            }
+            if let (true, Some((from, to))) = (status.up && !status.paused, self.pauses[i]) {
+                parts.push(format!("{} resumed at {to} after a pause from {from}", self.names[i]));
+            }
+            if let Some((at, text)) = &self.jumps[i] {
+                parts.push(format!("{text} at {at}"));
             }
         }
         if parts.is_empty() {

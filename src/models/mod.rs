@@ -2,10 +2,16 @@
 //! implementations; models know the node API, never the engine.
 //!
 //! - [`heartbeat`]: an all-to-all heartbeat failure detector.
+//! - [`lease`]: leader election with leases; a pause or a clock jump makes
+//!   two holders, and fencing tokens keep the storage safe.
 //! - [`primary_backup`]: a replicated register with clients; with local
 //!   reads it serves stale reads (the linearizability canary).
+//! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
+//!   replicating a key-value store, with its clients.
 //! - [`workload`]: what clients do.
 
 pub mod heartbeat;
+pub mod lease;
 pub mod primary_backup;
+pub mod raft;
 pub mod workload;

@@ -28,6 +28,10 @@ pub struct ScenarioFile {
     pub heartbeat: Option<Spanned<HeartbeatSection>>,
     /// Parameters of the primary_backup model.
     pub primary_backup: Option<Spanned<PrimaryBackupSection>>,
+    /// Parameters of the raft model.
+    pub raft: Option<Spanned<RaftSection>>,
+    /// Parameters of the lease model.
+    pub lease: Option<Spanned<LeaseSection>>,
     /// The clients (models with clients).
     pub workload: Option<Spanned<WorkloadSection>>,
     /// The nodes.
@@ -68,6 +72,38 @@ pub struct PrimaryBackupSection {
     pub reads: Spanned<String>,
     /// How often the primary re-sends its state (default 200ms).
     pub anti_entropy: Option<Spanned<SimDuration>>,
+}
+
+/// `[raft]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftSection {
+    /// Election timeout range: [shortest, longest], drawn per election.
+    pub election_timeout: Spanned<[SimDuration; 2]>,
+    /// How often a leader sends heartbeats.
+    pub heartbeat_interval: Spanned<SimDuration>,
+    /// Ask for pre-votes before starting an election (default false).
+    pub pre_vote: Option<bool>,
+    /// A leader steps down without a quorum's acknowledgement (default false).
+    pub check_quorum: Option<bool>,
+    /// `"log"` (reads go through the log) or `"read_index"` (default "log").
+    pub reads: Option<Spanned<String>>,
+}
+
+/// `[lease]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSection {
+    /// How long a grant lasts.
+    pub duration: Spanned<SimDuration>,
+    /// How often a holder renews.
+    pub renew_interval: Spanned<SimDuration>,
+    /// How much a holder subtracts from the lease before it stops acting.
+    pub drift_margin: Option<Spanned<SimDuration>>,
+    /// Storage rejects writes with older fencing tokens.
+    pub fencing: bool,
+    /// How often a holder writes to the protected storage (default 100ms).
+    pub write_interval: Option<Spanned<SimDuration>>,
 }
 
 /// `[workload]`

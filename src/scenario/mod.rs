@@ -23,7 +23,9 @@ use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::TimedFault;
 use crate::models::heartbeat::HeartbeatParams;
+use crate::models::lease::LeaseParams;
 use crate::models::primary_backup::PrimaryBackupParams;
+use crate::models::raft::RaftParams;
 use crate::models::workload::Workload;
 use crate::net::Topology;
 use crate::rng::SimRng;
@@ -36,6 +38,10 @@ pub enum ModelSpec {
     Heartbeat(HeartbeatParams),
     /// A primary-backup register and its clients.
     PrimaryBackup(PrimaryBackupParams, Workload),
+    /// Raft with a replicated key-value store and its clients.
+    Raft(RaftParams, Workload),
+    /// Lease-based leadership with a fencing storage.
+    Lease(LeaseParams),
 }
 
 impl ModelSpec {
@@ -44,19 +50,24 @@ impl ModelSpec {
         match self {
             ModelSpec::Heartbeat(_) => "heartbeat",
             ModelSpec::PrimaryBackup(..) => "primary_backup",
+            ModelSpec::Raft(..) => "raft",
+            ModelSpec::Lease(..) => "lease",
         }
     }
 
     /// The sequential model its client history is judged against.
     pub fn history_model(&self) -> crate::check::linearizability::LinModel {
-        crate::check::linearizability::LinModel::Register
+        match self {
+            ModelSpec::Raft(..) => crate::check::linearizability::LinModel::Kv,
+            _ => crate::check::linearizability::LinModel::Register,
+        }
     }
 
     /// The clients, if the model has any.
     pub fn workload(&self) -> Option<&Workload> {
         match self {
-            ModelSpec::Heartbeat(_) => None,
-            ModelSpec::PrimaryBackup(_, workload) => Some(workload),
+            ModelSpec::Heartbeat(_) | ModelSpec::Lease(_) => None,
+            ModelSpec::PrimaryBackup(_, workload) | ModelSpec::Raft(_, workload) => Some(workload),
         }
     }
 }
@@ -91,6 +102,20 @@ pub const MODELS: &[ModelInfo] = &[
         supported: &["linearizability", "convergence", "progress"],
         default: &["linearizability", "convergence", "progress"],
         always: &["linearizability"],
+    },
+    ModelInfo {
+        name: "raft",
+        about: "Raft (Figure 2, PreVote, CheckQuorum, ReadIndex) replicating a key-value store, with clients",
+        supported: &["election_safety", "log_matching", "linearizability", "convergence", "progress"],
+        default: &["election_safety", "log_matching", "linearizability", "convergence", "progress"],
+        always: &["election_safety", "log_matching", "linearizability"],
+    },
+    ModelInfo {
+        name: "lease",
+        about: "lease-based leadership (n1 lease service, n2 fenced storage, n3.. candidates)",
+        supported: &["lease_exclusivity", "no_lost_update", "progress"],
+        default: &["lease_exclusivity", "no_lost_update"],
+        always: &[],
     },
 ];
 

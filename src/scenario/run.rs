@@ -6,7 +6,9 @@ use crate::check::{self, Checker, Severity, Violation, World};
 use crate::engine::{EventKind, LimitHit, RunEnd, SimBuilder, Stats, TraceEvent, TraceHasher};
 use crate::history::{History, HistoryEvent};
 use crate::models::heartbeat::HeartbeatNode;
+use crate::models::lease;
 use crate::models::primary_backup::{Client, PbMsg, Server};
+use crate::models::raft::{RaftClient, RaftMsg, RaftServer};
 use crate::node::{Message, Node, NodeId, OP_RECORD};
 use crate::time::SimTime;
 use std::cell::Cell;
@@ -137,6 +139,20 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
                     Box::new(Client::new(workload, id.0 - servers))
                 }
             })
+        }
+        ModelSpec::Raft(params, workload) => {
+            let (params, workload, servers) = (*params, *workload, scenario.servers as u32);
+            run_custom(scenario, seed, options, move |id| {
+                if id.0 < servers {
+                    Box::new(RaftServer::new(params)) as Box<dyn Node<RaftMsg>>
+                } else {
+                    Box::new(RaftClient::new(workload, id.0 - servers))
+                }
+            })
+        }
+        ModelSpec::Lease(params) => {
+            let params = *params;
+            run_custom(scenario, seed, options, move |id| lease::node(id, params))
         }
     }
 }

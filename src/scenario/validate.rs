@@ -9,7 +9,9 @@ use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::{Fault, TimedFault};
 use crate::models::heartbeat::HeartbeatParams;
+use crate::models::lease::LeaseParams;
 use crate::models::primary_backup::{PrimaryBackupParams, Reads};
+use crate::models::raft::{RaftParams, RaftReads};
 use crate::models::workload::Workload;
 use crate::net::{Cut, Latency, LinkSpec, Ordering, Topology};
 use crate::node::NodeId;
@@ -288,6 +290,8 @@ fn model_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenari
             }))
         }
         "primary_backup" => primary_backup_spec(raw, src),
+        "raft" => raft_spec(raw, src),
+        "lease" => lease_spec(raw, src),
         other => Err(src.at(
             &raw.model,
             "model",
@@ -341,6 +345,76 @@ fn primary_backup_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec
         },
         workload,
     ))
+}
+
+fn raft_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
+    let Some(section) = &raw.raft else {
+        return Err(src.at(&raw.model, "raft", "model \"raft\" needs a [raft] table with election_timeout and heartbeat_interval"));
+    };
+    let r = section.get_ref();
+    let [election_timeout_min, election_timeout_max] = *r.election_timeout.get_ref();
+    if election_timeout_min > election_timeout_max || election_timeout_min == SimDuration::ZERO {
+        return Err(src.at(&r.election_timeout, "raft.election_timeout", "expected [shortest, longest], shortest first and longer than 0"));
+    }
+    let heartbeat_interval = *r.heartbeat_interval.get_ref();
+    if heartbeat_interval == SimDuration::ZERO || heartbeat_interval >= election_timeout_min {
+        return Err(src.at(&r.heartbeat_interval, "raft.heartbeat_interval", format!("{heartbeat_interval}; expected longer than 0 and shorter than the shortest election timeout ({election_timeout_min}), or followers would start elections against a live leader")));
+    }
+    let reads = match r.reads.as_ref().map(|r| r.get_ref().as_str()) {
+        None | Some("log") => RaftReads::Log,
+        Some("read_index") => RaftReads::ReadIndex,
+        Some(other) => {
+            let spanned = r.reads.as_ref().expect("matched Some");
+            return Err(src.at(spanned, "raft.reads", format!("'{other}'; expected \"log\" or \"read_index\"")));
+        }
+    };
+    let params = RaftParams {
+        election_timeout_min,
+        election_timeout_max,
+        heartbeat_interval,
+        pre_vote: r.pre_vote.unwrap_or(false),
+        check_quorum: r.check_quorum.unwrap_or(false),
+        reads,
+    };
+    if raw.nodes.get_ref().count.as_ref().is_some_and(|c| *c.get_ref() < 1) {
+        return Err(src.at(&raw.nodes, "nodes.count", "raft needs at least one server"));
+    }
+    Ok(ModelSpec::Raft(params, workload(raw, src)?))
+}
+
+fn lease_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
+    let Some(section) = &raw.lease else {
+        return Err(src.at(&raw.model, "lease", "model \"lease\" needs a [lease] table with duration, renew_interval and fencing"));
+    };
+    let l = section.get_ref();
+    let lease_duration = *l.duration.get_ref();
+    let renew_interval = *l.renew_interval.get_ref();
+    if lease_duration == SimDuration::ZERO {
+        return Err(src.at(&l.duration, "lease.duration", "must be longer than 0"));
+    }
+    if renew_interval == SimDuration::ZERO || renew_interval >= lease_duration {
+        return Err(src.at(&l.renew_interval, "lease.renew_interval", format!("{renew_interval}; expected longer than 0 and shorter than the lease ({lease_duration}), or the holder would lose it between renewals")));
+    }
+    let drift_margin = l.drift_margin.as_ref().map_or(SimDuration::ZERO, |d| *d.get_ref());
+    if let Some(d) = &l.drift_margin {
+        if *d.get_ref() >= lease_duration {
+            return Err(src.at(d, "lease.drift_margin", format!("{}; expected shorter than the lease ({lease_duration})", d.get_ref())));
+        }
+    }
+    let write_interval = match &l.write_interval {
+        Some(w) if *w.get_ref() == SimDuration::ZERO => return Err(src.at(w, "lease.write_interval", "must be longer than 0")),
+        Some(w) => *w.get_ref(),
+        None => SimDuration::from_millis(100),
+    };
+    let servers = match (&raw.nodes.get_ref().count, &raw.nodes.get_ref().names) {
+        (Some(c), _) => *c.get_ref() as usize,
+        (None, Some(n)) => n.get_ref().len(),
+        _ => 0,
+    };
+    if servers < 3 {
+        return Err(src.at(&raw.nodes, "nodes", format!("the lease model needs at least 3 nodes (n1 the lease service, n2 the storage, n3.. candidates); this scenario has {servers}")));
+    }
+    Ok(ModelSpec::Lease(LeaseParams { lease_duration, renew_interval, drift_margin, fencing: l.fencing, write_interval }))
 }
 
 fn workload(raw: &ScenarioFile, src: &Source<'_>) -> Result<Workload, ScenarioError> {
@@ -993,6 +1067,11 @@ fn liveness(
                 .saturating_add(workload.timeout.as_nanos().saturating_mul(2))
                 .saturating_add(params.anti_entropy.as_nanos().saturating_mul(2)),
         ),
+        ModelSpec::Raft(params, workload) => SimDuration(
+            params.election_timeout_max.as_nanos().saturating_mul(4)
+                .saturating_add(workload.timeout.as_nanos().saturating_mul(2)),
+        ),
+        ModelSpec::Lease(params) => SimDuration(params.lease_duration.as_nanos().saturating_mul(3)),
     };
     let (after, within, span) = match &raw.liveness {
         Some(section) => {

@@ -5,8 +5,9 @@
 //! Models: a register (read/write, initially nil), a compare-and-set
 //! register (read/write/cas, Jepsen's etcd semantics: `cas [a b]` sets `b`
 //! iff the register holds `a`), and a key's string in a key-value store
-//! (get/put/append, initially `""`; the checker splits a history by key, so
-//! a spec instance sees one key).
+//! (get/put/append/cas, initially `""`; `cas [a b]` on a key sets `b` iff the
+//! key holds `a`; the checker splits a history by key, so a spec instance
+//! sees one key).
 //!
 //! What it does not do: decide what `fail` or `info` mean (the caller drops
 //! failed operations and passes unknown outputs as `None`). Invariants: a
@@ -233,6 +234,16 @@ pub enum KvOp {
     Put(u32),
     /// An append of this string.
     Append(u32),
+    /// Compare-and-set; `known` is false when the outcome is unknown (a
+    /// `fail`ed cas is dropped before it gets here).
+    Cas {
+        /// The string it expects.
+        expected: u32,
+        /// The string it sets.
+        new: u32,
+        /// True if it succeeded (`ok`); false if unknown.
+        known: bool,
+    },
 }
 
 /// One key of a key-value store: a string, initially `""`.
@@ -255,6 +266,22 @@ impl KvSpec {
 
     fn show(&self, id: u32) -> String {
         short_string(self.strings.get(id))
+    }
+
+    fn compile_cas(&mut self, op: &Operation) -> Result<Option<KvOp>, String> {
+        let pair = match &op.input {
+            Value::List(pair) if pair.len() == 2 => pair,
+            other => {
+                return Err(format!(
+                    "the kv model expected get, put or append of a string, or cas of [expected new]; found cas {other}"
+                ))
+            }
+        };
+        Ok(Some(KvOp::Cas {
+            expected: self.intern_value(&pair[0])?,
+            new: self.intern_value(&pair[1])?,
+            known: op.output.is_some(),
+        }))
     }
 }
 
@@ -284,8 +311,9 @@ impl SequentialSpec for KvSpec {
             },
             "put" | "write" => Ok(Some(KvOp::Put(self.intern_value(&op.input)?))),
             "append" => Ok(Some(KvOp::Append(self.intern_value(&op.input)?))),
+            "cas" => self.compile_cas(op),
             other => Err(format!(
-                "unknown operation `{other}` for the kv model; expected get, put or append"
+                "unknown operation `{other}` for the kv model; expected get, put, append or cas"
             )),
         }
     }
@@ -296,6 +324,9 @@ impl SequentialSpec for KvSpec {
             KvOp::Get(v) => (state == v).then_some(state),
             KvOp::Put(v) => Some(v),
             KvOp::Append(suffix) => Some(self.strings.append(state, suffix)),
+            KvOp::Cas { expected, new, .. } if state == expected => Some(new),
+            KvOp::Cas { known: true, .. } => None,
+            KvOp::Cas { known: false, .. } => Some(state),
         }
     }
 
@@ -304,6 +335,20 @@ impl SequentialSpec for KvSpec {
             KvOp::Get(v) => format!("returned {}", self.show(v)),
             KvOp::Put(v) => format!("set {}", self.show(v)),
             KvOp::Append(v) => format!("appended {}", self.show(v)),
+            KvOp::Cas {
+                expected,
+                new,
+                known,
+            } => format!(
+                "compare-and-set {} -> {} {}",
+                self.show(expected),
+                self.show(new),
+                if known {
+                    "succeeded"
+                } else {
+                    "(outcome unknown)"
+                }
+            ),
         }
     }
 
@@ -373,5 +418,44 @@ mod tests {
             short_string(&"ab".repeat(50)).len(),
             "\"...\" (100 chars)".len() + 60
         );
+    }
+
+    #[test]
+    fn kv_cas_sets_only_when_the_key_holds_expected() {
+        let mut spec = KvSpec::default();
+        let pair = |a: &str, b: &str| Value::List(vec![Value::Str(a.into()), Value::Str(b.into())]);
+        let put_a = spec
+            .compile(&op("put", Value::Str("a".into()), None))
+            .unwrap()
+            .unwrap();
+        let cas_ab = spec
+            .compile(&op("cas", pair("a", "b"), Some(pair("a", "b"))))
+            .unwrap()
+            .unwrap();
+        let get_b = spec
+            .compile(&op("get", Value::Nil, Some(Value::Str("b".into()))))
+            .unwrap()
+            .unwrap();
+        let sa = spec.apply(0, &put_a).unwrap();
+        let sb = spec.apply(sa, &cas_ab).unwrap();
+        assert_eq!(spec.apply(sb, &get_b), Some(sb));
+        assert_eq!(spec.describe_state(sb), "the key holds \"b\"");
+        // An ok cas in a state that does not hold `expected` is impossible.
+        assert_eq!(spec.apply(0, &cas_ab), None);
+        assert_eq!(spec.apply(sb, &cas_ab), None);
+        // An unknown cas applies where it can and is a no-op elsewhere.
+        let unknown = spec
+            .compile(&op("cas", pair("a", "c"), None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(spec.apply(sb, &unknown), Some(sb));
+        let sc = spec.apply(sa, &unknown).unwrap();
+        assert_eq!(spec.describe_state(sc), "the key holds \"c\"");
+        assert!(spec
+            .compile(&op("cas", Value::Str("a".into()), None))
+            .is_err());
+        assert!(spec
+            .compile(&op("cas", Value::List(vec![Value::Nil]), None))
+            .is_err());
     }
 }

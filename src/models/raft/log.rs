@@ -1,0 +1,310 @@
+//! The replicated log in memory, and its durable copy.
+//!
+//! Index 1 is the first entry; index 0 is the empty prefix, of term 0. Each
+//! entry is stored under its own key, `log/<index, 12 digits>`, in a compact
+//! binary form, so appending writes one key and truncating deletes a few.
+//! Callers sync the storage once per handler, never per entry.
+//!
+//! Invariant: terms never decrease along the log (a leader appends entries
+//! of its current term, which is at least every term it holds), so finding
+//! the first or last entry of a term is a binary search.
+
+use super::msg::{ClientCommand, Command, Entry, Op};
+use crate::node::NodeId;
+use crate::storage::Storage;
+use std::rc::Rc;
+
+const LOG_PREFIX: &str = "log/";
+
+/// The storage key of the entry at `index`: `log/` and 12 digits (what
+/// `format!("log/{index:012}")` prints, without the formatting machinery).
+fn log_key(index: u64) -> String {
+    debug_assert!(
+        index < 1_000_000_000_000,
+        "log index {index} has more than 12 digits"
+    );
+    let mut key = String::with_capacity(LOG_PREFIX.len() + 12);
+    key.push_str(LOG_PREFIX);
+    let mut digits = [b'0'; 12];
+    let mut rest = index;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    key.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    key
+}
+
+/// The log: entries in memory, written through to storage.
+#[derive(Debug, Default)]
+pub(super) struct RaftLog {
+    entries: Vec<Entry>,
+}
+
+impl RaftLog {
+    /// Reads the log a node synced before (entries 1, 2, ... while present).
+    pub(super) fn load(storage: &Storage) -> RaftLog {
+        let mut entries: Vec<Entry> = Vec::new();
+        for key in storage.keys_with_prefix(LOG_PREFIX) {
+            let index = entries.len() as u64 + 1;
+            assert_eq!(key, log_key(index), "the stored log has a gap before {key}");
+            let bytes = storage.get(key).expect("listed key");
+            let entry = decode(bytes).unwrap_or_else(|| panic!("log entry {key} is corrupt"));
+            entries.push(entry);
+        }
+        RaftLog { entries }
+    }
+
+    /// Index of the last entry (0 if empty).
+    #[inline]
+    pub(super) fn last_index(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// Term of the last entry (0 if empty).
+    #[inline]
+    pub(super) fn last_term(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+
+    /// Term of the entry at `index` (0 at index 0); `None` past the end.
+    #[inline]
+    pub(super) fn term_at(&self, index: u64) -> Option<u64> {
+        match index {
+            0 => Some(0),
+            i => self.entries.get(i as usize - 1).map(|e| e.term),
+        }
+    }
+
+    /// The entry at `index` (1-based, must exist).
+    #[inline]
+    pub(super) fn entry(&self, index: u64) -> &Entry {
+        &self.entries[index as usize - 1]
+    }
+
+    /// Up to `max` entries starting at `from` (cheap clones: `Rc` commands).
+    pub(super) fn slice(&self, from: u64, max: usize) -> Vec<Entry> {
+        let start = (from as usize - 1).min(self.entries.len());
+        let end = (start + max).min(self.entries.len());
+        self.entries[start..end].to_vec()
+    }
+
+    /// The first index holding `term` (or after which it would go).
+    pub(super) fn first_index_of_term(&self, term: u64) -> u64 {
+        self.entries.partition_point(|e| e.term < term) as u64 + 1
+    }
+
+    /// The last index holding `term`, if the log has an entry of that term.
+    pub(super) fn last_index_of_term(&self, term: u64) -> Option<u64> {
+        let after = self.entries.partition_point(|e| e.term <= term);
+        (after > 0 && self.entries[after - 1].term == term).then_some(after as u64)
+    }
+
+    /// §5.4.1: is a log ending at (`last_index`, `last_term`) at least as up
+    /// to date as this one? Later last term wins; equal terms, longer wins.
+    pub(super) fn is_up_to_date(&self, last_index: u64, last_term: u64) -> bool {
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+
+    /// Appends one entry and writes it (not yet synced).
+    pub(super) fn append(&mut self, storage: &mut Storage, entry: Entry) {
+        debug_assert!(
+            entry.term >= self.last_term(),
+            "log terms must not decrease: {} after {}",
+            entry.term,
+            self.last_term()
+        );
+        let index = self.last_index() + 1;
+        let mut bytes = Vec::with_capacity(48);
+        encode(&entry, &mut bytes);
+        storage.put(log_key(index), bytes);
+        self.entries.push(entry);
+    }
+
+    /// Deletes the entries from `index` on (not yet synced).
+    pub(super) fn truncate_from(&mut self, storage: &mut Storage, index: u64) {
+        debug_assert!(index >= 1, "cannot truncate the empty prefix");
+        for i in index..=self.last_index() {
+            storage.delete(&log_key(i));
+        }
+        self.entries.truncate(index as usize - 1);
+    }
+}
+
+const TAG_NOOP: u8 = 0;
+const TAG_GET: u8 = 1;
+const TAG_PUT: u8 = 2;
+const TAG_APPEND: u8 = 3;
+const TAG_CAS: u8 = 4;
+
+/// Encodes an entry: term, then a tag, then the command's fields
+/// (integers little-endian, strings as u32 length + bytes).
+fn encode(entry: &Entry, out: &mut Vec<u8>) {
+    out.extend_from_slice(&entry.term.to_le_bytes());
+    let Command::Client(command) = entry.command.as_ref() else {
+        out.push(TAG_NOOP);
+        return;
+    };
+    let tag = match &command.op {
+        Op::Get { .. } => TAG_GET,
+        Op::Put { .. } => TAG_PUT,
+        Op::Append { .. } => TAG_APPEND,
+        Op::Cas { .. } => TAG_CAS,
+    };
+    out.push(tag);
+    out.extend_from_slice(&command.client.0.to_le_bytes());
+    out.extend_from_slice(&command.seq.to_le_bytes());
+    out.extend_from_slice(&command.op.key().to_le_bytes());
+    match &command.op {
+        Op::Get { .. } => {}
+        Op::Put { value, .. } | Op::Append { value, .. } => put_str(out, value),
+        Op::Cas { expected, new, .. } => {
+            put_str(out, expected);
+            put_str(out, new);
+        }
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A cursor over encoded bytes.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = tail;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let len = self.u32()? as usize;
+        String::from_utf8(self.take(len)?.to_vec()).ok()
+    }
+}
+
+/// Decodes what [`encode`] wrote; `None` if the bytes are not an entry.
+fn decode(bytes: &[u8]) -> Option<Entry> {
+    let mut r = Reader(bytes);
+    let term = r.u64()?;
+    let tag = r.u8()?;
+    if tag == TAG_NOOP {
+        let command = Rc::new(Command::Noop);
+        return Some(Entry { term, command });
+    }
+    let client = NodeId(r.u32()?);
+    let seq = r.u64()?;
+    let key = r.u32()?;
+    let op = match tag {
+        TAG_GET => Op::Get { key },
+        TAG_PUT => Op::Put {
+            key,
+            value: r.string()?,
+        },
+        TAG_APPEND => Op::Append {
+            key,
+            value: r.string()?,
+        },
+        TAG_CAS => Op::Cas {
+            key,
+            expected: r.string()?,
+            new: r.string()?,
+        },
+        _ => return None,
+    };
+    let command = Rc::new(Command::Client(ClientCommand { client, seq, op }));
+    Some(Entry { term, command })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client_entry(term: u64, op: Op) -> Entry {
+        let command = ClientCommand {
+            client: NodeId(7),
+            seq: 3,
+            op,
+        };
+        Entry {
+            term,
+            command: Rc::new(Command::Client(command)),
+        }
+    }
+
+    #[test]
+    fn entries_survive_encoding() {
+        let entries = [
+            Entry {
+                term: 1,
+                command: Rc::new(Command::Noop),
+            },
+            client_entry(2, Op::Get { key: 4 }),
+            client_entry(
+                2,
+                Op::Put {
+                    key: 0,
+                    value: "a".into(),
+                },
+            ),
+            client_entry(
+                3,
+                Op::Append {
+                    key: 1,
+                    value: "bc".into(),
+                },
+            ),
+            client_entry(
+                3,
+                Op::Cas {
+                    key: 2,
+                    expected: "".into(),
+                    new: "é".into(),
+                },
+            ),
+        ];
+        for entry in entries {
+            let mut bytes = Vec::new();
+            encode(&entry, &mut bytes);
+            assert_eq!(decode(&bytes), Some(entry));
+            assert_eq!(decode(&bytes[..bytes.len() - 1]), None);
+        }
+    }
+
+    #[test]
+    fn log_keys_are_padded_and_sorted() {
+        assert_eq!(log_key(7), format!("log/{:012}", 7));
+        assert_eq!(log_key(123_456_789_012), "log/123456789012");
+        assert!(log_key(9) < log_key(10));
+    }
+
+    #[test]
+    fn term_searches_use_monotonic_terms() {
+        let mut storage = Storage::new();
+        let mut log = RaftLog::default();
+        for term in [1, 1, 2, 2, 2, 4] {
+            let command = Rc::new(Command::Noop);
+            log.append(&mut storage, Entry { term, command });
+        }
+        assert_eq!(log.first_index_of_term(2), 3);
+        assert_eq!(log.last_index_of_term(2), Some(5));
+        assert_eq!(log.last_index_of_term(3), None);
+        assert_eq!(log.first_index_of_term(3), 6);
+        log.truncate_from(&mut storage, 4);
+        storage.sync();
+        let reloaded = RaftLog::load(&storage);
+        assert_eq!(reloaded.last_index(), 3);
+        assert_eq!(reloaded.last_term(), 2);
+    }
+}

@@ -1,0 +1,190 @@
+//! Raft: a replicated log, and a key-value store on top of it.
+//!
+//! Read this beside the paper (Ongaro and Ousterhout, "In Search of an
+//! Understandable Consensus Algorithm", 2014), Figure 2 in particular. Every
+//! rule of the figure is one short function in [`server`], named after it.
+//!
+//! # The idea
+//!
+//! A cluster of servers keeps one log of commands. Time is cut into *terms*;
+//! each term begins with an election and has at most one leader. The leader
+//! alone appends client commands to its log and copies them to the others
+//! with AppendEntries; once a majority stores an entry of the leader's term,
+//! that entry and all before it are *committed*, and every server applies
+//! them, in order, to its copy of the state machine (here a key-value map).
+//!
+//! ```text
+//!                      times out,             receives votes from
+//!       starts up      starts election        a majority of servers
+//!   ──────────────▶ Follower ────────▶ Candidate ────────────────▶ Leader
+//!                    ▲  ▲  │   (PreVote:   │  ▲  │ times out,          │
+//!                    │  │  │  PreCandidate │  └──┘ new election       │
+//!                    │  │  └──▶ first, ────┘                          │
+//!                    │  │   majority says "you could win")            │
+//!                    │  └── discovers current leader or higher term ──┘
+//!                    └──────── discovers a higher term ───────── (or, with
+//!                                                       CheckQuorum, loses
+//!                                                       touch with a majority)
+//! ```
+//!
+//! # Figure 2, rule by rule
+//!
+//! **State.** Persistent on all servers: `currentTerm`, `votedFor`, `log[]`;
+//! written to the node's storage and synced before the server answers any
+//! RPC or sends anything that depends on them (a vote is durable before it
+//! is granted, an entry before it is acknowledged). Volatile on all servers:
+//! `commitIndex`, `lastApplied`. Volatile on leaders: `nextIndex[]`,
+//! `matchIndex[]`, reinitialised after each election. After a crash,
+//! `on_start` reads the persistent state back and the rest starts over:
+//! commitIndex 0, an empty state machine, rebuilt as the leader tells the
+//! server what is committed.
+//!
+//! **Rules for all servers.** If commitIndex > lastApplied, apply the next
+//! entry. If a message carries a term T > currentTerm, set currentTerm = T
+//! and become a follower.
+//!
+//! **Followers** answer RPCs; if the election timeout (drawn uniformly from
+//! `[election_timeout_min, election_timeout_max]` from the node's own random
+//! stream, afresh at each reset) passes without AppendEntries from the
+//! current leader or granting a vote, they become candidates.
+//!
+//! **Candidates** increment currentTerm, vote for themselves, reset the
+//! election timer and send RequestVote to all. Votes from a majority: become
+//! leader. AppendEntries from the new leader of the term: become follower.
+//! Timeout: start a new election.
+//!
+//! **Leaders** append a no-op entry of their term at once (so they can
+//! commit, see below, and serve reads), send AppendEntries to every server
+//! and repeat them as heartbeats every `heartbeat_interval`. A client
+//! command is appended and replicated; the reply goes out when it is
+//! applied. For each follower, on success: update matchIndex and nextIndex;
+//! on a log-inconsistency failure: move nextIndex back and retry. If there
+//! is an N > commitIndex with a majority of `matchIndex[i] >= N` and
+//! `log[N].term == currentTerm`, set commitIndex = N. Entries of earlier
+//! terms are never committed by counting replicas (Figure 8 shows how such
+//! an entry, even on a majority, can still be overwritten); they commit
+//! when an entry of the current term after them does.
+//!
+//! **RequestVote** (receiver): reply false if term < currentTerm; grant if
+//! votedFor is null or the candidate and the candidate's log is at least as
+//! up to date as the receiver's (§5.4.1: a later last term, or the same last
+//! term and at least as long). At most one vote per term.
+//!
+//! **AppendEntries** (receiver): (1) reply false if term < currentTerm;
+//! (2) reply false if the log has no entry at prevLogIndex of term
+//! prevLogTerm; (3) if an existing entry conflicts with a new one (same
+//! index, different term), delete it and all that follow; (4) append any new
+//! entries not already in the log; (5) if leaderCommit > commitIndex, set
+//! commitIndex = min(leaderCommit, index of the last new entry).
+//!
+//! **Fast backtracking** (end of §5.3): a failing reply carries the term of
+//! the follower's conflicting entry and the first index it holds for that
+//! term (or its log's end, if the log is too short). The leader jumps
+//! nextIndex past its own last entry of that term, or to that first index
+//! if it has none: one round trip per term of disagreement, not per entry.
+//!
+//! # Options (see [`RaftParams`])
+//!
+//! - **PreVote** (thesis §9.6): before a real election a server asks "would
+//!   you vote for me in term + 1?" without changing its term. A server cut
+//!   off from the cluster then cannot inflate its term and, on its return,
+//!   depose a healthy leader.
+//! - **CheckQuorum**: a leader that has not heard from a majority within an
+//!   election timeout steps down, so a leader on the minority side of a
+//!   partition does not pretend for long.
+//! - With either, **leader stickiness** (as in etcd): a server that heard
+//!   from the current leader within `election_timeout_min` (or is the
+//!   leader) rejects (pre-)votes, without adopting the candidate's term.
+//! - **Reads** ([`RaftReads`]): `Log` puts gets in the log like writes;
+//!   `ReadIndex` (thesis §6.4) has the leader note commitIndex (at least its
+//!   no-op) as the read index, confirm it is still leader by a heartbeat
+//!   round that a majority acknowledges, wait until lastApplied reaches the
+//!   read index, and answer from its state machine, without a log entry.
+//!
+//! # The state machine and its clients
+//!
+//! Keys `k1..kN` hold strings (initially `""`): get, put, append, and cas
+//! `[expected new]`. A command carries its client and a sequence number;
+//! the machine applies each (client, seq) at most once, so a client may
+//! resend a command to another server when it hears nothing (see [`client`]).
+//!
+//! # Records
+//!
+//! `leader {"term"}` when a server becomes leader; `commit {"index",
+//! "digest"}` for every entry a server applies (the digest is a stable hash
+//! of the entry's term and command); `state {"version"}` (lastApplied) once
+//! per batch of applied entries and at start; the clients' `op` records.
+//!
+//! # What this model does not do
+//!
+//! No snapshots or log compaction, no membership changes, no leadership
+//! transfer; a client's dedup entry is kept forever. Messages are not
+//! batched beyond one AppendEntries per follower per event.
+//!
+//! # Invariants (checked with `debug_assert!` where they cross)
+//!
+//! A server's term never decreases; it votes at most once per term; its
+//! commit index never decreases and never passes its log's end; a follower
+//! never truncates a committed entry; log terms never decrease along the
+//! log; a leader of a term never receives AppendEntries of the same term.
+
+pub mod client;
+mod kv;
+mod log;
+pub mod msg;
+pub mod server;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::RaftClient;
+pub use msg::{
+    AppendReply, AppendRequest, ClientCommand, Command, Entry, Op, Outcome, RaftMsg, VoteReply,
+    VoteRequest,
+};
+pub use server::{RaftServer, Role};
+
+use crate::time::SimDuration;
+
+/// How the cluster answers gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RaftReads {
+    /// Gets go through the log like writes (slow, simple, linearizable).
+    Log,
+    /// The leader answers after confirming its leadership with a heartbeat
+    /// round and applying up to the commit index it saw (thesis §6.4).
+    ReadIndex,
+}
+
+/// Parameters of a Raft server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RaftParams {
+    /// Shortest election timeout (also the leader-stickiness window and the
+    /// CheckQuorum period).
+    pub election_timeout_min: SimDuration,
+    /// Longest election timeout; each timeout is uniform in [min, max].
+    pub election_timeout_max: SimDuration,
+    /// How often a leader sends AppendEntries when it has nothing new.
+    pub heartbeat_interval: SimDuration,
+    /// Ask for pre-votes before starting an election.
+    pub pre_vote: bool,
+    /// Leaders step down when they lose touch with a majority.
+    pub check_quorum: bool,
+    /// How gets are answered.
+    pub reads: RaftReads,
+}
+
+impl Default for RaftParams {
+    /// Election timeouts 150-300 ms, heartbeats every 50 ms, no PreVote, no
+    /// CheckQuorum, reads through the log: the paper's setting.
+    fn default() -> Self {
+        RaftParams {
+            election_timeout_min: SimDuration::from_millis(150),
+            election_timeout_max: SimDuration::from_millis(300),
+            heartbeat_interval: SimDuration::from_millis(50),
+            pre_vote: false,
+            check_quorum: false,
+            reads: RaftReads::Log,
+        }
+    }
+}
