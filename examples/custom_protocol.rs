@@ -71,7 +71,7 @@ impl Node<SeqMsg> for Sequencer {
         self.counter += 1;
         let seq = self.counter;
         ctx.storage().put_json(COUNTER_KEY, &seq);
-        if seq % self.sync_every == 0 {
+        if seq.is_multiple_of(self.sync_every) {
             ctx.storage().sync(); // the bug: numbers since the last sync are lost on a crash
         }
         ctx.record("issue", json!({ "seq": seq }));

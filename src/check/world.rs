@@ -68,7 +68,10 @@ impl World {
                 };
             }
             (EventKind::Resume, Some(n)) => {
-                let started = self.in_force.iter().find(|(_, f)| f.starts_with(&format!("pause {} ", self.names[n.index()])));
+                let started = self
+                    .in_force
+                    .iter()
+                    .find(|(_, f)| f.starts_with(&format!("pause {} ", self.names[n.index()])));
                 self.pauses[n.index()] = Some((started.map_or(t, |(at, _)| *at), t));
                 let s = &mut self.nodes[n.index()];
                 s.paused = false;
@@ -169,7 +172,10 @@ impl World {
                 ));
             }
             if let (true, Some((from, to))) = (status.up && !status.paused, self.pauses[i]) {
-                parts.push(format!("{} resumed at {to} after a pause from {from}", self.names[i]));
+                parts.push(format!(
+                    "{} resumed at {to} after a pause from {from}",
+                    self.names[i]
+                ));
             }
             if let Some((at, text)) = &self.jumps[i] {
                 parts.push(format!("{text} at {at}"));

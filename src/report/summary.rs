@@ -89,7 +89,9 @@ pub fn body(report: &RunReport) -> String {
             .iter()
             .map(|c| match report.violations.iter().find(|v| &v.check == c) {
                 Some(v) => format!("{c} VIOLATED ({})", v.name),
-                None if report.violations.is_empty() => format!("{c} ok"),
+                None if !report.violations.iter().any(|v| v.severity == crate::check::Severity::Safety) => {
+                    format!("{c} ok")
+                }
                 None => format!("{c} ok until the run stopped"),
             })
             .collect();

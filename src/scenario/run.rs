@@ -4,7 +4,7 @@
 use super::{ModelSpec, Scenario};
 use crate::check::{self, Checker, Severity, Violation, World};
 use crate::engine::{EventKind, LimitHit, RunEnd, SimBuilder, Stats, TraceEvent, TraceHasher};
-use crate::history::{History, HistoryEvent};
+use crate::history::{History, HistoryEvent, OpType, Value};
 use crate::models::heartbeat::HeartbeatNode;
 use crate::models::lease;
 use crate::models::primary_backup::{Client, PbMsg, Server};
@@ -278,6 +278,12 @@ fn drive<M: Message>(
         report.checks.push(extra.name().to_string());
         checkers.push(extra);
     }
+    let mut retired = vec![false; checkers.len()];
+    debug_assert_eq!(
+        retired.len(),
+        checkers.len(),
+        "every check, extra ones too, gets a retired flag"
+    );
     let mut narrator = Narrator {
         limit: options.narrate,
         lines: Vec::new(),
@@ -311,11 +317,19 @@ fn drive<M: Message>(
                 report.history.events.push(op);
             }
             let mut keep_going = true;
-            for checker in checkers.iter_mut() {
+            for (checker, done) in checkers.iter_mut().zip(retired.iter_mut()) {
+                if *done {
+                    continue;
+                }
                 if let Some(v) = checker.on_event(event, &world) {
+                    // Safety: stop at the first violation. Liveness: retire this
+                    // check and run on, so the safety checks still judge the run.
+                    keep_going = v.severity != Severity::Safety;
+                    *done = true;
                     report.violations.push(v);
-                    keep_going = false;
-                    break;
+                    if !keep_going {
+                        break;
+                    }
                 }
             }
             world.observe(event);
@@ -334,10 +348,16 @@ fn drive<M: Message>(
     };
     match run_end {
         RunEnd::Reached => {
-            for checker in checkers.iter_mut() {
+            for (checker, done) in checkers.iter_mut().zip(&retired) {
+                if *done {
+                    continue;
+                }
                 if let Some(v) = checker.finish(end, &world) {
+                    let safety = v.severity == Severity::Safety;
                     report.violations.push(v);
-                    break;
+                    if safety {
+                        break;
+                    }
                 }
             }
         }
@@ -375,9 +395,42 @@ pub fn history_event(event: &TraceEvent) -> Option<HistoryEvent> {
     if record.kind != OP_RECORD {
         return None;
     }
-    let mut detail = record.detail.clone();
-    detail["time"] = event.time.as_nanos().into();
-    serde_json::from_value(detail).ok()
+    let detail = record.detail.as_object()?;
+    let kind = match detail.get("type")?.as_str()? {
+        "invoke" => OpType::Invoke,
+        "ok" => OpType::Ok,
+        "fail" => OpType::Fail,
+        "info" => OpType::Info,
+        _ => return None,
+    };
+    Some(HistoryEvent {
+        process: detail.get("process")?.as_u64()?,
+        kind,
+        f: detail.get("f")?.as_str()?.to_string(),
+        key: detail
+            .get("key")
+            .and_then(|k| k.as_str())
+            .map(str::to_string),
+        value: detail
+            .get("value")
+            .map_or(Some(Value::Nil), history_value)?,
+        time: event.time.as_nanos(),
+    })
+}
+
+/// A JSON value as a history value (null, integer, string, or list of those).
+fn history_value(json: &serde_json::Value) -> Option<Value> {
+    match json {
+        serde_json::Value::Null => Some(Value::Nil),
+        serde_json::Value::Number(n) => n.as_i64().map(Value::Int),
+        serde_json::Value::String(s) => Some(Value::Str(s.clone())),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(history_value)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::List),
+        _ => None,
+    }
 }
 
 fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
@@ -402,8 +455,8 @@ fn verdict_of(violations: &[Violation]) -> Verdict {
 }
 
 /// Record kinds too frequent to narrate (they are counted, and written to
-/// `--trace` and `--history` files): client operations and replica states.
-const QUIET_RECORDS: &[&str] = &[OP_RECORD, "state"];
+/// `--trace` and `--history` files): client operations, replica states, commits.
+const QUIET_RECORDS: &[&str] = &[OP_RECORD, "state", "commit"];
 
 /// Collects the lines worth telling: faults and node observations.
 struct Narrator {
@@ -416,45 +469,62 @@ struct Narrator {
 
 impl Narrator {
     fn observe(&mut self, event: &TraceEvent, names: &[String]) {
-        let line = match &event.kind {
-            EventKind::Fault { fault, applied } => {
-                if *applied {
-                    self.faults += 1;
-                }
-                let mut text = fault.describe(names);
-                if !applied {
-                    text.push_str(" (did not apply)");
-                }
-                text
-            }
-            EventKind::Start { restart: true } => return,
-            EventKind::Resume => format!("{} resumes", names[event.node.map_or(0, |n| n.index())]),
-            EventKind::LossBurstEnd => "loss burst ends".to_string(),
-            EventKind::Record(record) => {
-                match self
-                    .counts
-                    .binary_search_by(|(k, _)| k.as_str().cmp(&record.kind))
-                {
-                    Ok(i) => self.counts[i].1 += 1,
-                    Err(i) => self.counts.insert(i, (record.kind.clone(), 1)),
-                }
-                if QUIET_RECORDS.contains(&record.kind.as_str()) {
-                    return;
-                }
-                let node = event.node.map_or("", |n| names[n.index()].as_str());
-                format!("{node} {} {}", record.kind, describe_detail(&record.detail))
-            }
-            _ => return,
-        };
-        if self.lines.len() < self.limit {
-            self.lines.push(format!(
-                "{:>10}  {}",
-                event.time.to_string(),
-                line.trim_end()
-            ));
-        } else {
-            self.omitted += 1;
+        match &event.kind {
+            EventKind::Fault { applied: true, .. } => self.faults += 1,
+            EventKind::Record(record) => self.count(&record.kind),
+            _ => {}
         }
+        if !tells(event) {
+            return;
+        }
+        if self.lines.len() >= self.limit {
+            self.omitted += 1;
+            return;
+        }
+        let line = narrate(event, names);
+        self.lines.push(format!(
+            "{:>10}  {}",
+            event.time.to_string(),
+            line.trim_end()
+        ));
+    }
+
+    fn count(&mut self, kind: &str) {
+        match self.counts.binary_search_by(|(k, _)| k.as_str().cmp(kind)) {
+            Ok(i) => self.counts[i].1 += 1,
+            Err(i) => self.counts.insert(i, (kind.to_string(), 1)),
+        }
+    }
+}
+
+/// True for the events worth a line: faults, resumes, the end of a loss
+/// burst, and records that are not too frequent to tell.
+fn tells(event: &TraceEvent) -> bool {
+    match &event.kind {
+        EventKind::Fault { .. } | EventKind::Resume | EventKind::LossBurstEnd => true,
+        EventKind::Record(record) => !QUIET_RECORDS.contains(&record.kind.as_str()),
+        _ => false,
+    }
+}
+
+/// The narrated line of an event that [`tells`].
+fn narrate(event: &TraceEvent, names: &[String]) -> String {
+    let node = event.node.map_or("", |n| names[n.index()].as_str());
+    match &event.kind {
+        EventKind::Fault {
+            fault,
+            applied: true,
+        } => fault.describe(names),
+        EventKind::Fault {
+            fault,
+            applied: false,
+        } => format!("{} (did not apply)", fault.describe(names)),
+        EventKind::Resume => format!("{node} resumes"),
+        EventKind::LossBurstEnd => "loss burst ends".to_string(),
+        EventKind::Record(record) => {
+            format!("{node} {} {}", record.kind, describe_detail(&record.detail))
+        }
+        other => other.name().to_string(),
     }
 }
 
