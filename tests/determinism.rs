@@ -9,6 +9,8 @@
 //!   intended change to the trace, rewrite them with
 //!   `FAULTLAB_BLESS=1 cargo test --test determinism` and review the diff.
 
+mod common;
+
 use faultlab::scenario::{run, RunOptions, Scenario};
 use proptest::prelude::*;
 
@@ -92,28 +94,9 @@ proptest! {
     }
 }
 
-fn scenario_files() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .map(|e| {
-            e.expect("readable entry")
-                .path()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|p| p.ends_with(".toml"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 4,
-        "expected at least four scenarios, found {files:?}"
-    );
-    files
-}
-
 #[test]
 fn every_scenario_is_deterministic_for_several_seeds() {
-    for file in scenario_files() {
+    for file in common::scenario_files() {
         let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         for seed in [0, 1, scenario.default_seed, 12345] {
             let a = run(
@@ -147,7 +130,7 @@ fn trace_hashes_match_the_pinned_golden_values() {
     let path = "tests/golden/trace_hashes.txt";
     let mut actual =
         String::from("# scenario seed trace_hash trace_events (FAULTLAB_BLESS=1 rewrites)\n");
-    for file in scenario_files() {
+    for file in common::scenario_files() {
         let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         for seed in [scenario.default_seed, 99] {
             let (hash, events) = hash_of(&scenario, seed);
@@ -168,7 +151,7 @@ fn trace_hashes_match_the_pinned_golden_values() {
 
 #[test]
 fn a_different_seed_gives_a_different_trace_for_every_scenario() {
-    for file in scenario_files() {
+    for file in common::scenario_files() {
         let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         let a = hash_of(&scenario, 1).0;
         let b = hash_of(&scenario, 2).0;

@@ -1,26 +1,13 @@
 //! Every scenario in `scenarios/` runs with its own seed and meets its
 //! `expect`: a teaching scenario that stops showing what it teaches fails here.
 
+mod common;
+
 use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
 
 #[test]
 fn every_scenario_meets_its_expectation_with_its_own_seed() {
-    let mut files: Vec<String> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .map(|e| {
-            e.expect("readable entry")
-                .path()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|p| p.ends_with(".toml"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 20,
-        "expected the full set of scenarios, found {}",
-        files.len()
-    );
+    let files = common::scenario_files();
     for file in files {
         let scenario = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
         let report = run(

@@ -331,7 +331,9 @@ impl Checker for Progress {
         if event.time >= self.bound.after {
             let ok_op = record_of(event, OP_RECORD)
                 .is_some_and(|(_, r)| r.detail.get("type").and_then(|t| t.as_str()) == Some("ok"));
-            self.progressed |= ok_op || record_of(event, "leader").is_some() || record_of(event, "storage_write").is_some();
+            self.progressed |= ok_op
+                || record_of(event, "leader").is_some()
+                || record_of(event, "storage_write").is_some();
         }
         None
     }

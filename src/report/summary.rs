@@ -89,7 +89,11 @@ pub fn body(report: &RunReport) -> String {
             .iter()
             .map(|c| match report.violations.iter().find(|v| &v.check == c) {
                 Some(v) => format!("{c} VIOLATED ({})", v.name),
-                None if !report.violations.iter().any(|v| v.severity == crate::check::Severity::Safety) => {
+                None if !report
+                    .violations
+                    .iter()
+                    .any(|v| v.severity == crate::check::Severity::Safety) =>
+                {
                     format!("{c} ok")
                 }
                 None => format!("{c} ok until the run stopped"),

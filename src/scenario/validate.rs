@@ -349,12 +349,20 @@ fn primary_backup_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec
 
 fn raft_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
     let Some(section) = &raw.raft else {
-        return Err(src.at(&raw.model, "raft", "model \"raft\" needs a [raft] table with election_timeout and heartbeat_interval"));
+        return Err(src.at(
+            &raw.model,
+            "raft",
+            "model \"raft\" needs a [raft] table with election_timeout and heartbeat_interval",
+        ));
     };
     let r = section.get_ref();
     let [election_timeout_min, election_timeout_max] = *r.election_timeout.get_ref();
     if election_timeout_min > election_timeout_max || election_timeout_min == SimDuration::ZERO {
-        return Err(src.at(&r.election_timeout, "raft.election_timeout", "expected [shortest, longest], shortest first and longer than 0"));
+        return Err(src.at(
+            &r.election_timeout,
+            "raft.election_timeout",
+            "expected [shortest, longest], shortest first and longer than 0",
+        ));
     }
     let heartbeat_interval = *r.heartbeat_interval.get_ref();
     if heartbeat_interval == SimDuration::ZERO || heartbeat_interval >= election_timeout_min {
@@ -365,7 +373,11 @@ fn raft_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenario
         Some("read_index") => RaftReads::ReadIndex,
         Some(other) => {
             let spanned = r.reads.as_ref().expect("matched Some");
-            return Err(src.at(spanned, "raft.reads", format!("'{other}'; expected \"log\" or \"read_index\"")));
+            return Err(src.at(
+                spanned,
+                "raft.reads",
+                format!("'{other}'; expected \"log\" or \"read_index\""),
+            ));
         }
     };
     let params = RaftParams {
@@ -376,7 +388,13 @@ fn raft_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenario
         check_quorum: r.check_quorum.unwrap_or(false),
         reads,
     };
-    if raw.nodes.get_ref().count.as_ref().is_some_and(|c| *c.get_ref() < 1) {
+    if raw
+        .nodes
+        .get_ref()
+        .count
+        .as_ref()
+        .is_some_and(|c| *c.get_ref() < 1)
+    {
         return Err(src.at(&raw.nodes, "nodes.count", "raft needs at least one server"));
     }
     Ok(ModelSpec::Raft(params, workload(raw, src)?))
@@ -384,7 +402,11 @@ fn raft_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenario
 
 fn lease_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
     let Some(section) = &raw.lease else {
-        return Err(src.at(&raw.model, "lease", "model \"lease\" needs a [lease] table with duration, renew_interval and fencing"));
+        return Err(src.at(
+            &raw.model,
+            "lease",
+            "model \"lease\" needs a [lease] table with duration, renew_interval and fencing",
+        ));
     };
     let l = section.get_ref();
     let lease_duration = *l.duration.get_ref();
@@ -395,14 +417,26 @@ fn lease_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenari
     if renew_interval == SimDuration::ZERO || renew_interval >= lease_duration {
         return Err(src.at(&l.renew_interval, "lease.renew_interval", format!("{renew_interval}; expected longer than 0 and shorter than the lease ({lease_duration}), or the holder would lose it between renewals")));
     }
-    let drift_margin = l.drift_margin.as_ref().map_or(SimDuration::ZERO, |d| *d.get_ref());
+    let drift_margin = l
+        .drift_margin
+        .as_ref()
+        .map_or(SimDuration::ZERO, |d| *d.get_ref());
     if let Some(d) = &l.drift_margin {
         if *d.get_ref() >= lease_duration {
-            return Err(src.at(d, "lease.drift_margin", format!("{}; expected shorter than the lease ({lease_duration})", d.get_ref())));
+            return Err(src.at(
+                d,
+                "lease.drift_margin",
+                format!(
+                    "{}; expected shorter than the lease ({lease_duration})",
+                    d.get_ref()
+                ),
+            ));
         }
     }
     let write_interval = match &l.write_interval {
-        Some(w) if *w.get_ref() == SimDuration::ZERO => return Err(src.at(w, "lease.write_interval", "must be longer than 0")),
+        Some(w) if *w.get_ref() == SimDuration::ZERO => {
+            return Err(src.at(w, "lease.write_interval", "must be longer than 0"))
+        }
         Some(w) => *w.get_ref(),
         None => SimDuration::from_millis(100),
     };
@@ -414,7 +448,13 @@ fn lease_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenari
     if servers < 3 {
         return Err(src.at(&raw.nodes, "nodes", format!("the lease model needs at least 3 nodes (n1 the lease service, n2 the storage, n3.. candidates); this scenario has {servers}")));
     }
-    Ok(ModelSpec::Lease(LeaseParams { lease_duration, renew_interval, drift_margin, fencing: l.fencing, write_interval }))
+    Ok(ModelSpec::Lease(LeaseParams {
+        lease_duration,
+        renew_interval,
+        drift_margin,
+        fencing: l.fencing,
+        write_interval,
+    }))
 }
 
 fn workload(raw: &ScenarioFile, src: &Source<'_>) -> Result<Workload, ScenarioError> {
@@ -1068,7 +1108,10 @@ fn liveness(
                 .saturating_add(params.anti_entropy.as_nanos().saturating_mul(2)),
         ),
         ModelSpec::Raft(params, workload) => SimDuration(
-            params.election_timeout_max.as_nanos().saturating_mul(4)
+            params
+                .election_timeout_max
+                .as_nanos()
+                .saturating_mul(4)
                 .saturating_add(workload.timeout.as_nanos().saturating_mul(2)),
         ),
         ModelSpec::Lease(params) => SimDuration(params.lease_duration.as_nanos().saturating_mul(3)),
