@@ -325,10 +325,19 @@ fn list_shows_models_checks_and_every_scenario() {
     assert!(!text.contains("INVALID"), "{text}");
 }
 
+/// The shared corpus, beside the repository (CI clones main with shared/ beside it).
 const CORPUS: &str = "../shared/linearizability";
+
+fn corpus_present() {
+    assert!(
+        std::path::Path::new(CORPUS).join("expected.csv").exists(),
+        "the linearizability corpus is missing: expected {CORPUS} beside the repository (see README)"
+    );
+}
 
 #[test]
 fn check_gives_each_verdict_its_exit_code() {
+    corpus_present();
     let bad = faultlab(&[
         "check",
         &format!("{CORPUS}/jepsen/etcd_000.log"),
@@ -374,6 +383,7 @@ fn check_gives_each_verdict_its_exit_code() {
 
 #[test]
 fn check_reads_every_format_and_splits_kv_by_key() {
+    corpus_present();
     let edn = last_json(&faultlab(&[
         "check",
         &format!("{CORPUS}/kv/c10-bad.txt"),
