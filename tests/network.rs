@@ -505,3 +505,60 @@ fn any_order_links_with_wide_latency_spread_do_reorder() {
         "only {inversions} reorderings with 1-200ms spread"
     );
 }
+
+/// Every node sends one message to every other node at start.
+struct Greeter;
+
+#[derive(Clone, Debug, Hash)]
+struct Hello;
+
+impl Node<Hello> for Greeter {
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Hello>) {
+        ctx.broadcast(Hello);
+    }
+    fn on_message(&mut self, _ctx: &mut Ctx<'_, Hello>, _from: NodeId, _msg: Hello) {}
+    fn on_timer(&mut self, _ctx: &mut Ctx<'_, Hello>, _timer: TimerId) {}
+}
+
+#[test]
+fn zones_give_links_inside_and_between_zones_their_own_latency() {
+    let text = r#"
+model = "heartbeat"
+duration = "1s"
+checks = ["accuracy"]
+[heartbeat]
+interval = "100ms"
+timeout = "500ms"
+[nodes]
+count = 5
+zones = { az1 = ["n1", "n2"], az2 = ["n3", "n4"] }
+[network]
+latency = { dist = "constant", value = "1ms" }
+[network.inter_zone]
+latency = { dist = "constant", value = "30ms" }
+"#;
+    let scenario = faultlab::scenario::Scenario::parse(text, "zones.toml").expect("valid");
+    let zone = |n: u32| match n {
+        0 | 1 => 1,
+        2 | 3 => 2,
+        _ => 0, // n5 is in no zone: a zone of its own
+    };
+    let mut sim = SimBuilder::new(1, 5, |_| Box::new(Greeter) as Box<dyn Node<Hello>>)
+        .topology(scenario.topology.clone())
+        .build();
+    let mut sends = 0;
+    while sim.step() == faultlab::engine::Step::Ran {
+        for event in sim.events() {
+            if let (EventKind::Send { to, arrival, .. }, Some(from)) = (&event.kind, event.node) {
+                let expected_ms = if zone(from.0) == zone(to.0) { 1 } else { 30 };
+                assert_eq!(
+                    *arrival - event.time,
+                    SimDuration::from_millis(expected_ms),
+                    "{from:?} -> {to:?}"
+                );
+                sends += 1;
+            }
+        }
+    }
+    assert_eq!(sends, 20, "every ordered pair of 5 nodes");
+}

@@ -11,6 +11,13 @@ fn the_readme_scenario_example_parses_and_runs() {
     let scenario = Scenario::parse(text, "README.md example").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scenario.model.name(), "heartbeat");
     assert!(scenario.chaos.is_some() && !scenario.faults.is_empty());
-    let report = run(&scenario, 7, RunOptions { narrate: 0, ..RunOptions::default() });
+    let report = run(
+        &scenario,
+        7,
+        RunOptions {
+            narrate: 0,
+            ..RunOptions::default()
+        },
+    );
     assert!(report.stats.events > 0);
 }
