@@ -6,7 +6,7 @@
 
 use clap::{Parser, Subcommand};
 use faultlab::report::summary;
-use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
+use faultlab::scenario::{check_determinism, run, RunOptions, Scenario, Verdict};
 use faultlab::sweep::sweep;
 use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
@@ -216,7 +216,12 @@ fn cmd_run(
         event_hashes: check,
         ..RunOptions::default()
     };
-    let report = run(&scenario, seed, options);
+    let (report, determinism) = if check {
+        let (report, d) = check_determinism(options, |o| run(&scenario, seed, o));
+        (report, Some(d))
+    } else {
+        (run(&scenario, seed, options), None)
+    };
     let mut code = report.verdict.exit_code();
     if let Some(file) = &history {
         let written = std::fs::File::create(file)
@@ -226,66 +231,29 @@ fn cmd_run(
             return 2;
         }
     }
-    let mut determinism = serde_json::Value::Null;
-    if check {
-        let again = run(
-            &scenario,
-            seed,
-            RunOptions {
-                event_hashes: true,
-                narrate: 0,
-                ..RunOptions::default()
-            },
-        );
-        let first_difference = report
-            .event_hashes
-            .iter()
-            .zip(&again.event_hashes)
-            .position(|(a, b)| a != b)
-            .or_else(|| {
-                (report.event_hashes.len() != again.event_hashes.len())
-                    .then(|| report.event_hashes.len().min(again.event_hashes.len()))
-            });
-        determinism = match first_difference {
-            None => {
-                if !json {
-                    println!(
-                        "determinism: identical, both runs gave trace hash {} over {} trace events",
-                        report.trace_hash, report.trace_events
-                    );
-                }
-                serde_json::json!({"identical": true, "trace_events": report.trace_events})
+    let determinism = determinism.map(|d| match d.first_difference {
+        None => {
+            if !json {
+                println!(
+                    "determinism: identical, both runs gave trace hash {} over {} trace events",
+                    report.trace_hash, d.trace_events
+                );
             }
-            Some(i) => {
-                let capture = |_| {
-                    run(
-                        &scenario,
-                        seed,
-                        RunOptions {
-                            capture_event: Some(i as u64),
-                            narrate: 0,
-                            ..RunOptions::default()
-                        },
-                    )
-                    .captured_event
-                    .unwrap_or_else(|| "(the run ended before this event)".into())
-                };
-                let (first, second) = (capture(1), capture(2));
-                if !json {
-                    println!(
-                        "determinism: NOT deterministic; the traces first differ at event #{i}:"
-                    );
-                    println!("  run 1: {first}");
-                    println!("  run 2: {second}");
-                }
-                code = 3;
-                serde_json::json!({"identical": false, "first_difference": i, "run_1": first, "run_2": second})
+            serde_json::json!({"identical": true, "trace_events": d.trace_events})
+        }
+        Some(i) => {
+            code = 3;
+            if !json {
+                println!("determinism: NOT deterministic; the traces first differ at event #{i}:");
+                println!("  run 1: {}", d.run_1.as_deref().unwrap_or(""));
+                println!("  run 2: {}", d.run_2.as_deref().unwrap_or(""));
             }
-        };
-    }
+            serde_json::json!({"identical": false, "first_difference": i, "run_1": d.run_1, "run_2": d.run_2})
+        }
+    });
     if json {
         let mut object = summary::to_json(&report);
-        if check {
+        if let Some(determinism) = determinism {
             object["determinism"] = determinism;
         }
         println!("{object}");

@@ -158,3 +158,56 @@ fn a_different_seed_gives_a_different_trace_for_every_scenario() {
         assert_ne!(a, b, "{file}: seeds 1 and 2 gave the same trace");
     }
 }
+
+/// A deliberately nondeterministic node: it greets its peers in the
+/// iteration order of a `HashMap`, which differs from one map to the next.
+struct HashOrdered;
+
+#[derive(Clone, Debug, Hash)]
+struct Greeting(u32);
+
+impl faultlab::Node<Greeting> for HashOrdered {
+    fn on_start(&mut self, ctx: &mut faultlab::Ctx<'_, Greeting>) {
+        let order: std::collections::HashMap<u32, faultlab::NodeId> = (0..32u32)
+            .map(|i| (i, ctx.peers()[i as usize % ctx.peers().len()]))
+            .collect();
+        for (i, peer) in order {
+            ctx.send(peer, Greeting(i));
+        }
+    }
+    fn on_message(
+        &mut self,
+        _ctx: &mut faultlab::Ctx<'_, Greeting>,
+        _from: faultlab::NodeId,
+        _msg: Greeting,
+    ) {
+    }
+    fn on_timer(&mut self, _ctx: &mut faultlab::Ctx<'_, Greeting>, _timer: faultlab::TimerId) {}
+}
+
+#[test]
+fn the_determinism_check_catches_a_node_that_iterates_a_hash_map() {
+    use faultlab::scenario::{check_determinism, run_custom};
+    let scenario = Scenario::load("scenarios/heartbeat-quiet.toml").unwrap();
+    let (_, verdict) = check_determinism(RunOptions::default(), |options| {
+        run_custom(&scenario, 1, options, |_| {
+            Box::new(HashOrdered) as Box<dyn faultlab::Node<Greeting>>
+        })
+    });
+    let i = verdict
+        .first_difference
+        .expect("HashMap order must make the two runs differ");
+    assert!(
+        verdict.run_1.as_deref().unwrap_or("").contains("send"),
+        "{verdict:?}"
+    );
+    assert!(i < verdict.trace_events, "{verdict:?}");
+
+    let (report, verdict) =
+        check_determinism(RunOptions::default(), |options| run(&scenario, 1, options));
+    assert_eq!(
+        verdict.first_difference, None,
+        "the heartbeat model is deterministic"
+    );
+    assert_eq!(verdict.trace_events, report.trace_events);
+}

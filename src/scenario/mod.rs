@@ -15,7 +15,7 @@ pub mod run;
 mod validate;
 
 pub use error::{Lines, ScenarioError};
-pub use run::{run, run_custom, RunOptions, RunReport, Verdict};
+pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
 
 use crate::check::LivenessBound;
 use crate::clock::Clock;

@@ -196,6 +196,68 @@ pub fn run_custom<M: Message>(
     })
 }
 
+/// What running one seed twice showed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Determinism {
+    /// Index of the first trace event where the two runs differ, if any.
+    pub first_difference: Option<u64>,
+    /// Trace events of the first run.
+    pub trace_events: u64,
+    /// That event in two further runs (only when they differ).
+    pub run_1: Option<String>,
+    /// That event in two further runs (only when they differ).
+    pub run_2: Option<String>,
+}
+
+/// Runs a seed twice (through `run_once`, the first time with `first`) and
+/// compares the running trace hash after every event. If the traces differ,
+/// two more runs describe the first event that differs. Returns the first
+/// run's report too, so a caller can print it.
+pub fn check_determinism(
+    first: RunOptions,
+    mut run_once: impl FnMut(RunOptions) -> RunReport,
+) -> (RunReport, Determinism) {
+    let report = run_once(RunOptions {
+        event_hashes: true,
+        ..first
+    });
+    let again = run_once(RunOptions {
+        event_hashes: true,
+        narrate: 0,
+        ..RunOptions::default()
+    });
+    let (a, b) = (&report.event_hashes, &again.event_hashes);
+    let first_difference = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())))
+        .map(|i| i as u64);
+    let mut describe = |i: u64| {
+        run_once(RunOptions {
+            capture_event: Some(i),
+            narrate: 0,
+            ..RunOptions::default()
+        })
+        .captured_event
+        .unwrap_or_else(|| "(the run ended before this event)".into())
+    };
+    let (run_1, run_2) = match first_difference {
+        Some(i) => (Some(describe(i)), Some(describe(i))),
+        None => (None, None),
+    };
+    let trace_events = report.trace_events;
+    (
+        report,
+        Determinism {
+            first_difference,
+            trace_events,
+            run_1,
+            run_2,
+        },
+    )
+}
+
 /// A caught panic as a `node_panic` violation.
 fn panic_violation(
     payload: &(dyn std::any::Any + Send),
