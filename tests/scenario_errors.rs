@@ -868,3 +868,36 @@ fn chaos_interval_so_short_it_would_schedule_millions_of_faults() {
     assert_eq!(err.field.as_deref(), Some("chaos.crash_every"), "{err}");
     assert!(err.message.contains("expected at most 100000"), "{err}");
 }
+
+#[test]
+fn lease_intervals_must_fit_inside_the_believed_lease() {
+    let text = "model = \"lease\"\nduration = \"5s\"\n[lease]\nduration = \"1s\"\nrenew_interval = \"300ms\"\ndrift_margin = \"800ms\"\nfencing = true\n[nodes]\ncount = 3\n";
+    let err = Scenario::parse(text, "bad.toml").unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("lease"), "{err}");
+    assert_eq!(err.line, Some(3), "{err}");
+    assert!(
+        err.message
+            .contains("renew_interval 300ms is not shorter than lease_duration - drift_margin"),
+        "{err}"
+    );
+}
+
+#[test]
+fn raft_heartbeat_must_be_shorter_than_the_election_timeout() {
+    let text = "model = \"raft\"\nduration = \"5s\"\n[raft]\nelection_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"200ms\"\n[workload]\nclients = 1\ntimeout = \"100ms\"\n[nodes]\ncount = 3\n";
+    let err = Scenario::parse(text, "bad.toml").unwrap_err();
+    assert_eq!(
+        err.field.as_deref(),
+        Some("raft.heartbeat_interval"),
+        "{err}"
+    );
+    assert_eq!(err.line, Some(5), "{err}");
+}
+
+#[test]
+fn a_model_with_clients_needs_a_workload() {
+    let text = "model = \"raft\"\nduration = \"5s\"\n[raft]\nelection_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"50ms\"\n[nodes]\ncount = 3\n";
+    let err = Scenario::parse(text, "bad.toml").unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("workload"), "{err}");
+    assert!(err.message.contains("needs a [workload] table"), "{err}");
+}

@@ -448,13 +448,15 @@ fn lease_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, Scenari
     if servers < 3 {
         return Err(src.at(&raw.nodes, "nodes", format!("the lease model needs at least 3 nodes (n1 the lease service, n2 the storage, n3.. candidates); this scenario has {servers}")));
     }
-    Ok(ModelSpec::Lease(LeaseParams {
+    let params = LeaseParams {
         lease_duration,
         renew_interval,
         drift_margin,
         fencing: l.fencing,
         write_interval,
-    }))
+    };
+    params.validate().map_err(|e| src.at(section, "lease", e))?;
+    Ok(ModelSpec::Lease(params))
 }
 
 fn workload(raw: &ScenarioFile, src: &Source<'_>) -> Result<Workload, ScenarioError> {
