@@ -1,6 +1,6 @@
-//! The `linearizability` check of a run: collects the clients' `op` records
-//! into a history and, when the run ends, searches it for a linearization
-//! (see [`super::linearizability`]).
+//! The `linearizability` check of a run: when the run ends, it searches the
+//! clients' history (collected by the [`World`] from their `op` records) for
+//! a linearization (see [`super::linearizability`]).
 //!
 //! A search that exhausts its step budget gives no verdict; the run's check
 //! notes say so, and the run is not failed for it.
@@ -8,8 +8,6 @@
 use super::linearizability::{check, LinModel, LinOptions, LinVerdict};
 use super::{Checker, Severity, Violation, World};
 use crate::engine::TraceEvent;
-use crate::history::History;
-use crate::scenario::run::history_event;
 use crate::time::SimTime;
 
 /// Search steps a run's check may take before giving up with "unknown".
@@ -19,18 +17,13 @@ pub const RUN_CHECK_MAX_STEPS: u64 = 20_000_000;
 #[derive(Debug)]
 pub struct Linearizability {
     model: LinModel,
-    history: History,
     note: Option<String>,
 }
 
 impl Linearizability {
     /// Judges the history against `model`.
     pub fn new(model: LinModel) -> Self {
-        Linearizability {
-            model,
-            history: History::default(),
-            note: None,
-        }
+        Linearizability { model, note: None }
     }
 }
 
@@ -39,18 +32,15 @@ impl Checker for Linearizability {
         "linearizability"
     }
 
-    fn on_event(&mut self, event: &TraceEvent, _world: &World) -> Option<Violation> {
-        if let Some(op) = history_event(event) {
-            self.history.events.push(op);
-        }
+    fn on_event(&mut self, _event: &TraceEvent, _world: &World) -> Option<Violation> {
         None
     }
 
-    fn finish(&mut self, end: SimTime, _world: &World) -> Option<Violation> {
+    fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation> {
         let options = LinOptions {
             max_steps: RUN_CHECK_MAX_STEPS,
         };
-        let report = match check(&self.history, self.model, &options, &|| false) {
+        let report = match check(world.history(), self.model, &options, &|| false) {
             Ok(report) => report,
             Err(e) => {
                 self.note = Some(format!(

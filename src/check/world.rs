@@ -3,7 +3,9 @@
 
 use crate::engine::{EventKind, TraceEvent};
 use crate::fault::Fault;
+use crate::history::{History, HistoryEvent, OpType, Value};
 use crate::node::NodeId;
+use crate::node::OP_RECORD;
 use crate::time::SimTime;
 
 /// One node's status.
@@ -31,6 +33,8 @@ pub struct World {
     /// Each node's last completed pause (start, end) and last clock jump (time, text).
     pauses: Vec<Option<(SimTime, SimTime)>>,
     jumps: Vec<Option<(SimTime, String)>>,
+    /// The clients' history so far, from their `op` records.
+    history: History,
 }
 
 impl World {
@@ -47,6 +51,7 @@ impl World {
             restarts: vec![None; names.len()],
             pauses: vec![None; names.len()],
             jumps: vec![None; names.len()],
+            history: History::default(),
             names,
             in_force: Vec::new(),
         }
@@ -54,6 +59,9 @@ impl World {
 
     /// Applies one event.
     pub fn observe(&mut self, event: &TraceEvent) {
+        if let Some(op) = history_event(event) {
+            self.history.events.push(op);
+        }
         let t = event.time;
         match (&event.kind, event.node) {
             (EventKind::Start { restart }, Some(n)) => {
@@ -124,6 +132,16 @@ impl World {
         }
     }
 
+    /// The clients' history so far (every `op` record, with its true time).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Takes the history out (at the end of a run).
+    pub fn take_history(&mut self) -> History {
+        std::mem::take(&mut self.history)
+    }
+
     /// A node's status.
     pub fn status(&self, node: NodeId) -> NodeStatus {
         self.nodes[node.index()]
@@ -192,4 +210,50 @@ fn is_network_cut(description: &str) -> bool {
     description.starts_with("partition")
         || description.starts_with("one-way")
         || description.starts_with("isolate")
+}
+
+/// The history line an `op` record stands for, with the event's true time.
+pub fn history_event(event: &TraceEvent) -> Option<HistoryEvent> {
+    let EventKind::Record(record) = &event.kind else {
+        return None;
+    };
+    if record.kind != OP_RECORD {
+        return None;
+    }
+    let detail = record.detail.as_object()?;
+    let kind = match detail.get("type")?.as_str()? {
+        "invoke" => OpType::Invoke,
+        "ok" => OpType::Ok,
+        "fail" => OpType::Fail,
+        "info" => OpType::Info,
+        _ => return None,
+    };
+    Some(HistoryEvent {
+        process: detail.get("process")?.as_u64()?,
+        kind,
+        f: detail.get("f")?.as_str()?.to_string(),
+        key: detail
+            .get("key")
+            .and_then(|k| k.as_str())
+            .map(str::to_string),
+        value: detail
+            .get("value")
+            .map_or(Some(Value::Nil), history_value)?,
+        time: event.time.as_nanos(),
+    })
+}
+
+/// A JSON value as a history value (null, integer, string, or list of those).
+fn history_value(json: &serde_json::Value) -> Option<Value> {
+    match json {
+        serde_json::Value::Null => Some(Value::Nil),
+        serde_json::Value::Number(n) => n.as_i64().map(Value::Int),
+        serde_json::Value::String(s) => Some(Value::Str(s.clone())),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(history_value)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::List),
+        _ => None,
+    }
 }

@@ -4,7 +4,7 @@
 use super::{ModelSpec, Scenario};
 use crate::check::{self, Checker, Severity, Violation, World};
 use crate::engine::{EventKind, LimitHit, RunEnd, SimBuilder, Stats, TraceEvent, TraceHasher};
-use crate::history::{History, HistoryEvent, OpType, Value};
+use crate::history::History;
 use crate::models::heartbeat::HeartbeatNode;
 use crate::models::lease;
 use crate::models::primary_backup::{Client, PbMsg, Server};
@@ -432,6 +432,7 @@ fn drive<M: Message>(
         }
     }
     report.check_notes = checkers.iter().filter_map(|c| c.note()).collect();
+    report.history = world.take_history();
     report.sim_time = sim.now();
     report.stats = *sim.stats();
     report.trace_events = index;
@@ -449,51 +450,7 @@ fn drive<M: Message>(
     report
 }
 
-/// The history line an `op` record stands for, with the event's true time.
-pub fn history_event(event: &TraceEvent) -> Option<HistoryEvent> {
-    let EventKind::Record(record) = &event.kind else {
-        return None;
-    };
-    if record.kind != OP_RECORD {
-        return None;
-    }
-    let detail = record.detail.as_object()?;
-    let kind = match detail.get("type")?.as_str()? {
-        "invoke" => OpType::Invoke,
-        "ok" => OpType::Ok,
-        "fail" => OpType::Fail,
-        "info" => OpType::Info,
-        _ => return None,
-    };
-    Some(HistoryEvent {
-        process: detail.get("process")?.as_u64()?,
-        kind,
-        f: detail.get("f")?.as_str()?.to_string(),
-        key: detail
-            .get("key")
-            .and_then(|k| k.as_str())
-            .map(str::to_string),
-        value: detail
-            .get("value")
-            .map_or(Some(Value::Nil), history_value)?,
-        time: event.time.as_nanos(),
-    })
-}
-
-/// A JSON value as a history value (null, integer, string, or list of those).
-fn history_value(json: &serde_json::Value) -> Option<Value> {
-    match json {
-        serde_json::Value::Null => Some(Value::Nil),
-        serde_json::Value::Number(n) => n.as_i64().map(Value::Int),
-        serde_json::Value::String(s) => Some(Value::Str(s.clone())),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(history_value)
-            .collect::<Option<Vec<_>>>()
-            .map(Value::List),
-        _ => None,
-    }
-}
+pub use crate::check::world::history_event;
 
 fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
     Violation {
