@@ -7,7 +7,7 @@
 //! restart and pause. Protocol models run inside, and checkers judge the run.
 //!
 //! The layers, each depending only on those above it:
-//! - [`time`], [`rng`], [`clock`], [`storage`], [`node`]: the vocabulary;
+//! - [`time`], [`rng`], [`hash`], [`clock`], [`storage`], [`node`], [`history`]: the vocabulary;
 //! - [`net`], [`fault`]: the world a node lives in;
 //! - [`engine`]: the event loop, the only place that advances time;
 //! - [`models`]: protocols (they know [`node`], never [`engine`]);
@@ -21,6 +21,7 @@ pub mod check;
 pub mod clock;
 pub mod engine;
 pub mod fault;
+pub mod hash;
 pub mod history;
 pub mod models;
 pub mod net;

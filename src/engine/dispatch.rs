@@ -2,9 +2,10 @@
 //! handler asked for (sends through the network, timers, records).
 
 use super::queue::Payload;
-use super::trace::{digest, EventKind, TraceEvent};
+use super::trace::{EventKind, TraceEvent};
 use super::{PendingTimer, Sim};
 use crate::clock::LocalTime;
+use crate::hash::digest;
 use crate::net::{DropReason, Ordering};
 use crate::node::{Ctx, Message, Node, NodeId, TimerId, TimerOp};
 use crate::time::SimTime;

@@ -18,7 +18,8 @@ mod dispatch;
 mod queue;
 pub mod trace;
 
-pub use trace::{digest, EventKind, StableHasher, TraceEvent, TraceHasher};
+pub use crate::hash::{digest, StableHasher, TraceHasher};
+pub use trace::{EventKind, TraceEvent};
 
 use crate::clock::{Clock, LocalTime};
 use crate::fault::{Fault, TimedFault};

@@ -13,7 +13,7 @@ use super::msg::{
 };
 use super::{RaftParams, RaftReads};
 use crate::clock::LocalTime;
-use crate::engine::digest;
+use crate::hash::digest;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;
 use serde_json::json;
