@@ -2,9 +2,9 @@
 //!
 //! Every step of the engine yields trace events: a delivery, a timer, a
 //! fault, the messages a handler sent, what it recorded. A run's trace hash
-//! folds every event, in order, through [`TraceHasher`], over a canonical
+//! folds every event, in order, through [`crate::hash::TraceHasher`], over a canonical
 //! encoding: integers as integers (never native-endian bytes), messages by a
-//! [`StableHasher`] digest of their derived `Hash`, JSON details by their
+//! [`crate::hash::StableHasher`] digest of their derived `Hash`, JSON details by their
 //! serialised text (object keys sorted). Same scenario + same seed must give
 //! the same hash on every machine, in debug and release.
 //!
