@@ -33,6 +33,17 @@ latency = { dist = "uniform", min = "1ms", max = "10ms" }
 loss = 0.01
 "#;
 
+/// (milliseconds, fault) pairs as a schedule sorted by time.
+fn timed(mut list: Vec<(u64, Fault)>) -> Vec<TimedFault> {
+    list.sort_by_key(|(ms, _)| *ms);
+    list.into_iter()
+        .map(|(ms, fault)| TimedFault {
+            at: SimTime(ms * 1_000_000),
+            fault,
+        })
+        .collect()
+}
+
 fn node(n: u32) -> impl Strategy<Value = NodeId> {
     (0..n).prop_map(NodeId)
 }
@@ -77,15 +88,7 @@ fn faults(n: u32, until_ms: u64) -> impl Strategy<Value = Vec<TimedFault>> {
             by_ns: ms * 1_000_000
         }),
     ];
-    prop::collection::vec((0..until_ms, fault), 0..16).prop_map(|mut list| {
-        list.sort_by_key(|(ms, _)| *ms);
-        list.into_iter()
-            .map(|(ms, fault)| TimedFault {
-                at: SimTime(ms * 1_000_000),
-                fault,
-            })
-            .collect()
-    })
+    prop::collection::vec((0..until_ms, fault), 0..16).prop_map(timed)
 }
 
 proptest! {
@@ -137,15 +140,7 @@ fn lease_faults() -> impl Strategy<Value = Vec<TimedFault>> {
         })),
         Just(Fault::Heal),
     ];
-    prop::collection::vec((0u64..7_000, fault), 0..14).prop_map(|mut list| {
-        list.sort_by_key(|(ms, _)| *ms);
-        list.into_iter()
-            .map(|(ms, fault)| TimedFault {
-                at: SimTime(ms * 1_000_000),
-                fault,
-            })
-            .collect()
-    })
+    prop::collection::vec((0u64..7_000, fault), 0..14).prop_map(timed)
 }
 
 proptest! {
