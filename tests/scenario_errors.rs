@@ -901,3 +901,15 @@ fn a_model_with_clients_needs_a_workload() {
     assert_eq!(err.field.as_deref(), Some("workload"), "{err}");
     assert!(err.message.contains("needs a [workload] table"), "{err}");
 }
+
+#[test]
+fn the_liveness_bound_is_required_only_when_a_liveness_check_runs() {
+    // The lease model's default checks are all safety checks: a run shorter
+    // than the default liveness bound (3 x 1s) is fine.
+    let text = "model = \"lease\"\nduration = \"2s\"\n[lease]\nduration = \"1s\"\nrenew_interval = \"300ms\"\nfencing = true\n[nodes]\ncount = 3\n";
+    Scenario::parse(text, "ok.toml").unwrap_or_else(|e| panic!("{e}"));
+    // Naming progress (a liveness check) makes the bound matter.
+    let with_progress = text.replace("[lease]", "checks = [\"progress\"]\n[lease]");
+    let err = Scenario::parse(&with_progress, "bad.toml").unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("duration"), "{err}");
+}

@@ -27,7 +27,7 @@ pub struct World {
     names: Vec<String>,
     nodes: Vec<NodeStatus>,
     /// Faults whose effect lasts, with their start time (partitions, pauses, bursts).
-    in_force: Vec<(SimTime, String)>,
+    in_force: Vec<(SimTime, Fault)>,
     /// Each node's last crash and restart times, if it ever restarted.
     restarts: Vec<Option<(SimTime, SimTime)>>,
     /// Each node's last completed pause (start, end) and last clock jump (time, text).
@@ -79,17 +79,17 @@ impl World {
                 let started = self
                     .in_force
                     .iter()
-                    .find(|(_, f)| f.starts_with(&format!("pause {} ", self.names[n.index()])));
-                self.pauses[n.index()] = Some((started.map_or(t, |(at, _)| *at), t));
+                    .find(|(_, f)| is_pause_of(f, n))
+                    .map_or(t, |(at, _)| *at);
+                self.pauses[n.index()] = Some((started, t));
                 let s = &mut self.nodes[n.index()];
                 s.paused = false;
                 s.running_since = t;
-                let name = format!("pause {}", self.names[n.index()]);
-                self.in_force.retain(|(_, f)| !f.starts_with(&name));
+                self.in_force.retain(|(_, f)| !is_pause_of(f, n));
             }
-            (EventKind::LossBurstEnd, _) => {
-                self.in_force.retain(|(_, f)| !f.starts_with("loss burst"))
-            }
+            (EventKind::LossBurstEnd, _) => self
+                .in_force
+                .retain(|(_, f)| !matches!(f, Fault::LossBurst { .. })),
             (
                 EventKind::Fault {
                     fault,
@@ -110,20 +110,18 @@ impl World {
                     since: t,
                     running_since: t,
                 };
-                let name = format!("pause {}", self.names[n.index()]);
-                self.in_force.retain(|(_, f)| !f.starts_with(&name));
+                self.in_force.retain(|(_, f)| !is_pause_of(f, *n));
             }
             Fault::Pause { node, .. } => {
                 self.nodes[node.index()].paused = true;
-                let name = format!("pause {}", self.names[node.index()]);
-                if !self.in_force.iter().any(|(_, f)| f.starts_with(&name)) {
-                    self.in_force.push((t, fault.describe(&self.names)));
+                if !self.in_force.iter().any(|(_, f)| is_pause_of(f, *node)) {
+                    self.in_force.push((t, fault.clone()));
                 }
             }
-            Fault::Partition(_) | Fault::LossBurst { .. } => {
-                self.in_force.push((t, fault.describe(&self.names)))
-            }
-            Fault::Heal => self.in_force.retain(|(_, f)| !is_network_cut(f)),
+            Fault::Partition(_) | Fault::LossBurst { .. } => self.in_force.push((t, fault.clone())),
+            Fault::Heal => self
+                .in_force
+                .retain(|(_, f)| !matches!(f, Fault::Partition(_))),
             Fault::HealAll => self.in_force.clear(),
             Fault::ClockJump { node, .. } => {
                 self.jumps[node.index()] = Some((t, fault.describe(&self.names)));
@@ -178,7 +176,7 @@ impl World {
         let mut parts: Vec<String> = self
             .in_force
             .iter()
-            .map(|(t, f)| format!("{f} since {t}"))
+            .map(|(t, f)| format!("{} since {t}", f.describe(&self.names)))
             .collect();
         for (i, status) in self.nodes.iter().enumerate() {
             if !status.up {
@@ -206,10 +204,9 @@ impl World {
     }
 }
 
-fn is_network_cut(description: &str) -> bool {
-    description.starts_with("partition")
-        || description.starts_with("one-way")
-        || description.starts_with("isolate")
+/// True if `fault` is a pause of `node` (a pause is in force until the node resumes or crashes).
+fn is_pause_of(fault: &Fault, node: NodeId) -> bool {
+    matches!(fault, Fault::Pause { node: paused, .. } if *paused == node)
 }
 
 /// The history line an `op` record stands for, with the event's true time.
@@ -255,5 +252,93 @@ fn history_value(json: &serde_json::Value) -> Option<Value> {
             .collect::<Option<Vec<_>>>()
             .map(Value::List),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SimDuration;
+
+    fn at(ms: u64, node: Option<u32>, kind: EventKind) -> TraceEvent {
+        TraceEvent {
+            time: SimTime(ms * 1_000_000),
+            node: node.map(NodeId),
+            kind,
+        }
+    }
+
+    fn pause(ms: u64, node: u32) -> TraceEvent {
+        let fault = Fault::Pause {
+            node: NodeId(node),
+            duration: SimDuration::from_secs(1),
+        };
+        at(
+            ms,
+            Some(node),
+            EventKind::Fault {
+                fault,
+                applied: true,
+            },
+        )
+    }
+
+    #[test]
+    fn a_resume_ends_only_that_nodes_pause_even_with_ten_or_more_nodes() {
+        let mut world = World::new((1..=12).map(|i| format!("n{i}")).collect());
+        for n in 0..12 {
+            world.observe(&at(0, Some(n), EventKind::Start { restart: false }));
+        }
+        world.observe(&pause(100, 0)); // n1
+        world.observe(&pause(200, 9)); // n10
+        world.observe(&at(300, Some(0), EventKind::Resume));
+        let text = world.faults_in_force();
+        assert!(text.contains("pause n10 for 1s since 0.200s"), "{text}");
+        assert!(
+            text.contains("n1 resumed at 0.300s after a pause from 0.100s"),
+            "{text}"
+        );
+        assert!(!world.status(NodeId(0)).paused && world.status(NodeId(9)).paused);
+    }
+
+    #[test]
+    fn heal_ends_partitions_but_not_pauses_or_loss_bursts() {
+        let mut world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+        let cut = Fault::Partition(crate::net::Cut::Isolate(NodeId(2)));
+        let burst = Fault::LossBurst {
+            probability: crate::rng::Probability::ONE,
+            duration: SimDuration::from_secs(1),
+        };
+        world.observe(&at(
+            10,
+            None,
+            EventKind::Fault {
+                fault: cut,
+                applied: true,
+            },
+        ));
+        world.observe(&at(
+            20,
+            None,
+            EventKind::Fault {
+                fault: burst,
+                applied: true,
+            },
+        ));
+        world.observe(&pause(30, 1));
+        world.observe(&at(
+            40,
+            None,
+            EventKind::Fault {
+                fault: Fault::Heal,
+                applied: true,
+            },
+        ));
+        let text = world.faults_in_force();
+        assert!(!text.contains("isolate"), "{text}");
+        assert!(
+            text.contains("loss burst") && text.contains("pause n2"),
+            "{text}"
+        );
     }
 }

@@ -151,7 +151,15 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
         .find(|m| m.name == model.name())
         .expect("every ModelSpec is listed in MODELS");
     let checks = checks(&raw, model_row, src)?;
-    let liveness = liveness(&raw, &model, &faults, chaos.as_ref(), duration, src)?;
+    let liveness = liveness(
+        &raw,
+        &model,
+        &checks,
+        &faults,
+        chaos.as_ref(),
+        duration,
+        src,
+    )?;
     let expect = expectation(&raw, &checks, src)?;
     let defaults = Limits::default();
     let limits = Limits {
@@ -1082,6 +1090,7 @@ fn checks(
 fn liveness(
     raw: &ScenarioFile,
     model: &ModelSpec,
+    checks: &[String],
     faults: &[TimedFault],
     chaos: Option<&ChaosConfig>,
     duration: SimDuration,
@@ -1134,11 +1143,9 @@ fn liveness(
         None => (last_fault, default_within, None),
     };
     let end = SimTime::ZERO + duration;
-    let wants_liveness = raw.checks.as_ref().is_none_or(|list| {
-        list.iter().any(|c| {
-            check::info(c.get_ref()).is_some_and(|i| i.severity == check::Severity::Liveness)
-        })
-    });
+    let wants_liveness = checks
+        .iter()
+        .any(|c| check::info(c).is_some_and(|i| i.severity == check::Severity::Liveness));
     let due = after.saturating_add(within);
     if wants_liveness && due > end {
         let message = format!(
