@@ -340,12 +340,9 @@ fn drive<M: Message>(
         report.checks.push(extra.name().to_string());
         checkers.push(extra);
     }
-    let mut retired = vec![false; checkers.len()];
-    debug_assert_eq!(
-        retired.len(),
-        checkers.len(),
-        "every check, extra ones too, gets a retired flag"
-    );
+    // Each check with its "retired" flag (set once it reported a violation).
+    let mut checks: Vec<(Box<dyn Checker>, bool)> =
+        checkers.into_iter().map(|c| (c, false)).collect();
     let mut narrator = Narrator {
         limit: options.narrate,
         lines: Vec::new(),
@@ -379,7 +376,7 @@ fn drive<M: Message>(
                 report.history.events.push(op);
             }
             let mut keep_going = true;
-            for (checker, done) in checkers.iter_mut().zip(retired.iter_mut()) {
+            for (checker, done) in checks.iter_mut() {
                 if *done {
                     continue;
                 }
@@ -410,7 +407,7 @@ fn drive<M: Message>(
     };
     match run_end {
         RunEnd::Reached => {
-            for (checker, done) in checkers.iter_mut().zip(&retired) {
+            for (checker, done) in checks.iter_mut() {
                 if *done {
                     continue;
                 }
@@ -431,7 +428,7 @@ fn drive<M: Message>(
             eprintln!("warning: the trace file is incomplete: {e}");
         }
     }
-    report.check_notes = checkers.iter().filter_map(|c| c.note()).collect();
+    report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
     report.history = world.take_history();
     report.sim_time = sim.now();
     report.stats = *sim.stats();
