@@ -1,14 +1,14 @@
-//! The linearizability checker against the shared corpus of public histories.
+//! The linearizability checker against the corpus of public histories.
 //!
 //! Reads `expected.csv` in the corpus directory (default
-//! `../shared/linearizability`), parses every file once (Jepsen etcd logs
+//! `tests/data/linearizability`, kept in the repository), parses every file once (Jepsen etcd logs
 //! with the cas-register model, the kv EDN files with the kv model), then
 //! checks each file five times and keeps the median check time (parsing
 //! excluded). A file counts as right when the verdict and the number of
 //! invoked operations match `expected.csv`.
 //!
 //! ```text
-//! cargo run --release --example bench_linearizability -- ../shared/linearizability
+//! cargo run --release --example bench_linearizability [-- DIR]
 //! ```
 //!
 //! One line per file, then last:
@@ -34,7 +34,7 @@ struct Case {
 fn main() {
     let dir = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "../shared/linearizability".to_string());
+        .unwrap_or_else(|| "tests/data/linearizability".to_string());
     let cases = match load(Path::new(&dir)) {
         Ok(cases) => cases,
         Err(e) => {

@@ -325,13 +325,13 @@ fn list_shows_models_checks_and_every_scenario() {
     assert!(!text.contains("INVALID"), "{text}");
 }
 
-/// The shared corpus, beside the repository (CI clones main with shared/ beside it).
-const CORPUS: &str = "../shared/linearizability";
+/// The corpus of public histories, kept in the repository.
+const CORPUS: &str = "tests/data/linearizability";
 
 fn corpus_present() {
     assert!(
         std::path::Path::new(CORPUS).join("expected.csv").exists(),
-        "the linearizability corpus is missing: expected {CORPUS} beside the repository (see README)"
+        "the linearizability corpus is missing: expected {CORPUS} in the repository"
     );
 }
 

@@ -1,8 +1,8 @@
-//! The linearizability checker: the shared corpus of public histories, a
+//! The linearizability checker: the corpus of public histories, a
 //! brute-force oracle on small random histories, budgets, and explanations.
 //!
-//! The corpus lives beside the repository (`../shared/linearizability`); the
-//! corpus test fails if it is missing, because CI has it.
+//! The corpus is kept in the repository (`tests/data/linearizability/`, with
+//! its README on format, source and licence).
 
 use faultlab::check::linearizability::{check, LinModel, LinOptions, LinReport, LinVerdict};
 use faultlab::history::{read_history, History, HistoryEvent, HistoryFormat, OpType, Value};
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/linearizability")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/linearizability")
 }
 
 fn load(file: &str) -> History {
@@ -32,7 +32,7 @@ fn every_corpus_file_gets_its_expected_verdict() {
     let csv_path = corpus_dir().join("expected.csv");
     let csv = std::fs::read_to_string(&csv_path).unwrap_or_else(|e| {
         panic!(
-            "the corpus must be beside the repository: {}: {e}",
+            "the corpus is part of the repository: {}: {e}",
             csv_path.display()
         )
     });
