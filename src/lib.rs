@@ -8,6 +8,7 @@
 //!
 //! The layers, each depending only on those above it:
 //! - [`time`], [`rng`], [`hash`], [`clock`], [`storage`], [`node`], [`history`]: the vocabulary;
+//! - [`input`]: reading a user's files (regular files only, size-capped, UTF-8);
 //! - [`net`], [`fault`]: the world a node lives in;
 //! - [`engine`]: the event loop, the only place that advances time;
 //! - [`models`]: protocols (they know [`node`], never [`engine`]);
@@ -23,6 +24,7 @@ pub mod engine;
 pub mod fault;
 pub mod hash;
 pub mod history;
+pub mod input;
 pub mod models;
 pub mod net;
 pub mod node;

@@ -401,10 +401,17 @@ fn cmd_check(
         "jepsen-edn" => HistoryFormat::JepsenEdn,
         _ => HistoryFormat::Auto,
     };
-    let text = match std::fs::read_to_string(path) {
+    let text = match faultlab::input::read_text(
+        std::path::Path::new(path),
+        "history",
+        faultlab::input::MAX_HISTORY_BYTES,
+    ) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {path}: cannot read the history: {e}");
+            match e.line {
+                Some(line) => eprintln!("error: {path}:{line}: {}", e.message),
+                None => eprintln!("error: {path}: {}", e.message),
+            }
             return 2;
         }
     };

@@ -159,11 +159,16 @@ pub struct Scenario {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &str) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let text = crate::input::read_text(
+            std::path::Path::new(path),
+            "scenario file",
+            crate::input::MAX_SCENARIO_BYTES,
+        )
+        .map_err(|e| ScenarioError {
             file: path.to_string(),
-            line: None,
+            line: e.line,
             field: None,
-            message: format!("cannot read the scenario file: {e}"),
+            message: e.message,
         })?;
         Scenario::parse(&text, path)
     }
