@@ -5,11 +5,24 @@
 //! 5 `check` gave up within its budget (unknown).
 
 use clap::{Parser, Subcommand};
+use faultlab::report::atomic::{AtomicFile, SharedFile};
+use faultlab::report::console;
 use faultlab::report::summary;
 use faultlab::scenario::{check_determinism, run, RunOptions, Scenario, Verdict};
 use faultlab::sweep::sweep;
-use std::io::{BufWriter, IsTerminal};
+use std::io::IsTerminal;
 use std::process::ExitCode;
+
+/// Prints to stdout through [`console`]: a closed pipe ends the output quietly.
+macro_rules! out {
+    ($($arg:tt)*) => { console::print(&format!($($arg)*)) };
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    () => { console::print("\n") };
+    ($($arg:tt)*) => { console::print(&format!("{}\n", format_args!($($arg)*))) };
+}
 
 #[derive(Parser)]
 #[command(
@@ -54,8 +67,8 @@ enum Command {
         /// Seeds to run: `A..B` (B excluded), `A..=B`, or one number.
         #[arg(long, default_value = "0..100", value_parser = parse_seeds)]
         seeds: std::ops::Range<u64>,
-        /// Threads to use (default: all cores).
-        #[arg(long)]
+        /// Threads to use, 1 to 1024 (default: all cores).
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Run only seeds with seed % N == K, written K/N.
         #[arg(long, value_parser = parse_shard)]
@@ -101,12 +114,24 @@ fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
         number(a)?..number(b)?
     } else {
         let n = number(text)?;
-        n..n + 1
+        n..n.checked_add(1).ok_or("seed range too large")?
     };
     if range.is_empty() {
         return Err(format!("'{text}' holds no seeds; expected e.g. 0..1000"));
     }
     Ok(range)
+}
+
+/// The most threads `--jobs` may ask for.
+const MAX_JOBS: usize = 1024;
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n @ 1..=MAX_JOBS) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a number of threads; expected a whole number from 1 to {MAX_JOBS}"
+        )),
+    }
 }
 
 fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
@@ -161,6 +186,10 @@ fn main() -> ExitCode {
         } => cmd_check(&history, &model, &format, budget, json),
         Command::List { dir } => cmd_list(&dir),
     };
+    if let Err(e) = console::finish() {
+        eprintln!("error: cannot write to standard output: {e}");
+        return ExitCode::from(2);
+    }
     ExitCode::from(code as u8)
 }
 
@@ -197,21 +226,21 @@ fn cmd_run(
     };
     let seed = seed.unwrap_or(scenario.default_seed);
     silence_panics();
-    if !json {
-        print!("{}", summary::header(&scenario, seed));
-    }
-    let trace_writer: Option<Box<dyn std::io::Write>> = match &trace {
-        Some(file) => match std::fs::File::create(file) {
-            Ok(f) => Some(Box::new(BufWriter::new(f))),
-            Err(e) => {
-                eprintln!("error: --trace {file}: cannot create the file: {e}");
-                return 2;
-            }
-        },
-        None => None,
+    let trace_file = match trace.as_deref().map(SharedFile::create).transpose() {
+        Ok(file) => file,
+        Err(e) => {
+            let path = trace.unwrap_or_default();
+            eprintln!("error: --trace {path}: cannot create the file: {e}");
+            return 2;
+        }
     };
+    if !json {
+        out!("{}", summary::header(&scenario, seed));
+    }
     let options = RunOptions {
-        trace: trace_writer,
+        trace: trace_file
+            .clone()
+            .map(|f| Box::new(f) as Box<dyn std::io::Write>),
         narrate,
         event_hashes: check,
         ..RunOptions::default()
@@ -223,18 +252,32 @@ fn cmd_run(
         (run(&scenario, seed, options), None)
     };
     let mut code = report.verdict.exit_code();
-    if let Some(file) = &history {
-        let written = std::fs::File::create(file)
-            .and_then(|f| report.history.write_jsonl(&mut BufWriter::new(f)));
+    // Files are whole or absent; a file that could not be written is exit 2,
+    // after the summary.
+    let mut output_errors = Vec::new();
+    let trace_written = match (trace_file, &trace) {
+        (Some(file), Some(path)) => match file.commit() {
+            Ok(()) => Some(path),
+            Err(e) => {
+                output_errors.push(format!("--trace {path}: cannot write the file: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+    if let Some(path) = &history {
+        let written = AtomicFile::create(path).and_then(|mut file| {
+            report.history.write_jsonl(&mut file)?;
+            file.commit()
+        });
         if let Err(e) = written {
-            eprintln!("error: --history {file}: cannot write the file: {e}");
-            return 2;
+            output_errors.push(format!("--history {path}: cannot write the file: {e}"));
         }
     }
     let determinism = determinism.map(|d| match d.first_difference {
         None => {
             if !json {
-                println!(
+                outln!(
                     "determinism: identical, both runs gave trace hash {} over {} trace events",
                     report.trace_hash, d.trace_events
                 );
@@ -244,9 +287,9 @@ fn cmd_run(
         Some(i) => {
             code = 3;
             if !json {
-                println!("determinism: NOT deterministic; the traces first differ at event #{i}:");
-                println!("  run 1: {}", d.run_1.as_deref().unwrap_or(""));
-                println!("  run 2: {}", d.run_2.as_deref().unwrap_or(""));
+                outln!("determinism: NOT deterministic; the traces first differ at event #{i}:");
+                outln!("  run 1: {}", d.run_1.as_deref().unwrap_or(""));
+                outln!("  run 2: {}", d.run_2.as_deref().unwrap_or(""));
             }
             serde_json::json!({"identical": false, "first_difference": i, "run_1": d.run_1, "run_2": d.run_2})
         }
@@ -256,17 +299,24 @@ fn cmd_run(
         if let Some(determinism) = determinism {
             object["determinism"] = determinism;
         }
-        println!("{object}");
+        outln!("{object}");
     } else {
-        print!("{}", summary::body(&report));
-        if let Some(file) = &trace {
-            println!(
+        out!("{}", summary::body(&report));
+        if let Some(file) = trace_written {
+            outln!(
                 "trace written to {file} ({} events, JSON lines)",
                 report.trace_events
             );
         }
     }
-    code
+    for e in &output_errors {
+        eprintln!("error: {e}");
+    }
+    if output_errors.is_empty() {
+        code
+    } else {
+        2
+    }
 }
 
 fn cmd_sweep(
@@ -281,10 +331,7 @@ fn cmd_sweep(
         Err(code) => return code,
     };
     silence_panics();
-    let total = seeds
-        .clone()
-        .filter(|s| shard.is_none_or(|(k, n)| s % n == k))
-        .count() as u64;
+    let total = faultlab::sweep::seed_count(&seeds, shard);
     let bar = if std::io::stdout().is_terminal() && !json {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -311,7 +358,8 @@ fn cmd_sweep(
     let result = pool.install(|| sweep(&scenario, seeds.clone(), shard, &|| bar.inc(1)));
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
-    let failed = result.failures.len();
+    let failed = result.failed;
+    let unlisted = failed - result.failures.len() as u64;
     if json {
         let failures: Vec<serde_json::Value> = result
             .failures
@@ -327,7 +375,7 @@ fn cmd_sweep(
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "scenario": path,
@@ -335,6 +383,7 @@ fn cmd_sweep(
                 "seeds_run": result.seeds_run,
                 "passed": result.passed,
                 "failed": failed,
+                "failures_unlisted": unlisted,
                 "expectation_met": result.expectation_met,
                 "events": result.events,
                 "elapsed_ms": (elapsed * 1000.0).round(),
@@ -342,20 +391,28 @@ fn cmd_sweep(
             })
         );
     } else {
-        println!(
+        outln!(
             "sweep {path} · seeds {}..{} · {} runs",
-            seeds.start, seeds.end, result.seeds_run
+            seeds.start,
+            seeds.end,
+            result.seeds_run
         );
         for f in &result.failures {
             let (name, explanation) = f.violation.clone().unwrap_or_default();
-            println!(
+            outln!(
                 "seed {}: {} {name}: {explanation}",
                 f.seed,
                 f.verdict.as_str()
             );
-            println!("  reproduce: {}", summary::reproduce_command(path, f.seed));
+            outln!("  reproduce: {}", summary::reproduce_command(path, f.seed));
         }
-        println!(
+        if unlisted > 0 {
+            outln!(
+                "... and {unlisted} more failing seeds (the {} lowest are listed)",
+                result.failures.len()
+            );
+        }
+        outln!(
             "{} passed, {} failed · expectation ({}) met in {}/{} · {} events in {:.1}s ({:.0} seeds/s)",
             result.passed,
             failed,
@@ -440,7 +497,7 @@ fn cmd_check(
         LinVerdict::Unknown => ("unknown", 5),
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "file": path,
@@ -454,42 +511,44 @@ fn cmd_check(
             })
         );
     } else {
-        println!(
+        outln!(
             "{path}: {} operations in {} partition(s): {verdict} ({} search steps, {elapsed_ms:.1} ms)",
             report.operations, report.partitions, report.steps
         );
         if let Some(explanation) = &report.explanation {
-            println!("{explanation}");
+            outln!("{explanation}");
         }
     }
     code
 }
 
 fn cmd_list(dir: &str) -> i32 {
-    println!("models:");
+    outln!("models:");
     for model in faultlab::scenario::MODELS {
-        println!("  {:<15} {}", model.name, model.about);
+        outln!("  {:<15} {}", model.name, model.about);
         let always = if model.always.is_empty() {
             "none".to_string()
         } else {
             model.always.join(", ")
         };
-        println!(
+        outln!(
             "  {:<15} checks: {} (default: {}; always: {always})",
             "",
             model.supported.join(", "),
             model.default.join(", ")
         );
     }
-    println!("checks:");
+    outln!("checks:");
     for c in faultlab::check::CATALOGUE {
         let kind = match c.severity {
             faultlab::check::Severity::Safety => "safety",
             faultlab::check::Severity::Liveness => "liveness",
         };
-        println!(
+        outln!(
             "  {:<20} {kind:<8} -> {:<24} {}",
-            c.name, c.violation, c.about
+            c.name,
+            c.violation,
+            c.about
         );
     }
     let mut files: Vec<String> = match std::fs::read_dir(dir) {
@@ -504,7 +563,7 @@ fn cmd_list(dir: &str) -> i32 {
         }
     };
     files.sort();
-    println!("scenarios in {dir}:");
+    outln!("scenarios in {dir}:");
     let mut code = 0;
     for file in files {
         match Scenario::load(&file) {
@@ -516,10 +575,10 @@ fn cmd_list(dir: &str) -> i32 {
                     .unwrap_or("")
                     .trim()
                     .to_string();
-                println!("  {:<40} expect {:<24} {about}", file, s.expect);
+                outln!("  {:<40} expect {:<24} {about}", file, s.expect);
             }
             Err(e) => {
-                println!("  {file:<40} INVALID: {e}");
+                outln!("  {file:<40} INVALID: {e}");
                 code = 2;
             }
         }

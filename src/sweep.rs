@@ -2,9 +2,12 @@
 //!
 //! Each seed is an independent, deterministic run; rayon spreads them over
 //! threads (threads run whole simulations, never parts of one, so each run
-//! stays single-threaded and deterministic). Results are collected and sorted
-//! by seed, so the output does not depend on scheduling. A panic inside a run
-//! is caught by the runner and reported with its seed; the sweep goes on.
+//! stays single-threaded and deterministic). Seeds are streamed, never
+//! materialized, and outcomes are folded into a summary as they come, so a
+//! sweep's memory does not grow with its seed range: it keeps the
+//! [`MAX_FAILURES_KEPT`] failing seeds with the lowest numbers (and counts
+//! the rest), which does not depend on scheduling. A panic inside a run is
+//! caught by the runner and reported with its seed; the sweep goes on.
 
 use crate::scenario::{run, RunOptions, RunReport, Scenario, Verdict};
 use rayon::prelude::*;
@@ -27,6 +30,9 @@ pub struct SeedOutcome {
     pub trace_hash: String,
 }
 
+/// How many failing seeds a sweep lists (the lowest); the rest are counted.
+pub const MAX_FAILURES_KEPT: usize = 1000;
+
 /// The outcome of a sweep.
 #[derive(Clone, Debug, Default)]
 pub struct SweepSummary {
@@ -38,8 +44,61 @@ pub struct SweepSummary {
     pub expectation_met: u64,
     /// Events over all seeds.
     pub events: u64,
-    /// Every seed that did not pass, by seed.
+    /// Seeds that did not pass (at most [`MAX_FAILURES_KEPT`] are listed).
+    pub failed: u64,
+    /// The failing seeds with the lowest numbers, sorted by seed.
     pub failures: Vec<SeedOutcome>,
+}
+
+impl SweepSummary {
+    /// Adds one seed's outcome.
+    fn add(mut self, outcome: SeedOutcome) -> SweepSummary {
+        self.seeds_run += 1;
+        self.events += outcome.events;
+        self.expectation_met += u64::from(outcome.expectation_met);
+        if outcome.verdict == Verdict::Pass {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+            self.failures.push(outcome);
+            if self.failures.len() > 2 * MAX_FAILURES_KEPT {
+                self.keep_lowest_failures();
+            }
+        }
+        self
+    }
+
+    /// Joins the summaries of two disjoint sets of seeds.
+    fn merge(mut self, other: SweepSummary) -> SweepSummary {
+        self.seeds_run += other.seeds_run;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.expectation_met += other.expectation_met;
+        self.events += other.events;
+        self.failures.extend(other.failures);
+        self.keep_lowest_failures();
+        self
+    }
+
+    fn keep_lowest_failures(&mut self) {
+        self.failures.sort_by_key(|f| f.seed);
+        self.failures.truncate(MAX_FAILURES_KEPT);
+    }
+}
+
+/// How many seeds of `seeds` a sweep runs: all, or those with
+/// `seed % n == k` for `shard = (k, n)`. Computed, not counted.
+pub fn seed_count(seeds: &Range<u64>, shard: Option<(u64, u64)>) -> u64 {
+    let width = seeds.end.saturating_sub(seeds.start);
+    match shard {
+        None => width,
+        Some((k, n)) => {
+            debug_assert!(k < n, "shard {k}/{n}");
+            // Seeds below x with seed % n == k.
+            let below = |x: u64| x / n + u64::from(x % n > k);
+            below(seeds.end) - below(seeds.start.min(seeds.end))
+        }
+    }
 }
 
 impl From<&RunReport> for SeedOutcome {
@@ -87,29 +146,72 @@ pub fn sweep_with(
     progress: &(dyn Fn() + Sync),
     run_seed: impl Fn(u64) -> RunReport + Sync,
 ) -> SweepSummary {
-    let outcomes: Vec<SeedOutcome> = seeds
-        .filter(|s| shard.is_none_or(|(k, n)| s % n == k))
-        .collect::<Vec<_>>()
+    let mut summary = seeds
         .into_par_iter()
+        .filter(|s| shard.is_none_or(|(k, n)| s % n == k))
         .map(|seed| {
             let outcome = SeedOutcome::from(&run_seed(seed));
             progress();
             outcome
         })
-        .collect();
-    let mut summary = SweepSummary {
-        seeds_run: outcomes.len() as u64,
-        ..SweepSummary::default()
-    };
-    for outcome in outcomes {
-        summary.events += outcome.events;
-        summary.expectation_met += u64::from(outcome.expectation_met);
-        if outcome.verdict == Verdict::Pass {
-            summary.passed += 1;
-        } else {
-            summary.failures.push(outcome);
+        .fold(SweepSummary::default, SweepSummary::add)
+        .reduce(SweepSummary::default, SweepSummary::merge);
+    summary.keep_lowest_failures();
+    debug_assert_eq!(summary.seeds_run, summary.passed + summary.failed);
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_count_matches_counting() {
+        for (a, b) in [(0, 0), (0, 10), (3, 17), (5, 6), (7, 100)] {
+            for shard in [None, Some((0, 1)), Some((0, 3)), Some((2, 3)), Some((4, 7))] {
+                let counted = (a..b)
+                    .filter(|s| shard.is_none_or(|(k, n)| s % n == k))
+                    .count() as u64;
+                assert_eq!(seed_count(&(a..b), shard), counted, "{a}..{b} {shard:?}");
+            }
+        }
+        assert_eq!(seed_count(&(0..u64::MAX), None), u64::MAX);
+        assert_eq!(seed_count(&(0..u64::MAX), Some((1, 2))), u64::MAX / 2);
+    }
+
+    fn outcome(seed: u64, verdict: Verdict) -> SeedOutcome {
+        SeedOutcome {
+            seed,
+            verdict,
+            violation: None,
+            expectation_met: false,
+            events: 1,
+            trace_hash: String::new(),
         }
     }
-    summary.failures.sort_by_key(|f| f.seed);
-    summary
+
+    #[test]
+    fn a_summary_keeps_the_lowest_failing_seeds_and_counts_all() {
+        let mut parts = vec![SweepSummary::default(), SweepSummary::default()];
+        for seed in (0..3 * MAX_FAILURES_KEPT as u64).rev() {
+            let verdict = if seed % 3 == 0 {
+                Verdict::Pass
+            } else {
+                Verdict::Stuck
+            };
+            let part = &mut parts[(seed % 2) as usize];
+            *part = std::mem::take(part).add(outcome(seed, verdict));
+        }
+        let [a, b] = <[SweepSummary; 2]>::try_from(parts).ok().unwrap();
+        let summary = a.merge(b);
+        assert_eq!(summary.seeds_run, 3 * MAX_FAILURES_KEPT as u64);
+        assert_eq!(summary.failed, 2 * MAX_FAILURES_KEPT as u64);
+        assert_eq!(summary.failures.len(), MAX_FAILURES_KEPT);
+        let seeds: Vec<u64> = summary.failures.iter().map(|f| f.seed).collect();
+        let lowest: Vec<u64> = (0..)
+            .filter(|s| s % 3 != 0)
+            .take(MAX_FAILURES_KEPT)
+            .collect();
+        assert_eq!(seeds, lowest);
+    }
 }

@@ -1,3 +1,6 @@
-//! What people read: run summaries in text and JSON.
+//! What people read: run summaries in text and JSON, standard output that
+//! survives a closed pipe, and output files written atomically.
 
+pub mod atomic;
+pub mod console;
 pub mod summary;
