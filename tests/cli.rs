@@ -291,7 +291,7 @@ fn hitting_a_limit_stops_the_run_and_names_the_limit() {
     assert_eq!(out.status.code(), Some(4));
     let text = stdout(&out);
     assert!(text.contains("limit_reached"), "{text}");
-    assert!(text.contains("raise [limits] max_events"), "{text}");
+    assert!(text.contains("raise limits.max_events"), "{text}");
     std::fs::remove_file(path).ok();
 }
 

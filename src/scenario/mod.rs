@@ -10,11 +10,14 @@
 //! never causes a panic.
 
 mod error;
+mod estimate;
 pub mod file;
 pub mod run;
 mod validate;
 
 pub use error::{Lines, ScenarioError};
+pub use estimate::HEAVY_EVENTS;
+pub use validate::MAX_NODES;
 pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
 
 use crate::check::LivenessBound;
