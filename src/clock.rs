@@ -201,7 +201,8 @@ mod tests {
     fn extreme_clocks_answer_at_once() {
         // An offset near i64::MAX: i64::MAX is 5ns away, then it stays there.
         let ahead = Clock::new(i64::MAX - 5, 0);
-        let at = |deadline, not_before| ahead.true_time_at(LocalTime(deadline), SimTime(not_before));
+        let at =
+            |deadline, not_before| ahead.true_time_at(LocalTime(deadline), SimTime(not_before));
         assert_eq!(at(i64::MAX, 3), SimTime(5));
         assert_eq!(at(i64::MAX, u64::MAX), SimTime::MAX);
         assert_eq!(at(0, 1), SimTime(1));
@@ -221,6 +222,10 @@ mod tests {
         jumped.jump(i64::MIN);
         assert_eq!(jumped.offset_ns, -MAX_OFFSET_NS);
         let wrapped = Clock::new(i64::MAX, MAX_DRIFT_PPM);
-        assert_eq!(wrapped.local_at(SimTime(u64::MAX)), LocalTime(i64::MAX), "clamped, not wrapped");
+        assert_eq!(
+            wrapped.local_at(SimTime(u64::MAX)),
+            LocalTime(i64::MAX),
+            "clamped, not wrapped"
+        );
     }
 }

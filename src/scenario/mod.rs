@@ -17,8 +17,8 @@ mod validate;
 
 pub use error::{Lines, ScenarioError};
 pub use estimate::HEAVY_EVENTS;
-pub use validate::MAX_NODES;
 pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
+pub use validate::MAX_NODES;
 
 use crate::check::LivenessBound;
 use crate::clock::Clock;

@@ -875,24 +875,23 @@ fn faults(
             let n = f.node.as_ref().expect("checked present");
             node_id(names, n.get_ref(), n.span(), &format!("{field}.{key}"), src)
         };
-        let group_list = |spanned: &Spanned<Vec<String>>,
-                          key: &str|
-         -> Result<Vec<NodeId>, ScenarioError> {
-            let mut ids: Vec<NodeId> = Vec::new();
-            let mut seen = vec![false; names.len()];
-            for name in spanned.get_ref() {
-                let id = node_id(names, name, spanned.span(), &format!("{field}.{key}"), src)?;
-                if std::mem::replace(&mut seen[id.index()], true) {
-                    return Err(src.at(
-                        spanned,
-                        &format!("{field}.{key}"),
-                        format!("node '{name}' is listed twice"),
-                    ));
+        let group_list =
+            |spanned: &Spanned<Vec<String>>, key: &str| -> Result<Vec<NodeId>, ScenarioError> {
+                let mut ids: Vec<NodeId> = Vec::new();
+                let mut seen = vec![false; names.len()];
+                for name in spanned.get_ref() {
+                    let id = node_id(names, name, spanned.span(), &format!("{field}.{key}"), src)?;
+                    if std::mem::replace(&mut seen[id.index()], true) {
+                        return Err(src.at(
+                            spanned,
+                            &format!("{field}.{key}"),
+                            format!("node '{name}' is listed twice"),
+                        ));
+                    }
+                    ids.push(id);
                 }
-                ids.push(id);
-            }
-            Ok(ids)
-        };
+                Ok(ids)
+            };
         let fault = match kind {
             "partition" | "bridge" => {
                 let groups = f.groups.as_ref().expect("checked present");
