@@ -220,6 +220,10 @@ impl<M: Message> Sim<M> {
                 deadline,
             } => {
                 let at = slot.clock.true_time_at(deadline, self.now);
+                debug_assert!(
+                    at >= self.now,
+                    "timer {timer:?} scheduled in the past: {at:?}"
+                );
                 slot.timers.insert(
                     timer.seq,
                     PendingTimer {
