@@ -4,13 +4,16 @@
 //! The formula counts what dominates each model: periodic timers and the
 //! messages they send (heartbeats, Raft heartbeats and their replies,
 //! lease renewals, anti-entropy), and client operations in a closed loop
-//! (think, request, replication, reply). It ignores faults and elections and
-//! assumes a full run (a safety violation stops a run early), so it is good
+//! (think, request, replication, reply). Each change of the network (a cut
+//! or a heal) rebuilds an `n * n` table of links and costs about as much as
+//! `n * n` events, so it counts as that many. It ignores other faults and
+//! elections, and assumes a full run (a safety violation stops a run early), so it is good
 //! to within an order of magnitude on the shipped scenarios
 //! (`tests/input_limits.rs` checks), which is all a warning needs. The real
 //! stop is `[limits]`: `max_events` and `max_queue`.
 
 use super::{ModelSpec, Scenario};
+use crate::fault::Fault;
 use crate::models::workload::Workload;
 use crate::node::NodeId;
 use crate::time::SimDuration;
@@ -102,8 +105,38 @@ impl Scenario {
                 );
             }
         }
+        let changes = self.network_changes(run);
+        if changes > 0.0 {
+            terms.push(Term {
+                events: changes * servers_and_clients(self).powi(2),
+                what: format!(
+                    "about {changes:.0} cuts and heals of a network of {} nodes",
+                    self.names.len()
+                ),
+            });
+        }
         terms
     }
+
+    /// How many times the network's links change: the file's partitions and
+    /// heals, and chaos partitions (each with its heal).
+    fn network_changes(&self, run: f64) -> f64 {
+        let listed = self
+            .faults
+            .iter()
+            .filter(|f| matches!(f.fault, Fault::Partition(_) | Fault::Heal | Fault::HealAll))
+            .count() as f64;
+        let chaos = self.chaos.as_ref().map_or(0.0, |c| {
+            let until = (c.until.as_nanos() as f64).min(run);
+            c.partition_every
+                .map_or(0.0, |every| 2.0 * until / every.as_nanos().max(1) as f64)
+        });
+        listed + chaos
+    }
+}
+
+fn servers_and_clients(scenario: &Scenario) -> f64 {
+    scenario.names.len() as f64
 }
 
 /// Closed-loop clients: each operation is a think timer, a request, its
