@@ -23,6 +23,11 @@ use crate::time::{SimDuration, SimTime};
 use std::fmt;
 use std::ops::{Add, Sub};
 
+/// The largest offset a clock reaches by jumping: 2^61 ns, about 73 years.
+/// A scenario's offsets and jumps are each at most 100 days
+/// ([`crate::time::MAX_SCENARIO_DURATION`]); only very many jumps reach this.
+pub const MAX_OFFSET_NS: i64 = 1 << 61;
+
 /// The largest drift a clock may have, in parts per million (half speed or 1.5x).
 pub const MAX_DRIFT_PPM: i64 = 500_000;
 
@@ -97,44 +102,66 @@ impl Clock {
         }
     }
 
-    /// What the clock reads at true time `t`.
+    /// What the clock reads at true time `t`, clamped to the range of `i64`
+    /// (a clock stepped past it reads `i64::MAX`; scenarios cannot get there).
     #[inline]
     pub fn local_at(&self, t: SimTime) -> LocalTime {
         if self.offset_ns == 0 && self.drift_ppm == 0 {
-            return LocalTime(t.0 as i64);
+            return LocalTime(i64::try_from(t.0).unwrap_or(i64::MAX));
         }
         let t = i128::from(t.0);
         let drift = (t * i128::from(self.drift_ppm)).div_euclid(1_000_000);
-        LocalTime((i128::from(self.offset_ns) + t + drift) as i64)
+        let local = i128::from(self.offset_ns) + t + drift;
+        LocalTime(local.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
     }
 
     /// The earliest true time `t >= not_before` at which the clock reads at
-    /// least `deadline`.
+    /// least `deadline`, or [`SimTime::MAX`] ("never") if it reads less until
+    /// the end of `u64` nanoseconds.
+    ///
+    /// Closed form, no search: `local(t) = offset + floor(t * rate / 1e6)`
+    /// with `rate = 1e6 + drift_ppm > 0`, and for an integer `k`,
+    /// `floor(x) >= k` iff `x >= k`, so the answer is
+    /// `max(not_before, ceil((deadline - offset) * 1e6 / rate))`.
     pub fn true_time_at(&self, deadline: LocalTime, not_before: SimTime) -> SimTime {
+        debug_assert!(self.drift_ppm.abs() <= MAX_DRIFT_PPM, "{self:?}");
         if self.local_at(not_before) >= deadline {
             return not_before;
         }
-        // local(t) ~= offset + t * (1e6 + drift) / 1e6; solve, then step to the exact first tick.
         let rate = 1_000_000 + i128::from(self.drift_ppm);
         let target = i128::from(deadline.0) - i128::from(self.offset_ns);
-        let guess = (target * 1_000_000)
-            .div_euclid(rate)
-            .max(i128::from(not_before.0));
-        let mut t = u64::try_from(guess).unwrap_or(u64::MAX);
-        while t > not_before.0 && self.local_at(SimTime(t - 1)) >= deadline {
-            t -= 1;
-        }
-        while self.local_at(SimTime(t)) < deadline {
-            t += 1;
-        }
-        debug_assert!(self.local_at(SimTime(t)) >= deadline);
+        let first = ceil_div(target * 1_000_000, rate).max(i128::from(not_before.0));
+        let Ok(t) = u64::try_from(first) else {
+            return SimTime::MAX;
+        };
+        debug_assert!(
+            self.local_at(SimTime(t)) >= deadline,
+            "{self:?} reads {:?} at {t}ns, before {deadline:?}",
+            self.local_at(SimTime(t))
+        );
+        debug_assert!(
+            t == not_before.0 || self.local_at(SimTime(t - 1)) < deadline,
+            "{self:?} already reads {deadline:?} at {}ns",
+            t - 1
+        );
         SimTime(t)
     }
 
-    /// Steps the clock by `by_ns` (negative: backwards).
+    /// Steps the clock by `by_ns` (negative: backwards). The offset stays
+    /// within +-[`MAX_OFFSET_NS`] (many jumps saturate there), so readings
+    /// stay far from the ends of `i64` and nodes can subtract them safely.
     pub fn jump(&mut self, by_ns: i64) {
-        self.offset_ns = self.offset_ns.saturating_add(by_ns);
+        self.offset_ns = self
+            .offset_ns
+            .saturating_add(by_ns)
+            .clamp(-MAX_OFFSET_NS, MAX_OFFSET_NS);
     }
+}
+
+/// `ceil(a / b)` for `b > 0`.
+fn ceil_div(a: i128, b: i128) -> i128 {
+    debug_assert!(b > 0);
+    -((-a).div_euclid(b))
 }
 
 #[cfg(test)]
@@ -154,7 +181,7 @@ mod tests {
             Clock::new(-5_000, 333),
             Clock::new(7_000_000, -250_000),
         ] {
-            for deadline in [0i64, 1, 999, 1_000_000_007, 3_333_333_333] {
+            for deadline in [-7i64, 0, 1, 999, 1_000_000_007, 3_333_333_333] {
                 let t = clock.true_time_at(LocalTime(deadline), SimTime::ZERO);
                 assert!(
                     clock.local_at(t) >= LocalTime(deadline),
@@ -168,5 +195,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn extreme_clocks_answer_at_once() {
+        // An offset near i64::MAX: i64::MAX is 5ns away, then it stays there.
+        let ahead = Clock::new(i64::MAX - 5, 0);
+        let at =
+            |deadline, not_before| ahead.true_time_at(LocalTime(deadline), SimTime(not_before));
+        assert_eq!(at(i64::MAX, 3), SimTime(5));
+        assert_eq!(at(i64::MAX, u64::MAX), SimTime::MAX);
+        assert_eq!(at(0, 1), SimTime(1));
+        // Far behind: the clock reaches i64::MAX only after u64 time ends.
+        let behind = Clock::new(i64::MIN, -MAX_DRIFT_PPM);
+        assert_eq!(
+            behind.true_time_at(LocalTime(i64::MAX), SimTime::ZERO),
+            SimTime::MAX
+        );
+        let mut jumped = Clock::new(0, 0);
+        jumped.jump(9_223_372_036_000_000_000);
+        jumped.jump(9_223_372_036_000_000_000);
+        assert_eq!(jumped.offset_ns, MAX_OFFSET_NS, "jumps saturate");
+        assert_eq!(jumped.local_at(SimTime(u64::MAX)), LocalTime(i64::MAX));
+        let t = jumped.true_time_at(LocalTime(MAX_OFFSET_NS + 7), SimTime::ZERO);
+        assert_eq!(t, SimTime(7));
+        jumped.jump(i64::MIN);
+        assert_eq!(jumped.offset_ns, -MAX_OFFSET_NS);
+        let wrapped = Clock::new(i64::MAX, MAX_DRIFT_PPM);
+        assert_eq!(
+            wrapped.local_at(SimTime(u64::MAX)),
+            LocalTime(i64::MAX),
+            "clamped, not wrapped"
+        );
     }
 }

@@ -193,11 +193,16 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+/// Loads a scenario for `run` or `sweep`; warns (one line) if it is heavy.
 fn load(path: &str) -> Result<Scenario, i32> {
-    Scenario::load(path).map_err(|e| {
+    let scenario = Scenario::load(path).map_err(|e| {
         eprintln!("error: {e}");
         2
-    })
+    })?;
+    if let Some(warning) = scenario.heavy_warning() {
+        eprintln!("{warning}");
+    }
+    Ok(scenario)
 }
 
 /// Node panics are reported by the runner as violations; keep stderr quiet.

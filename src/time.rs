@@ -18,6 +18,12 @@ pub const NANOS_PER_MILLI: u64 = 1_000_000;
 /// Nanoseconds in one second.
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 
+/// The longest duration a scenario file may hold: 100 days of simulated time
+/// (`"8640000s"`). Every duration in a scenario (the run, latencies, pauses,
+/// timeouts, chaos intervals, clock offsets and jumps) is at most this, so a
+/// sum of a few of them stays far below `u64::MAX` nanoseconds (584 years).
+pub const MAX_SCENARIO_DURATION: SimDuration = SimDuration(100 * 24 * 3600 * NANOS_PER_SEC);
+
 /// A point in true simulated time, in nanoseconds since the run began.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 pub struct SimTime(pub u64);
@@ -47,7 +53,7 @@ impl SimTime {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
 
-    /// `self + d`, clamped at [`SimTime::MAX`].
+    /// `self + d`, clamped at [`SimTime::MAX`] (the same as `+`).
     pub fn saturating_add(self, d: SimDuration) -> SimTime {
         SimTime(self.0.saturating_add(d.0))
     }
@@ -194,12 +200,12 @@ impl fmt::Debug for SimTime {
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
+    /// Saturating: a time past the end of `u64` nanoseconds is
+    /// [`SimTime::MAX`], "never", so an event scheduled that far out does not
+    /// run. Scenario files cannot get there ([`MAX_SCENARIO_DURATION`]); a
+    /// node of your own that sets a timer for centuries gets "never", not a panic.
     fn add(self, d: SimDuration) -> SimTime {
-        SimTime(
-            self.0
-                .checked_add(d.0)
-                .expect("simulated time overflowed u64 nanoseconds"),
-        )
+        SimTime(self.0.saturating_add(d.0))
     }
 }
 
@@ -227,11 +233,33 @@ impl Add for SimDuration {
     }
 }
 
+impl SimDuration {
+    /// [`SimDuration::parse`], then refuses anything longer than
+    /// [`MAX_SCENARIO_DURATION`]: the form every duration in a scenario file takes.
+    pub fn parse_for_scenario(text: &str) -> Result<SimDuration, String> {
+        let d = SimDuration::parse(text)?;
+        if d > MAX_SCENARIO_DURATION {
+            return Err(too_long(text));
+        }
+        Ok(d)
+    }
+}
+
+/// The error for a duration past [`MAX_SCENARIO_DURATION`].
+pub(crate) fn too_long(text: &str) -> String {
+    format!(
+        "'{}' is too long; expected at most {} (100 days of simulated time)",
+        text.trim(),
+        MAX_SCENARIO_DURATION
+    )
+}
+
 impl<'de> serde::Deserialize<'de> for SimDuration {
-    /// Accepts the text forms of [`SimDuration::parse`].
+    /// Accepts the text forms of [`SimDuration::parse`], up to
+    /// [`MAX_SCENARIO_DURATION`] (only scenario files deserialize durations).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        SimDuration::parse(&text).map_err(serde::de::Error::custom)
+        SimDuration::parse_for_scenario(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -262,6 +290,22 @@ mod tests {
             .contains("unknown unit"));
         assert!(SimDuration::parse("1.2.3s").is_err());
         assert!(SimDuration::parse("99999999999999999999s").is_err());
+    }
+
+    #[test]
+    fn time_plus_duration_saturates_at_never() {
+        assert_eq!(SimTime(u64::MAX - 1) + SimDuration(5), SimTime::MAX);
+        assert_eq!(SimTime(1) + SimDuration(2), SimTime(3));
+    }
+
+    #[test]
+    fn scenario_durations_are_capped_at_100_days() {
+        assert_eq!(
+            SimDuration::parse_for_scenario("8640000s"),
+            Ok(MAX_SCENARIO_DURATION)
+        );
+        let e = SimDuration::parse_for_scenario("8640000.001s").unwrap_err();
+        assert!(e.contains("at most 8640000s (100 days"), "{e}");
     }
 
     #[test]

@@ -291,7 +291,7 @@ fn hitting_a_limit_stops_the_run_and_names_the_limit() {
     assert_eq!(out.status.code(), Some(4));
     let text = stdout(&out);
     assert!(text.contains("limit_reached"), "{text}");
-    assert!(text.contains("raise [limits] max_events"), "{text}");
+    assert!(text.contains("raise limits.max_events"), "{text}");
     std::fs::remove_file(path).ok();
 }
 
@@ -434,5 +434,69 @@ fn check_rejects_an_unreadable_history_with_its_line() {
             .code(),
         Some(2)
     );
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn a_fifo_as_a_scenario_is_refused_at_once() {
+    let dir = std::env::temp_dir().join(format!("faultlab-cli-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("make a temp dir");
+    let fifo = dir.join("scenario.toml");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo failed");
+    // Nobody writes to the FIFO: opening it would block forever.
+    let out = faultlab(&["run", fifo.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+#[test]
+fn dev_zero_as_a_scenario_is_refused_at_once() {
+    let out = faultlab(&["run", "/dev/zero"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: /dev/zero: ") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_and_sweep_warn_once_about_a_heavy_scenario() {
+    // 10 nodes beating every microsecond for 100s: about 1e10 events; the
+    // limit stops each run after 100.
+    let text = "model = \"heartbeat\"\nduration = \"100s\"\nchecks = []\n[heartbeat]\ninterval = \"1us\"\ntimeout = \"5us\"\n[nodes]\ncount = 10\n[limits]\nmax_events = 100\n";
+    let path = temp_file("heavy.toml", text);
+    for args in [vec!["run", &path], vec!["sweep", &path, "--seeds", "0..2"]] {
+        let out = faultlab(&args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", stdout(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning:"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{args:?}: {stderr}");
+        assert!(
+            warnings[0].starts_with(&format!(
+                "warning: scenario {path} is heavy: about 10000000000 events per run ("
+            )),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            warnings[0].contains("limits.max_events = 100"),
+            "{}",
+            warnings[0]
+        );
+    }
+    // A shipped scenario is not heavy.
+    let out = faultlab(&["run", "scenarios/heartbeat-quiet.toml"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
     std::fs::remove_file(path).ok();
 }

@@ -346,3 +346,48 @@ fn now_local_reflects_a_jump_and_later_timers_use_the_new_offset() {
         );
     }
 }
+
+#[test]
+fn clocks_at_the_ends_of_i64_and_a_huge_jump_never_hang() {
+    // n1 reads just under i64::MAX, n2 just above i64::MIN and runs at half
+    // speed, n3 jumps by i64::MAX/1e9 seconds ("+9223372036s") at 0.5s. Each
+    // used to spin in `true_time_at`; now every timer fires where the
+    // formula says, and the jump fires n3's pending timer at once.
+    let clocks = [
+        Clock::new(i64::MAX - SEC as i64, 0),
+        Clock::new(i64::MIN + 1, -500_000),
+        Clock::default(),
+    ];
+    let faults = vec![jump(2, 500 * MS, 9_223_372_036 * SEC as i64)];
+    let seen = run(
+        &clocks,
+        |_| local_plan(&[MS, SEC], &[SEC, SEC]),
+        faults,
+        SimTime(10 * SEC),
+    );
+    for (node, clock) in clocks.iter().take(2).enumerate() {
+        assert!(!seen[node].is_empty());
+        for (seq, timer) in &seen[node] {
+            let Some(fired) = timer.fired_at else {
+                continue; // due after the end of the run
+            };
+            assert!(
+                clock.local_at(fired) >= timer.deadline,
+                "n{} {seq}",
+                node + 1
+            );
+            assert!(
+                fired == timer.set_at || clock.local_at(SimTime(fired.0 - 1)) < timer.deadline,
+                "n{} timer {seq} fired late: {timer:?}",
+                node + 1
+            );
+        }
+    }
+    let jumped: Vec<Option<SimTime>> = seen[2].values().map(|t| t.fired_at).collect();
+    assert_eq!(jumped[0], Some(SimTime(MS)), "before the jump");
+    assert_eq!(
+        jumped[1],
+        Some(SimTime(500 * MS)),
+        "the 1s timer fires at the jump"
+    );
+}

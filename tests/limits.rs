@@ -36,7 +36,7 @@ fn a_growing_queue_stops_at_max_queue() {
     assert_eq!(end, RunEnd::Limit(LimitHit::Queue(1_000)));
     assert!(LimitHit::Queue(1_000)
         .to_string()
-        .contains("raise [limits] max_queue"));
+        .contains("raise limits.max_queue"));
 }
 
 #[test]

@@ -288,7 +288,7 @@ fn nodes_count_zero() {
         &BASE.replacen("count = 3", "count = 0", 1),
         9,
         "nodes.count",
-        "0 nodes; expected 1 to 10000",
+        "0 nodes; expected 1 to 1000",
     );
 }
 
@@ -831,34 +831,145 @@ fn binary_reports_a_bad_file_with_exit_code_2() {
 /// The longest duration that parses: 307445734 minutes is just under 2^64 ns.
 const HUGE: &str = "307445734m";
 
+/// The message of a duration past the 100-day cap.
+const TOO_LONG: &str = "is too long; expected at most 8640000s (100 days of simulated time)";
+
 #[test]
-fn huge_heartbeat_timeout_does_not_panic() {
+fn huge_heartbeat_timeout_is_refused_on_its_line() {
     let text = BASE.replacen("timeout = \"500ms\"", &format!("timeout = \"{HUGE}\""), 1);
-    check(&text, 2, "duration", "make duration at least that long");
+    check(&text, 6, "heartbeat.timeout", TOO_LONG);
 }
 
 #[test]
-fn huge_liveness_bound_does_not_panic() {
+fn huge_liveness_bound_is_refused_on_its_line() {
     check(
         &with(&format!(
             "[liveness]\nafter = \"5s\"\nwithin = \"{HUGE}\"\n"
         )),
-        11,
-        "liveness.after",
-        "before the liveness bound",
+        12,
+        "liveness.within",
+        TOO_LONG,
     );
 }
 
 #[test]
-fn huge_pause_does_not_panic() {
+fn huge_pause_is_refused_on_its_line() {
     check(
         &with(&format!(
             "[[faults]]\nat = \"5s\"\nkind = \"pause\"\nnode = \"n1\"\nduration = \"{HUGE}\"\n"
         )),
-        2,
-        "duration",
-        "make duration at least that long",
+        14,
+        "faults[0].duration",
+        TOO_LONG,
     );
+}
+
+#[test]
+fn every_duration_field_is_capped_at_100_days() {
+    // Just past the cap (8640000s), in every kind of place a duration sits.
+    let long = "8640001s";
+    let cases: Vec<(String, usize, &str)> = vec![
+        (BASE.replacen("duration = \"10s\"", &format!("duration = \"{long}\""), 1), 2, "duration"),
+        (BASE.replacen("interval = \"100ms\"", &format!("interval = \"{long}\""), 1), 5, "heartbeat.interval"),
+        (with(&format!("[network]\nlatency = {{ dist = \"constant\", value = \"{long}\" }}\n")), 11, "network.latency.value"),
+        (with(&format!("[network]\nlatency = {{ dist = \"exponential\", mean = \"{long}\" }}\n")), 11, "network.latency.mean"),
+        (with(&format!("[[faults]]\nat = \"1s\"\nkind = \"loss_burst\"\nprobability = 0.5\nduration = \"{long}\"\n")), 14, "faults[0].duration"),
+        (with(&format!("[chaos]\nuntil = \"5s\"\ncrash_every = \"1s\"\ndowntime = [\"1s\", \"{long}\"]\n")), 13, "chaos.downtime"),
+        (with(&format!("[chaos]\nuntil = \"5s\"\npause_every = \"{long}\"\n")), 12, "chaos.pause_every"),
+        (with(&format!("[chaos]\nuntil = \"5s\"\nclock_jump_every = \"1s\"\nclock_jump_max = \"{long}\"\n")), 13, "chaos.clock_jump_max"),
+        (with(&format!("[liveness]\nwithin = \"{long}\"\n")), 11, "liveness.within"),
+    ];
+    for (text, line, field) in cases {
+        check(&text, line, field, TOO_LONG);
+    }
+    // Exactly 100 days is accepted.
+    let longest = BASE.replacen("duration = \"10s\"", "duration = \"8640000s\"", 1);
+    Scenario::parse(&longest, "ok.toml").unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn clock_offsets_and_jumps_are_capped_at_100_days() {
+    let range = "expected -8640000s to +8640000s (100 days of simulated time)";
+    check(
+        &with("[clocks.n1]\noffset = \"9223372036s\"\n"),
+        11,
+        "clocks.n1.offset",
+        range,
+    );
+    check(
+        &with("[clocks.n2]\noffset = \"-8640001s\"\n"),
+        11,
+        "clocks.n2.offset",
+        range,
+    );
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"clock_jump\"\nnode = \"n1\"\nby = \"+9223372036s\"\n"),
+        14,
+        "faults[0].by",
+        range,
+    );
+    check(
+        &with("[clocks.n1]\ndrift_ppm = 9223372036854775807\n"),
+        11,
+        "clocks.n1.drift_ppm",
+        "expected -500000 to 500000",
+    );
+    let edge = with("[clocks.n1]\noffset = \"+8640000s\"\ndrift_ppm = -500000\n[clocks.n2]\noffset = \"-8640000s\"\n");
+    Scenario::parse(&edge, "ok.toml").unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn absurd_node_counts_are_refused_before_anything_is_built() {
+    check(
+        &BASE.replacen("count = 3", "count = 10000000", 1),
+        9,
+        "nodes.count",
+        "10000000 nodes; expected 1 to 1000",
+    );
+    check(
+        &BASE.replacen("count = 3", "count = 1001", 1),
+        9,
+        "nodes.count",
+        "expected 1 to 1000",
+    );
+    // A names list that long is refused before its names are compared.
+    let names: Vec<String> = (0..200_000).map(|i| format!("\"s{i}\"")).collect();
+    let text = BASE.replacen("count = 3", &format!("names = [{}]", names.join(",")), 1);
+    check(&text, 9, "nodes.names", "200000 names; expected 1 to 1000");
+    // Servers and clients together.
+    let raft = "model = \"raft\"\nduration = \"5s\"\n[raft]\nelection_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"50ms\"\n[workload]\nclients = 1000\ntimeout = \"100ms\"\n[nodes]\ncount = 5\n";
+    check(
+        raft,
+        7,
+        "workload.clients",
+        "5 servers and 1000 clients make 1005 nodes; expected at most 1000 in all",
+    );
+}
+
+#[test]
+fn a_one_way_cut_names_each_node_once() {
+    let from = vec!["\"n1\""; 100_000].join(",");
+    check(
+        &with(&format!(
+            "[[faults]]\nat = \"1s\"\nkind = \"one_way\"\nfrom = [{from}]\nto = [\"n2\"]\n"
+        )),
+        13,
+        "faults[0].from",
+        "node 'n1' is listed twice",
+    );
+}
+
+#[test]
+fn toml_nested_past_the_parsers_limit_names_its_line() {
+    // Deep arrays and deep inline tables, on line 10: an error with the
+    // line, not a stack overflow (this runs on a test thread's small stack).
+    let arrays = format!("x = {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let tables = format!("x = {}1{}\n", "{ a = ".repeat(10_000), " }".repeat(10_000));
+    for nested in [arrays, tables] {
+        let e = err(&with(&nested));
+        assert_eq!(e.line, Some(10), "{e}");
+        assert!(e.message.contains("not valid TOML"), "{e}");
+    }
 }
 
 #[test]

@@ -96,7 +96,7 @@ impl<M: Message> Sim<M> {
     }
 
     fn pause_now(&mut self, node: NodeId, duration: SimDuration) {
-        let until = self.now + duration;
+        let until = self.now + duration; // saturating: a pause past u64 time never ends
         let slot = &mut self.slots[node.index()];
         if slot.paused_until.is_some_and(|current| current >= until) {
             return; // already paused for longer
@@ -130,6 +130,7 @@ impl<M: Message> Sim<M> {
         for pending in slot.timers.values_mut() {
             pending.generation += 1;
             let at = slot.clock.true_time_at(pending.deadline, now);
+            debug_assert!(at >= now, "a jump moved a timer into the past: {at:?}");
             self.queue.push(
                 at,
                 Payload::Timer {

@@ -126,12 +126,17 @@ impl<M: Message> Sim<M> {
     pub(super) fn start_node(&mut self, node: NodeId, restart: bool) {
         let slot = &mut self.slots[node.index()];
         debug_assert!(slot.node.is_none(), "{node} started twice");
+        // The factory is the node's own code: a panic in it is the node's.
+        self.in_handler = Some(node);
         slot.node = Some((self.factory)(node));
+        self.in_handler = None;
         self.push_event(Some(node), EventKind::Start { restart });
         self.call(node, |n, ctx| n.on_start(ctx));
     }
 
-    /// Calls a handler of a running node with its context, then applies its effects.
+    /// Calls a handler of a running node with its context, then applies its
+    /// effects. While the handler runs, [`Sim::in_handler`] names the node, so
+    /// a panic caught outside is blamed on the node only if it came from there.
     fn call(&mut self, id: NodeId, handler: impl FnOnce(&mut dyn Node<M>, &mut Ctx<'_, M>)) {
         let now = self.now;
         let slot = &mut self.slots[id.index()];
@@ -214,6 +219,10 @@ impl<M: Message> Sim<M> {
                 deadline,
             } => {
                 let at = slot.clock.true_time_at(deadline, self.now);
+                debug_assert!(
+                    at >= self.now,
+                    "timer {timer:?} scheduled in the past: {at:?}"
+                );
                 slot.timers.insert(
                     timer.seq,
                     PendingTimer {
@@ -239,13 +248,16 @@ impl<M: Message> Sim<M> {
 
     /// Hands a message to the network (see `crate::net` for the rules).
     fn route(&mut self, from: NodeId, to: NodeId, msg: M) {
-        assert!(
-            to.index() < self.slots.len(),
-            "{} sent a message to node index {}, but the simulation has {} nodes",
-            self.names[from.index()],
-            to.index(),
-            self.slots.len()
-        );
+        if to.index() >= self.slots.len() {
+            // The node asked for the impossible: its bug, so name it.
+            self.in_handler = Some(from);
+            panic!(
+                "{} sent a message to node index {}, but the simulation has {} nodes",
+                self.names[from.index()],
+                to.index(),
+                self.slots.len()
+            );
+        }
         self.stats.messages_sent += 1;
         let msg_id = self.next_msg;
         self.next_msg += 1;

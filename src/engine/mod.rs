@@ -68,12 +68,12 @@ impl fmt::Display for LimitHit {
         match self {
             LimitHit::Events(n) => write!(
                 f,
-                "the run processed its limit of {n} events (raise [limits] max_events)"
+                "the run processed its limit of {n} events (raise limits.max_events in the scenario's [limits])"
             ),
             LimitHit::Queue(n) => {
                 write!(
                     f,
-                    "more than {n} events were waiting in the queue (raise [limits] max_queue)"
+                    "more than {n} events were waiting in the queue (raise limits.max_queue in the scenario's [limits])"
                 )
             }
         }

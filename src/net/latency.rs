@@ -64,6 +64,30 @@ impl Latency {
         }
     }
 
+    /// The mean latency, roughly (normal ignores its clamp): for estimates,
+    /// never for a run.
+    pub fn mean_estimate(&self) -> SimDuration {
+        let mid = |low: SimDuration, high: SimDuration| SimDuration(low.0 / 2 + high.0 / 2);
+        match *self {
+            Latency::Constant(d) => d,
+            Latency::Uniform { min, max } => mid(min, max),
+            Latency::Normal { mean, min, .. } => mean.max(min),
+            Latency::Exponential { mean, min } => mean + min,
+            Latency::Bimodal {
+                min,
+                max,
+                slow_min,
+                slow_max,
+                slow_probability,
+            } => {
+                let p = slow_probability.as_f64();
+                let fast = mid(min, max).0 as f64;
+                let slow = mid(slow_min, slow_max).0 as f64;
+                SimDuration((fast * (1.0 - p) + slow * p) as u64)
+            }
+        }
+    }
+
     /// The smallest latency this distribution can give.
     pub fn minimum(&self) -> SimDuration {
         match *self {

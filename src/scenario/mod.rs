@@ -10,12 +10,15 @@
 //! never causes a panic.
 
 mod error;
+mod estimate;
 pub mod file;
 pub mod run;
 mod validate;
 
 pub use error::{Lines, ScenarioError};
+pub use estimate::HEAVY_EVENTS;
 pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
+pub use validate::MAX_NODES;
 
 use crate::check::LivenessBound;
 use crate::clock::Clock;

@@ -120,8 +120,9 @@ pub struct RunReport {
     pub reproduce: String,
 }
 
-/// Runs `scenario` with `seed` and its built-in model. Never panics on a
-/// node's panic: it becomes a `node_panic` violation.
+/// Runs `scenario` with `seed` and its built-in model. Never panics: a
+/// panic in a node's code becomes a `node_panic` violation, any other panic
+/// (a faultlab bug) an `internal_error` one.
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
     match &scenario.model {
         ModelSpec::Heartbeat(params) => {
@@ -159,7 +160,9 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
 
 /// Runs your own nodes (built by `factory`) in `scenario`'s world: its
 /// nodes, network, clocks, faults, checks and limits; the scenario's model
-/// section is ignored. A panic in a node becomes a `node_panic` violation.
+/// section is ignored. A panic in a node (its factory or a handler) becomes a
+/// `node_panic` violation; a panic anywhere else is faultlab's own bug and
+/// becomes an `internal_error` violation that says so.
 pub fn run_custom<M: Message>(
     scenario: &Scenario,
     seed: u64,
@@ -171,26 +174,11 @@ pub fn run_custom<M: Message>(
         drive(scenario, seed, options, &last_time, factory)
     }));
     outcome.unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic without a message".to_string());
-        let violation = Violation {
-            name: "node_panic".into(),
-            check: "engine".into(),
-            severity: Severity::Safety,
-            time: last_time.get(),
-            nodes: Vec::new(),
-            explanation: format!(
-                "the run panicked at or after {}: {message}",
-                last_time.get()
-            ),
-        };
+        // Node code runs only inside `drive`'s own catch, so this is ours.
+        let violation = panic_violation(payload.as_ref(), last_time.get(), None);
         let mut report = empty_report(scenario, seed);
         report.sim_time = last_time.get();
         report.verdict = Verdict::Violation;
-        report.expectation_met = scenario.expect == "node_panic";
         report.violations.push(violation);
         report
     })
@@ -258,7 +246,8 @@ pub fn check_determinism(
     )
 }
 
-/// A caught panic as a `node_panic` violation.
+/// A caught panic: `node_panic` if it came from `node`'s code, else
+/// `internal_error` (a bug in faultlab itself, never in the scenario).
 fn panic_violation(
     payload: &(dyn std::any::Any + Send),
     time: SimTime,
@@ -269,14 +258,20 @@ fn panic_violation(
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "a panic without a message".to_string());
-    let who = node.map_or("the run".to_string(), |n| format!("node {n}"));
+    let (name, explanation) = match node {
+        Some(n) => ("node_panic", format!("node {n} panicked at {time}: {message}")),
+        None => (
+            "internal_error",
+            format!("faultlab panicked at or after {time} outside any node's code; this is a bug in faultlab, not in the scenario (please report it with the reproduce command): {message}"),
+        ),
+    };
     Violation {
-        name: "node_panic".into(),
+        name: name.into(),
         check: "engine".into(),
         severity: Severity::Safety,
         time,
         nodes: node.map(|n| vec![n.to_string()]).unwrap_or_default(),
-        explanation: format!("{who} panicked at {time}: {message}"),
+        explanation,
     }
 }
 

@@ -16,8 +16,13 @@ use crate::models::workload::Workload;
 use crate::net::{Cut, Latency, LinkSpec, Ordering, Topology};
 use crate::node::NodeId;
 use crate::rng::Probability;
-use crate::time::{SimDuration, SimTime};
+use crate::time::{SimDuration, SimTime, MAX_SCENARIO_DURATION};
 use std::ops::Range;
+
+/// The most nodes a scenario may have, servers and clients together. The
+/// network keeps a table of every ordered pair, so memory grows with the
+/// square: 1000 nodes take about 130 MB.
+pub const MAX_NODES: usize = 1000;
 use toml::Spanned;
 
 /// Where errors point: the file and its lines.
@@ -129,6 +134,15 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
     let servers = names.len();
     let model = model_spec(&raw, src)?;
     if let Some(workload) = model.workload() {
+        let total = servers + workload.clients as usize;
+        if total > MAX_NODES {
+            let clients = raw.workload.as_ref().expect("a workload was read");
+            return Err(src.at(
+                &clients.get_ref().clients,
+                "workload.clients",
+                format!("{servers} servers and {} clients make {total} nodes; expected at most {MAX_NODES} in all", workload.clients),
+            ));
+        }
         for i in 1..=workload.clients {
             let name = format!("c{i}");
             if names.contains(&name) {
@@ -208,11 +222,11 @@ fn node_names(
         }
         (Some(count), None) => {
             let n = *count.get_ref();
-            if !(1..=10_000).contains(&n) {
+            if !(1..=MAX_NODES).contains(&(n as usize)) {
                 return Err(src.at(
                     count,
                     "nodes.count",
-                    format!("{n} nodes; expected 1 to 10000"),
+                    format!("{n} nodes; expected 1 to {MAX_NODES}"),
                 ));
             }
             (1..=n).map(|i| format!("n{i}")).collect()
@@ -221,6 +235,13 @@ fn node_names(
             let names = list.get_ref().clone();
             if names.is_empty() {
                 return Err(src.at(list, "nodes.names", "expected at least one node name"));
+            }
+            if names.len() > MAX_NODES {
+                return Err(src.at(
+                    list,
+                    "nodes.names",
+                    format!("{} names; expected 1 to {MAX_NODES}", names.len()),
+                ));
             }
             for (i, name) in names.iter().enumerate() {
                 if name.is_empty() || name.contains(char::is_whitespace) {
@@ -731,7 +752,16 @@ fn signed_duration(
             format!("{e}; a signed duration such as \"-50ms\" was expected"),
         )
     })?;
-    let ns = i64::try_from(d.as_nanos()).map_err(|_| src.at(text, field, "too large"))?;
+    if d > MAX_SCENARIO_DURATION {
+        return Err(src.at(
+            text,
+            field,
+            format!(
+                "'{s}' is too large; expected -{MAX_SCENARIO_DURATION} to +{MAX_SCENARIO_DURATION} (100 days of simulated time)"
+            ),
+        ));
+    }
+    let ns = i64::try_from(d.as_nanos()).expect("at most MAX_SCENARIO_DURATION");
     Ok(sign * ns)
 }
 
@@ -845,15 +875,23 @@ fn faults(
             let n = f.node.as_ref().expect("checked present");
             node_id(names, n.get_ref(), n.span(), &format!("{field}.{key}"), src)
         };
-        let group_list = |spanned: &Spanned<Vec<String>>,
-                          key: &str|
-         -> Result<Vec<NodeId>, ScenarioError> {
-            spanned
-                .get_ref()
-                .iter()
-                .map(|name| node_id(names, name, spanned.span(), &format!("{field}.{key}"), src))
-                .collect()
-        };
+        let group_list =
+            |spanned: &Spanned<Vec<String>>, key: &str| -> Result<Vec<NodeId>, ScenarioError> {
+                let mut ids: Vec<NodeId> = Vec::new();
+                let mut seen = vec![false; names.len()];
+                for name in spanned.get_ref() {
+                    let id = node_id(names, name, spanned.span(), &format!("{field}.{key}"), src)?;
+                    if std::mem::replace(&mut seen[id.index()], true) {
+                        return Err(src.at(
+                            spanned,
+                            &format!("{field}.{key}"),
+                            format!("node '{name}' is listed twice"),
+                        ));
+                    }
+                    ids.push(id);
+                }
+                Ok(ids)
+            };
         let fault = match kind {
             "partition" | "bridge" => {
                 let groups = f.groups.as_ref().expect("checked present");
