@@ -232,19 +232,19 @@ fn a_heavy_scenario_says_so_in_one_line_naming_the_limit() {
 
 #[test]
 fn many_network_changes_in_a_big_network_are_heavy_too() {
-    // Each cut or heal rebuilds a 300 x 300 table of links: 600 of them
-    // weigh as much as 54 million events, though the run has few events.
+    // Each cut or heal writes up to a 1000 x 1000 table of links: 6000 of
+    // them weigh as much as 60 million events, though the run has few events.
     let mut text = WORLD
-        .replace("count = 3", "count = 300")
+        .replace("count = 3", "count = 1000")
         .replace("interval = \"100ms\"", "interval = \"1s\"")
         .replace("timeout = \"500ms\"", "timeout = \"5s\"");
-    for _ in 0..600 {
+    for _ in 0..6000 {
         text.push_str("[[faults]]\nat = \"1s\"\nkind = \"heal\"\n");
     }
     let scenario = Scenario::parse(&text, "churn.toml").unwrap_or_else(|e| panic!("{e}"));
     let warning = scenario.heavy_warning().expect("a warning");
     assert!(
-        warning.contains("mostly about 600 cuts and heals of a network of 300 nodes"),
+        warning.contains("mostly about 6000 cuts and heals of a network of 1000 nodes"),
         "{warning}"
     );
 }

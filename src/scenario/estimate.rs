@@ -5,8 +5,8 @@
 //! messages they send (heartbeats, Raft heartbeats and their replies,
 //! lease renewals, anti-entropy), and client operations in a closed loop
 //! (think, request, replication, reply). Each change of the network (a cut
-//! or a heal) rebuilds an `n * n` table of links and costs about as much as
-//! `n * n` events, so it counts as that many. It ignores other faults and
+//! or a heal) writes up to an `n * n` table of links, about as much work as
+//! `n * n / 100` events, so it counts as that many. It ignores other faults and
 //! elections, and assumes a full run (a safety violation stops a run early), so it is good
 //! to within an order of magnitude on the shipped scenarios
 //! (`tests/input_limits.rs` checks), which is all a warning needs. The real
@@ -108,7 +108,7 @@ impl Scenario {
         let changes = self.network_changes(run);
         if changes > 0.0 {
             terms.push(Term {
-                events: changes * servers_and_clients(self).powi(2),
+                events: changes * servers_and_clients(self).powi(2) / 100.0,
                 what: format!(
                     "about {changes:.0} cuts and heals of a network of {} nodes",
                     self.names.len()
