@@ -3,7 +3,7 @@
 //! Index 1 is the first entry; index 0 is the empty prefix, of term 0. The
 //! durable copy keeps [`SEGMENT`] entries per key, `log/<segment, 12
 //! digits>` (entries 1-16 in `log/000000000000`, 17-32 in the next), each
-//! entry in a compact binary form, back to back: about 40 bytes an entry
+//! entry in a compact binary form, back to back: about 15 bytes an entry
 //! instead of a key, a value and a map node each. Appending rewrites the
 //! last segment (at most 15 entries copied); truncating rewrites one and
 //! deletes the ones after it. Every write leaves a segment holding exactly
@@ -146,13 +146,13 @@ impl RaftLog {
         let key = segment_key(segment_of(index));
         let mut bytes = match storage.get(&key) {
             Some(held) if (index - 1) % SEGMENT != 0 => {
-                let mut bytes = Vec::with_capacity(held.len() + 48);
+                let mut bytes = Vec::with_capacity(held.len() + 32);
                 bytes.extend_from_slice(held);
                 bytes
             }
             held => {
                 debug_assert!(held.is_none(), "segment {key} outlived a truncation");
-                Vec::with_capacity(48)
+                Vec::with_capacity(32)
             }
         };
         encode(&entry, &mut bytes);
@@ -174,7 +174,7 @@ impl RaftLog {
         if kept.is_empty() {
             storage.delete(&segment_key(first));
         } else {
-            let mut bytes = Vec::with_capacity(kept.len() * 48);
+            let mut bytes = Vec::with_capacity(kept.len() * 32);
             for entry in &self.entries[kept] {
                 encode(entry, &mut bytes);
             }
@@ -192,10 +192,11 @@ const TAG_PUT: u8 = 2;
 const TAG_APPEND: u8 = 3;
 const TAG_CAS: u8 = 4;
 
-/// Encodes an entry: term, then a tag, then the command's fields
-/// (integers little-endian, strings as u32 length + bytes).
+/// Encodes an entry: term, then a tag, then the command's fields (integers
+/// as LEB128 varints, strings as varint length + bytes): a put of a short
+/// value takes about 15 bytes.
 fn encode(entry: &Entry, out: &mut Vec<u8>) {
-    out.extend_from_slice(&entry.term.to_le_bytes());
+    put_varint(out, entry.term);
     let Command::Client(command) = entry.command.as_ref() else {
         out.push(TAG_NOOP);
         return;
@@ -207,9 +208,9 @@ fn encode(entry: &Entry, out: &mut Vec<u8>) {
         Op::Cas { .. } => TAG_CAS,
     };
     out.push(tag);
-    out.extend_from_slice(&command.client.0.to_le_bytes());
-    out.extend_from_slice(&command.seq.to_le_bytes());
-    out.extend_from_slice(&command.op.key().to_le_bytes());
+    put_varint(out, u64::from(command.client.0));
+    put_varint(out, command.seq);
+    put_varint(out, u64::from(command.op.key()));
     match &command.op {
         Op::Get { .. } => {}
         Op::Put { value, .. } | Op::Append { value, .. } => put_str(out, value),
@@ -220,8 +221,17 @@ fn encode(entry: &Entry, out: &mut Vec<u8>) {
     }
 }
 
+/// Seven bits a byte, low first; the high bit says "more".
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
@@ -237,14 +247,27 @@ impl Reader<'_> {
     fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    /// A varint of at most 64 bits (`None` if longer or cut short).
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8()?;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return None;
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
     }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.varint()?).ok()
     }
     fn string(&mut self) -> Option<String> {
-        let len = self.u32()? as usize;
+        let len = usize::try_from(self.varint()?).ok()?;
         String::from_utf8(self.take(len)?.to_vec()).ok()
     }
 }
@@ -252,14 +275,14 @@ impl Reader<'_> {
 /// Decodes one entry [`encode`] wrote and moves past it; `None` if the
 /// bytes are not an entry.
 fn decode(r: &mut Reader<'_>) -> Option<Entry> {
-    let term = r.u64()?;
+    let term = r.varint()?;
     let tag = r.u8()?;
     if tag == TAG_NOOP {
         let command = Rc::new(Command::Noop);
         return Some(Entry { term, command });
     }
     let client = NodeId(r.u32()?);
-    let seq = r.u64()?;
+    let seq = r.varint()?;
     let key = r.u32()?;
     let op = match tag {
         TAG_GET => Op::Get { key },
@@ -337,6 +360,23 @@ mod tests {
             assert!(reader.0.is_empty(), "decode reads the whole entry");
             assert_eq!(decode(&mut Reader(&bytes[..bytes.len() - 1])), None);
         }
+    }
+
+    #[test]
+    fn varints_round_trip_and_reject_overlong_input() {
+        for value in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut bytes = Vec::new();
+            put_varint(&mut bytes, value);
+            let mut reader = Reader(&bytes);
+            assert_eq!(reader.varint(), Some(value));
+            assert!(reader.0.is_empty());
+        }
+        assert_eq!(Reader(&[0xff; 11]).varint(), None);
+        assert_eq!(
+            Reader(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).varint(),
+            None
+        );
+        assert_eq!(Reader(&[0x80]).varint(), None);
     }
 
     #[test]
