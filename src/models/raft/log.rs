@@ -64,7 +64,7 @@ impl RaftLog {
         for key in storage.keys_with_prefix(LOG_PREFIX) {
             let segment = entries.len() as u64 / SEGMENT;
             assert!(
-                entries.len() as u64 % SEGMENT == 0 && key == segment_key(segment),
+                (entries.len() as u64).is_multiple_of(SEGMENT) && key == segment_key(segment),
                 "the stored log has a gap before {key} (after {} entries)",
                 entries.len()
             );
@@ -145,7 +145,7 @@ impl RaftLog {
         let index = self.last_index() + 1;
         let key = segment_key(segment_of(index));
         let mut bytes = match storage.get(&key) {
-            Some(held) if (index - 1) % SEGMENT != 0 => {
+            Some(held) if !(index - 1).is_multiple_of(SEGMENT) => {
                 let mut bytes = Vec::with_capacity(held.len() + 32);
                 bytes.extend_from_slice(held);
                 bytes
