@@ -168,8 +168,9 @@ struct StatusCursor {
 }
 
 impl StatusCursor {
-    /// `Some(vec![node])` after one change, every node after several (or a
-    /// world seen for the first time), nothing if no status changed.
+    /// The nodes whose status changed since the last call: the one node
+    /// after one change, every node after several (or a world seen for the
+    /// first time), none if no status changed.
     fn changed(&mut self, world: &World) -> Vec<NodeId> {
         let now = world.status_changes();
         let changed = match (now - self.seen, world.last_status_change()) {
