@@ -18,7 +18,8 @@ use super::{names_of, Checker, LivenessBound, Severity, Violation, World};
 use crate::engine::{EventKind, TraceEvent};
 use crate::node::{NodeId, Record, OP_RECORD};
 use crate::time::{SimDuration, SimTime};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 
 /// The record of `kind` in this event, with its node.
 fn record_of<'a>(event: &'a TraceEvent, kind: &str) -> Option<(NodeId, &'a Record)> {
@@ -74,8 +75,9 @@ impl Checker for ElectionSafety {
 /// No two nodes hold a lease at the same true time.
 #[derive(Debug, Default)]
 pub struct LeaseExclusivity {
-    /// Every interval seen: (node, start, end) in true time.
-    held: Vec<(NodeId, SimTime, SimTime)>,
+    /// Every interval seen, by (end, arrival number): (node, start), in true
+    /// time. A new lease from `start` only needs the ones ending after it.
+    held: BTreeMap<(SimTime, u64), (NodeId, SimTime)>,
 }
 
 impl Checker for LeaseExclusivity {
@@ -87,12 +89,16 @@ impl Checker for LeaseExclusivity {
         let (node, record) = record_of(event, "lease")?;
         let start = SimTime(field_u64(record, "start_true_ns")?);
         let end = SimTime(field_u64(record, "end_true_ns")?);
+        // The first interval seen (lowest arrival number) of another node
+        // that overlaps [start, end).
         let clash = self
             .held
-            .iter()
-            .find(|(other, s, e)| *other != node && start < *e && *s < end)
-            .copied();
-        self.held.push((node, start, end));
+            .range((Bound::Excluded((start, u64::MAX)), Bound::Unbounded))
+            .filter(|(_, (other, s))| *other != node && *s < end)
+            .min_by_key(|((_, seq), _)| *seq)
+            .map(|(&(e, _), &(other, s))| (other, s, e));
+        let seq = self.held.len() as u64;
+        self.held.insert((end, seq), (node, start));
         let (other, s, e) = clash?;
         Some(Violation {
             name: "lease_overlap".into(),
@@ -119,10 +125,81 @@ fn overlap(a: SimTime, b: SimTime, c: SimTime, d: SimTime) -> SimDuration {
     b.min(d).saturating_since(a.max(c))
 }
 
-/// No two nodes commit different entries at one index.
+/// A commit record's digest, compactly: a 16-digit lowercase hex string (what
+/// the Raft model records) as its number, anything else as its JSON value.
+/// Two digests are equal exactly when their JSON values are.
+#[derive(Clone, Debug, PartialEq)]
+enum Digest {
+    Hex(u64),
+    Other(Box<serde_json::Value>),
+}
+
+impl Digest {
+    fn of(value: &serde_json::Value) -> Digest {
+        match value.as_str().and_then(parse_hex16) {
+            Some(n) => Digest::Hex(n),
+            None => Digest::Other(Box::new(value.clone())),
+        }
+    }
+}
+
+/// `Some(n)` iff `text` is exactly `format!("{n:016x}")`.
+fn parse_hex16(text: &str) -> Option<u64> {
+    let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    if text.len() != 16 || !text.as_bytes().iter().all(lower_hex) {
+        return None;
+    }
+    u64::from_str_radix(text, 16).ok()
+}
+
+impl std::fmt::Display for Digest {
+    /// As the JSON value prints: `"00ff..."` with its quotes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Digest::Hex(n) => write!(f, "\"{n:016x}\""),
+            Digest::Other(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+/// The first commit seen at an index: its digest, by whom and when.
+#[derive(Clone, Debug)]
+struct FirstCommit {
+    digest: Digest,
+    by: NodeId,
+    at: SimTime,
+}
+
+/// No two nodes commit different entries at one index. Keeps the first
+/// commit of each index, compactly: 32 bytes an index, in a vector while
+/// indexes come in order from 1 (as a log's do).
 #[derive(Debug, Default)]
 pub struct LogMatching {
-    committed: BTreeMap<u64, (serde_json::Value, NodeId, SimTime)>,
+    /// First commits of indexes 1, 2, ... `dense.len()`.
+    dense: Vec<FirstCommit>,
+    /// First commits of the other indexes.
+    sparse: BTreeMap<u64, FirstCommit>,
+}
+
+impl LogMatching {
+    fn first_commit(&self, index: u64) -> Option<&FirstCommit> {
+        let dense = index
+            .checked_sub(1)
+            .and_then(|i| self.dense.get(usize::try_from(i).ok()?));
+        dense.or_else(|| self.sparse.get(&index))
+    }
+
+    fn insert(&mut self, index: u64, first: FirstCommit) {
+        debug_assert!(self.first_commit(index).is_none(), "index {index} twice");
+        if index != self.dense.len() as u64 + 1 {
+            self.sparse.insert(index, first);
+            return;
+        }
+        self.dense.push(first);
+        while let Some(next) = self.sparse.remove(&(self.dense.len() as u64 + 1)) {
+            self.dense.push(next);
+        }
+    }
 }
 
 impl Checker for LogMatching {
@@ -133,15 +210,24 @@ impl Checker for LogMatching {
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
         let (node, record) = record_of(event, "commit")?;
         let index = field_u64(record, "index")?;
-        let digest = record.detail.get("digest")?.clone();
-        let (first, by, at) = self
-            .committed
-            .entry(index)
-            .or_insert((digest.clone(), node, event.time))
-            .clone();
-        if first == digest {
+        let digest = Digest::of(record.detail.get("digest")?);
+        let Some(first) = self.first_commit(index) else {
+            let first = FirstCommit {
+                digest,
+                by: node,
+                at: event.time,
+            };
+            self.insert(index, first);
+            return None;
+        };
+        if first.digest == digest {
             return None;
         }
+        let FirstCommit {
+            digest: first,
+            by,
+            at,
+        } = first.clone();
         Some(Violation {
             name: "log_mismatch".into(),
             check: self.name().into(),
@@ -219,8 +305,10 @@ pub struct Convergence {
     within: SimDuration,
     /// Latest version per node (index by node id).
     latest: Vec<Option<u64>>,
-    /// (time, version) each time the highest version anywhere grew.
-    frontier: Vec<(SimTime, u64, NodeId)>,
+    /// (time, version, node) each time the highest version anywhere grew,
+    /// from the last one more than `within` before the latest event on:
+    /// older ones can no longer be the target at the end.
+    frontier: VecDeque<(SimTime, u64, NodeId)>,
 }
 
 impl Convergence {
@@ -229,8 +317,13 @@ impl Convergence {
         Convergence {
             within,
             latest: Vec::new(),
-            frontier: Vec::new(),
+            frontier: VecDeque::new(),
         }
+    }
+
+    /// The latest true time whose writes must have reached everyone by `now`.
+    fn settled(&self, now: SimTime) -> SimTime {
+        SimTime(now.as_nanos().saturating_sub(self.within.as_nanos()))
     }
 }
 
@@ -244,14 +337,20 @@ impl Checker for Convergence {
         let version = field_u64(record, "version")?;
         self.latest.resize(world.len(), None);
         self.latest[node.index()] = Some(version);
-        if self.frontier.last().is_none_or(|(_, v, _)| version > *v) {
-            self.frontier.push((event.time, version, node));
+        if self.frontier.back().is_none_or(|(_, v, _)| version > *v) {
+            self.frontier.push_back((event.time, version, node));
+        }
+        // The run ends at or after this event, so the last growth settled by
+        // now is a better target than any before it.
+        let settled = self.settled(event.time);
+        while self.frontier.get(1).is_some_and(|(t, _, _)| *t <= settled) {
+            self.frontier.pop_front();
         }
         None
     }
 
     fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation> {
-        let settled = SimTime(end.as_nanos().saturating_sub(self.within.as_nanos()));
+        let settled = self.settled(end);
         let &(written, target, writer) =
             self.frontier.iter().rev().find(|(t, _, _)| *t <= settled)?;
         for (i, version) in self.latest.iter().enumerate() {
@@ -340,5 +439,68 @@ impl Checker for Progress {
 
     fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation> {
         self.overdue(end, true, world)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn commit(ms: u64, node: u32, index: u64, digest: serde_json::Value) -> TraceEvent {
+        TraceEvent {
+            time: SimTime(ms * 1_000_000),
+            node: Some(NodeId(node)),
+            kind: EventKind::Record(Record {
+                kind: "commit".into(),
+                detail: json!({ "index": index, "digest": digest }),
+            }),
+        }
+    }
+
+    /// Feeds commits to a fresh check; the explanation of the first mismatch.
+    fn mismatch(events: &[TraceEvent]) -> Option<String> {
+        let world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+        let mut check = LogMatching::default();
+        events
+            .iter()
+            .find_map(|e| check.on_event(e, &world))
+            .map(|v| v.explanation)
+    }
+
+    #[test]
+    fn digests_compare_as_their_json_values_in_any_index_order() {
+        let hex = |n: u64| json!(format!("{n:016x}"));
+        let agree = [
+            commit(1, 0, 2, hex(22)),
+            commit(2, 0, 1, hex(11)),
+            commit(3, 0, 7, json!(7)),
+            commit(4, 1, 1, hex(11)),
+            commit(5, 1, 2, hex(22)),
+            commit(6, 1, 3, hex(33)),
+            commit(7, 2, 7, json!(7)),
+        ];
+        assert_eq!(mismatch(&agree), None);
+        let mut differ = agree.to_vec();
+        differ.push(commit(8, 2, 2, json!("0000000000000016x")));
+        assert_eq!(
+            mismatch(&differ).as_deref(),
+            Some("n3 committed \"0000000000000016x\" at index 2 at 0.008s, but n1 had committed \"0000000000000016\" there at 0.001s")
+        );
+        let upper = [
+            commit(1, 0, 1, json!("00000000000000AB")),
+            commit(2, 1, 1, hex(0xab)),
+        ];
+        let why = mismatch(&upper).expect("upper and lower case differ as strings");
+        assert!(
+            why.contains("committed \"00000000000000ab\" at index 1"),
+            "{why}"
+        );
+        let number = [commit(1, 0, 5, json!(5)), commit(2, 1, 5, json!(6))];
+        let why = mismatch(&number).expect("numbers differ");
+        assert!(
+            why.contains("n2 committed 6 at index 5") && why.contains("committed 5 there"),
+            "{why}"
+        );
     }
 }

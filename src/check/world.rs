@@ -1,5 +1,10 @@
 //! The state of the world as the trace tells it: which nodes are up, since
 //! when, which are paused, and which faults are in force.
+//!
+//! Incremental checkers keep their own state in step with the world's
+//! without scanning every node: each status change (a start, crash, pause
+//! or resume) bumps [`World::status_changes`], and
+//! [`World::last_status_change`] names the one node the last event changed.
 
 use crate::engine::{EventKind, TraceEvent};
 use crate::fault::Fault;
@@ -7,6 +12,7 @@ use crate::history::{History, HistoryEvent, OpType, Value};
 use crate::node::NodeId;
 use crate::node::OP_RECORD;
 use crate::time::SimTime;
+use std::collections::BTreeMap;
 
 /// One node's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +31,12 @@ pub struct NodeStatus {
 #[derive(Clone, Debug)]
 pub struct World {
     names: Vec<String>,
+    /// Each name's node (the first, if a name repeats).
+    by_name: BTreeMap<String, NodeId>,
     nodes: Vec<NodeStatus>,
+    /// How many times a node's status changed, and the node of the last change.
+    status_changes: u64,
+    last_status_change: Option<NodeId>,
     /// Faults whose effect lasts, with their start time (partitions, pauses, bursts).
     in_force: Vec<(SimTime, Fault)>,
     /// Each node's last crash and restart times, if it ever restarted.
@@ -46,8 +57,15 @@ impl World {
             since: SimTime::ZERO,
             running_since: SimTime::ZERO,
         };
+        let mut by_name = BTreeMap::new();
+        for (i, name) in names.iter().enumerate() {
+            by_name.entry(name.clone()).or_insert(NodeId(i as u32));
+        }
         World {
+            by_name,
             nodes: vec![status; names.len()],
+            status_changes: 0,
+            last_status_change: None,
             restarts: vec![None; names.len()],
             pauses: vec![None; names.len()],
             jumps: vec![None; names.len()],
@@ -62,9 +80,11 @@ impl World {
         if let Some(op) = history_event(event) {
             self.history.events.push(op);
         }
+        self.last_status_change = None;
         let t = event.time;
         match (&event.kind, event.node) {
             (EventKind::Start { restart }, Some(n)) => {
+                self.status_changed(n);
                 if *restart {
                     self.restarts[n.index()] = Some((self.nodes[n.index()].since, t));
                 }
@@ -82,6 +102,7 @@ impl World {
                     .find(|(_, f)| is_pause_of(f, n))
                     .map_or(t, |(at, _)| *at);
                 self.pauses[n.index()] = Some((started, t));
+                self.status_changed(n);
                 let s = &mut self.nodes[n.index()];
                 s.paused = false;
                 s.running_since = t;
@@ -101,9 +122,21 @@ impl World {
         }
     }
 
+    /// Notes that `node`'s status changes with the event being observed.
+    fn status_changed(&mut self, node: NodeId) {
+        debug_assert!(
+            self.last_status_change.is_none_or(|n| n == node),
+            "one event changed two nodes' status: {:?} and {node:?}",
+            self.last_status_change
+        );
+        self.status_changes += 1;
+        self.last_status_change = Some(node);
+    }
+
     fn apply_fault(&mut self, t: SimTime, fault: &Fault) {
         match fault {
             Fault::Crash(n) => {
+                self.status_changed(*n);
                 self.nodes[n.index()] = NodeStatus {
                     up: false,
                     paused: false,
@@ -113,6 +146,7 @@ impl World {
                 self.in_force.retain(|(_, f)| !is_pause_of(f, *n));
             }
             Fault::Pause { node, .. } => {
+                self.status_changed(*node);
                 self.nodes[node.index()].paused = true;
                 if !self.in_force.iter().any(|(_, f)| is_pause_of(f, *node)) {
                     self.in_force.push((t, fault.clone()));
@@ -160,12 +194,21 @@ impl World {
         &self.names[node.index()]
     }
 
-    /// The node with this name.
+    /// The node with this name (O(log n)).
     pub fn node_named(&self, name: &str) -> Option<NodeId> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| NodeId(i as u32))
+        self.by_name.get(name).copied()
+    }
+
+    /// How many node status changes (start, crash, pause, resume) the world
+    /// has seen. A checker that remembers this number knows whether it must
+    /// look at [`World::last_status_change`] (one more) or at every node.
+    pub fn status_changes(&self) -> u64 {
+        self.status_changes
+    }
+
+    /// The node whose status the last observed event changed, if any.
+    pub fn last_status_change(&self) -> Option<NodeId> {
+        self.last_status_change
     }
 
     /// "in force: partition {n1,n2} | {n3} since 2.000s; pause n4 for 1s since

@@ -367,9 +367,6 @@ fn drive<M: Message>(
                 trace_error = writeln!(out, "{}", event.to_json(&names)).err();
             }
             narrator.observe(event, &names);
-            if let Some(op) = history_event(event) {
-                report.history.events.push(op);
-            }
             let mut keep_going = true;
             for (checker, done) in checks.iter_mut() {
                 if *done {
