@@ -118,6 +118,9 @@ pub struct RunReport {
     pub checks: Vec<String>,
     /// The command that reproduces this run (a caller of `run_custom` may set its own).
     pub reproduce: String,
+    /// The first error writing [`RunOptions::trace`], if any: the trace is
+    /// incomplete (the run itself went on).
+    pub trace_error: Option<String>,
 }
 
 /// Runs `scenario` with `seed` and its built-in model. Never panics: a
@@ -298,6 +301,7 @@ fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         check_notes: Vec::new(),
         checks: scenario.checks.clone(),
         reproduce: crate::report::summary::reproduce_command(&scenario.file, seed),
+        trace_error: None,
     }
 }
 
@@ -416,9 +420,9 @@ fn drive<M: Message>(
         RunEnd::Limit(hit) => report.violations.push(limit_violation(hit, sim.now())),
     }
     if let Some(out) = options.trace.as_mut() {
-        if let Some(e) = trace_error.or_else(|| out.flush().err()) {
-            eprintln!("warning: the trace file is incomplete: {e}");
-        }
+        report.trace_error = trace_error
+            .or_else(|| out.flush().err())
+            .map(|e| e.to_string());
     }
     report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
     report.history = world.take_history();
