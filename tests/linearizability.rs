@@ -22,7 +22,11 @@ fn load(file: &str) -> History {
 }
 
 fn run(history: &History, model: LinModel, max_steps: u64) -> LinReport {
-    check(history, model, &LinOptions { max_steps }, &|| false).expect("well-formed history")
+    let options = LinOptions {
+        max_steps,
+        ..LinOptions::default()
+    };
+    check(history, model, &options, &|| false).expect("well-formed history")
 }
 
 // ---------------------------------------------------------------- corpus
@@ -215,7 +219,8 @@ fn malformed_operations_are_errors_not_panics() {
         &|| false,
     )
     .unwrap_err();
-    assert!(err.message.starts_with("event 1 "), "{err}");
+    assert_eq!(err.event, Some(0), "{err}");
+    assert!(err.to_string().starts_with("history: event 1: "), "{err}");
     assert!(err.message.contains("[expected new]"), "{err}");
     let err = check(&history, LinModel::Kv, &LinOptions::default(), &|| false).unwrap_err();
     assert!(err.message.contains("expected get, put or append"), "{err}");

@@ -19,6 +19,8 @@
 //!
 //! [`read_history`] also reads Jepsen's text logs and EDN maps (see
 //! [`jepsen`]) and can tell the three formats apart by their first line.
+//! [`read_history_file`] also keeps the line of every event, so an error
+//! found later (by the checker) names `file:line:` as a parse error does.
 
 pub mod jepsen;
 
@@ -113,16 +115,45 @@ pub struct HistoryError {
     pub file: String,
     /// 1-based line, if known.
     pub line: Option<usize>,
+    /// 0-based index of the event at fault in [`History::events`], for an
+    /// error found after parsing (see [`HistoryFile::locate`]).
+    pub event: Option<usize>,
     /// What is wrong and what was expected.
     pub message: String,
 }
 
 impl fmt::Display for HistoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+        match (self.line, self.event) {
+            (Some(line), _) => write!(f, "{}:{line}: {}", self.file, self.message),
+            (None, Some(event)) => {
+                write!(f, "{}: event {}: {}", self.file, event + 1, self.message)
+            }
+            (None, None) => write!(f, "{}: {}", self.file, self.message),
         }
+    }
+}
+
+/// A history read from a file, with the 1-based line of each event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFile {
+    /// The file as the user named it.
+    pub file: String,
+    /// The events.
+    pub history: History,
+    /// `lines[i]` is the line of `history.events[i]`.
+    pub lines: Vec<usize>,
+}
+
+impl HistoryFile {
+    /// `error` (about an event of this history, e.g. from the checker) with
+    /// this file's name and the event's line.
+    pub fn locate(&self, mut error: HistoryError) -> HistoryError {
+        error.file = self.file.clone();
+        if let Some(&line) = error.event.and_then(|e| self.lines.get(e)) {
+            error.line = Some(line);
+        }
+        error
     }
 }
 
@@ -131,21 +162,7 @@ impl std::error::Error for HistoryError {}
 impl History {
     /// Reads our JSON-lines format; blank lines are skipped.
     pub fn from_jsonl(text: &str, file: &str) -> Result<History, HistoryError> {
-        let mut events = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let event: HistoryEvent = serde_json::from_str(line).map_err(|e| HistoryError {
-                file: file.to_string(),
-                line: Some(i + 1),
-                message: format!(
-                    "{e}; expected a JSON object with process, type (invoke|ok|fail|info), f, optional key, value and time"
-                ),
-            })?;
-            events.push(event);
-        }
-        Ok(History { events })
+        jsonl_file(text, file).map(|f| f.history)
     }
 
     /// Writes the JSON-lines format.
@@ -186,12 +203,45 @@ pub fn read_history(
     file: &str,
     format: HistoryFormat,
 ) -> Result<History, HistoryError> {
+    read_history_file(text, file, format).map(|f| f.history)
+}
+
+/// Reads a history in the given format and keeps each event's line.
+pub fn read_history_file(
+    text: &str,
+    file: &str,
+    format: HistoryFormat,
+) -> Result<HistoryFile, HistoryError> {
     match format {
-        HistoryFormat::Auto => read_history(text, file, detect_format(text)),
-        HistoryFormat::Jsonl => History::from_jsonl(text, file),
-        HistoryFormat::JepsenLog => jepsen::from_jepsen_log(text, file),
-        HistoryFormat::JepsenEdn => jepsen::from_jepsen_edn(text, file),
+        HistoryFormat::Auto => read_history_file(text, file, detect_format(text)),
+        HistoryFormat::Jsonl => jsonl_file(text, file),
+        HistoryFormat::JepsenLog => jepsen::jepsen_log_file(text, file),
+        HistoryFormat::JepsenEdn => jepsen::jepsen_edn_file(text, file),
     }
+}
+
+/// Our JSON lines, with each event's line.
+fn jsonl_file(text: &str, file: &str) -> Result<HistoryFile, HistoryError> {
+    let mut read = HistoryFile {
+        file: file.to_string(),
+        ..HistoryFile::default()
+    };
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: HistoryEvent = serde_json::from_str(line).map_err(|e| HistoryError {
+            file: file.to_string(),
+            line: Some(i + 1),
+            event: None,
+            message: format!(
+                "{e}; expected a JSON object with process, type (invoke|ok|fail|info), f, optional key, value and time"
+            ),
+        })?;
+        read.history.events.push(event);
+        read.lines.push(i + 1);
+    }
+    Ok(read)
 }
 
 /// The format of a history, judged from its first non-blank line (never `Auto`).

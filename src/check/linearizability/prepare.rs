@@ -10,7 +10,8 @@
 //! key; groups come in key order (`BTreeMap`); a malformed history (a
 //! completion with no open invocation, a second invocation while one is
 //! open, a completion before its invocation, a completion of another
-//! function) is an error naming the event, never a panic.
+//! function) is an error naming the event (its index, which a caller maps to
+//! a file's line), never a panic.
 
 use super::spec::Operation;
 use crate::history::{History, HistoryError, HistoryEvent, OpType};
@@ -32,11 +33,18 @@ enum Status {
     Failed,
 }
 
-/// Pairs invocations with completions and splits by key.
-pub fn prepare(history: &History) -> Result<Prepared, HistoryError> {
+/// Pairs invocations with completions and splits by key; `Ok(None)` if
+/// `should_stop` fired (polled every [`super::POLL_EVENTS`] events).
+pub fn prepare(
+    history: &History,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<Prepared>, HistoryError> {
     let mut ops: Vec<(Operation, Status)> = Vec::new();
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
     for (index, event) in history.events.iter().enumerate() {
+        if index % super::POLL_EVENTS == super::POLL_EVENTS - 1 && should_stop() {
+            return Ok(None);
+        }
         let result = match event.kind {
             OpType::Invoke => invoke(&mut ops, &mut open, index, event),
             _ => complete(&mut ops, &mut open, event),
@@ -50,21 +58,24 @@ pub fn prepare(history: &History) -> Result<Prepared, HistoryError> {
             parts.entry(op.key.clone()).or_default().push(op);
         }
     }
-    Ok(Prepared { invoked, parts })
+    Ok(Some(Prepared { invoked, parts }))
 }
 
-/// An error about one event (1-based, as a person counts).
+/// An error about the event at `index` (0-based); it reads
+/// `history: event 5: process 1, invoke read: ...` until a caller that knows
+/// the file gives it the event's line.
 pub fn event_error(index: usize, event: &HistoryEvent, message: String) -> HistoryError {
+    let kind = match event.kind {
+        OpType::Invoke => "invoke",
+        OpType::Ok => "ok",
+        OpType::Fail => "fail",
+        OpType::Info => "info",
+    };
     HistoryError {
         file: "history".to_string(),
         line: None,
-        message: format!(
-            "event {} (process {}, {:?} {}): {message}",
-            index + 1,
-            event.process,
-            event.kind,
-            event.f
-        ),
+        event: Some(index),
+        message: format!("process {}, {kind} {}: {message}", event.process, event.f),
     }
 }
 
@@ -77,10 +88,8 @@ fn invoke(
     if let Some(&earlier) = open.get(&event.process) {
         let first = &ops[earlier].0;
         return Err(format!(
-            "process {} is still running `{}` invoked at event {}; expected its completion first",
-            event.process,
-            first.f,
-            first.event + 1
+            "process {} is still running `{}` invoked at time {}; expected its completion first",
+            event.process, first.f, first.call
         ));
     }
     open.insert(event.process, ops.len());
@@ -162,7 +171,7 @@ mod tests {
                 ev(3, OpType::Ok, "read", 6),
             ],
         };
-        let prepared = prepare(&history).unwrap();
+        let prepared = prepare(&history, &|| false).unwrap().unwrap();
         assert_eq!(prepared.invoked, 3);
         let ops = &prepared.parts[&None];
         assert_eq!(ops.len(), 2);
@@ -203,9 +212,11 @@ mod tests {
             ),
         ];
         for (events, needle) in cases {
-            let err = prepare(&History { events }).unwrap_err();
+            let last = events.len() - 1;
+            let err = prepare(&History { events }, &|| false).unwrap_err();
             assert!(err.message.contains(needle), "{err}");
-            assert!(err.message.starts_with("event "), "{err}");
+            assert_eq!(err.event, Some(last), "{err}");
+            assert!(err.to_string().starts_with(&format!("history: event {}: ", last + 1)), "{err}");
         }
     }
 }

@@ -4,7 +4,7 @@
 //! per operation, sorted by time (calls before returns at equal times, so
 //! intervals are closed; unknown returns last). The search walks the list:
 //! at a call it tries to linearize the operation now (one *step*: apply it to
-//! the model); if the model accepts and the configuration (bitset of
+//! the model); if the model accepts and the configuration (set of
 //! linearized operations, model state) is new, it lifts the call and its
 //! return out of the list, pushes them on a stack and starts again at the
 //! head. Reaching a return means the operation that returns there had to be
@@ -12,13 +12,22 @@
 //! call). An empty list means linearizable; backtracking from an empty stack
 //! means not. (Lowe, "Testing for linearizability", 2017; Porcupine.)
 //!
+//! Cost: a step is O(1) apart from the walk to the next applicable call: the
+//! memo key is a 128-bit fingerprint kept incrementally (16 bytes an entry,
+//! whatever the number of operations), and the deepest stack is kept by
+//! extending the previous copy from where the two agree, never by copying it
+//! whole. A history whose operations do not overlap takes one step an
+//! operation. Memory is counted by [`Search::memory_bytes`] (memo table, stack,
+//! deepest stack, the model's tables), and a step that would take it over the
+//! caller's limit is not taken ([`Progress::OutOfMemory`]).
+//!
 //! What it does not do: split by key, or read clocks. Invariants: the order
 //! of the search is fixed by the entry order alone (the memo set only prunes);
 //! each step adds at most one memo entry; once every operation with a known
 //! return is linearized the rest (unknown outcome, infinite return, always
 //! applicable) fit after them, so the search stops there.
 
-use super::memo::{Bitset, MemoSet};
+use super::memo::{fx_hash, Fingerprint, MemoSet};
 use super::spec::{Operation, SequentialSpec};
 
 const NONE: u32 = u32::MAX;
@@ -33,6 +42,9 @@ pub enum Progress {
     Linearizable,
     /// Finished: not linearizable.
     NotLinearizable,
+    /// Stopped before a step that would take memory over the limit; it may
+    /// go on with a larger limit.
+    OutOfMemory,
 }
 
 /// The search over one key's operations.
@@ -49,14 +61,16 @@ pub struct Search<S: SequentialSpec> {
     pub steps: u64,
     /// The deepest stack seen: operation ids in order, and the state after.
     pub best: (Vec<u32>, S::State),
+    /// How many leading entries of `best` equal the stack's.
+    best_agrees: usize,
     /// Entry e: operation id, whether a call, the partner (call -> return).
     entry_op: Vec<u32>,
     entry_call: Vec<bool>,
     partner: Vec<u32>,
     next: Vec<u32>,
     prev: Vec<u32>,
-    bits: Bitset,
-    memo: MemoSet<S::State>,
+    linearized: Fingerprint,
+    memo: MemoSet,
     stack: Vec<(u32, S::State)>,
     state: S::State,
     cursor: u32,
@@ -103,13 +117,14 @@ impl<S: SequentialSpec> Search<S> {
             ops,
             steps: 0,
             best: (Vec::new(), state),
+            best_agrees: 0,
             entry_op: vec![NONE; 2 * n + 1],
             entry_call: vec![false; 2 * n + 1],
             partner: vec![NONE; 2 * n + 1],
             next: vec![NONE; 2 * n + 1],
             prev: vec![NONE; 2 * n + 1],
-            bits: Bitset::new(n),
-            memo: MemoSet::new(n.div_ceil(64).max(1)),
+            linearized: Fingerprint::default(),
+            memo: MemoSet::default(),
             stack: Vec::new(),
             state,
             cursor: 1,
@@ -155,19 +170,56 @@ impl<S: SequentialSpec> Search<S> {
         self.done
     }
 
-    /// Runs at most `budget` steps.
-    pub fn run(&mut self, budget: u64) -> Progress {
+    /// Runs at most `budget` steps, keeping [`Search::memory_bytes`] at or
+    /// under `memory_limit`.
+    pub fn run(&mut self, budget: u64, memory_limit: usize) -> Progress {
         if let Some(done) = self.done {
             return done;
         }
         let limit = self.steps.saturating_add(budget);
         while self.steps < limit {
+            if self.memory_bytes() + self.growth_bytes() > memory_limit {
+                return Progress::OutOfMemory;
+            }
             if let Some(done) = self.advance() {
                 self.done = Some(done);
+                self.release();
                 return done;
             }
         }
         Progress::Paused
+    }
+
+    /// Bytes held by what the search grows as it goes: the memo table, the
+    /// stack, the deepest stack, and the model's own tables.
+    pub fn memory_bytes(&self) -> usize {
+        self.memo.bytes()
+            + self.stack.capacity() * std::mem::size_of::<(u32, S::State)>()
+            + self.best.0.capacity() * std::mem::size_of::<u32>()
+            + self.spec.memory_bytes()
+    }
+
+    /// Bytes the next step may add at most, apart from the model's tables:
+    /// a memo table that doubles, a stack and a deepest stack that double.
+    fn growth_bytes(&self) -> usize {
+        let doubling = |len: usize, capacity: usize, size: usize| match len == capacity {
+            true => capacity.max(4) * size,
+            false => 0,
+        };
+        self.memo.growth_bytes()
+            + doubling(
+                self.stack.len(),
+                self.stack.capacity(),
+                std::mem::size_of::<(u32, S::State)>(),
+            )
+            + doubling(self.best.0.len(), self.best.0.capacity(), 4)
+    }
+
+    /// Gives back the memo and the stack once the search is over (the
+    /// deepest stack stays, for the explanation).
+    fn release(&mut self) {
+        self.memo.clear();
+        self.stack = Vec::new();
     }
 
     /// One move at the cursor: try a call, or backtrack at a return.
@@ -190,9 +242,9 @@ impl<S: SequentialSpec> Search<S> {
             self.cursor = self.next[e as usize];
             return None;
         };
-        self.bits.set(op);
-        if !self.memo.insert(&self.bits, next_state) {
-            self.bits.clear(op);
+        self.linearized.toggle(op);
+        if !self.memo.insert(self.linearized.key(fx_hash(&next_state))) {
+            self.linearized.toggle(op);
             self.cursor = self.next[e as usize];
             return None;
         }
@@ -215,7 +267,8 @@ impl<S: SequentialSpec> Search<S> {
         };
         let op = self.entry_op[e as usize] as usize;
         self.state = state;
-        self.bits.clear(op);
+        self.linearized.toggle(op);
+        self.best_agrees = self.best_agrees.min(self.stack.len());
         self.unlift(e);
         self.cursor = self.next[e as usize];
         if self.meta[op].ret.is_some() {
@@ -224,13 +277,23 @@ impl<S: SequentialSpec> Search<S> {
         None
     }
 
-    /// Records the stack if it is the deepest so far.
+    /// Records the stack if it is the deepest so far: only the part after
+    /// where it still agrees with the previous record is copied, so a stack
+    /// that only grows costs O(1) a step.
     #[inline]
     fn note_depth(&mut self) {
-        if self.stack.len() > self.best.0.len() {
-            let ops = self.stack.iter().map(|&(e, _)| self.entry_op[e as usize]);
-            self.best = (ops.collect(), self.state);
+        if self.stack.len() <= self.best.0.len() {
+            return;
         }
+        let agree = self.best_agrees;
+        self.best.0.truncate(agree);
+        let ops = self.stack[agree..]
+            .iter()
+            .map(|&(e, _)| self.entry_op[e as usize]);
+        self.best.0.extend(ops);
+        self.best.1 = self.state;
+        self.best_agrees = self.stack.len();
+        debug_assert_eq!(self.best.0.len(), self.stack.len());
     }
 
     /// Removes call entry `e` and its return from the list.

@@ -67,6 +67,11 @@ pub trait SequentialSpec {
     fn unobservable(&self, ops: &[Operation]) -> Vec<bool> {
         vec![false; ops.len()]
     }
+    /// Bytes held by tables that grow while the search runs (counted in the
+    /// checker's memory budget); the default is none.
+    fn memory_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// A register operation (values interned as ids; 0 is nil).
@@ -354,6 +359,10 @@ impl SequentialSpec for KvSpec {
 
     fn describe_state(&self, state: u32) -> String {
         format!("the key holds {}", self.show(state))
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.strings.memory_bytes()
     }
 }
 
