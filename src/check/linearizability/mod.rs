@@ -31,6 +31,7 @@ mod explain;
 pub mod intern;
 pub mod memo;
 mod prepare;
+mod prune;
 pub mod search;
 pub mod spec;
 

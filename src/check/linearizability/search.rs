@@ -28,10 +28,14 @@
 //! applicable) fit after them, so the search stops there.
 
 use super::memo::{fx_hash, Fingerprint, MemoSet};
+use super::prune::Observers;
 use super::spec::{Operation, SequentialSpec};
 
 const NONE: u32 = u32::MAX;
 const HEAD: u32 = 0;
+/// Marks a stack entry taken as a read that applied: nothing else was tried
+/// in its place, so undoing it undoes the configuration below it too.
+const FORCED: u32 = 1 << 31;
 
 /// Where a search stands after a slice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +76,12 @@ pub struct Search<S: SequentialSpec> {
     linearized: Fingerprint,
     memo: MemoSet,
     stack: Vec<(u32, S::State)>,
+    /// Calls of dead unknown writes lifted out of the list, with the stack
+    /// depth at which they died (put back when the stack drops below it).
+    dead: Vec<(u32, u32)>,
+    observers: Observers<S::State>,
+    /// Whether each operation is a read ([`SequentialSpec::read_only`]).
+    read_only: Vec<bool>,
     state: S::State,
     cursor: u32,
     finite_left: usize,
@@ -107,10 +117,12 @@ impl<S: SequentialSpec> Search<S> {
     ) -> Self {
         let n = meta.len();
         assert!(
-            n < (NONE as usize) / 2 - 1,
+            n < (FORCED as usize) / 2 - 1,
             "too many operations for one key: {n}"
         );
         let order = entry_order(&meta);
+        let observers = Observers::new(&spec, &ops, &meta);
+        let read_only = ops.iter().map(|op| spec.read_only(op)).collect();
         let mut search = Search {
             key,
             spec,
@@ -126,6 +138,9 @@ impl<S: SequentialSpec> Search<S> {
             linearized: Fingerprint::default(),
             memo: MemoSet::default(),
             stack: Vec::new(),
+            dead: Vec::new(),
+            observers,
+            read_only,
             state,
             cursor: 1,
             finite_left: meta.iter().filter(|m| m.ret.is_some()).count(),
@@ -196,6 +211,7 @@ impl<S: SequentialSpec> Search<S> {
         self.memo.bytes()
             + self.stack.capacity() * std::mem::size_of::<(u32, S::State)>()
             + self.best.0.capacity() * std::mem::size_of::<u32>()
+            + self.dead.capacity() * std::mem::size_of::<(u32, u32)>()
             + self.spec.memory_bytes()
     }
 
@@ -213,6 +229,7 @@ impl<S: SequentialSpec> Search<S> {
                 std::mem::size_of::<(u32, S::State)>(),
             )
             + doubling(self.best.0.len(), self.best.0.capacity(), 4)
+            + doubling(self.dead.len(), self.dead.capacity(), 8)
     }
 
     /// Gives back the memo and the stack once the search is over (the
@@ -220,6 +237,7 @@ impl<S: SequentialSpec> Search<S> {
     fn release(&mut self) {
         self.memo.clear();
         self.stack = Vec::new();
+        self.dead = Vec::new();
     }
 
     /// One move at the cursor: try a call, or backtrack at a return.
@@ -233,10 +251,24 @@ impl<S: SequentialSpec> Search<S> {
         }
     }
 
-    /// Tries to linearize the operation whose call is entry `e`.
+    /// Tries to linearize the operation whose call is entry `e` (or, if
+    /// it is not a read, a read that applies among the calls after it:
+    /// taking a read that applies never loses a linearization, since it
+    /// leaves the state as it is, so nothing else is tried there).
     #[inline]
     fn try_call(&mut self, e: u32) -> Option<Progress> {
         self.steps += 1;
+        let op = self.entry_op[e as usize] as usize;
+        if self.observers.is_dead(op) {
+            self.cursor = self.next[e as usize];
+            self.lift(e);
+            self.dead.push((self.stack.len() as u32, e));
+            return None;
+        }
+        let (e, forced) = match self.read_only[op] {
+            true => (e, true),
+            false => self.read_after(e).map_or((e, false), |r| (r, true)),
+        };
         let op = self.entry_op[e as usize] as usize;
         let Some(next_state) = self.spec.apply(self.state, &self.ops[op]) else {
             self.cursor = self.next[e as usize];
@@ -245,12 +277,16 @@ impl<S: SequentialSpec> Search<S> {
         self.linearized.toggle(op);
         if !self.memo.insert(self.linearized.key(fx_hash(&next_state))) {
             self.linearized.toggle(op);
+            if forced {
+                return self.backtrack();
+            }
             self.cursor = self.next[e as usize];
             return None;
         }
-        self.stack.push((e, self.state));
+        self.stack.push((e | if forced { FORCED } else { 0 }, self.state));
         self.state = next_state;
         self.lift(e);
+        self.observers.linearized(op);
         self.cursor = self.next[HEAD as usize];
         self.note_depth();
         if self.meta[op].ret.is_some() {
@@ -259,22 +295,52 @@ impl<S: SequentialSpec> Search<S> {
         (self.finite_left == 0).then_some(Progress::Linearizable)
     }
 
-    /// Undoes the last linearization and moves past it.
+    /// The first call after `e` (and before the next return) of a read that
+    /// applies in the current state.
     #[inline]
-    fn backtrack(&mut self) -> Option<Progress> {
-        let Some((e, state)) = self.stack.pop() else {
-            return Some(Progress::NotLinearizable);
-        };
-        let op = self.entry_op[e as usize] as usize;
-        self.state = state;
-        self.linearized.toggle(op);
-        self.best_agrees = self.best_agrees.min(self.stack.len());
-        self.unlift(e);
-        self.cursor = self.next[e as usize];
-        if self.meta[op].ret.is_some() {
-            self.finite_left += 1;
+    fn read_after(&mut self, e: u32) -> Option<u32> {
+        let mut at = self.next[e as usize];
+        while at != NONE && self.entry_call[at as usize] {
+            let op = self.entry_op[at as usize] as usize;
+            if self.read_only[op] && self.spec.apply(self.state, &self.ops[op]).is_some() {
+                return Some(at);
+            }
+            at = self.next[at as usize];
         }
         None
+    }
+
+    /// Undoes the last linearization and moves past it; undoes the one
+    /// below too while the undone one was a forced read.
+    #[inline]
+    fn backtrack(&mut self) -> Option<Progress> {
+        loop {
+            let depth = self.stack.len() as u32;
+            while let Some(&(at, dead)) = self.dead.last() {
+                if at < depth {
+                    break;
+                }
+                self.dead.pop();
+                self.unlift(dead);
+            }
+            let Some((marked, state)) = self.stack.pop() else {
+                return Some(Progress::NotLinearizable);
+            };
+            let e = marked & !FORCED;
+            let op = self.entry_op[e as usize] as usize;
+            self.observers.undone(op);
+            self.state = state;
+            self.linearized.toggle(op);
+            self.best_agrees = self.best_agrees.min(self.stack.len());
+            self.unlift(e);
+            if self.meta[op].ret.is_some() {
+                self.finite_left += 1;
+            }
+            if marked & FORCED == 0 {
+                self.cursor = self.next[e as usize];
+                return None;
+            }
+        }
     }
 
     /// Records the stack if it is the deepest so far: only the part after
@@ -289,7 +355,7 @@ impl<S: SequentialSpec> Search<S> {
         self.best.0.truncate(agree);
         let ops = self.stack[agree..]
             .iter()
-            .map(|&(e, _)| self.entry_op[e as usize]);
+            .map(|&(e, _)| self.entry_op[(e & !FORCED) as usize]);
         self.best.0.extend(ops);
         self.best.1 = self.state;
         self.best_agrees = self.stack.len();
