@@ -160,8 +160,13 @@ fn sequential(args: &[String]) -> i32 {
         }
     }
     let start = Instant::now();
-    let report = check(&history, LinModel::Register, &LinOptions::default(), &|| false)
-        .expect("a generated history is well formed");
+    let report = check(
+        &history,
+        LinModel::Register,
+        &LinOptions::default(),
+        &|| false,
+    )
+    .expect("a generated history is well formed");
     println!(
         "sequential_ops={n} verdict={} steps={} check_ms={:.1}",
         report.verdict,
@@ -188,7 +193,11 @@ fn sequential_history(n: u64) -> History {
             0 => ("write", Value::Int(i as i64)),
             _ => ("read", Value::Int(i as i64 - 1)),
         };
-        let input = if f == "read" { Value::Nil } else { value.clone() };
+        let input = if f == "read" {
+            Value::Nil
+        } else {
+            value.clone()
+        };
         events.push(event(i % 4, OpType::Invoke, f, input, 10 * i));
         events.push(event(i % 4, OpType::Ok, f, value, 10 * i + 5));
     }

@@ -393,7 +393,7 @@ fn cmd_check(
     json: bool,
 ) -> i32 {
     use faultlab::check::linearizability::{check, LinModel, LinOptions, LinVerdict};
-    use faultlab::history::{read_history_file, HistoryFormat};
+    use faultlab::history::{read_history_file_within, HistoryFormat};
     let (budget, max_memory) = limits;
     let started = std::time::Instant::now();
     let deadline = started + budget;
@@ -425,8 +425,8 @@ fn cmd_check(
             return 2;
         }
     };
-    let read = match read_history_file(&text, path, format) {
-        Ok(h) => h,
+    let read = match read_history_file_within(&text, path, format, &should_stop) {
+        Ok(read) => read,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
@@ -437,12 +437,24 @@ fn cmd_check(
         max_memory,
         ..LinOptions::default()
     };
-    let report = match check(&read.history, model, &options, &should_stop) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}", read.locate(e));
-            return 2;
-        }
+    let report = match &read {
+        None => faultlab::check::linearizability::LinReport {
+            verdict: LinVerdict::Unknown,
+            operations: 0,
+            partitions: 0,
+            steps: 0,
+            explanation: Some(
+                "Unknown: the time budget (--budget) ran out while the history was read.".into(),
+            ),
+            failing_key: None,
+        },
+        Some(read) => match check(&read.history, model, &options, &should_stop) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {}", read.locate(e));
+                return 2;
+            }
+        },
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (verdict, code) = match report.verdict {

@@ -22,7 +22,9 @@ fn temp_file(name: &str, text: &str) -> String {
 #[test]
 fn a_tiny_memory_budget_gives_unknown_with_exit_5() {
     let file = format!("{CORPUS}/kv/c50-ok.txt");
-    let out = faultlab(&["check", &file, "--model", "kv", "--memory", "64KiB", "--json"]);
+    let out = faultlab(&[
+        "check", &file, "--model", "kv", "--memory", "64KiB", "--json",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(5), "{text}");
     let json: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
@@ -96,11 +98,18 @@ fn a_run_whose_linearizability_check_runs_out_of_memory_says_unknown() {
     );
     let out = faultlab(&["run", &file]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "no verdict is not a failure: {text}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no verdict is not a failure: {text}"
+    );
     assert!(text.contains("checks: linearizability unknown"), "{text}");
     assert!(text.contains("1 KiB of memory"), "{text}");
     let out = faultlab(&["run", &file, "--json"]);
     let json: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
-    assert_eq!(json["inconclusive_checks"], serde_json::json!(["linearizability"]));
+    assert_eq!(
+        json["inconclusive_checks"],
+        serde_json::json!(["linearizability"])
+    );
 }

@@ -82,7 +82,10 @@ fn interesting_byte() -> impl Strategy<Value = u8> {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<u16>(), interesting_byte()).prop_map(|(at, b)| Mutation::Set(at, b)),
-        (any::<u16>(), proptest::collection::vec(interesting_byte(), 1..8))
+        (
+            any::<u16>(),
+            proptest::collection::vec(interesting_byte(), 1..8)
+        )
             .prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
         (any::<u16>(), any::<u8>()).prop_map(|(at, n)| Mutation::Delete(at, n % 16)),
         (any::<u16>(), interesting_byte(), 1u16..3000)

@@ -596,7 +596,12 @@ fn a_sequential_history_takes_one_step_per_operation() {
         ..LinOptions::default()
     };
     let report = check(&sequential(n), LinModel::Register, &options, &|| false).unwrap();
-    assert_eq!(report.verdict, LinVerdict::Linearizable, "{:?}", report.explanation);
+    assert_eq!(
+        report.verdict,
+        LinVerdict::Linearizable,
+        "{:?}",
+        report.explanation
+    );
     assert_eq!(report.operations, n as usize);
     assert_eq!(report.steps, n);
 }
@@ -638,16 +643,35 @@ fn timed_out_writes_stop_being_tried_once_their_readers_are_placed() {
         push(&mut events, 1, "write", v.clone(), OpType::Ok, v.clone());
         push(&mut events, 2, "read", Value::Nil, OpType::Ok, v);
     }
-    push(&mut events, 1, "write", Value::Int(0), OpType::Ok, Value::Int(0));
+    push(
+        &mut events,
+        1,
+        "write",
+        Value::Int(0),
+        OpType::Ok,
+        Value::Int(0),
+    );
     for i in 0..30 {
-        push(&mut events, 100 + i as u64, "write", Value::Int(-1 - i), OpType::Info, Value::Nil);
+        push(
+            &mut events,
+            100 + i as u64,
+            "write",
+            Value::Int(-1 - i),
+            OpType::Info,
+            Value::Nil,
+        );
     }
     for j in 0..2_000 {
         let pair = Value::List(vec![Value::Int(j), Value::Int(j + 1)]);
         push(&mut events, 3, "cas", pair.clone(), OpType::Ok, pair);
     }
     let report = run(&History { events }, LinModel::CasRegister, 1_000_000);
-    assert_eq!(report.verdict, LinVerdict::Linearizable, "{:?}", report.explanation);
+    assert_eq!(
+        report.verdict,
+        LinVerdict::Linearizable,
+        "{:?}",
+        report.explanation
+    );
     assert!(report.steps < 2 * 2_100, "{} steps", report.steps);
 }
 
@@ -661,18 +685,34 @@ fn concurrent_reads_do_not_multiply_the_search() {
     for round in 1..=40i64 {
         events.push(ev(0, OpType::Invoke, "write", None, Value::Int(round), t));
         for r in 0..16u64 {
-            events.push(ev(1 + r, OpType::Invoke, "read", None, Value::Nil, t + 1 + r));
+            events.push(ev(
+                1 + r,
+                OpType::Invoke,
+                "read",
+                None,
+                Value::Nil,
+                t + 1 + r,
+            ));
         }
         for r in 0..16u64 {
             let seen = if r % 2 == 0 { round - 1 } else { round };
-            let seen = if seen == 0 { Value::Nil } else { Value::Int(seen) };
+            let seen = if seen == 0 {
+                Value::Nil
+            } else {
+                Value::Int(seen)
+            };
             events.push(ev(1 + r, OpType::Ok, "read", None, seen, t + 20 + r));
         }
         events.push(ev(0, OpType::Ok, "write", None, Value::Int(round), t + 40));
         t += 100;
     }
     let report = run(&History { events }, LinModel::Register, 10_000_000);
-    assert_eq!(report.verdict, LinVerdict::Linearizable, "{:?}", report.explanation);
+    assert_eq!(
+        report.verdict,
+        LinVerdict::Linearizable,
+        "{:?}",
+        report.explanation
+    );
     assert!(report.steps < 100 * 40, "{} steps", report.steps);
 }
 
@@ -701,8 +741,13 @@ fn errors_found_by_the_checker_name_the_file_line_in_every_format() {
     for (file, text) in files {
         for format in [HistoryFormat::Auto, faultlab::history::detect_format(text)] {
             let read = read_history_file(text, file, format).unwrap();
-            let err = check(&read.history, LinModel::Register, &LinOptions::default(), &|| false)
-                .unwrap_err();
+            let err = check(
+                &read.history,
+                LinModel::Register,
+                &LinOptions::default(),
+                &|| false,
+            )
+            .unwrap_err();
             let located = read.locate(err).to_string();
             assert!(located.starts_with(&format!("{file}:4: ")), "{located}");
             assert!(located.contains("still running"), "{located}");
@@ -743,5 +788,9 @@ fn should_stop_is_polled_while_a_large_history_is_prepared() {
     };
     let report = check(&history, LinModel::Register, &LinOptions::default(), &stop).unwrap();
     assert_eq!(report.verdict, LinVerdict::Unknown);
-    assert_eq!((report.steps, polls.get()), (0, 1), "stopped during prepare");
+    assert_eq!(
+        (report.steps, polls.get()),
+        (0, 1),
+        "stopped during prepare"
+    );
 }

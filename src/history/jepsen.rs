@@ -28,7 +28,7 @@
 //! [`HistoryError`] naming the file, the line and what was expected, never a
 //! panic.
 
-use super::{History, HistoryError, HistoryEvent, HistoryFile, OpType, Value};
+use super::{History, HistoryError, HistoryEvent, HistoryFile, HistoryFormat, OpType, Value};
 
 /// Values nested deeper than this (`[[[...]]]`) are refused: the reader
 /// recurses once per level, and no history needs more than a few.
@@ -36,22 +36,30 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Reads a Jepsen text log (`INFO  jepsen.util - <process> <type> <f> <value>`).
 pub fn from_jepsen_log(text: &str, file: &str) -> Result<History, HistoryError> {
-    jepsen_log_file(text, file).map(|f| f.history)
+    super::read_history_file(text, file, HistoryFormat::JepsenLog).map(|f| f.history)
 }
 
 /// Reads Jepsen EDN maps, one per line.
 pub fn from_jepsen_edn(text: &str, file: &str) -> Result<History, HistoryError> {
-    jepsen_edn_file(text, file).map(|f| f.history)
+    super::read_history_file(text, file, HistoryFormat::JepsenEdn).map(|f| f.history)
 }
 
-/// [`from_jepsen_log`], keeping each event's line.
-pub fn jepsen_log_file(text: &str, file: &str) -> Result<HistoryFile, HistoryError> {
-    read_lines(text, file, log_line)
+/// [`from_jepsen_log`], keeping each event's line; `None` if `should_stop`.
+pub(super) fn jepsen_log_file(
+    text: &str,
+    file: &str,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    read_lines(text, file, log_line, should_stop)
 }
 
-/// [`from_jepsen_edn`], keeping each event's line.
-pub fn jepsen_edn_file(text: &str, file: &str) -> Result<HistoryFile, HistoryError> {
-    read_lines(text, file, edn_line)
+/// [`from_jepsen_edn`], keeping each event's line; `None` if `should_stop`.
+pub(super) fn jepsen_edn_file(
+    text: &str,
+    file: &str,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    read_lines(text, file, edn_line, should_stop)
 }
 
 /// Parses each line with `parse` (given the line and its 1-based number as
@@ -60,12 +68,16 @@ fn read_lines(
     text: &str,
     file: &str,
     parse: fn(&str, u64) -> Result<Option<HistoryEvent>, String>,
-) -> Result<HistoryFile, HistoryError> {
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
     let mut read = HistoryFile {
         file: file.to_string(),
         ..HistoryFile::default()
     };
     for (i, line) in text.lines().enumerate() {
+        if i % super::POLL_LINES == super::POLL_LINES - 1 && should_stop() {
+            return Ok(None);
+        }
         let at = |message: String| HistoryError {
             file: file.to_string(),
             line: Some(i + 1),
@@ -77,7 +89,7 @@ fn read_lines(
             read.lines.push(i + 1);
         }
     }
-    Ok(read)
+    Ok(Some(read))
 }
 
 /// One text-log line: `None` for blank lines and other loggers' lines.

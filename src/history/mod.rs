@@ -162,7 +162,7 @@ impl std::error::Error for HistoryError {}
 impl History {
     /// Reads our JSON-lines format; blank lines are skipped.
     pub fn from_jsonl(text: &str, file: &str) -> Result<History, HistoryError> {
-        jsonl_file(text, file).map(|f| f.history)
+        read_history_file(text, file, HistoryFormat::Jsonl).map(|f| f.history)
     }
 
     /// Writes the JSON-lines format.
@@ -212,21 +212,47 @@ pub fn read_history_file(
     file: &str,
     format: HistoryFormat,
 ) -> Result<HistoryFile, HistoryError> {
+    let read = read_history_file_within(text, file, format, &|| false)?;
+    Ok(read.expect("never stopped"))
+}
+
+/// How many lines are read between two calls of `should_stop`.
+pub const POLL_LINES: usize = 1 << 16;
+
+/// [`read_history_file`] that gives up (`Ok(None)`) when `should_stop`
+/// says so (polled every [`POLL_LINES`] lines), for a caller with a time
+/// budget.
+pub fn read_history_file_within(
+    text: &str,
+    file: &str,
+    format: HistoryFormat,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    let format = match format {
+        HistoryFormat::Auto => detect_format(text),
+        other => other,
+    };
     match format {
-        HistoryFormat::Auto => read_history_file(text, file, detect_format(text)),
-        HistoryFormat::Jsonl => jsonl_file(text, file),
-        HistoryFormat::JepsenLog => jepsen::jepsen_log_file(text, file),
-        HistoryFormat::JepsenEdn => jepsen::jepsen_edn_file(text, file),
+        HistoryFormat::Jsonl | HistoryFormat::Auto => jsonl_file(text, file, should_stop),
+        HistoryFormat::JepsenLog => jepsen::jepsen_log_file(text, file, should_stop),
+        HistoryFormat::JepsenEdn => jepsen::jepsen_edn_file(text, file, should_stop),
     }
 }
 
 /// Our JSON lines, with each event's line.
-fn jsonl_file(text: &str, file: &str) -> Result<HistoryFile, HistoryError> {
+fn jsonl_file(
+    text: &str,
+    file: &str,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
     let mut read = HistoryFile {
         file: file.to_string(),
         ..HistoryFile::default()
     };
     for (i, line) in text.lines().enumerate() {
+        if i % POLL_LINES == POLL_LINES - 1 && should_stop() {
+            return Ok(None);
+        }
         if line.trim().is_empty() {
             continue;
         }
@@ -241,7 +267,7 @@ fn jsonl_file(text: &str, file: &str) -> Result<HistoryFile, HistoryError> {
         read.history.events.push(event);
         read.lines.push(i + 1);
     }
-    Ok(read)
+    Ok(Some(read))
 }
 
 /// The format of a history, judged from its first non-blank line (never `Auto`).

@@ -361,7 +361,7 @@ impl<'a> Scheduler<'a> {
 pub fn bytes_words(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }
@@ -394,7 +394,9 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         }
     };
     let n: u64 = number.parse().map_err(|_| {
-        format!("'{text}' is not a size; expected a whole number and a unit, such as 512MiB or 1GiB")
+        format!(
+            "'{text}' is not a size; expected a whole number and a unit, such as 512MiB or 1GiB"
+        )
     })?;
     n.checked_mul(scale)
         .ok_or_else(|| format!("'{text}' is too large"))

@@ -216,7 +216,11 @@ mod tests {
             let err = prepare(&History { events }, &|| false).unwrap_err();
             assert!(err.message.contains(needle), "{err}");
             assert_eq!(err.event, Some(last), "{err}");
-            assert!(err.to_string().starts_with(&format!("history: event {}: ", last + 1)), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("history: event {}: ", last + 1)),
+                "{err}"
+            );
         }
     }
 }

@@ -283,7 +283,8 @@ impl<S: SequentialSpec> Search<S> {
             self.cursor = self.next[e as usize];
             return None;
         }
-        self.stack.push((e | if forced { FORCED } else { 0 }, self.state));
+        self.stack
+            .push((e | if forced { FORCED } else { 0 }, self.state));
         self.state = next_state;
         self.lift(e);
         self.observers.linearized(op);
