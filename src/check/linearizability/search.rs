@@ -12,6 +12,15 @@
 //! call). An empty list means linearizable; backtracking from an empty stack
 //! means not. (Lowe, "Testing for linearizability", 2017; Porcupine.)
 //!
+//! Pruning, both sound (a linearization exists iff one exists that the
+//! pruned search finds): a read that applies in the current state is taken
+//! at once, before any other call of the window (moving a read that leaves
+//! the state as it is to the front of a linearization keeps it valid), and
+//! nothing else is tried in its place: undoing it undoes the configuration
+//! below too; and an unknown-outcome write whose value no remaining operation
+//! requires is lifted out of the list until the stack drops below the depth
+//! where it died ([`super::prune`]).
+//!
 //! Cost: a step is O(1) apart from the walk to the next applicable call: the
 //! memo key is a 128-bit fingerprint kept incrementally (16 bytes an entry,
 //! whatever the number of operations), and the deepest stack is kept by
