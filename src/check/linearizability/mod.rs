@@ -332,11 +332,14 @@ impl<'a> Scheduler<'a> {
                     s.len()
                 )
             });
-        let text = format!(
-            "Unknown: {why} after {} steps, with {} part(s) unfinished{largest}. No part was found non-linearizable.",
-            self.steps,
-            open.len()
-        );
+        let text = match active.is_empty() {
+            true => format!("Unknown: {why} while the history was prepared, before the search began."),
+            false => format!(
+                "Unknown: {why} after {} steps, with {} part(s) unfinished{largest}. No part was found non-linearizable.",
+                self.steps,
+                open.len()
+            ),
+        };
         self.report(LinVerdict::Unknown, Some(text), None)
     }
 
