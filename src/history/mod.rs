@@ -43,7 +43,9 @@ pub enum OpType {
 }
 
 /// A value in a history: nil, an integer, a string, or a list of values.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// In JSON: `null`, a number, a string or an array (read directly, without
+/// the buffering an untagged enum costs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     /// No value (`null`, Jepsen's `nil`).
@@ -54,6 +56,57 @@ pub enum Value {
     Str(String),
     /// A list, e.g. `[expected, new]` for compare-and-set.
     List(Vec<Value>),
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// Builds a [`Value`] from whatever JSON holds.
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("null, an integer, a string or a list")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| E::custom(format!("integer {v} is out of range for a value")))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
 }
 
 impl fmt::Display for Value {
@@ -325,6 +378,29 @@ mod tests {
             History::from_jsonl(std::str::from_utf8(&out).unwrap(), "again").unwrap(),
             history
         );
+    }
+
+    #[test]
+    fn values_other_than_nil_integers_strings_and_lists_are_errors() {
+        let line = |v: &str| {
+            format!(
+                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{v},\"time\":1}}"
+            )
+        };
+        let ok = History::from_jsonl(&line("[null,-3,\"a\",[]]"), "v.jsonl").unwrap();
+        assert_eq!(
+            ok.events[0].value,
+            Value::List(vec![
+                Value::Nil,
+                Value::Int(-3),
+                Value::Str("a".into()),
+                Value::List(vec![])
+            ])
+        );
+        for bad in ["1.5", "true", "{}", "18446744073709551615"] {
+            let err = History::from_jsonl(&format!("\n{}", line(bad)), "v.jsonl").unwrap_err();
+            assert!(err.to_string().starts_with("v.jsonl:2: "), "{bad}: {err}");
+        }
     }
 
     #[test]
