@@ -202,7 +202,11 @@ impl<S: SequentialSpec> Search<S> {
         }
         let limit = self.steps.saturating_add(budget);
         while self.steps < limit {
-            if self.memory_bytes() + self.growth_bytes() > memory_limit {
+            // The memo and stacks are checked before they grow; the model's
+            // tables (kv strings) grow inside `apply` and are counted every
+            // 64 steps.
+            let growth = self.growth_bytes();
+            if (growth > 0 || self.steps % 64 == 0) && self.memory_bytes() + growth > memory_limit {
                 return Progress::OutOfMemory;
             }
             if let Some(done) = self.advance() {
