@@ -19,7 +19,7 @@
 //! nothing else is tried in its place: undoing it undoes the configuration
 //! below too; and an unknown-outcome write whose value no remaining operation
 //! requires is lifted out of the list until the stack drops below the depth
-//! where it died ([`super::prune`]).
+//! where it died (see `prune.rs`).
 //!
 //! Cost: a step is O(1) apart from the walk to the next applicable call: the
 //! memo key is a 128-bit fingerprint kept incrementally (16 bytes an entry,
