@@ -206,7 +206,9 @@ impl<S: SequentialSpec> Search<S> {
             // tables (kv strings) grow inside `apply` and are counted every
             // 64 steps.
             let growth = self.growth_bytes();
-            if (growth > 0 || self.steps % 64 == 0) && self.memory_bytes() + growth > memory_limit {
+            if (growth > 0 || self.steps.is_multiple_of(64))
+                && self.memory_bytes() + growth > memory_limit
+            {
                 return Progress::OutOfMemory;
             }
             if let Some(done) = self.advance() {
