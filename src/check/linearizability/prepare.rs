@@ -52,13 +52,28 @@ pub fn prepare(
         result.map_err(|message| event_error(index, event, message))?;
     }
     let invoked = ops.len();
+    Ok(Some(Prepared {
+        invoked,
+        parts: split_by_key(ops),
+    }))
+}
+
+/// The operations that did not fail, by key; a history of one key keeps
+/// its buffer (no second copy of a large history).
+fn split_by_key(mut ops: Vec<(Operation, Status)>) -> BTreeMap<Option<String>, Vec<Operation>> {
+    ops.retain(|(_, status)| !matches!(status, Status::Failed));
     let mut parts: BTreeMap<Option<String>, Vec<Operation>> = BTreeMap::new();
-    for (op, status) in ops {
-        if !matches!(status, Status::Failed) {
-            parts.entry(op.key.clone()).or_default().push(op);
-        }
+    let one_key = ops.windows(2).all(|w| w[0].0.key == w[1].0.key);
+    if one_key && !ops.is_empty() {
+        let key = ops[0].0.key.clone();
+        let only: Vec<Operation> = ops.into_iter().map(|(op, _)| op).collect();
+        parts.insert(key, only);
+        return parts;
     }
-    Ok(Some(Prepared { invoked, parts }))
+    for (op, _) in ops {
+        parts.entry(op.key.clone()).or_default().push(op);
+    }
+    parts
 }
 
 /// An error about the event at `index` (0-based); it reads

@@ -105,14 +105,16 @@ impl<S: SequentialSpec> Search<S> {
         mut spec: S,
         all: Vec<Operation>,
     ) -> Result<Self, (usize, String)> {
-        let mut ops = Vec::new();
-        let mut meta = Vec::new();
-        for op in all {
-            if let Some(compiled) = spec.compile(&op).map_err(|e| (op.event, e))? {
-                ops.push(compiled);
-                meta.push(op);
-            }
+        let mut ops = Vec::with_capacity(all.len());
+        let mut kept = Vec::with_capacity(all.len());
+        for op in &all {
+            let compiled = spec.compile(op).map_err(|e| (op.event, e))?;
+            kept.push(compiled.is_some());
+            ops.extend(compiled);
         }
+        let mut meta = all;
+        let mut keep = kept.into_iter();
+        meta.retain(|_| keep.next().unwrap_or(false));
         let state = spec.init();
         Ok(Self::build(key, spec, ops, meta, state))
     }
