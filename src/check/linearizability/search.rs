@@ -45,6 +45,8 @@ const HEAD: u32 = 0;
 /// Marks a stack entry taken as a read that applied: nothing else was tried
 /// in its place, so undoing it undoes the configuration below it too.
 const FORCED: u32 = 1 << 31;
+/// How many calls past the cursor are searched for a read that applies.
+const READ_SCAN: u32 = 256;
 
 /// Where a search stands after a slice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,11 +316,14 @@ impl<S: SequentialSpec> Search<S> {
     }
 
     /// The first call after `e` (and before the next return) of a read that
-    /// applies in the current state.
+    /// applies in the current state, among the next [`READ_SCAN`] calls (so
+    /// a step stays O(1) however many operations overlap).
     #[inline]
     fn read_after(&mut self, e: u32) -> Option<u32> {
         let mut at = self.next[e as usize];
-        while at != NONE && self.entry_call[at as usize] {
+        let mut left = READ_SCAN;
+        while at != NONE && self.entry_call[at as usize] && left > 0 {
+            left -= 1;
             let op = self.entry_op[at as usize] as usize;
             if self.read_only[op] && self.spec.apply(self.state, &self.ops[op]).is_some() {
                 return Some(at);
