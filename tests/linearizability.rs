@@ -794,3 +794,21 @@ fn should_stop_is_polled_while_a_large_history_is_prepared() {
         "stopped during prepare"
     );
 }
+
+#[test]
+fn many_keys_are_scheduled_in_linear_time() {
+    // 20,000 keys of one put and one get each: one step per operation, and
+    // the round-robin over parts keeps its memory count in O(parts).
+    let mut events = Vec::new();
+    for k in 0..20_000u64 {
+        let key = k.to_string();
+        let t = 10 * k;
+        events.push(ev(1, OpType::Invoke, "put", Some(&key), s("x"), t));
+        events.push(ev(1, OpType::Ok, "put", Some(&key), s("x"), t + 1));
+        events.push(ev(2, OpType::Invoke, "get", Some(&key), Value::Nil, t + 2));
+        events.push(ev(2, OpType::Ok, "get", Some(&key), s("x"), t + 3));
+    }
+    let report = run(&History { events }, LinModel::Kv, 1_000_000);
+    assert_eq!(report.verdict, LinVerdict::Linearizable);
+    assert_eq!((report.partitions, report.steps), (20_000, 40_000));
+}

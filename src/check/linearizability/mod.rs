@@ -258,11 +258,15 @@ impl<'a> Scheduler<'a> {
     fn run<S: SequentialSpec>(mut self, mut active: Vec<Search<S>>) -> LinReport {
         let mut allowance = FIRST_ROUND_STEPS;
         while !active.is_empty() {
+            // Bytes held by all parts, kept up to date part by part (O(parts)
+            // a round, even with many keys).
+            let mut held: usize = active.iter().map(|s| s.memory_bytes()).sum();
             for i in 0..active.len() {
-                let others: usize = active.iter().map(|s| s.memory_bytes()).sum::<usize>()
-                    - active[i].memory_bytes();
+                let others = held - active[i].memory_bytes();
                 let limit = self.max_memory.saturating_sub(others);
-                match self.slice(&mut active[i], allowance, limit) {
+                let outcome = self.slice(&mut active[i], allowance, limit);
+                held = others + active[i].memory_bytes();
+                match outcome {
                     Ok(Progress::NotLinearizable) => return self.violation(&mut active[i]),
                     Ok(_) => {}
                     Err(halt) => return self.unknown(halt, &active),
