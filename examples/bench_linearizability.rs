@@ -9,14 +9,22 @@
 //!
 //! ```text
 //! cargo run --release --example bench_linearizability [-- DIR]
+//! cargo run --release --example bench_linearizability -- --sequential N [--write FILE]
 //! ```
 //!
 //! One line per file, then last:
 //! `etcd_ms=<float> kv_ms=<float> verdicts_ok=<n>/<files>` where the times
 //! are sums of per-file medians in milliseconds (wall clock: they vary).
+//!
+//! `--sequential N` instead generates a correct history of N operations
+//! that never overlap (4 processes taking turns, writes of fresh values and
+//! reads of the last one, on a register), checks it once and prints
+//! `sequential_ops=N verdict=<v> steps=<n> check_ms=<float>` last; with
+//! `--write FILE` it writes the history as JSON lines instead of checking
+//! it, for `faultlab check FILE --model register`.
 
 use faultlab::check::linearizability::{check, LinModel, LinOptions, LinVerdict};
-use faultlab::history::{read_history, History, HistoryFormat};
+use faultlab::history::{read_history, History, HistoryEvent, HistoryFormat, OpType, Value};
 use std::path::Path;
 use std::time::Instant;
 
@@ -32,8 +40,13 @@ struct Case {
 }
 
 fn main() {
-    let dir = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--sequential") {
+        std::process::exit(sequential(&args[1..]));
+    }
+    let dir = args
+        .first()
+        .cloned()
         .unwrap_or_else(|| "tests/data/linearizability".to_string());
     let cases = match load(Path::new(&dir)) {
         Ok(cases) => cases,
@@ -123,4 +136,70 @@ fn bench(case: &Case) -> (f64, bool) {
         if right { "" } else { "  MISMATCH" }
     );
     (median, right)
+}
+
+/// `--sequential N [--write FILE]`: generate, then check or write.
+fn sequential(args: &[String]) -> i32 {
+    let Some(n) = args.first().and_then(|a| a.parse::<u64>().ok()) else {
+        eprintln!("error: --sequential expects a number of operations");
+        return 2;
+    };
+    let history = sequential_history(n);
+    if let [_, flag, file] = args {
+        if flag == "--write" {
+            let written = std::fs::File::create(file).and_then(|f| {
+                let mut out = std::io::BufWriter::new(f);
+                history.write_jsonl(&mut out)
+            });
+            if let Err(e) = written {
+                eprintln!("error: {file}: {e}");
+                return 2;
+            }
+            println!("wrote {n} operations to {file}");
+            return 0;
+        }
+    }
+    let start = Instant::now();
+    let report = check(
+        &history,
+        LinModel::Register,
+        &LinOptions::default(),
+        &|| false,
+    )
+    .expect("a generated history is well formed");
+    println!(
+        "sequential_ops={n} verdict={} steps={} check_ms={:.1}",
+        report.verdict,
+        report.steps,
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    0
+}
+
+/// `n` operations one after another: process `i % 4` writes `i` (even `i`)
+/// or reads the last value written (odd `i`).
+fn sequential_history(n: u64) -> History {
+    let event = |process, kind, f: &str, value, time| HistoryEvent {
+        process,
+        kind,
+        f: f.to_string(),
+        key: None,
+        value,
+        time,
+    };
+    let mut events = Vec::with_capacity(2 * n as usize);
+    for i in 0..n {
+        let (f, value) = match i % 2 {
+            0 => ("write", Value::Int(i as i64)),
+            _ => ("read", Value::Int(i as i64 - 1)),
+        };
+        let input = if f == "read" {
+            Value::Nil
+        } else {
+            value.clone()
+        };
+        events.push(event(i % 4, OpType::Invoke, f, input, 10 * i));
+        events.push(event(i % 4, OpType::Ok, f, value, 10 * i + 5));
+    }
+    History { events }
 }

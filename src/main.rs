@@ -87,9 +87,12 @@ enum Command {
         /// The file's format.
         #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "jepsen-log", "jepsen-edn"])]
         format: String,
-        /// Give up after this long (wall clock) with the verdict "unknown".
+        /// Give up after this long (wall clock, reading the file included) with the verdict "unknown".
         #[arg(long, default_value = "10s", value_parser = parse_budget)]
         budget: std::time::Duration,
+        /// Give up with the verdict "unknown" before the search holds more than this (e.g. 512MiB, 2GiB).
+        #[arg(long, default_value = "1GiB", value_parser = faultlab::check::linearizability::parse_bytes)]
+        memory: u64,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -182,8 +185,9 @@ fn main() -> ExitCode {
             model,
             format,
             budget,
+            memory,
             json,
-        } => cmd_check(&history, &model, &format, budget, json),
+        } => cmd_check(&history, &model, &format, (budget, memory), json),
         Command::List { dir } => cmd_list(&dir),
     };
     if let Err(e) = console::finish() {
@@ -441,15 +445,21 @@ fn cmd_sweep(
     worst.map_or(0, Verdict::exit_code)
 }
 
+/// `faultlab check`; `limits` is the wall-clock budget (from before the file
+/// is read) and the search's memory budget in bytes.
 fn cmd_check(
     path: &str,
     model: &str,
     format: &str,
-    budget: std::time::Duration,
+    limits: (std::time::Duration, u64),
     json: bool,
 ) -> i32 {
     use faultlab::check::linearizability::{check, LinModel, LinOptions, LinVerdict};
-    use faultlab::history::{read_history, HistoryFormat};
+    use faultlab::history::{read_history_file_within, HistoryFormat};
+    let (budget, max_memory) = limits;
+    let started = std::time::Instant::now();
+    let deadline = started + budget;
+    let should_stop = || std::time::Instant::now() >= deadline;
     let model: LinModel = match model.parse() {
         Ok(m) => m,
         Err(e) => {
@@ -477,23 +487,36 @@ fn cmd_check(
             return 2;
         }
     };
-    let history = match read_history(&text, path, format) {
-        Ok(h) => h,
+    let read = match read_history_file_within(&text, path, format, &should_stop) {
+        Ok(read) => read,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let started = std::time::Instant::now();
-    let deadline = started + budget;
-    let should_stop = || std::time::Instant::now() >= deadline;
-    let report = match check(&history, model, &LinOptions::default(), &should_stop) {
-        Ok(r) => r,
-        Err(mut e) => {
-            e.file = path.to_string();
-            eprintln!("error: {e}");
-            return 2;
-        }
+    drop(text);
+    let options = LinOptions {
+        max_memory,
+        ..LinOptions::default()
+    };
+    let report = match &read {
+        None => faultlab::check::linearizability::LinReport {
+            verdict: LinVerdict::Unknown,
+            operations: 0,
+            partitions: 0,
+            steps: 0,
+            explanation: Some(
+                "Unknown: the time budget (--budget) ran out while the history was read.".into(),
+            ),
+            failing_key: None,
+        },
+        Some(read) => match check(&read.history, model, &options, &should_stop) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {}", read.locate(e));
+                return 2;
+            }
+        },
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (verdict, code) = match report.verdict {

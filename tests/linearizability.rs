@@ -22,7 +22,11 @@ fn load(file: &str) -> History {
 }
 
 fn run(history: &History, model: LinModel, max_steps: u64) -> LinReport {
-    check(history, model, &LinOptions { max_steps }, &|| false).expect("well-formed history")
+    let options = LinOptions {
+        max_steps,
+        ..LinOptions::default()
+    };
+    check(history, model, &options, &|| false).expect("well-formed history")
 }
 
 // ---------------------------------------------------------------- corpus
@@ -215,7 +219,8 @@ fn malformed_operations_are_errors_not_panics() {
         &|| false,
     )
     .unwrap_err();
-    assert!(err.message.starts_with("event 1 "), "{err}");
+    assert_eq!(err.event, Some(0), "{err}");
+    assert!(err.to_string().starts_with("history: event 1: "), "{err}");
     assert!(err.message.contains("[expected new]"), "{err}");
     let err = check(&history, LinModel::Kv, &LinOptions::default(), &|| false).unwrap_err();
     assert!(err.message.contains("expected get, put or append"), "{err}");
@@ -562,4 +567,248 @@ fn many_unknown_writes_nobody_reads_do_not_explode_the_search() {
         "{:?}",
         report.explanation
     );
+}
+
+// ---------------------------------------------------------------- hardening
+
+/// `n` operations one after another: process `i % 4` writes `i` (even `i`)
+/// or reads the last value written (odd `i`).
+fn sequential(n: u64) -> History {
+    let mut events = Vec::with_capacity(2 * n as usize);
+    for i in 0..n {
+        let (f, input, output) = match i % 2 {
+            0 => ("write", Value::Int(i as i64), Value::Int(i as i64)),
+            _ => ("read", Value::Nil, Value::Int(i as i64 - 1)),
+        };
+        events.push(ev(i % 4, OpType::Invoke, f, None, input, 10 * i));
+        events.push(ev(i % 4, OpType::Ok, f, None, output, 10 * i + 5));
+    }
+    History { events }
+}
+
+#[test]
+fn a_sequential_history_takes_one_step_per_operation() {
+    // 1e5 operations that never overlap: once quadratic (and `unknown`).
+    // The memo and stacks fit in 16 MiB: O(1) bytes an operation.
+    let n = 100_000;
+    let options = LinOptions {
+        max_memory: 16 << 20,
+        ..LinOptions::default()
+    };
+    let report = check(&sequential(n), LinModel::Register, &options, &|| false).unwrap();
+    assert_eq!(
+        report.verdict,
+        LinVerdict::Linearizable,
+        "{:?}",
+        report.explanation
+    );
+    assert_eq!(report.operations, n as usize);
+    assert_eq!(report.steps, n);
+}
+
+#[test]
+fn a_tiny_memory_budget_gives_unknown_and_says_so() {
+    let history = load("kv/c50-ok.txt");
+    let options = LinOptions {
+        max_memory: 64 << 10,
+        ..LinOptions::default()
+    };
+    let report = check(&history, LinModel::Kv, &options, &|| false).unwrap();
+    assert_eq!(report.verdict, LinVerdict::Unknown);
+    let why = report.explanation.clone().unwrap();
+    assert!(why.contains("the memory budget (64 KiB) ran out"), "{why}");
+    assert!(report.steps < 700_000, "stopped early: {}", report.steps);
+    let again = check(&history, LinModel::Kv, &options, &|| false).unwrap();
+    assert_eq!(again, report, "the memory budget is counted, not measured");
+    let enough = check(&history, LinModel::Kv, &LinOptions::default(), &|| false).unwrap();
+    assert_eq!(enough.verdict, LinVerdict::Linearizable);
+}
+
+#[test]
+fn timed_out_writes_stop_being_tried_once_their_readers_are_placed() {
+    // 30 values are each written and read; then the register is set to 0,
+    // 30 writes of those values time out (open forever), and 2,000
+    // compare-and-sets count 0, 1, 2, ... No one reads the timed-out values
+    // any more: they are dead and never tried (else every subset of them
+    // would be tried before each compare-and-set).
+    let mut events = Vec::new();
+    let mut t = 0;
+    let mut push = |events: &mut Vec<HistoryEvent>, p, f, input: Value, kind, output: Value| {
+        events.push(ev(p, OpType::Invoke, f, None, input, t));
+        events.push(ev(p, kind, f, None, output, t + 1));
+        t += 2;
+    };
+    for i in 0..30 {
+        let v = Value::Int(-1 - i);
+        push(&mut events, 1, "write", v.clone(), OpType::Ok, v.clone());
+        push(&mut events, 2, "read", Value::Nil, OpType::Ok, v);
+    }
+    push(
+        &mut events,
+        1,
+        "write",
+        Value::Int(0),
+        OpType::Ok,
+        Value::Int(0),
+    );
+    for i in 0..30 {
+        push(
+            &mut events,
+            100 + i as u64,
+            "write",
+            Value::Int(-1 - i),
+            OpType::Info,
+            Value::Nil,
+        );
+    }
+    for j in 0..2_000 {
+        let pair = Value::List(vec![Value::Int(j), Value::Int(j + 1)]);
+        push(&mut events, 3, "cas", pair.clone(), OpType::Ok, pair);
+    }
+    let report = run(&History { events }, LinModel::CasRegister, 1_000_000);
+    assert_eq!(
+        report.verdict,
+        LinVerdict::Linearizable,
+        "{:?}",
+        report.explanation
+    );
+    assert!(report.steps < 2 * 2_100, "{} steps", report.steps);
+}
+
+#[test]
+fn concurrent_reads_do_not_multiply_the_search() {
+    // Rounds of one write overlapping 16 reads, 8 of the old value and 8 of
+    // the new: a read that applies is taken at once, so the subsets of reads
+    // are not explored one by one.
+    let mut events = Vec::new();
+    let mut t = 0;
+    for round in 1..=40i64 {
+        events.push(ev(0, OpType::Invoke, "write", None, Value::Int(round), t));
+        for r in 0..16u64 {
+            events.push(ev(
+                1 + r,
+                OpType::Invoke,
+                "read",
+                None,
+                Value::Nil,
+                t + 1 + r,
+            ));
+        }
+        for r in 0..16u64 {
+            let seen = if r % 2 == 0 { round - 1 } else { round };
+            let seen = if seen == 0 {
+                Value::Nil
+            } else {
+                Value::Int(seen)
+            };
+            events.push(ev(1 + r, OpType::Ok, "read", None, seen, t + 20 + r));
+        }
+        events.push(ev(0, OpType::Ok, "write", None, Value::Int(round), t + 40));
+        t += 100;
+    }
+    let report = run(&History { events }, LinModel::Register, 10_000_000);
+    assert_eq!(
+        report.verdict,
+        LinVerdict::Linearizable,
+        "{:?}",
+        report.explanation
+    );
+    assert!(report.steps < 100 * 40, "{} steps", report.steps);
+}
+
+#[test]
+fn errors_found_by_the_checker_name_the_file_line_in_every_format() {
+    use faultlab::history::read_history_file;
+    // The second invocation of process 1 (while its first is open) is on line 4.
+    let files = [
+        (
+            "h.jsonl",
+            "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"time\":1}\n\n\
+             {\"process\":2,\"type\":\"invoke\",\"f\":\"read\",\"time\":2}\n\
+             {\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"time\":3}\n",
+        ),
+        (
+            "h.log",
+            "INFO  jepsen.util - 1 :invoke :read nil\nINFO  jepsen.core - hello\n\
+             INFO  jepsen.util - 2 :invoke :read nil\nINFO  jepsen.util - 1 :invoke :read nil\n",
+        ),
+        (
+            "h.edn",
+            "{:process 1, :type :invoke, :f :read}\n{:process :nemesis, :type :info, :f :start}\n\
+             {:process 2, :type :invoke, :f :read}\n{:process 1, :type :invoke, :f :read}\n",
+        ),
+    ];
+    for (file, text) in files {
+        for format in [HistoryFormat::Auto, faultlab::history::detect_format(text)] {
+            let read = read_history_file(text, file, format).unwrap();
+            let err = check(
+                &read.history,
+                LinModel::Register,
+                &LinOptions::default(),
+                &|| false,
+            )
+            .unwrap_err();
+            let located = read.locate(err).to_string();
+            assert!(located.starts_with(&format!("{file}:4: ")), "{located}");
+            assert!(located.contains("still running"), "{located}");
+        }
+    }
+}
+
+#[test]
+fn deeply_nested_values_are_an_error_with_a_line_not_a_stack_overflow() {
+    let deep = "[".repeat(40_000);
+    let files = [
+        (
+            "d.jsonl",
+            format!("\n{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{deep},\"time\":1}}\n"),
+        ),
+        ("d.log", format!("\nINFO  jepsen.util - 1 :invoke :write {deep}\n")),
+        ("d.edn", format!("\n{{:process 1, :type :invoke, :f :write, :value {deep}}}\n")),
+    ];
+    for (file, text) in files {
+        let err = read_history(&text, file, HistoryFormat::Auto).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("{file}:2: ")), "{err}");
+    }
+    // 64 levels are fine; 65 are not.
+    let ok = format!("1 :invoke :write {}1{}", "[".repeat(64), "]".repeat(64));
+    read_history(&ok, "ok.log", HistoryFormat::JepsenLog).unwrap();
+    let over = format!("1 :invoke :write {}1{}", "[".repeat(65), "]".repeat(65));
+    let err = read_history(&over, "over.log", HistoryFormat::JepsenLog).unwrap_err();
+    assert!(err.message.contains("nested more than 64 deep"), "{err}");
+}
+
+#[test]
+fn should_stop_is_polled_while_a_large_history_is_prepared() {
+    let history = sequential(200_000);
+    let polls = std::cell::Cell::new(0u32);
+    let stop = || {
+        polls.set(polls.get() + 1);
+        true
+    };
+    let report = check(&history, LinModel::Register, &LinOptions::default(), &stop).unwrap();
+    assert_eq!(report.verdict, LinVerdict::Unknown);
+    assert_eq!(
+        (report.steps, polls.get()),
+        (0, 1),
+        "stopped during prepare"
+    );
+}
+
+#[test]
+fn many_keys_are_scheduled_in_linear_time() {
+    // 20,000 keys of one put and one get each: one step per operation, and
+    // the round-robin over parts keeps its memory count in O(parts).
+    let mut events = Vec::new();
+    for k in 0..20_000u64 {
+        let key = k.to_string();
+        let t = 10 * k;
+        events.push(ev(1, OpType::Invoke, "put", Some(&key), s("x"), t));
+        events.push(ev(1, OpType::Ok, "put", Some(&key), s("x"), t + 1));
+        events.push(ev(2, OpType::Invoke, "get", Some(&key), Value::Nil, t + 2));
+        events.push(ev(2, OpType::Ok, "get", Some(&key), s("x"), t + 3));
+    }
+    let report = run(&History { events }, LinModel::Kv, 1_000_000);
+    assert_eq!(report.verdict, LinVerdict::Linearizable);
+    assert_eq!((report.partitions, report.steps), (20_000, 40_000));
 }

@@ -2,10 +2,12 @@
 //! clients' history (collected by the [`World`] from their `op` records) for
 //! a linearization (see [`super::linearizability`]).
 //!
-//! A search that exhausts its step budget gives no verdict; the run's check
-//! notes say so, and the run is not failed for it.
+//! A search that exhausts its step or memory budget gives no verdict: the
+//! check is inconclusive, its note says which budget ran out, and the run is
+//! not failed for it. Both budgets count steps and bytes, never time, so the
+//! outcome is the same on every machine.
 
-use super::linearizability::{check, LinModel, LinOptions, LinVerdict};
+use super::linearizability::{bytes_words, check, LinModel, LinOptions, LinVerdict};
 use super::{Checker, Severity, Violation, World};
 use crate::engine::TraceEvent;
 use crate::time::SimTime;
@@ -17,13 +19,32 @@ pub const RUN_CHECK_MAX_STEPS: u64 = 20_000_000;
 #[derive(Debug)]
 pub struct Linearizability {
     model: LinModel,
+    options: LinOptions,
     note: Option<String>,
+    inconclusive: bool,
 }
 
 impl Linearizability {
-    /// Judges the history against `model`.
+    /// Judges the history against `model`, with [`RUN_CHECK_MAX_STEPS`] and
+    /// the default memory budget.
     pub fn new(model: LinModel) -> Self {
-        Linearizability { model, note: None }
+        Self::with_options(
+            model,
+            LinOptions {
+                max_steps: RUN_CHECK_MAX_STEPS,
+                ..LinOptions::default()
+            },
+        )
+    }
+
+    /// Judges the history against `model` within `options`.
+    pub fn with_options(model: LinModel, options: LinOptions) -> Self {
+        Linearizability {
+            model,
+            options,
+            note: None,
+            inconclusive: false,
+        }
     }
 }
 
@@ -37,10 +58,7 @@ impl Checker for Linearizability {
     }
 
     fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation> {
-        let options = LinOptions {
-            max_steps: RUN_CHECK_MAX_STEPS,
-        };
-        let report = match check(world.history(), self.model, &options, &|| false) {
+        let report = match check(world.history(), self.model, &self.options, &|| false) {
             Ok(report) => report,
             Err(e) => {
                 self.note = Some(format!(
@@ -50,10 +68,15 @@ impl Checker for Linearizability {
             }
         };
         let verdict = match report.verdict {
-            LinVerdict::Linearizable => "linearizable",
-            LinVerdict::NotLinearizable => "NOT linearizable",
-            LinVerdict::Unknown => "unknown (search budget exhausted)",
+            LinVerdict::Linearizable => "linearizable".to_string(),
+            LinVerdict::NotLinearizable => "NOT linearizable".to_string(),
+            LinVerdict::Unknown => format!(
+                "unknown, no verdict within the budget of {} steps and {} of memory",
+                self.options.max_steps,
+                bytes_words(self.options.max_memory)
+            ),
         };
+        self.inconclusive = report.verdict == LinVerdict::Unknown;
         self.note = Some(format!(
             "linearizability: {} operations in {} partition(s), {} steps: {verdict}",
             report.operations, report.partitions, report.steps
@@ -75,5 +98,9 @@ impl Checker for Linearizability {
 
     fn note(&self) -> Option<String> {
         self.note.clone()
+    }
+
+    fn inconclusive(&self) -> bool {
+        self.inconclusive
     }
 }

@@ -64,6 +64,11 @@ pub trait Checker {
     fn note(&self) -> Option<String> {
         None
     }
+    /// After the run: true if the check could not decide (e.g. a search
+    /// budget ran out); the summary shows it as `unknown`, not `ok`.
+    fn inconclusive(&self) -> bool {
+        false
+    }
 }
 
 /// What a scenario can say about liveness: after `after`, progress is due
@@ -102,8 +107,30 @@ pub fn build_with(
     bound: LivenessBound,
     history_model: linearizability::LinModel,
 ) -> Result<Box<dyn Checker>, String> {
+    build_with_memory(
+        name,
+        bound,
+        history_model,
+        linearizability::DEFAULT_MAX_MEMORY,
+    )
+}
+
+/// [`build_with`], where the `linearizability` check's search may hold at
+/// most `linearizability_memory` bytes.
+pub fn build_with_memory(
+    name: &str,
+    bound: LivenessBound,
+    history_model: linearizability::LinModel,
+    linearizability_memory: u64,
+) -> Result<Box<dyn Checker>, String> {
     match name {
-        "linearizability" => Ok(Box::new(history_check::Linearizability::new(history_model))),
+        "linearizability" => Ok(Box::new(history_check::Linearizability::with_options(
+            history_model,
+            linearizability::LinOptions {
+                max_steps: history_check::RUN_CHECK_MAX_STEPS,
+                max_memory: linearizability_memory,
+            },
+        ))),
         "accuracy" => Ok(Box::new(failure_detector::Accuracy::default())),
         "strong_completeness" => Ok(Box::new(failure_detector::StrongCompleteness::new(
             bound.within,

@@ -28,16 +28,38 @@
 //! [`HistoryError`] naming the file, the line and what was expected, never a
 //! panic.
 
-use super::{History, HistoryError, HistoryEvent, OpType, Value};
+use super::{History, HistoryError, HistoryEvent, HistoryFile, HistoryFormat, OpType, Value};
+
+/// Values nested deeper than this (`[[[...]]]`) are refused: the reader
+/// recurses once per level, and no history needs more than a few.
+pub const MAX_DEPTH: usize = 64;
 
 /// Reads a Jepsen text log (`INFO  jepsen.util - <process> <type> <f> <value>`).
 pub fn from_jepsen_log(text: &str, file: &str) -> Result<History, HistoryError> {
-    read_lines(text, file, log_line)
+    super::read_history_file(text, file, HistoryFormat::JepsenLog).map(|f| f.history)
 }
 
 /// Reads Jepsen EDN maps, one per line.
 pub fn from_jepsen_edn(text: &str, file: &str) -> Result<History, HistoryError> {
-    read_lines(text, file, edn_line)
+    super::read_history_file(text, file, HistoryFormat::JepsenEdn).map(|f| f.history)
+}
+
+/// [`from_jepsen_log`], keeping each event's line; `None` if `should_stop`.
+pub(super) fn jepsen_log_file(
+    text: &str,
+    file: &str,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    read_lines(text, file, log_line, should_stop)
+}
+
+/// [`from_jepsen_edn`], keeping each event's line; `None` if `should_stop`.
+pub(super) fn jepsen_edn_file(
+    text: &str,
+    file: &str,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    read_lines(text, file, edn_line, should_stop)
 }
 
 /// Parses each line with `parse` (given the line and its 1-based number as
@@ -46,19 +68,28 @@ fn read_lines(
     text: &str,
     file: &str,
     parse: fn(&str, u64) -> Result<Option<HistoryEvent>, String>,
-) -> Result<History, HistoryError> {
-    let mut events = Vec::new();
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    let mut read = HistoryFile {
+        file: file.to_string(),
+        ..HistoryFile::default()
+    };
     for (i, line) in text.lines().enumerate() {
+        if i % super::POLL_LINES == super::POLL_LINES - 1 && should_stop() {
+            return Ok(None);
+        }
         let at = |message: String| HistoryError {
             file: file.to_string(),
             line: Some(i + 1),
+            event: None,
             message,
         };
         if let Some(event) = parse(line, i as u64 + 1).map_err(at)? {
-            events.push(event);
+            read.history.events.push(event);
+            read.lines.push(i + 1);
         }
     }
-    Ok(History { events })
+    Ok(Some(read))
 }
 
 /// One text-log line: `None` for blank lines and other loggers' lines.
@@ -228,11 +259,17 @@ fn key_text(value: &Value) -> Result<String, String> {
 struct Cursor<'a> {
     text: &'a str,
     pos: usize,
+    /// Lists open around the value being read.
+    depth: usize,
 }
 
 impl<'a> Cursor<'a> {
     fn new(text: &'a str) -> Self {
-        Cursor { text, pos: 0 }
+        Cursor {
+            text,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -322,6 +359,13 @@ impl<'a> Cursor<'a> {
     }
 
     fn list(&mut self, close: char) -> Result<Value, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "lists nested more than {MAX_DEPTH} deep (at byte {} of the line); expected a flat value such as [1 4]",
+                self.pos + 1
+            ));
+        }
+        self.depth += 1;
         self.pos += 1;
         let mut items = Vec::new();
         loop {
@@ -333,6 +377,7 @@ impl<'a> Cursor<'a> {
             }
         }
         self.pos += 1;
+        self.depth -= 1;
         Ok(Value::List(items))
     }
 

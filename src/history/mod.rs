@@ -19,6 +19,8 @@
 //!
 //! [`read_history`] also reads Jepsen's text logs and EDN maps (see
 //! [`jepsen`]) and can tell the three formats apart by their first line.
+//! [`read_history_file`] also keeps the line of every event, so an error
+//! found later (by the checker) names `file:line:` as a parse error does.
 
 pub mod jepsen;
 
@@ -41,7 +43,9 @@ pub enum OpType {
 }
 
 /// A value in a history: nil, an integer, a string, or a list of values.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// In JSON: `null`, a number, a string or an array (read directly, without
+/// the buffering an untagged enum costs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     /// No value (`null`, Jepsen's `nil`).
@@ -52,6 +56,57 @@ pub enum Value {
     Str(String),
     /// A list, e.g. `[expected, new]` for compare-and-set.
     List(Vec<Value>),
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// Builds a [`Value`] from whatever JSON holds.
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("null, an integer, a string or a list")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| E::custom(format!("integer {v} is out of range for a value")))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
 }
 
 impl fmt::Display for Value {
@@ -113,16 +168,45 @@ pub struct HistoryError {
     pub file: String,
     /// 1-based line, if known.
     pub line: Option<usize>,
+    /// 0-based index of the event at fault in [`History::events`], for an
+    /// error found after parsing (see [`HistoryFile::locate`]).
+    pub event: Option<usize>,
     /// What is wrong and what was expected.
     pub message: String,
 }
 
 impl fmt::Display for HistoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+        match (self.line, self.event) {
+            (Some(line), _) => write!(f, "{}:{line}: {}", self.file, self.message),
+            (None, Some(event)) => {
+                write!(f, "{}: event {}: {}", self.file, event + 1, self.message)
+            }
+            (None, None) => write!(f, "{}: {}", self.file, self.message),
         }
+    }
+}
+
+/// A history read from a file, with the 1-based line of each event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFile {
+    /// The file as the user named it.
+    pub file: String,
+    /// The events.
+    pub history: History,
+    /// `lines[i]` is the line of `history.events[i]`.
+    pub lines: Vec<usize>,
+}
+
+impl HistoryFile {
+    /// `error` (about an event of this history, e.g. from the checker) with
+    /// this file's name and the event's line.
+    pub fn locate(&self, mut error: HistoryError) -> HistoryError {
+        error.file = self.file.clone();
+        if let Some(&line) = error.event.and_then(|e| self.lines.get(e)) {
+            error.line = Some(line);
+        }
+        error
     }
 }
 
@@ -131,21 +215,7 @@ impl std::error::Error for HistoryError {}
 impl History {
     /// Reads our JSON-lines format; blank lines are skipped.
     pub fn from_jsonl(text: &str, file: &str) -> Result<History, HistoryError> {
-        let mut events = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let event: HistoryEvent = serde_json::from_str(line).map_err(|e| HistoryError {
-                file: file.to_string(),
-                line: Some(i + 1),
-                message: format!(
-                    "{e}; expected a JSON object with process, type (invoke|ok|fail|info), f, optional key, value and time"
-                ),
-            })?;
-            events.push(event);
-        }
-        Ok(History { events })
+        read_history_file(text, file, HistoryFormat::Jsonl).map(|f| f.history)
     }
 
     /// Writes the JSON-lines format.
@@ -186,12 +256,71 @@ pub fn read_history(
     file: &str,
     format: HistoryFormat,
 ) -> Result<History, HistoryError> {
+    read_history_file(text, file, format).map(|f| f.history)
+}
+
+/// Reads a history in the given format and keeps each event's line.
+pub fn read_history_file(
+    text: &str,
+    file: &str,
+    format: HistoryFormat,
+) -> Result<HistoryFile, HistoryError> {
+    let read = read_history_file_within(text, file, format, &|| false)?;
+    Ok(read.expect("never stopped"))
+}
+
+/// How many lines are read between two calls of `should_stop`.
+pub const POLL_LINES: usize = 1 << 16;
+
+/// [`read_history_file`] that gives up (`Ok(None)`) when `should_stop`
+/// says so (polled every [`POLL_LINES`] lines), for a caller with a time
+/// budget.
+pub fn read_history_file_within(
+    text: &str,
+    file: &str,
+    format: HistoryFormat,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    let format = match format {
+        HistoryFormat::Auto => detect_format(text),
+        other => other,
+    };
     match format {
-        HistoryFormat::Auto => read_history(text, file, detect_format(text)),
-        HistoryFormat::Jsonl => History::from_jsonl(text, file),
-        HistoryFormat::JepsenLog => jepsen::from_jepsen_log(text, file),
-        HistoryFormat::JepsenEdn => jepsen::from_jepsen_edn(text, file),
+        HistoryFormat::Jsonl | HistoryFormat::Auto => jsonl_file(text, file, should_stop),
+        HistoryFormat::JepsenLog => jepsen::jepsen_log_file(text, file, should_stop),
+        HistoryFormat::JepsenEdn => jepsen::jepsen_edn_file(text, file, should_stop),
     }
+}
+
+/// Our JSON lines, with each event's line.
+fn jsonl_file(
+    text: &str,
+    file: &str,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<HistoryFile>, HistoryError> {
+    let mut read = HistoryFile {
+        file: file.to_string(),
+        ..HistoryFile::default()
+    };
+    for (i, line) in text.lines().enumerate() {
+        if i % POLL_LINES == POLL_LINES - 1 && should_stop() {
+            return Ok(None);
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: HistoryEvent = serde_json::from_str(line).map_err(|e| HistoryError {
+            file: file.to_string(),
+            line: Some(i + 1),
+            event: None,
+            message: format!(
+                "{e}; expected a JSON object with process, type (invoke|ok|fail|info), f, optional key, value and time"
+            ),
+        })?;
+        read.history.events.push(event);
+        read.lines.push(i + 1);
+    }
+    Ok(Some(read))
 }
 
 /// The format of a history, judged from its first non-blank line (never `Auto`).
@@ -249,6 +378,29 @@ mod tests {
             History::from_jsonl(std::str::from_utf8(&out).unwrap(), "again").unwrap(),
             history
         );
+    }
+
+    #[test]
+    fn values_other_than_nil_integers_strings_and_lists_are_errors() {
+        let line = |v: &str| {
+            format!(
+                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"value\":{v},\"time\":1}}"
+            )
+        };
+        let ok = History::from_jsonl(&line("[null,-3,\"a\",[]]"), "v.jsonl").unwrap();
+        assert_eq!(
+            ok.events[0].value,
+            Value::List(vec![
+                Value::Nil,
+                Value::Int(-3),
+                Value::Str("a".into()),
+                Value::List(vec![])
+            ])
+        );
+        for bad in ["1.5", "true", "{}", "18446744073709551615"] {
+            let err = History::from_jsonl(&format!("\n{}", line(bad)), "v.jsonl").unwrap_err();
+            assert!(err.to_string().starts_with("v.jsonl:2: "), "{bad}: {err}");
+        }
     }
 
     #[test]

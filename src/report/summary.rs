@@ -89,6 +89,7 @@ pub fn body(report: &RunReport) -> String {
             .iter()
             .map(|c| match report.violations.iter().find(|v| &v.check == c) {
                 Some(v) => format!("{c} VIOLATED ({})", v.name),
+                None if report.inconclusive_checks.contains(c) => format!("{c} unknown"),
                 None if !report
                     .violations
                     .iter()
@@ -167,6 +168,7 @@ pub fn to_json(report: &RunReport) -> Value {
         })).collect::<Vec<_>>(),
         "checks": report.checks,
         "check_notes": report.check_notes,
+        "inconclusive_checks": report.inconclusive_checks,
         "operations": report.history.operation_count(),
         "verdict": report.verdict.as_str(),
         "expect": report.expect,

@@ -258,4 +258,6 @@ pub struct LimitsSection {
     pub max_events: Option<u64>,
     /// Most events queued at once.
     pub max_queue: Option<usize>,
+    /// Most bytes the linearizability check's search may hold ("1GiB").
+    pub linearizability_memory: Option<Spanned<String>>,
 }

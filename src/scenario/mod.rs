@@ -157,6 +157,9 @@ pub struct Scenario {
     pub liveness: LivenessBound,
     /// Caps on a run.
     pub limits: Limits,
+    /// Bytes the linearizability check's search may hold (`[limits]
+    /// linearizability_memory`, default 1 GiB).
+    pub linearizability_memory: u64,
 }
 
 impl Scenario {

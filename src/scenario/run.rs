@@ -114,6 +114,8 @@ pub struct RunReport {
     pub history: History,
     /// One line per check on what it judged (e.g. operations checked).
     pub check_notes: Vec<String>,
+    /// The checks that could not decide (e.g. a search budget ran out).
+    pub inconclusive_checks: Vec<String>,
     /// The checks that judged the run.
     pub checks: Vec<String>,
     /// The command that reproduces this run (a caller of `run_custom` may set its own).
@@ -299,6 +301,7 @@ fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         captured_event: None,
         history: History::default(),
         check_notes: Vec::new(),
+        inconclusive_checks: Vec::new(),
         checks: scenario.checks.clone(),
         reproduce: crate::report::summary::reproduce_command(&scenario.file, seed),
         trace_error: None,
@@ -328,8 +331,13 @@ fn drive<M: Message>(
         .checks
         .iter()
         .map(|name| {
-            check::build_with(name, scenario.liveness, scenario.model.history_model())
-                .expect("validated check names")
+            check::build_with_memory(
+                name,
+                scenario.liveness,
+                scenario.model.history_model(),
+                scenario.linearizability_memory,
+            )
+            .expect("validated check names")
         })
         .collect();
     let mut world = World::new(names.clone());
@@ -425,6 +433,11 @@ fn drive<M: Message>(
             .map(|e| e.to_string());
     }
     report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
+    report.inconclusive_checks = checks
+        .iter()
+        .filter(|(c, _)| c.inconclusive())
+        .map(|(c, _)| c.name().to_string())
+        .collect();
     report.history = world.take_history();
     report.sim_time = sim.now();
     report.stats = *sim.stats();

@@ -180,6 +180,11 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
         max_events: raw.limits.max_events.unwrap_or(defaults.max_events),
         max_queue: raw.limits.max_queue.unwrap_or(defaults.max_queue),
     };
+    let linearizability_memory = match &raw.limits.linearizability_memory {
+        None => crate::check::linearizability::DEFAULT_MAX_MEMORY,
+        Some(text) => crate::check::linearizability::parse_bytes(text.get_ref())
+            .map_err(|e| src.at(text, "limits.linearizability_memory", e))?,
+    };
     Ok(Scenario {
         file: src.file.to_string(),
         description: raw.description.unwrap_or_default().trim().to_string(),
@@ -197,6 +202,7 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
         checks,
         liveness,
         limits,
+        linearizability_memory,
     })
 }
 

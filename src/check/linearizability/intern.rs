@@ -71,6 +71,15 @@ impl StringTable {
         self.spans.len()
     }
 
+    /// Bytes held by the table (arena, spans, hashes, slots, append cache).
+    pub fn memory_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.spans.capacity() * std::mem::size_of::<Range<usize>>()
+            + self.hashes.capacity() * 8
+            + self.slots.capacity() * 4
+            + self.appends.keys.capacity() * 12
+    }
+
     /// Whether the table is empty (never: `""` is always there).
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()

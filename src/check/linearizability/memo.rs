@@ -1,17 +1,22 @@
-//! The search's memory: a bitset of linearized operations, and the set of
-//! (bitset, model state) pairs already explored.
+//! The search's memory: a fingerprint of the set of linearized operations,
+//! and the set of (operations, model state) configurations already explored.
 //!
-//! What it does: [`Bitset`] keeps a Zobrist hash (the XOR of one fixed
-//! 64-bit code per set bit) up to date on every `set`/`clear`, so hashing a
-//! configuration is O(1). [`MemoSet`] is an open-addressing table over an
-//! arena of bitsets: one flat `Vec<u64>` with a fixed number of words per
-//! entry, no allocation per entry. [`FxHasher`] is a small fast deterministic
-//! hasher for the models' lookup tables.
+//! What it does: [`Fingerprint`] is a 128-bit Zobrist hash of a set of
+//! operation indices (the XOR of two fixed 64-bit codes per member), kept up
+//! to date in O(1) on every `toggle`, so a configuration is hashed and stored
+//! in O(1) time and 16 bytes whatever the number of operations. [`MemoSet`] is
+//! an open-addressing table of those 16-byte keys (the model state folded in),
+//! with its size in bytes known exactly so a caller can keep it under a
+//! memory budget. [`FxHasher`] is a small fast deterministic hasher for the
+//! models' lookup tables.
 //!
-//! What it does not do: remove entries, or iterate (nothing here has an order
-//! that could leak into output). Invariants: every entry in the arena has
-//! exactly `words` words; the table is at most half full; memory grows by one
-//! entry per successful insert, so the caller's step budget bounds it.
+//! What it does not do: store the sets themselves. Two different
+//! configurations share a key only if their 128-bit fingerprints collide:
+//! with codes from SplitMix64, about `entries^2 / 2^129` (under 1e-22 for a
+//! billion entries); such a collision could only prune a branch wrongly, never
+//! invent a linearization. Remove entries, or iterate (nothing here has an
+//! order that could leak into output). Invariants: the table is at most half
+//! full; a key is never 0 (0 marks an empty slot).
 
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
@@ -79,167 +84,124 @@ pub fn fx_hash<T: Hash>(value: &T) -> u64 {
     hasher.finish()
 }
 
-/// SplitMix64: a well-mixed 64-bit code for each bit position.
-fn zobrist_code(bit: usize) -> u64 {
-    let mut z = (bit as u64)
-        .wrapping_add(1)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+/// SplitMix64's finaliser: a well-mixed 64-bit code for `x`.
+#[inline]
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
-/// A fixed-size set of operation indices with an incrementally kept hash.
-#[derive(Clone, Debug)]
-pub struct Bitset {
-    words: Vec<u64>,
-    codes: Vec<u64>,
-    hash: u64,
+/// A 128-bit Zobrist hash of a set of operation indices, kept incrementally.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fingerprint {
+    low: u64,
+    high: u64,
 }
 
-impl Bitset {
-    /// An empty set able to hold `0..len`.
-    pub fn new(len: usize) -> Self {
-        Bitset {
-            words: vec![0; len.div_ceil(64).max(1)],
-            codes: (0..len).map(zobrist_code).collect(),
-            hash: 0,
-        }
+impl Fingerprint {
+    /// Adds `bit` if absent, removes it if present.
+    #[inline]
+    pub fn toggle(&mut self, bit: usize) {
+        let b = bit as u64;
+        self.low ^= mix(b << 1);
+        self.high ^= mix((b << 1) | 1);
     }
 
-    /// Adds `bit` (which must be absent).
+    /// The key of this set together with a model state's hash (never 0).
     #[inline]
-    pub fn set(&mut self, bit: usize) {
-        debug_assert!(!self.contains(bit), "bit {bit} set twice");
-        self.words[bit >> 6] |= 1 << (bit & 63);
-        self.hash ^= self.codes[bit];
-    }
-
-    /// Removes `bit` (which must be present).
-    #[inline]
-    pub fn clear(&mut self, bit: usize) {
-        debug_assert!(self.contains(bit), "bit {bit} cleared while absent");
-        self.words[bit >> 6] &= !(1 << (bit & 63));
-        self.hash ^= self.codes[bit];
-    }
-
-    /// Whether `bit` is in the set.
-    #[inline]
-    pub fn contains(&self, bit: usize) -> bool {
-        self.words[bit >> 6] & (1 << (bit & 63)) != 0
-    }
-
-    /// The Zobrist hash of the current contents.
-    #[inline]
-    pub fn hash(&self) -> u64 {
-        self.hash
-    }
-
-    /// The words, lowest bits first.
-    #[inline]
-    pub fn words(&self) -> &[u64] {
-        &self.words
+    pub fn key(&self, state_hash: u64) -> u128 {
+        let low = self.low ^ mix(state_hash ^ 0x5bd1_e995);
+        let high = self.high ^ state_hash.rotate_left(29);
+        let key = ((high as u128) << 64) | low as u128;
+        key.max(1)
     }
 }
 
-/// The set of explored (bitset, state) configurations.
+/// The set of explored configurations, as 128-bit keys.
 #[derive(Debug)]
-pub struct MemoSet<S> {
-    words: usize,
-    arena: Vec<u64>,
-    states: Vec<S>,
-    hashes: Vec<u64>,
-    /// Open addressing: 0 = empty; otherwise the hash's high 32 bits above
-    /// (entry index + 1), so most mismatches are rejected in the table.
-    table: Vec<u64>,
+pub struct MemoSet {
+    /// Open addressing: 0 = empty.
+    table: Vec<u128>,
+    len: usize,
 }
 
-impl<S: Copy + Eq + Hash> MemoSet<S> {
-    /// An empty set for bitsets of `words` words.
-    pub fn new(words: usize) -> Self {
+/// Slots of a new (or cleared) table.
+const FIRST_SLOTS: usize = 64;
+
+impl Default for MemoSet {
+    fn default() -> Self {
         MemoSet {
-            words,
-            arena: Vec::new(),
-            states: Vec::new(),
-            hashes: Vec::new(),
-            table: vec![0; 64],
+            table: vec![0; FIRST_SLOTS],
+            len: 0,
         }
     }
+}
 
+impl MemoSet {
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.states.len()
+        self.len
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
+        self.len == 0
     }
 
-    /// Inserts (bits, state); returns false if it was already present.
-    #[inline]
-    pub fn insert(&mut self, bits: &Bitset, state: S) -> bool {
-        debug_assert_eq!(bits.words().len(), self.words, "bitset width changed");
-        let hash = bits.hash() ^ fx_hash(&state).rotate_left(17);
-        let tag = hash & 0xffff_ffff_0000_0000;
-        let mask = self.table.len() - 1;
-        let mut slot = (hash as usize) & mask;
-        loop {
-            let cell = self.table[slot];
-            if cell == 0 {
-                break;
-            }
-            if cell & 0xffff_ffff_0000_0000 == tag
-                && self.matches((cell as u32 - 1) as usize, bits, state)
-            {
-                return false;
-            }
-            slot = (slot + 1) & mask;
+    /// Bytes held by the table.
+    pub fn bytes(&self) -> usize {
+        self.table.len() * std::mem::size_of::<u128>()
+    }
+
+    /// Bytes the next insertion of a new key would add (the table doubles,
+    /// and while it is rebuilt the old one is held too).
+    pub fn growth_bytes(&self) -> usize {
+        match (self.len + 1) * 2 > self.table.len() {
+            true => self.bytes() * 2,
+            false => 0,
         }
-        self.push(slot, hash, bits, state);
+    }
+
+    /// Inserts `key` (from [`Fingerprint::key`]); returns false if present.
+    #[inline]
+    pub fn insert(&mut self, key: u128) -> bool {
+        debug_assert_ne!(key, 0, "0 marks an empty slot");
+        let mask = self.table.len() - 1;
+        let mut slot = (key as usize) & mask;
+        loop {
+            match self.table[slot] {
+                0 => break,
+                k if k == key => return false,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+        self.table[slot] = key;
+        self.len += 1;
+        if self.len * 2 > self.table.len() {
+            self.grow();
+        }
         true
     }
 
-    #[inline]
-    fn matches(&self, entry: usize, bits: &Bitset, state: S) -> bool {
-        self.states[entry] == state
-            && self.arena[entry * self.words..(entry + 1) * self.words] == *bits.words()
-    }
-
-    fn push(&mut self, slot: usize, hash: u64, bits: &Bitset, state: S) {
-        let entry = self.states.len();
-        assert!(
-            entry < u32::MAX as usize - 1,
-            "memo set full: {entry} entries"
-        );
-        self.arena.extend_from_slice(bits.words());
-        self.states.push(state);
-        self.hashes.push(hash);
-        self.table[slot] = cell_of(hash, entry);
-        if self.states.len() * 2 > self.table.len() {
-            self.grow();
-        }
+    /// Drops every entry and gives the memory back.
+    pub fn clear(&mut self) {
+        *self = MemoSet::default();
     }
 
     fn grow(&mut self) {
         let size = self.table.len() * 2;
         let mask = size - 1;
-        let mut table = vec![0u64; size];
-        for (entry, &hash) in self.hashes.iter().enumerate() {
-            let mut slot = (hash as usize) & mask;
-            while table[slot] != 0 {
+        let old = std::mem::replace(&mut self.table, vec![0; size]);
+        for key in old.into_iter().filter(|&k| k != 0) {
+            let mut slot = (key as usize) & mask;
+            while self.table[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
-            table[slot] = cell_of(hash, entry);
+            self.table[slot] = key;
         }
-        self.table = table;
     }
-}
-
-/// A table cell: the hash's high half, and the entry index + 1 below it.
-#[inline]
-fn cell_of(hash: u64, entry: usize) -> u64 {
-    (hash & 0xffff_ffff_0000_0000) | (entry as u64 + 1)
 }
 
 #[cfg(test)]
@@ -247,35 +209,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_hash_follows_the_contents() {
-        let mut a = Bitset::new(130);
-        let mut b = Bitset::new(130);
-        a.set(3);
-        a.set(129);
-        b.set(129);
-        b.set(3);
-        assert_eq!(a.hash(), b.hash());
-        a.clear(3);
-        a.clear(129);
-        assert_eq!(a.hash(), 0);
+    fn the_fingerprint_follows_the_contents() {
+        let mut a = Fingerprint::default();
+        let mut b = Fingerprint::default();
+        a.toggle(3);
+        a.toggle(129);
+        b.toggle(129);
+        b.toggle(3);
+        assert_eq!(a, b);
+        a.toggle(3);
+        a.toggle(129);
+        assert_eq!(a, Fingerprint::default());
     }
 
     #[test]
     fn memo_set_finds_what_it_holds() {
-        let mut memo = MemoSet::<u32>::new(1);
-        let mut bits = Bitset::new(10);
+        let mut memo = MemoSet::default();
+        let mut bits = Fingerprint::default();
         for i in 0..10 {
-            bits.set(i);
-            for state in 0..20 {
-                assert!(memo.insert(&bits, state));
+            bits.toggle(i);
+            for state in 0u32..20 {
+                assert!(memo.insert(bits.key(fx_hash(&state))));
             }
         }
         assert_eq!(memo.len(), 200);
-        assert!(!memo.insert(&bits, 7));
-        bits.clear(9);
-        assert!(!memo.insert(&bits, 19));
-        bits.clear(8);
-        bits.set(9);
-        assert!(memo.insert(&bits, 0));
+        assert!(!memo.insert(bits.key(fx_hash(&7u32))));
+        bits.toggle(9);
+        assert!(!memo.insert(bits.key(fx_hash(&19u32))));
+        bits.toggle(8);
+        bits.toggle(9);
+        assert!(memo.insert(bits.key(fx_hash(&0u32))));
+        assert_eq!(memo.bytes(), 512 * 16);
     }
 }

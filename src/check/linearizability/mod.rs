@@ -16,18 +16,22 @@
 //! allowance that doubles every round, so an easy failing key is found before
 //! a hard key is finished; the first part to fail (in that fixed order)
 //! decides. The total number of steps is capped by [`LinOptions::max_steps`],
-//! which also caps memory (one memo entry per step at most).
+//! and the bytes the searches hold (memo tables, stacks, the models' tables,
+//! counted by the searches themselves, not asked of the OS) by
+//! [`LinOptions::max_memory`]; either ends in [`LinVerdict::Unknown`].
 //!
 //! What it does not do: read the wall clock, spawn threads, or let hash
 //! order reach the output; a caller that wants a time limit passes
-//! `should_stop` (polled every [`POLL_STEPS`] steps and before each slice).
-//! Invariant: for a given history, model and `max_steps`, the report is the
+//! `should_stop` (polled every [`POLL_STEPS`] steps, before each slice, and
+//! every [`POLL_EVENTS`] events while the history is prepared).
+//! Invariant: for a given history, model and options, the report is the
 //! same on every run (unless `should_stop` fires).
 
 mod explain;
 pub mod intern;
 pub mod memo;
 mod prepare;
+mod prune;
 pub mod search;
 pub mod spec;
 
@@ -41,6 +45,12 @@ pub use spec::Operation;
 
 /// How many steps run between two calls of `should_stop` (at most).
 pub const POLL_STEPS: u64 = 4096;
+
+/// How many history events are prepared between two calls of `should_stop`.
+pub const POLL_EVENTS: usize = 1 << 16;
+
+/// The default memory budget of a check: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 
 /// The step allowance of every part in the first round; it doubles each round.
 pub const FIRST_ROUND_STEPS: u64 = 4096;
@@ -96,19 +106,24 @@ impl fmt::Display for LinModel {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinOptions {
     /// Total search steps across all parts (a step is one attempted
-    /// linearization of one operation). Memory grows with steps: one memo
-    /// entry of `n/8 + ~30` bytes at most per step for a key of `n`
-    /// operations, plus new model states (kv strings). On the hardest corpus
-    /// key, 20 million steps take about 1.8 GB and 10 s.
+    /// linearization of one operation). Each step adds at most one memo
+    /// entry (16 bytes in a table at most half full).
     pub max_steps: u64,
+    /// Bytes the searches may hold at once (memo tables, stacks, the
+    /// models' growing tables), by the checker's own deterministic count;
+    /// the search stops with `Unknown` rather than take a step past it. The
+    /// history and its compiled operations (proportional to the input) are
+    /// not counted.
+    pub max_memory: u64,
 }
 
 impl Default for LinOptions {
-    /// `max_steps` 20,000,000: far above what the corpus needs (under a
-    /// million), and at most about 2 GB.
+    /// `max_steps` 20,000,000 (far above what the corpus needs: under a
+    /// million) and `max_memory` 1 GiB.
     fn default() -> Self {
         LinOptions {
             max_steps: 20_000_000,
+            max_memory: DEFAULT_MAX_MEMORY,
         }
     }
 }
@@ -120,7 +135,7 @@ pub enum LinVerdict {
     Linearizable,
     /// No order does (the explanation says where the search got stuck).
     NotLinearizable,
-    /// The search stopped first (step budget, or `should_stop`).
+    /// The search stopped first (step or memory budget, or `should_stop`).
     Unknown,
 }
 
@@ -153,8 +168,10 @@ pub struct LinReport {
     pub failing_key: Option<String>,
 }
 
-/// Checks `history` against `model`. Errors name the malformed event; the
-/// error's `file` is `"history"` (a caller that knows the file may set it).
+/// Checks `history` against `model`. Errors name the malformed event (its
+/// index in [`HistoryError::event`]; the error's `file` is `"history"`): a
+/// caller that read the history from a file gives them its file and line with
+/// [`crate::history::HistoryFile::locate`].
 pub fn check(
     history: &History,
     model: LinModel,
@@ -180,10 +197,16 @@ pub fn check_with<S: SequentialSpec>(
     options: &LinOptions,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<LinReport, HistoryError> {
-    let prepared = prepare::prepare(history)?;
+    let scheduler = Scheduler::new(options, should_stop);
+    let Some(prepared) = prepare::prepare(history, should_stop)? else {
+        return Ok(scheduler.unknown::<S>(Halt::Stopped, &[]));
+    };
     let partitions = prepared.parts.len();
     let mut searches = Vec::with_capacity(partitions);
     for (key, mut ops) in prepared.parts {
+        if should_stop() {
+            return Ok(scheduler.unknown::<S>(Halt::Stopped, &[]));
+        }
         let spec = new_spec();
         let leave_out = spec.unobservable(&ops);
         debug_assert!(
@@ -200,15 +223,16 @@ pub fn check_with<S: SequentialSpec>(
         searches.push(search);
     }
     searches.sort_by_key(|s| s.len());
-    let mut report = Scheduler::new(options.max_steps, should_stop).run(searches);
+    let mut report = scheduler.run(searches);
     report.operations = prepared.invoked;
     report.partitions = partitions;
     Ok(report)
 }
 
-/// Runs the parts round-robin under one step budget.
+/// Runs the parts round-robin under one step budget and one memory budget.
 struct Scheduler<'a> {
     max_steps: u64,
+    max_memory: usize,
     steps: u64,
     should_stop: &'a dyn Fn() -> bool,
 }
@@ -216,13 +240,15 @@ struct Scheduler<'a> {
 /// Why the scheduler gave up.
 enum Halt {
     Budget,
+    Memory,
     Stopped,
 }
 
 impl<'a> Scheduler<'a> {
-    fn new(max_steps: u64, should_stop: &'a dyn Fn() -> bool) -> Self {
+    fn new(options: &LinOptions, should_stop: &'a dyn Fn() -> bool) -> Self {
         Scheduler {
-            max_steps,
+            max_steps: options.max_steps,
+            max_memory: usize::try_from(options.max_memory).unwrap_or(usize::MAX),
             steps: 0,
             should_stop,
         }
@@ -232,9 +258,16 @@ impl<'a> Scheduler<'a> {
     fn run<S: SequentialSpec>(mut self, mut active: Vec<Search<S>>) -> LinReport {
         let mut allowance = FIRST_ROUND_STEPS;
         while !active.is_empty() {
-            for search in active.iter_mut() {
-                match self.slice(search, allowance) {
-                    Ok(Progress::NotLinearizable) => return self.violation(search),
+            // Bytes held by all parts, kept up to date part by part (O(parts)
+            // a round, even with many keys).
+            let mut held: usize = active.iter().map(|s| s.memory_bytes()).sum();
+            for i in 0..active.len() {
+                let others = held - active[i].memory_bytes();
+                let limit = self.max_memory.saturating_sub(others);
+                let outcome = self.slice(&mut active[i], allowance, limit);
+                held = others + active[i].memory_bytes();
+                match outcome {
+                    Ok(Progress::NotLinearizable) => return self.violation(&mut active[i]),
                     Ok(_) => {}
                     Err(halt) => return self.unknown(halt, &active),
                 }
@@ -245,11 +278,13 @@ impl<'a> Scheduler<'a> {
         self.report(LinVerdict::Linearizable, None, None)
     }
 
-    /// Runs one part up to `allowance` steps in total, in polled chunks.
+    /// Runs one part up to `allowance` steps in total, in polled chunks,
+    /// within `memory_limit` bytes.
     fn slice<S: SequentialSpec>(
         &mut self,
         search: &mut Search<S>,
         allowance: u64,
+        memory_limit: usize,
     ) -> Result<Progress, Halt> {
         loop {
             if let Some(done) = search.outcome() {
@@ -268,8 +303,11 @@ impl<'a> Scheduler<'a> {
                 .min(self.max_steps - self.steps)
                 .min(POLL_STEPS);
             let before = search.steps;
-            search.run(chunk);
+            let progress = search.run(chunk, memory_limit);
             self.steps += search.steps - before;
+            if progress == Progress::OutOfMemory {
+                return Err(Halt::Memory);
+            }
         }
     }
 
@@ -282,6 +320,10 @@ impl<'a> Scheduler<'a> {
         let open: Vec<&Search<S>> = active.iter().filter(|s| s.outcome().is_none()).collect();
         let why = match halt {
             Halt::Budget => format!("the step budget (max_steps {}) ran out", self.max_steps),
+            Halt::Memory => format!(
+                "the memory budget ({}) ran out",
+                bytes_words(self.max_memory as u64)
+            ),
             Halt::Stopped => "the caller stopped the search (time budget)".to_string(),
         };
         let largest = open
@@ -294,11 +336,14 @@ impl<'a> Scheduler<'a> {
                     s.len()
                 )
             });
-        let text = format!(
-            "Unknown: {why} after {} steps, with {} part(s) unfinished{largest}. No part was found non-linearizable.",
-            self.steps,
-            open.len()
-        );
+        let text = match active.is_empty() {
+            true => format!("Unknown: {why} while the history was prepared, before the search began."),
+            false => format!(
+                "Unknown: {why} after {} steps, with {} part(s) unfinished{largest}. No part was found non-linearizable.",
+                self.steps,
+                open.len()
+            ),
+        };
         self.report(LinVerdict::Unknown, Some(text), None)
     }
 
@@ -317,4 +362,49 @@ impl<'a> Scheduler<'a> {
             failing_key,
         }
     }
+}
+
+/// A byte count for people: `1 GiB`, `64 MiB`, `1536 KiB`, `100 bytes`.
+pub fn bytes_words(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    match bytes >= 1 << 20 {
+        true => format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64),
+        false => format!("{bytes} bytes"),
+    }
+}
+
+/// Parses a byte count: `1GiB`, `512MiB`, `64KiB`, `1GB`, `100MB`, `4096`
+/// (bytes); a space before the unit is allowed.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+                "'{text}': unknown unit '{other}'; expected a size such as 512MiB, 1GiB or 100MB"
+            ))
+        }
+    };
+    let n: u64 = number.parse().map_err(|_| {
+        format!(
+            "'{text}' is not a size; expected a whole number and a unit, such as 512MiB or 1GiB"
+        )
+    })?;
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }

@@ -10,7 +10,8 @@
 //! key; groups come in key order (`BTreeMap`); a malformed history (a
 //! completion with no open invocation, a second invocation while one is
 //! open, a completion before its invocation, a completion of another
-//! function) is an error naming the event, never a panic.
+//! function) is an error naming the event (its index, which a caller maps to
+//! a file's line), never a panic.
 
 use super::spec::Operation;
 use crate::history::{History, HistoryError, HistoryEvent, OpType};
@@ -32,11 +33,18 @@ enum Status {
     Failed,
 }
 
-/// Pairs invocations with completions and splits by key.
-pub fn prepare(history: &History) -> Result<Prepared, HistoryError> {
+/// Pairs invocations with completions and splits by key; `Ok(None)` if
+/// `should_stop` fired (polled every [`super::POLL_EVENTS`] events).
+pub fn prepare(
+    history: &History,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<Prepared>, HistoryError> {
     let mut ops: Vec<(Operation, Status)> = Vec::new();
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
     for (index, event) in history.events.iter().enumerate() {
+        if index % super::POLL_EVENTS == super::POLL_EVENTS - 1 && should_stop() {
+            return Ok(None);
+        }
         let result = match event.kind {
             OpType::Invoke => invoke(&mut ops, &mut open, index, event),
             _ => complete(&mut ops, &mut open, event),
@@ -44,27 +52,45 @@ pub fn prepare(history: &History) -> Result<Prepared, HistoryError> {
         result.map_err(|message| event_error(index, event, message))?;
     }
     let invoked = ops.len();
-    let mut parts: BTreeMap<Option<String>, Vec<Operation>> = BTreeMap::new();
-    for (op, status) in ops {
-        if !matches!(status, Status::Failed) {
-            parts.entry(op.key.clone()).or_default().push(op);
-        }
-    }
-    Ok(Prepared { invoked, parts })
+    Ok(Some(Prepared {
+        invoked,
+        parts: split_by_key(ops),
+    }))
 }
 
-/// An error about one event (1-based, as a person counts).
+/// The operations that did not fail, by key; a history of one key keeps
+/// its buffer (no second copy of a large history).
+fn split_by_key(mut ops: Vec<(Operation, Status)>) -> BTreeMap<Option<String>, Vec<Operation>> {
+    ops.retain(|(_, status)| !matches!(status, Status::Failed));
+    let mut parts: BTreeMap<Option<String>, Vec<Operation>> = BTreeMap::new();
+    let one_key = ops.windows(2).all(|w| w[0].0.key == w[1].0.key);
+    if one_key && !ops.is_empty() {
+        let key = ops[0].0.key.clone();
+        let only: Vec<Operation> = ops.into_iter().map(|(op, _)| op).collect();
+        parts.insert(key, only);
+        return parts;
+    }
+    for (op, _) in ops {
+        parts.entry(op.key.clone()).or_default().push(op);
+    }
+    parts
+}
+
+/// An error about the event at `index` (0-based); it reads
+/// `history: event 5: process 1, invoke read: ...` until a caller that knows
+/// the file gives it the event's line.
 pub fn event_error(index: usize, event: &HistoryEvent, message: String) -> HistoryError {
+    let kind = match event.kind {
+        OpType::Invoke => "invoke",
+        OpType::Ok => "ok",
+        OpType::Fail => "fail",
+        OpType::Info => "info",
+    };
     HistoryError {
         file: "history".to_string(),
         line: None,
-        message: format!(
-            "event {} (process {}, {:?} {}): {message}",
-            index + 1,
-            event.process,
-            event.kind,
-            event.f
-        ),
+        event: Some(index),
+        message: format!("process {}, {kind} {}: {message}", event.process, event.f),
     }
 }
 
@@ -77,10 +103,8 @@ fn invoke(
     if let Some(&earlier) = open.get(&event.process) {
         let first = &ops[earlier].0;
         return Err(format!(
-            "process {} is still running `{}` invoked at event {}; expected its completion first",
-            event.process,
-            first.f,
-            first.event + 1
+            "process {} is still running `{}` invoked at time {}; expected its completion first",
+            event.process, first.f, first.call
         ));
     }
     open.insert(event.process, ops.len());
@@ -162,7 +186,7 @@ mod tests {
                 ev(3, OpType::Ok, "read", 6),
             ],
         };
-        let prepared = prepare(&history).unwrap();
+        let prepared = prepare(&history, &|| false).unwrap().unwrap();
         assert_eq!(prepared.invoked, 3);
         let ops = &prepared.parts[&None];
         assert_eq!(ops.len(), 2);
@@ -203,9 +227,15 @@ mod tests {
             ),
         ];
         for (events, needle) in cases {
-            let err = prepare(&History { events }).unwrap_err();
+            let last = events.len() - 1;
+            let err = prepare(&History { events }, &|| false).unwrap_err();
             assert!(err.message.contains(needle), "{err}");
-            assert!(err.message.starts_with("event "), "{err}");
+            assert_eq!(err.event, Some(last), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("history: event {}: ", last + 1)),
+                "{err}"
+            );
         }
     }
 }

@@ -67,6 +67,31 @@ pub trait SequentialSpec {
     fn unobservable(&self, ops: &[Operation]) -> Vec<bool> {
         vec![false; ops.len()]
     }
+    /// The state `op` requires to apply, if it observes one (a read's
+    /// result, a compare-and-set's expected value); see [`Self::overwrites`].
+    fn requires(&self, _op: &Self::Op) -> Option<Self::State> {
+        None
+    }
+    /// If `op`'s only effect, when it takes effect, is to set the state to a
+    /// value whatever the state was (a write; a compare-and-set, which
+    /// otherwise does nothing), that value. The search leaves out such an
+    /// operation of unknown outcome once no remaining operation
+    /// [`Self::requires`] its value. An operation whose effect depends on the
+    /// state (an append) must answer `None`, the default.
+    fn overwrites(&self, _op: &Self::Op) -> Option<Self::State> {
+        None
+    }
+    /// Whether `op` never changes the state (a read): when it applies, the
+    /// search takes it at once and tries nothing else there (if the rest
+    /// fails after it, it fails without it too). Default false.
+    fn read_only(&self, _op: &Self::Op) -> bool {
+        false
+    }
+    /// Bytes held by tables that grow while the search runs (counted in the
+    /// checker's memory budget); the default is none.
+    fn memory_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// A register operation (values interned as ids; 0 is nil).
@@ -192,6 +217,26 @@ impl SequentialSpec for RegisterSpec {
                     }
             })
             .collect()
+    }
+
+    fn requires(&self, op: &RegisterOp) -> Option<u32> {
+        match *op {
+            RegisterOp::Read(v) => Some(v),
+            RegisterOp::Cas { expected, .. } => Some(expected),
+            RegisterOp::Write(_) => None,
+        }
+    }
+
+    fn read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_))
+    }
+
+    fn overwrites(&self, op: &RegisterOp) -> Option<u32> {
+        match *op {
+            RegisterOp::Write(v) => Some(v),
+            RegisterOp::Cas { new, .. } => Some(new),
+            RegisterOp::Read(_) => None,
+        }
     }
 
     fn describe_op(&self, op: &RegisterOp) -> String {
@@ -354,6 +399,14 @@ impl SequentialSpec for KvSpec {
 
     fn describe_state(&self, state: u32) -> String {
         format!("the key holds {}", self.show(state))
+    }
+
+    fn read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get(_))
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.strings.memory_bytes()
     }
 }
 
