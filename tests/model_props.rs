@@ -167,7 +167,11 @@ proptest! {
             schedule,
             report.violations
         );
+        // Not vacuous: with a quiet first second, some candidate holds a
+        // lease. (A schedule that crashes or cuts off the lease service at
+        // once may rightly see no lease at all.)
+        let quiet_start = schedule.iter().all(|f| f.at >= SimTime(1_000_000_000));
         let leases = report.observations.iter().find(|(kind, _)| kind == "lease").map_or(0, |(_, n)| *n);
-        prop_assert!(leases > 0, "no lease was ever held");
+        prop_assert!(!quiet_start || leases > 0, "no lease was ever held, though the first second was quiet");
     }
 }
