@@ -44,10 +44,38 @@ impl std::error::Error for InputError {}
 /// Refuses, without opening it, anything that is not a regular file (a
 /// directory, a FIFO, a device such as `/dev/zero`).
 pub fn read_text(path: &Path, what: &str, max_bytes: u64) -> Result<String, InputError> {
-    let plain = |message: String| InputError {
-        line: None,
-        message,
-    };
+    let (file, len) = open_regular(path, what, max_bytes)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| plain(format!("cannot read the {what}: {e}")))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(what, bytes.len() as u64, max_bytes));
+    }
+    text_of(bytes, what)
+}
+
+/// Opens `path` for reading line by line, with the checks of [`read_text`]
+/// (a regular file of at most `max_bytes`). The reader ends after
+/// `max_bytes + 1` bytes, so a file that grows while it is read still gives
+/// a caller that counts what it reads a way to refuse it. UTF-8 is the
+/// caller's to check, line by line.
+pub fn open_text(
+    path: &Path,
+    what: &str,
+    max_bytes: u64,
+) -> Result<std::io::BufReader<std::io::Take<std::fs::File>>, InputError> {
+    let (file, _) = open_regular(path, what, max_bytes)?;
+    Ok(std::io::BufReader::new(file.take(max_bytes + 1)))
+}
+
+/// The file at `path` and its length, if it is a regular file of at most
+/// `max_bytes`; anything else is refused without opening it.
+fn open_regular(
+    path: &Path,
+    what: &str,
+    max_bytes: u64,
+) -> Result<(std::fs::File, u64), InputError> {
     let metadata =
         std::fs::metadata(path).map_err(|e| plain(format!("cannot read the {what}: {e}")))?;
     if !metadata.is_file() {
@@ -61,14 +89,14 @@ pub fn read_text(path: &Path, what: &str, max_bytes: u64) -> Result<String, Inpu
     }
     let file =
         std::fs::File::open(path).map_err(|e| plain(format!("cannot read the {what}: {e}")))?;
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(max_bytes + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| plain(format!("cannot read the {what}: {e}")))?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(too_large(what, bytes.len() as u64, max_bytes));
+    Ok((file, metadata.len()))
+}
+
+fn plain(message: String) -> InputError {
+    InputError {
+        line: None,
+        message,
     }
-    text_of(bytes, what)
 }
 
 /// `bytes` as a string, or an error naming the line and byte offset of the

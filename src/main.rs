@@ -454,8 +454,8 @@ fn cmd_check(
     limits: (std::time::Duration, u64),
     json: bool,
 ) -> i32 {
-    use faultlab::check::linearizability::{check, LinModel, LinOptions, LinVerdict};
-    use faultlab::history::{read_history_file_within, HistoryFormat};
+    use faultlab::check::linearizability::{check_stream, LinModel, LinOptions, LinVerdict};
+    use faultlab::history::HistoryFormat;
     let (budget, max_memory) = limits;
     let started = std::time::Instant::now();
     let deadline = started + budget;
@@ -473,34 +473,31 @@ fn cmd_check(
         "jepsen-edn" => HistoryFormat::JepsenEdn,
         _ => HistoryFormat::Auto,
     };
-    let text = match faultlab::input::read_text(
+    // The history is streamed: only its operations are kept, never its text
+    // or its events.
+    let mut reader = match faultlab::input::open_text(
         std::path::Path::new(path),
         "history",
         faultlab::input::MAX_HISTORY_BYTES,
     ) {
-        Ok(t) => t,
+        Ok(reader) => reader,
         Err(e) => {
-            match e.line {
-                Some(line) => eprintln!("error: {path}:{line}: {}", e.message),
-                None => eprintln!("error: {path}: {}", e.message),
-            }
+            eprintln!("error: {path}: {}", e.message);
             return 2;
         }
     };
-    let read = match read_history_file_within(&text, path, format, &should_stop) {
-        Ok(read) => read,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    drop(text);
     let options = LinOptions {
         max_memory,
         ..LinOptions::default()
     };
-    let report = match &read {
-        None => faultlab::check::linearizability::LinReport {
+    let checked = check_stream(&mut reader, path, format, model, &options, &should_stop);
+    if reader.get_ref().limit() == 0 {
+        let max = faultlab::input::MAX_HISTORY_BYTES;
+        eprintln!("error: {path}: the history grew past {max} bytes while it was read; at most {max} bytes are read");
+        return 2;
+    }
+    let report = match checked {
+        Ok(None) => faultlab::check::linearizability::LinReport {
             verdict: LinVerdict::Unknown,
             operations: 0,
             partitions: 0,
@@ -510,13 +507,11 @@ fn cmd_check(
             ),
             failing_key: None,
         },
-        Some(read) => match check(&read.history, model, &options, &should_stop) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {}", read.locate(e));
-                return 2;
-            }
-        },
+        Ok(Some(report)) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let (verdict, code) = match report.verdict {

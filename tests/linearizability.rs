@@ -4,7 +4,9 @@
 //! The corpus is kept in the repository (`tests/data/linearizability/`, with
 //! its README on format, source and licence).
 
-use faultlab::check::linearizability::{check, LinModel, LinOptions, LinReport, LinVerdict};
+use faultlab::check::linearizability::{
+    check, check_stream, LinModel, LinOptions, LinReport, LinVerdict,
+};
 use faultlab::history::{read_history, History, HistoryEvent, HistoryFormat, OpType, Value};
 use proptest::prelude::*;
 use std::cell::Cell;
@@ -63,6 +65,24 @@ fn every_corpus_file_gets_its_expected_verdict() {
         if want == LinVerdict::NotLinearizable {
             assert!(report.explanation.is_some(), "{file}: no explanation");
         }
+        // Streamed from the file, the same judgement, step for step.
+        let path = corpus_dir().join(file);
+        let mut reader = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+        let streamed = check_stream(
+            &mut reader,
+            file,
+            HistoryFormat::Auto,
+            model,
+            &LinOptions::default(),
+            &|| false,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("never stopped");
+        assert_eq!(
+            (streamed.verdict, streamed.steps, &streamed.explanation),
+            (report.verdict, report.steps, &report.explanation),
+            "{file}: streamed"
+        );
         checked += 1;
     }
     assert_eq!(checked, 109, "expected.csv lists 109 files");

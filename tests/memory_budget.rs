@@ -8,44 +8,12 @@
 //! budget more than the first, and it must report the check as unknown.
 
 use faultlab::scenario::{run, RunOptions, Scenario};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Counts live bytes and keeps their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            // Counted as if the old block were held until the new one exists.
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static COUNTING: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Primary-backup with 20 clients for 10 s: about 6,000 operations whose
 /// check takes a million steps and 11 MB above the baseline when unbounded.
@@ -99,10 +67,7 @@ linearizability_memory = "{budget}"
 /// and the run's check notes and inconclusive checks.
 fn measured_run(budget: &str) -> (usize, Vec<String>, Vec<String>) {
     let scenario = scenario(budget);
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    let report = run(&scenario, 1, RunOptions::default());
-    let peak = PEAK.load(Ordering::Relaxed) - start;
+    let (report, peak) = counting_alloc::peak_during(|| run(&scenario, 1, RunOptions::default()));
     (peak, report.check_notes, report.inconclusive_checks)
 }
 

@@ -13,63 +13,13 @@ use faultlab::engine::{EventKind, TraceEvent};
 use faultlab::node::{NodeId, Record};
 use faultlab::scenario::{run, RunOptions, RunReport, Scenario};
 use faultlab::time::{SimDuration, SimTime};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-/// `System`, counting the bytes held now and at most.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn grew(bytes: usize) {
-    let now = CURRENT.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-fn shrank(bytes: usize) {
-    CURRENT.fetch_sub(bytes, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                shrank(layout.size() - new_size);
-            }
-        }
-        p
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{current, peak_during, ONE_AT_A_TIME};
 
 #[global_allocator]
-static COUNTING: Counting = Counting;
+static COUNTING: counting_alloc::Counting = counting_alloc::Counting;
 
 /// What one run held.
 #[derive(Debug)]
@@ -134,20 +84,17 @@ latency = {{ dist = "uniform", min = "1ms", max = "10ms" }}
 
 /// Runs `scenario` and measures what it held.
 fn measure(scenario: &Scenario) -> Held {
-    let before = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
     let options = RunOptions {
         narrate: 0,
         ..RunOptions::default()
     };
-    let mut report: RunReport = run(scenario, 3, options);
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let (mut report, peak): (RunReport, usize) = peak_during(|| run(scenario, 3, options));
     assert_eq!(report.verdict.as_str(), "pass", "{:?}", report.violations);
-    let with_history = CURRENT.load(Ordering::Relaxed);
+    let with_history = current();
     let history = std::mem::take(&mut report.history);
     let operations = history.operation_count();
     drop(history);
-    let history = with_history - CURRENT.load(Ordering::Relaxed);
+    let history = with_history - current();
     let committed = report
         .observations
         .iter()
@@ -225,7 +172,7 @@ fn failure_detector_checks_do_not_hold_every_pair() {
         within: SimDuration::from_secs(1),
     };
     let names = ["accuracy", "strong_completeness", "eventual_accuracy"];
-    let before = CURRENT.load(Ordering::Relaxed);
+    let before = current();
     let mut checks: Vec<_> = names
         .iter()
         .map(|name| check::build(name, bound).expect("a known check"))
@@ -246,7 +193,7 @@ fn failure_detector_checks_do_not_hold_every_pair() {
         world.observe(event);
     }
     drop(events);
-    let held = CURRENT.load(Ordering::Relaxed) - before;
+    let held = current() - before;
     eprintln!("{N} nodes: the checks hold {held} bytes");
     assert!(
         held < 2_000_000,

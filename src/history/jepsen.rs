@@ -28,7 +28,7 @@
 //! [`HistoryError`] naming the file, the line and what was expected, never a
 //! panic.
 
-use super::{History, HistoryError, HistoryEvent, HistoryFile, HistoryFormat, OpType, Value};
+use super::{History, HistoryError, HistoryEvent, HistoryFormat, OpType, Value};
 
 /// Values nested deeper than this (`[[[...]]]`) are refused: the reader
 /// recurses once per level, and no history needs more than a few.
@@ -44,56 +44,8 @@ pub fn from_jepsen_edn(text: &str, file: &str) -> Result<History, HistoryError> 
     super::read_history_file(text, file, HistoryFormat::JepsenEdn).map(|f| f.history)
 }
 
-/// [`from_jepsen_log`], keeping each event's line; `None` if `should_stop`.
-pub(super) fn jepsen_log_file(
-    text: &str,
-    file: &str,
-    should_stop: &dyn Fn() -> bool,
-) -> Result<Option<HistoryFile>, HistoryError> {
-    read_lines(text, file, log_line, should_stop)
-}
-
-/// [`from_jepsen_edn`], keeping each event's line; `None` if `should_stop`.
-pub(super) fn jepsen_edn_file(
-    text: &str,
-    file: &str,
-    should_stop: &dyn Fn() -> bool,
-) -> Result<Option<HistoryFile>, HistoryError> {
-    read_lines(text, file, edn_line, should_stop)
-}
-
-/// Parses each line with `parse` (given the line and its 1-based number as
-/// the event time); an error names the file and line.
-fn read_lines(
-    text: &str,
-    file: &str,
-    parse: fn(&str, u64) -> Result<Option<HistoryEvent>, String>,
-    should_stop: &dyn Fn() -> bool,
-) -> Result<Option<HistoryFile>, HistoryError> {
-    let mut read = HistoryFile {
-        file: file.to_string(),
-        ..HistoryFile::default()
-    };
-    for (i, line) in text.lines().enumerate() {
-        if i % super::POLL_LINES == super::POLL_LINES - 1 && should_stop() {
-            return Ok(None);
-        }
-        let at = |message: String| HistoryError {
-            file: file.to_string(),
-            line: Some(i + 1),
-            event: None,
-            message,
-        };
-        if let Some(event) = parse(line, i as u64 + 1).map_err(at)? {
-            read.history.events.push(event);
-            read.lines.push(i + 1);
-        }
-    }
-    Ok(Some(read))
-}
-
 /// One text-log line: `None` for blank lines and other loggers' lines.
-fn log_line(line: &str, time: u64) -> Result<Option<HistoryEvent>, String> {
+pub(super) fn log_line(line: &str, time: u64) -> Result<Option<HistoryEvent>, String> {
     let (head, _) = split_fields(line, 3);
     let skip = match head.as_slice() {
         [] => true,
@@ -203,7 +155,7 @@ fn parse_whole_value(text: &str) -> Result<Value, String> {
 }
 
 /// One EDN-map line: `None` for blank lines and non-client processes.
-fn edn_line(line: &str, time: u64) -> Result<Option<HistoryEvent>, String> {
+pub(super) fn edn_line(line: &str, time: u64) -> Result<Option<HistoryEvent>, String> {
     let mut cursor = Cursor::new(line);
     cursor.skip_blank();
     if cursor.at_end() {

@@ -26,7 +26,7 @@ pub mod jepsen;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::io::Write;
+use std::io::{BufRead, Write};
 
 /// The four kinds of history event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -281,46 +281,104 @@ pub fn read_history_file_within(
     format: HistoryFormat,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Option<HistoryFile>, HistoryError> {
-    let format = match format {
-        HistoryFormat::Auto => detect_format(text),
-        other => other,
-    };
-    match format {
-        HistoryFormat::Jsonl | HistoryFormat::Auto => jsonl_file(text, file, should_stop),
-        HistoryFormat::JepsenLog => jepsen::jepsen_log_file(text, file, should_stop),
-        HistoryFormat::JepsenEdn => jepsen::jepsen_edn_file(text, file, should_stop),
-    }
-}
-
-/// Our JSON lines, with each event's line.
-fn jsonl_file(
-    text: &str,
-    file: &str,
-    should_stop: &dyn Fn() -> bool,
-) -> Result<Option<HistoryFile>, HistoryError> {
     let mut read = HistoryFile {
         file: file.to_string(),
         ..HistoryFile::default()
     };
-    for (i, line) in text.lines().enumerate() {
-        if i % POLL_LINES == POLL_LINES - 1 && should_stop() {
-            return Ok(None);
+    let finished = for_each_event(
+        &mut text.as_bytes(),
+        file,
+        format,
+        should_stop,
+        &mut |line, event| {
+            read.history.events.push(event);
+            read.lines.push(line);
+            Ok(())
+        },
+    )?;
+    Ok(finished.then_some(read))
+}
+
+/// The longest line a history may have: 1 MiB.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Reads a history from `reader` one line at a time and hands each event,
+/// with its 1-based line, to `visit`; nothing else is kept, so a caller
+/// that keeps less than the events (the linearizability check keeps
+/// operations) reads a history of any length in that much memory. `Auto`
+/// decides the format from the first non-blank line. Returns `Ok(false)` if
+/// `should_stop` fired (polled every [`POLL_LINES`] lines). Errors (a line
+/// that does not parse, is not UTF-8, or is longer than [`MAX_LINE_BYTES`],
+/// or an error from `visit`) name the file and the line.
+pub fn for_each_event(
+    reader: &mut dyn std::io::BufRead,
+    file: &str,
+    format: HistoryFormat,
+    should_stop: &dyn Fn() -> bool,
+    visit: &mut dyn FnMut(usize, HistoryEvent) -> Result<(), HistoryError>,
+) -> Result<bool, HistoryError> {
+    let mut format = format;
+    let mut bytes = Vec::new();
+    for number in 1.. {
+        if number % POLL_LINES == 0 && should_stop() {
+            return Ok(false);
         }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let event: HistoryEvent = serde_json::from_str(line).map_err(|e| HistoryError {
+        let at = |message: String| HistoryError {
             file: file.to_string(),
-            line: Some(i + 1),
+            line: Some(number),
             event: None,
-            message: format!(
-                "{e}; expected a JSON object with process, type (invoke|ok|fail|info), f, optional key, value and time"
-            ),
+            message,
+        };
+        bytes.clear();
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let read = std::io::Read::take(&mut *reader, limit)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|e| at(format!("cannot read the history: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        if bytes.len() > MAX_LINE_BYTES {
+            return Err(at(format!(
+                "the line is longer than {MAX_LINE_BYTES} bytes; expected one event per line"
+            )));
+        }
+        let line = std::str::from_utf8(&bytes).map_err(|e| {
+            let offset = e.valid_up_to();
+            at(format!(
+                "the history is not UTF-8 text: invalid byte 0x{:02x} at byte {offset} of the line",
+                bytes[offset]
+            ))
         })?;
-        read.history.events.push(event);
-        read.lines.push(i + 1);
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if format == HistoryFormat::Auto {
+            if line.trim().is_empty() {
+                continue;
+            }
+            format = detect_format(line);
+        }
+        let parsed = match format {
+            HistoryFormat::JepsenLog => jepsen::log_line(line, number as u64),
+            HistoryFormat::JepsenEdn => jepsen::edn_line(line, number as u64),
+            HistoryFormat::Jsonl | HistoryFormat::Auto => jsonl_line(line),
+        };
+        if let Some(event) = parsed.map_err(at)? {
+            visit(number, event)?;
+        }
     }
-    Ok(Some(read))
+    Ok(true)
+}
+
+/// One line of our JSON lines: `None` if blank.
+fn jsonl_line(line: &str) -> Result<Option<HistoryEvent>, String> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(line).map(Some).map_err(|e| {
+        format!(
+            "{e}; expected a JSON object with process, type (invoke|ok|fail|info), f, optional key, value and time"
+        )
+    })
 }
 
 /// The format of a history, judged from its first non-blank line (never `Auto`).

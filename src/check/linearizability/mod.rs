@@ -197,10 +197,66 @@ pub fn check_with<S: SequentialSpec>(
     options: &LinOptions,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<LinReport, HistoryError> {
-    let scheduler = Scheduler::new(options, should_stop);
-    let Some(prepared) = prepare::prepare(history, should_stop)? else {
-        return Ok(scheduler.unknown::<S>(Halt::Stopped, &[]));
+    match prepare::prepare(history, should_stop)? {
+        Some(prepared) => check_prepared(prepared, new_spec, options, should_stop),
+        None => Ok(Scheduler::new(options, should_stop).unknown::<S>(Halt::Stopped, &[])),
+    }
+}
+
+/// Checks a history as it is read from `reader` (in `format`; `file`
+/// names it in errors), keeping only its operations, never its events or
+/// its text: the way to check a history larger than memory would hold
+/// twice. Errors name the file's line. `Ok(None)` if `should_stop` fired
+/// while reading (polled every [`crate::history::POLL_LINES`] lines).
+pub fn check_stream(
+    reader: &mut dyn std::io::BufRead,
+    file: &str,
+    format: crate::history::HistoryFormat,
+    model: LinModel,
+    options: &LinOptions,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<Option<LinReport>, HistoryError> {
+    let mut preparer = prepare::Preparer::default();
+    // The line of each event, to name it in errors the search finds later.
+    let mut lines: Vec<usize> = Vec::new();
+    let read =
+        crate::history::for_each_event(reader, file, format, should_stop, &mut |line, event| {
+            let index = lines.len();
+            lines.push(line);
+            preparer.add(index, &event).map_err(|message| HistoryError {
+                file: file.to_string(),
+                line: Some(line),
+                ..prepare::event_error(index, &event, message)
+            })
+        })?;
+    if !read {
+        return Ok(None);
+    }
+    let prepared = preparer.finish();
+    let report = match model {
+        LinModel::Register => {
+            check_prepared(prepared, || RegisterSpec::new(false), options, should_stop)
+        }
+        LinModel::CasRegister => {
+            check_prepared(prepared, || RegisterSpec::new(true), options, should_stop)
+        }
+        LinModel::Kv => check_prepared(prepared, KvSpec::default, options, should_stop),
     };
+    report.map(Some).map_err(|mut e| {
+        e.file = file.to_string();
+        e.line = e.event.and_then(|i| lines.get(i).copied());
+        e
+    })
+}
+
+/// The search over a prepared history, part by part.
+fn check_prepared<S: SequentialSpec>(
+    prepared: prepare::Prepared,
+    new_spec: impl Fn() -> S,
+    options: &LinOptions,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<LinReport, HistoryError> {
+    let scheduler = Scheduler::new(options, should_stop);
     let partitions = prepared.parts.len();
     let mut searches = Vec::with_capacity(partitions);
     for (key, mut ops) in prepared.parts {
@@ -217,9 +273,7 @@ pub fn check_with<S: SequentialSpec>(
         );
         let mut keep = leave_out.iter().map(|out| !out);
         ops.retain(|_| keep.next().unwrap_or(true));
-        let search = Search::new(key, spec, ops).map_err(|(event, message)| {
-            prepare::event_error(event, &history.events[event], message)
-        })?;
+        let search = Search::new(key, spec, ops)?;
         searches.push(search);
     }
     searches.sort_by_key(|s| s.len());

@@ -39,23 +39,45 @@ pub fn prepare(
     history: &History,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Option<Prepared>, HistoryError> {
-    let mut ops: Vec<(Operation, Status)> = Vec::new();
-    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut preparer = Preparer::default();
     for (index, event) in history.events.iter().enumerate() {
         if index % super::POLL_EVENTS == super::POLL_EVENTS - 1 && should_stop() {
             return Ok(None);
         }
-        let result = match event.kind {
-            OpType::Invoke => invoke(&mut ops, &mut open, index, event),
-            _ => complete(&mut ops, &mut open, event),
-        };
-        result.map_err(|message| event_error(index, event, message))?;
+        preparer
+            .add(index, event)
+            .map_err(|message| event_error(index, event, message))?;
     }
-    let invoked = ops.len();
-    Ok(Some(Prepared {
-        invoked,
-        parts: split_by_key(ops),
-    }))
+    Ok(Some(preparer.finish()))
+}
+
+/// [`prepare`] one event at a time, for a history streamed from a file:
+/// it keeps the operations, never the events.
+#[derive(Default)]
+pub struct Preparer {
+    ops: Vec<(Operation, Status)>,
+    /// Each process's open operation (an index into `ops`).
+    open: BTreeMap<u64, usize>,
+}
+
+impl Preparer {
+    /// Takes the event with this index (0-based, in history order); an error
+    /// says what is wrong with it (see [`event_error`]).
+    pub fn add(&mut self, index: usize, event: &HistoryEvent) -> Result<(), String> {
+        match event.kind {
+            OpType::Invoke => invoke(&mut self.ops, &mut self.open, index, event),
+            _ => complete(&mut self.ops, &mut self.open, event),
+        }
+    }
+
+    /// The operations, split by key.
+    pub fn finish(self) -> Prepared {
+        let invoked = self.ops.len();
+        Prepared {
+            invoked,
+            parts: split_by_key(self.ops),
+        }
+    }
 }
 
 /// The operations that did not fail, by key; a history of one key keeps
@@ -91,6 +113,17 @@ pub fn event_error(index: usize, event: &HistoryEvent, message: String) -> Histo
         line: None,
         event: Some(index),
         message: format!("process {}, {kind} {}: {message}", event.process, event.f),
+    }
+}
+
+/// An error about an operation (which the model could not take), named by
+/// its invoke event, as [`event_error`] names it.
+pub fn operation_error(op: &Operation, message: String) -> HistoryError {
+    HistoryError {
+        file: "history".to_string(),
+        line: None,
+        event: Some(op.event),
+        message: format!("process {}, invoke {}: {message}", op.process, op.f),
     }
 }
 

@@ -39,6 +39,7 @@
 use super::memo::{fx_hash, Fingerprint, MemoSet};
 use super::prune::Observers;
 use super::spec::{Operation, SequentialSpec};
+use crate::history::HistoryError;
 
 const NONE: u32 = u32::MAX;
 const HEAD: u32 = 0;
@@ -106,11 +107,13 @@ impl<S: SequentialSpec> Search<S> {
         key: Option<String>,
         mut spec: S,
         all: Vec<Operation>,
-    ) -> Result<Self, (usize, String)> {
+    ) -> Result<Self, HistoryError> {
         let mut ops = Vec::with_capacity(all.len());
         let mut kept = Vec::with_capacity(all.len());
         for op in &all {
-            let compiled = spec.compile(op).map_err(|e| (op.event, e))?;
+            let compiled = spec
+                .compile(op)
+                .map_err(|e| super::prepare::operation_error(op, e))?;
             kept.push(compiled.is_some());
             ops.extend(compiled);
         }
