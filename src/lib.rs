@@ -11,7 +11,8 @@
 //! - [`input`]: reading a user's files (regular files only, size-capped, UTF-8);
 //! - [`net`], [`fault`]: the world a node lives in;
 //! - [`engine`]: the event loop, the only place that advances time;
-//! - [`models`]: protocols (they know [`node`], never [`engine`]);
+//! - [`models`]: protocols (they know [`node`], never [`engine`]), each a
+//!   [`model::Model`] that a [`registry::Registry`] holds by name;
 //! - [`check`]: judges of a run's trace;
 //! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds.
 //!
@@ -25,9 +26,11 @@ pub mod fault;
 pub mod hash;
 pub mod history;
 pub mod input;
+pub mod model;
 pub mod models;
 pub mod net;
 pub mod node;
+pub mod registry;
 pub mod report;
 pub mod rng;
 pub mod scenario;
@@ -36,5 +39,7 @@ pub mod sweep;
 pub mod time;
 
 pub use engine::{Sim, SimBuilder, Step, TraceEvent};
+pub use model::Model;
 pub use node::{Ctx, Node, NodeId, TimerId};
+pub use registry::Registry;
 pub use time::{SimDuration, SimTime};

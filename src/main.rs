@@ -546,23 +546,25 @@ fn cmd_check(
 }
 
 fn cmd_list(dir: &str) -> i32 {
+    let registry = faultlab::Registry::builtin();
     outln!("models:");
-    for model in faultlab::scenario::MODELS {
+    for model in registry.models() {
         outln!("  {:<15} {}", model.name, model.about);
-        let always = if model.always.is_empty() {
+        let checks = model.checks;
+        let always = if checks.always.is_empty() {
             "none".to_string()
         } else {
-            model.always.join(", ")
+            checks.always.join(", ")
         };
         outln!(
             "  {:<15} checks: {} (default: {}; always: {always})",
             "",
-            model.supported.join(", "),
-            model.default.join(", ")
+            checks.supported.join(", "),
+            checks.default.join(", ")
         );
     }
     outln!("checks:");
-    for c in faultlab::check::CATALOGUE {
+    for c in registry.checks().map(|c| &c.info) {
         let kind = match c.severity {
             faultlab::check::Severity::Safety => "safety",
             faultlab::check::Severity::Liveness => "liveness",

@@ -259,7 +259,7 @@ fn heartbeat_interval_zero() {
     let e = err(&BASE.replacen("interval = \"100ms\"", "interval = \"0\"", 1));
     assert_eq!(e.field.as_deref(), Some("heartbeat.interval"), "{e}");
     assert!(e.message.contains("longer than 0"), "{e}");
-    assert_eq!(e.line, Some(4), "the [heartbeat] header: {e}");
+    assert_eq!(e.line, Some(5), "the interval's line: {e}");
 }
 
 // ---- nodes and zones ----

@@ -26,6 +26,9 @@
 //! What it does not model: adaptive timeouts (phi accrual), gossip, or
 //! indirect probes (SWIM).
 
+mod model;
+pub use model::{HeartbeatModel, HeartbeatTable};
+
 use crate::clock::LocalTime;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;

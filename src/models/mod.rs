@@ -9,6 +9,13 @@
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
 //! - [`workload`]: what clients do.
+//!
+//! Each model is also a [`crate::Model`] (in its `model.rs`): its name, its
+//! `[<name>]` table, its servers and clients, its checks, its node factory.
+//! Adding a model is a new folder here (the nodes and a `model.rs`) and one
+//! line in [`crate::Registry::builtin`]; nothing in `scenario/`, `engine/`,
+//! `check/` or the CLI changes, since they know models only through the
+//! trait and the registry.
 
 pub mod heartbeat;
 pub mod lease;

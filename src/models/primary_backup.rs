@@ -24,6 +24,9 @@
 //! Records: `state {version, value}` whenever a server's copy changes (for
 //! the convergence check), and the clients' `op` records (the history).
 
+mod model;
+pub use model::{PrimaryBackupModel, PrimaryBackupTable};
+
 use super::workload::Workload;
 use crate::history::{OpType, Value};
 use crate::node::{Ctx, Node, NodeId, TimerId};

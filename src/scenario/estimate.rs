@@ -12,7 +12,7 @@
 //! (`tests/input_limits.rs` checks), which is all a warning needs. The real
 //! stop is `[limits]`: `max_events` and `max_queue`.
 
-use super::{ModelSpec, Scenario};
+use super::Scenario;
 use crate::fault::Fault;
 use crate::models::workload::Workload;
 use crate::node::NodeId;
@@ -69,41 +69,11 @@ impl Scenario {
                 what: format!("{what} every {every} for {}", self.duration),
             })
         };
-        match &self.model {
-            ModelSpec::Heartbeat(p) => periodic(
-                p.interval,
-                servers * (1.0 + (servers - 1.0) * copies),
-                format!("{} nodes beating to each other", self.servers),
-            ),
-            ModelSpec::Raft(p, w) => {
-                periodic(
-                    p.heartbeat_interval,
-                    1.0 + 2.0 * (servers - 1.0) * copies,
-                    format!("a leader's heartbeats to {} followers", self.servers - 1),
-                );
-                terms.push(client_ops(w, run, latency, servers, copies));
-            }
-            ModelSpec::PrimaryBackup(p, w) => {
-                periodic(
-                    p.anti_entropy,
-                    1.0 + (servers - 1.0) * copies,
-                    format!("anti-entropy to {} backups", self.servers - 1),
-                );
-                terms.push(client_ops(w, run, latency, servers, copies));
-            }
-            ModelSpec::Lease(p) => {
-                let candidates = (servers - 2.0).max(0.0);
-                periodic(
-                    p.renew_interval,
-                    candidates * (1.0 + 2.0 * copies),
-                    format!("{} candidates renewing", self.servers.saturating_sub(2)),
-                );
-                periodic(
-                    p.write_interval,
-                    1.0 + 2.0 * copies,
-                    "the holder's writes".to_string(),
-                );
-            }
+        for work in self.model.periodic_work(copies) {
+            periodic(work.every, work.events_per_tick, work.what);
+        }
+        if let Some(w) = &self.workload {
+            terms.push(client_ops(w, run, latency, servers, copies));
         }
         let changes = self.network_changes(run);
         if changes > 0.0 {

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
-/// The whole file.
+/// The whole file but the model's table (each model reads its own, see
+/// [`crate::Model::Table`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
@@ -24,14 +25,6 @@ pub struct ScenarioFile {
     pub seed: Option<u64>,
     /// The checks to run (default: the model's own).
     pub checks: Option<Vec<Spanned<String>>>,
-    /// Parameters of the heartbeat model.
-    pub heartbeat: Option<Spanned<HeartbeatSection>>,
-    /// Parameters of the primary_backup model.
-    pub primary_backup: Option<Spanned<PrimaryBackupSection>>,
-    /// Parameters of the raft model.
-    pub raft: Option<Spanned<RaftSection>>,
-    /// Parameters of the lease model.
-    pub lease: Option<Spanned<LeaseSection>>,
     /// The clients (models with clients).
     pub workload: Option<Spanned<WorkloadSection>>,
     /// The nodes.
@@ -52,58 +45,6 @@ pub struct ScenarioFile {
     /// Caps on the run.
     #[serde(default)]
     pub limits: LimitsSection,
-}
-
-/// `[heartbeat]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeartbeatSection {
-    /// Local time between heartbeats.
-    pub interval: SimDuration,
-    /// Local silence before suspicion.
-    pub timeout: Spanned<SimDuration>,
-}
-
-/// `[primary_backup]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrimaryBackupSection {
-    /// `"primary"` (linearizable) or `"local"` (any server answers: stale reads).
-    pub reads: Spanned<String>,
-    /// How often the primary re-sends its state (default 200ms).
-    pub anti_entropy: Option<Spanned<SimDuration>>,
-}
-
-/// `[raft]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RaftSection {
-    /// Election timeout range: [shortest, longest], drawn per election.
-    pub election_timeout: Spanned<[SimDuration; 2]>,
-    /// How often a leader sends heartbeats.
-    pub heartbeat_interval: Spanned<SimDuration>,
-    /// Ask for pre-votes before starting an election (default false).
-    pub pre_vote: Option<bool>,
-    /// A leader steps down without a quorum's acknowledgement (default false).
-    pub check_quorum: Option<bool>,
-    /// `"log"` (reads go through the log) or `"read_index"` (default "log").
-    pub reads: Option<Spanned<String>>,
-}
-
-/// `[lease]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LeaseSection {
-    /// How long a grant lasts.
-    pub duration: Spanned<SimDuration>,
-    /// How often a holder renews.
-    pub renew_interval: Spanned<SimDuration>,
-    /// How much a holder subtracts from the lease before it stops acting.
-    pub drift_margin: Option<Spanned<SimDuration>>,
-    /// Storage rejects writes with older fencing tokens.
-    pub fencing: bool,
-    /// How often a holder writes to the protected storage (default 100ms).
-    pub write_interval: Option<Spanned<SimDuration>>,
 }
 
 /// `[workload]`

@@ -18,6 +18,7 @@ mod validate;
 pub use error::{Lines, ScenarioError};
 pub use estimate::HEAVY_EVENTS;
 pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
+pub(crate) use validate::ModelTable;
 pub use validate::MAX_NODES;
 
 use crate::check::LivenessBound;
@@ -25,102 +26,13 @@ use crate::clock::Clock;
 use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::TimedFault;
-use crate::models::heartbeat::HeartbeatParams;
-use crate::models::lease::LeaseParams;
-use crate::models::primary_backup::PrimaryBackupParams;
-use crate::models::raft::RaftParams;
+use crate::model::Configured;
 use crate::models::workload::Workload;
 use crate::net::Topology;
+use crate::registry::{CheckDef, Registry};
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
-
-/// The protocol a scenario runs, with its parameters.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ModelSpec {
-    /// The heartbeat failure detector.
-    Heartbeat(HeartbeatParams),
-    /// A primary-backup register and its clients.
-    PrimaryBackup(PrimaryBackupParams, Workload),
-    /// Raft with a replicated key-value store and its clients.
-    Raft(RaftParams, Workload),
-    /// Lease-based leadership with a fencing storage.
-    Lease(LeaseParams),
-}
-
-impl ModelSpec {
-    /// The model's name as scenarios spell it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ModelSpec::Heartbeat(_) => "heartbeat",
-            ModelSpec::PrimaryBackup(..) => "primary_backup",
-            ModelSpec::Raft(..) => "raft",
-            ModelSpec::Lease(..) => "lease",
-        }
-    }
-
-    /// The sequential model its client history is judged against.
-    pub fn history_model(&self) -> crate::check::linearizability::LinModel {
-        match self {
-            ModelSpec::Raft(..) => crate::check::linearizability::LinModel::Kv,
-            _ => crate::check::linearizability::LinModel::Register,
-        }
-    }
-
-    /// The clients, if the model has any.
-    pub fn workload(&self) -> Option<&Workload> {
-        match self {
-            ModelSpec::Heartbeat(_) | ModelSpec::Lease(_) => None,
-            ModelSpec::PrimaryBackup(_, workload) | ModelSpec::Raft(_, workload) => Some(workload),
-        }
-    }
-}
-
-/// A model faultlab has, and its checks.
-#[derive(Clone, Copy, Debug)]
-pub struct ModelInfo {
-    /// Name in scenario files.
-    pub name: &'static str,
-    /// One line on what it is.
-    pub about: &'static str,
-    /// Checks a scenario may name.
-    pub supported: &'static [&'static str],
-    /// Checks run when a scenario names none.
-    pub default: &'static [&'static str],
-    /// Checks that always run, named or not.
-    pub always: &'static [&'static str],
-}
-
-/// Every model faultlab has.
-pub const MODELS: &[ModelInfo] = &[
-    ModelInfo {
-        name: "heartbeat",
-        about: "all-to-all heartbeat failure detector (suspects peers silent for longer than a timeout)",
-        supported: &["accuracy", "strong_completeness", "eventual_accuracy"],
-        default: &["strong_completeness", "eventual_accuracy"],
-        always: &[],
-    },
-    ModelInfo {
-        name: "primary_backup",
-        about: "a register replicated from a primary to backups, with clients (reads = \"local\" serves stale reads)",
-        supported: &["linearizability", "convergence", "progress"],
-        default: &["linearizability", "convergence", "progress"],
-        always: &["linearizability"],
-    },
-    ModelInfo {
-        name: "raft",
-        about: "Raft (Figure 2, PreVote, CheckQuorum, ReadIndex) replicating a key-value store, with clients",
-        supported: &["election_safety", "log_matching", "linearizability", "convergence", "progress"],
-        default: &["election_safety", "log_matching", "linearizability", "convergence", "progress"],
-        always: &["election_safety", "log_matching", "linearizability"],
-    },
-    ModelInfo {
-        name: "lease",
-        about: "lease-based leadership (n1 lease service, n2 fenced storage, n3.. candidates)",
-        supported: &["lease_exclusivity", "no_lost_update", "progress"],
-        default: &["lease_exclusivity", "no_lost_update"],
-        always: &[],
-    },
-];
+use std::sync::Arc;
 
 /// A validated scenario, ready to run with any seed.
 #[derive(Clone, Debug)]
@@ -132,7 +44,9 @@ pub struct Scenario {
     /// `"pass"` or the violation name the scenario means to show.
     pub expect: String,
     /// The model and its parameters.
-    pub model: ModelSpec,
+    pub model: Arc<dyn Configured>,
+    /// The clients, if the model has any.
+    pub workload: Option<Workload>,
     /// How long each run simulates.
     pub duration: SimDuration,
     /// Seed used when none is given.
@@ -151,8 +65,11 @@ pub struct Scenario {
     pub faults: Vec<TimedFault>,
     /// Seeded chaos, if any.
     pub chaos: Option<ChaosConfig>,
-    /// Checks to run.
+    /// Checks to run, by name.
     pub checks: Vec<String>,
+    /// The registered definitions of the checks the scenario named (a
+    /// caller may take names out of `checks`, not add others).
+    pub(crate) check_defs: Vec<CheckDef>,
     /// The liveness bound for liveness checks.
     pub liveness: LivenessBound,
     /// Caps on a run.
@@ -163,8 +80,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file.
+    /// Reads and validates a scenario file of a built-in model.
     pub fn load(path: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(&Registry::builtin(), path)
+    }
+
+    /// Reads and validates a scenario file of a model in `registry`.
+    pub fn load_with(registry: &Registry, path: &str) -> Result<Scenario, ScenarioError> {
         let text = crate::input::read_text(
             std::path::Path::new(path),
             "scenario file",
@@ -176,12 +98,21 @@ impl Scenario {
             field: None,
             message: e.message,
         })?;
-        Scenario::parse(&text, path)
+        Scenario::parse_with(registry, &text, path)
     }
 
-    /// Validates scenario text; `file` names it in errors.
+    /// Validates scenario text of a built-in model; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        validate::parse(text, file)
+        Scenario::parse_with(&Registry::builtin(), text, file)
+    }
+
+    /// Validates scenario text of a model in `registry`; `file` names it in errors.
+    pub fn parse_with(
+        registry: &Registry,
+        text: &str,
+        file: &str,
+    ) -> Result<Scenario, ScenarioError> {
+        validate::parse(text, file, registry)
     }
 
     /// The whole fault schedule for `seed`: the file's faults and the chaos

@@ -1,14 +1,10 @@
 //! Running a scenario with one seed: build the simulation, drive it to the
 //! end, hash and (optionally) write the trace, feed the checkers, narrate.
 
-use super::{ModelSpec, Scenario};
-use crate::check::{self, Checker, Severity, Violation, World};
+use super::Scenario;
+use crate::check::{Checker, Severity, Violation, World};
 use crate::engine::{EventKind, LimitHit, RunEnd, SimBuilder, Stats, TraceEvent, TraceHasher};
 use crate::history::History;
-use crate::models::heartbeat::HeartbeatNode;
-use crate::models::lease;
-use crate::models::primary_backup::{Client, PbMsg, Server};
-use crate::models::raft::{RaftClient, RaftMsg, RaftServer};
 use crate::node::{Message, Node, NodeId, OP_RECORD};
 use crate::time::SimTime;
 use std::cell::Cell;
@@ -125,42 +121,11 @@ pub struct RunReport {
     pub trace_error: Option<String>,
 }
 
-/// Runs `scenario` with `seed` and its built-in model. Never panics: a
+/// Runs `scenario` with `seed` and its model. Never panics: a
 /// panic in a node's code becomes a `node_panic` violation, any other panic
 /// (a faultlab bug) an `internal_error` one.
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
-    match &scenario.model {
-        ModelSpec::Heartbeat(params) => {
-            let params = *params;
-            run_custom(scenario, seed, options, move |_| {
-                Box::new(HeartbeatNode::new(params)) as Box<dyn Node<_>>
-            })
-        }
-        ModelSpec::PrimaryBackup(params, workload) => {
-            let (params, workload, servers) = (*params, *workload, scenario.servers as u32);
-            run_custom(scenario, seed, options, move |id| {
-                if id.0 < servers {
-                    Box::new(Server::new(params)) as Box<dyn Node<PbMsg>>
-                } else {
-                    Box::new(Client::new(workload, id.0 - servers))
-                }
-            })
-        }
-        ModelSpec::Raft(params, workload) => {
-            let (params, workload, servers) = (*params, *workload, scenario.servers as u32);
-            run_custom(scenario, seed, options, move |id| {
-                if id.0 < servers {
-                    Box::new(RaftServer::new(params)) as Box<dyn Node<RaftMsg>>
-                } else {
-                    Box::new(RaftClient::new(workload, id.0 - servers))
-                }
-            })
-        }
-        ModelSpec::Lease(params) => {
-            let params = *params;
-            run_custom(scenario, seed, options, move |id| lease::node(id, params))
-        }
-    }
+    scenario.model.run(scenario, seed, options)
 }
 
 /// Runs your own nodes (built by `factory`) in `scenario`'s world: its
@@ -327,17 +292,22 @@ fn drive<M: Message>(
         builder = builder.clock(NodeId(i as u32), *clock);
     }
     let mut sim = builder.build();
+    let setup = crate::registry::CheckSetup {
+        liveness: scenario.liveness,
+        history_model: scenario.model.history_model(),
+        linearizability_memory: scenario.linearizability_memory,
+    };
+    // By name: a caller may have taken checks out of `scenario.checks`.
     let mut checkers: Vec<Box<dyn Checker>> = scenario
         .checks
         .iter()
         .map(|name| {
-            check::build_with_memory(
-                name,
-                scenario.liveness,
-                scenario.model.history_model(),
-                scenario.linearizability_memory,
-            )
-            .expect("validated check names")
+            scenario
+                .check_defs
+                .iter()
+                .find(|def| def.info.name == name)
+                .expect("validated check names")
+                .build(&setup)
         })
         .collect();
     let mut world = World::new(names.clone());

@@ -2,22 +2,22 @@
 //! with its line and field.
 
 use super::file::*;
-use super::{Lines, ModelInfo, ModelSpec, Scenario, ScenarioError, MODELS};
+use super::{Lines, Scenario, ScenarioError};
 use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::{Fault, TimedFault};
-use crate::models::heartbeat::HeartbeatParams;
-use crate::models::lease::LeaseParams;
-use crate::models::primary_backup::{PrimaryBackupParams, Reads};
-use crate::models::raft::{RaftParams, RaftReads};
+use crate::model::{Configured, Layout, ParamError};
 use crate::models::workload::Workload;
 use crate::net::{Cut, Latency, LinkSpec, Ordering, Topology};
 use crate::node::NodeId;
+use crate::registry::{CheckDef, Entry, Registry};
 use crate::rng::Probability;
 use crate::time::{SimDuration, SimTime, MAX_SCENARIO_DURATION};
 use std::ops::Range;
+use std::sync::Arc;
+use toml::de::{DeTable, DeValue};
 
 /// The most nodes a scenario may have, servers and clients together. The
 /// network keeps a table of every ordered pair, so memory grows with the
@@ -56,40 +56,175 @@ impl Source<'_> {
     }
 }
 
-pub(super) fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+pub(super) fn parse(
+    text: &str,
+    file: &str,
+    registry: &Registry,
+) -> Result<Scenario, ScenarioError> {
     let src = Source {
         file,
         lines: Lines::new(text),
     };
-    let raw = deserialize(text, &src)?;
-    build(raw, &src)
+    let (raw, chosen) = deserialize(text, registry, &src)?;
+    build(raw, chosen, registry, &src)
 }
 
-fn deserialize(text: &str, src: &Source<'_>) -> Result<ScenarioFile, ScenarioError> {
-    let de = toml::Deserializer::parse(text).map_err(|e| {
+/// The model's entry, where the file names it, and its `[<name>]` table if
+/// the file has one.
+struct ChosenModel<'a> {
+    entry: Arc<dyn Entry>,
+    model_span: Range<usize>,
+    table: Option<Spanned<DeValue<'a>>>,
+}
+
+/// Reads the file: the model's own table is taken out (each model reads its
+/// own, see [`ModelTable`]); the rest is a [`ScenarioFile`].
+fn deserialize<'a>(
+    text: &'a str,
+    registry: &Registry,
+    src: &Source<'_>,
+) -> Result<(ScenarioFile, Option<ChosenModel<'a>>), ScenarioError> {
+    let root = DeTable::parse(text).map_err(|e| {
         src.error(
             e.span(),
             "",
             format!("not valid TOML: {}", e.message().trim()),
         )
     })?;
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let mut field = field_path(e.path());
-        let inner = e.into_inner();
-        let message = inner.message().trim();
-        // "missing field `x`" is reported at the table; name the key itself.
-        if let Some(key) = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.strip_suffix('`'))
-        {
-            field = if field.is_empty() {
-                key.to_string()
-            } else {
-                format!("{field}.{key}")
-            };
+    let span = root.span();
+    let mut root = root.into_inner();
+    // The model, if named: an unknown one is the first thing to say.
+    let mut chosen = match root.get("model") {
+        Some(spanned) => match spanned.get_ref() {
+            DeValue::String(name) => match registry.model(name) {
+                Some(entry) => Some(ChosenModel {
+                    entry: Arc::clone(entry),
+                    model_span: spanned.span(),
+                    table: None,
+                }),
+                None => {
+                    return Err(src.error(
+                        Some(spanned.span()),
+                        "model",
+                        format!(
+                            "unknown model '{name}'; expected one of {}",
+                            registry.model_names().join(", ")
+                        ),
+                    ))
+                }
+            },
+            _ => None, // serde names the wrong type below
+        },
+        None => None,
+    };
+    for name in registry.model_names() {
+        let Some((key, value)) = root.remove_entry(name) else {
+            continue;
+        };
+        match &mut chosen {
+            Some(model) if model.entry.name() == name => model.table = Some(value),
+            Some(model) => {
+                return Err(src.error(
+                    Some(key.span()),
+                    name,
+                    format!(
+                        "[{name}] holds the parameters of model '{name}', but this scenario's model is '{}'; remove the table or set model = \"{name}\"",
+                        model.entry.name()
+                    ),
+                ));
+            }
+            // Without a model, serde says so below.
+            None => {}
         }
-        src.error(inner.span(), &field, explain_serde(message))
-    })
+    }
+    let de = toml::de::Deserializer::from(Spanned::new(span, root));
+    let raw: ScenarioFile =
+        serde_path_to_error::deserialize(de).map_err(|e| serde_error(e, "", src))?;
+    Ok((raw, chosen))
+}
+
+/// A serde error as a scenario error; `prefix` is the table the value was
+/// read from (e.g. `"raft"`), or empty for the file.
+fn serde_error(
+    e: serde_path_to_error::Error<toml::de::Error>,
+    prefix: &str,
+    src: &Source<'_>,
+) -> ScenarioError {
+    let mut field = join_field(prefix, &field_path(e.path()));
+    let inner = e.into_inner();
+    let message = inner.message().trim();
+    // "missing field `x`" is reported at the table; name the key itself.
+    if let Some(key) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        field = join_field(&field, key);
+    }
+    src.error(inner.span(), &field, explain_serde(message))
+}
+
+fn join_field(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}.{b}"),
+    }
+}
+
+/// A model's `[<name>]` table, for the model to read its parameters from
+/// with the same errors (file, line, field) as the rest of the file.
+pub(crate) struct ModelTable<'a> {
+    name: &'static str,
+    /// The table, or `None` if the file has none.
+    value: Option<Spanned<DeValue<'a>>>,
+    /// Where the file says `model = ...`.
+    model_span: Range<usize>,
+    src: &'a Source<'a>,
+}
+
+impl ModelTable<'_> {
+    /// The table as `T` (an absent table reads as an empty one).
+    pub(crate) fn read<T: serde::de::DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        let name = self.name;
+        match &self.value {
+            Some(value) => {
+                let de = toml::de::ValueDeserializer::from(value.clone());
+                serde_path_to_error::deserialize(de).map_err(|e| serde_error(e, name, self.src))
+            }
+            None => {
+                let empty = Spanned::new(self.model_span.clone(), DeValue::Table(DeTable::new()));
+                let de = toml::de::ValueDeserializer::from(empty);
+                serde_path_to_error::deserialize(de).map_err(
+                    |e: serde_path_to_error::Error<toml::de::Error>| {
+                        let why = explain_serde(e.into_inner().message().trim());
+                        self.src.error(
+                            Some(self.model_span.clone()),
+                            name,
+                            format!("model \"{name}\" needs a [{name}] table ({why})"),
+                        )
+                    },
+                )
+            }
+        }
+    }
+
+    /// A model's own error, at its key's line (or the table's).
+    pub(crate) fn param_error(&self, e: ParamError) -> ScenarioError {
+        let table_span = self
+            .value
+            .as_ref()
+            .map_or(self.model_span.clone(), |v| v.span());
+        let key_span = match (&e.key, self.value.as_ref().map(|v| v.get_ref())) {
+            (Some(key), Some(DeValue::Table(table))) => table.get(key.as_str()).map(|v| v.span()),
+            _ => None,
+        };
+        let field = match &e.key {
+            Some(key) => format!("{}.{key}", self.name),
+            None => self.name.to_string(),
+        };
+        self.src
+            .error(Some(key_span.unwrap_or(table_span)), &field, e.message)
+    }
 }
 
 /// The path as a user writes it: `faults[0].node`, without the private keys
@@ -121,7 +256,14 @@ fn explain_serde(message: &str) -> String {
     message
 }
 
-fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError> {
+fn build(
+    raw: ScenarioFile,
+    chosen: Option<ChosenModel<'_>>,
+    registry: &Registry,
+    src: &Source<'_>,
+) -> Result<Scenario, ScenarioError> {
+    let chosen = chosen.expect("a file that deserialized names a registered model");
+    let entry = &chosen.entry;
     let duration = *raw.duration.get_ref();
     if duration == SimDuration::ZERO {
         return Err(src.at(
@@ -132,8 +274,25 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
     }
     let mut names = node_names(&raw.nodes, src)?;
     let servers = names.len();
-    let model = model_spec(&raw, src)?;
-    if let Some(workload) = model.workload() {
+    let needs = entry.servers();
+    if servers < needs.min {
+        return Err(src.at(
+            &raw.nodes,
+            "nodes",
+            format!(
+                "the {} model needs at least {} nodes ({}); this scenario has {servers}",
+                entry.name(),
+                needs.min,
+                needs.roles
+            ),
+        ));
+    }
+    let workload = if entry.uses_workload() {
+        Some(workload(&raw, src)?)
+    } else {
+        None
+    };
+    if let Some(workload) = &workload {
         let total = servers + workload.clients as usize;
         if total > MAX_NODES {
             let clients = raw.workload.as_ref().expect("a workload was read");
@@ -155,26 +314,34 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
             names.push(name);
         }
     }
+    let table = ModelTable {
+        name: entry.name(),
+        value: chosen.table,
+        model_span: chosen.model_span,
+        src,
+    };
+    let layout = Layout { servers, workload };
+    debug_assert_eq!(
+        layout.servers + workload.map_or(0, |w| w.clients as usize),
+        names.len()
+    );
+    let model = entry.configure(&table, layout)?;
     let peers = peers_of(servers, names.len());
     let topology = topology(&raw, &names, src)?;
     let clocks = clocks(&raw, &names, src)?;
     let faults = faults(&raw, &names, duration, src)?;
     let chaos = chaos(&raw, duration, src)?;
-    let model_row = MODELS
-        .iter()
-        .find(|m| m.name == model.name())
-        .expect("every ModelSpec is listed in MODELS");
-    let checks = checks(&raw, model_row, src)?;
+    let check_defs = checks(&raw, entry.as_ref(), registry, src)?;
     let liveness = liveness(
         &raw,
-        &model,
-        &checks,
+        model.as_ref(),
+        &check_defs,
         &faults,
         chaos.as_ref(),
         duration,
         src,
     )?;
-    let expect = expectation(&raw, &checks, src)?;
+    let expect = expectation(&raw, &check_defs, src)?;
     let defaults = Limits::default();
     let limits = Limits {
         max_events: raw.limits.max_events.unwrap_or(defaults.max_events),
@@ -190,6 +357,7 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
         description: raw.description.unwrap_or_default().trim().to_string(),
         expect,
         model,
+        workload,
         duration,
         default_seed: raw.seed.unwrap_or(0),
         names,
@@ -199,7 +367,8 @@ fn build(raw: ScenarioFile, src: &Source<'_>) -> Result<Scenario, ScenarioError>
         clocks,
         faults,
         chaos,
-        checks,
+        checks: check_defs.iter().map(|c| c.info.name.to_string()).collect(),
+        check_defs,
         liveness,
         limits,
         linearizability_memory,
@@ -302,42 +471,6 @@ fn describe_names(names: &[String]) -> String {
     }
 }
 
-fn model_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
-    match raw.model.get_ref().as_str() {
-        "heartbeat" => {
-            let Some(section) = &raw.heartbeat else {
-                return Err(src.at(
-                    &raw.model,
-                    "heartbeat",
-                    "model \"heartbeat\" needs a [heartbeat] table with interval and timeout",
-                ));
-            };
-            let hb = section.get_ref();
-            if hb.interval == SimDuration::ZERO {
-                return Err(src.at(section, "heartbeat.interval", "must be longer than 0"));
-            }
-            if *hb.timeout.get_ref() <= hb.interval {
-                return Err(src.at(&hb.timeout, "heartbeat.timeout", format!("timeout {} is not longer than interval {}; every peer would be suspected between beats", hb.timeout.get_ref(), hb.interval)));
-            }
-            Ok(ModelSpec::Heartbeat(HeartbeatParams {
-                interval: hb.interval,
-                timeout: *hb.timeout.get_ref(),
-            }))
-        }
-        "primary_backup" => primary_backup_spec(raw, src),
-        "raft" => raft_spec(raw, src),
-        "lease" => lease_spec(raw, src),
-        other => Err(src.at(
-            &raw.model,
-            "model",
-            format!(
-                "unknown model '{other}'; expected one of {}",
-                MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
-            ),
-        )),
-    }
-}
-
 /// Servers see the other servers; clients see the servers.
 fn peers_of(servers: usize, total: usize) -> Vec<Vec<NodeId>> {
     let server_ids: Vec<NodeId> = (0..servers as u32).map(NodeId).collect();
@@ -347,151 +480,6 @@ fn peers_of(servers: usize, total: usize) -> Vec<Vec<NodeId>> {
             server_ids.iter().copied().filter(|s| *s != me).collect()
         })
         .collect()
-}
-
-fn primary_backup_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
-    let Some(section) = &raw.primary_backup else {
-        return Err(src.at(&raw.model, "primary_backup", "model \"primary_backup\" needs a [primary_backup] table with reads = \"primary\" or \"local\""));
-    };
-    let pb = section.get_ref();
-    let reads = match pb.reads.get_ref().as_str() {
-        "primary" => Reads::Primary,
-        "local" => Reads::Local,
-        other => {
-            return Err(src.at(
-                &pb.reads,
-                "primary_backup.reads",
-                format!("'{other}'; expected \"primary\" or \"local\""),
-            ))
-        }
-    };
-    let anti_entropy = match &pb.anti_entropy {
-        Some(d) if *d.get_ref() == SimDuration::ZERO => {
-            return Err(src.at(d, "primary_backup.anti_entropy", "must be longer than 0"))
-        }
-        Some(d) => *d.get_ref(),
-        None => SimDuration::from_millis(200),
-    };
-    let workload = workload(raw, src)?;
-    Ok(ModelSpec::PrimaryBackup(
-        PrimaryBackupParams {
-            reads,
-            anti_entropy,
-        },
-        workload,
-    ))
-}
-
-fn raft_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
-    let Some(section) = &raw.raft else {
-        return Err(src.at(
-            &raw.model,
-            "raft",
-            "model \"raft\" needs a [raft] table with election_timeout and heartbeat_interval",
-        ));
-    };
-    let r = section.get_ref();
-    let [election_timeout_min, election_timeout_max] = *r.election_timeout.get_ref();
-    if election_timeout_min > election_timeout_max || election_timeout_min == SimDuration::ZERO {
-        return Err(src.at(
-            &r.election_timeout,
-            "raft.election_timeout",
-            "expected [shortest, longest], shortest first and longer than 0",
-        ));
-    }
-    let heartbeat_interval = *r.heartbeat_interval.get_ref();
-    if heartbeat_interval == SimDuration::ZERO || heartbeat_interval >= election_timeout_min {
-        return Err(src.at(&r.heartbeat_interval, "raft.heartbeat_interval", format!("{heartbeat_interval}; expected longer than 0 and shorter than the shortest election timeout ({election_timeout_min}), or followers would start elections against a live leader")));
-    }
-    let reads = match r.reads.as_ref().map(|r| r.get_ref().as_str()) {
-        None | Some("log") => RaftReads::Log,
-        Some("read_index") => RaftReads::ReadIndex,
-        Some(other) => {
-            let spanned = r.reads.as_ref().expect("matched Some");
-            return Err(src.at(
-                spanned,
-                "raft.reads",
-                format!("'{other}'; expected \"log\" or \"read_index\""),
-            ));
-        }
-    };
-    let params = RaftParams {
-        election_timeout_min,
-        election_timeout_max,
-        heartbeat_interval,
-        pre_vote: r.pre_vote.unwrap_or(false),
-        check_quorum: r.check_quorum.unwrap_or(false),
-        reads,
-    };
-    if raw
-        .nodes
-        .get_ref()
-        .count
-        .as_ref()
-        .is_some_and(|c| *c.get_ref() < 1)
-    {
-        return Err(src.at(&raw.nodes, "nodes.count", "raft needs at least one server"));
-    }
-    Ok(ModelSpec::Raft(params, workload(raw, src)?))
-}
-
-fn lease_spec(raw: &ScenarioFile, src: &Source<'_>) -> Result<ModelSpec, ScenarioError> {
-    let Some(section) = &raw.lease else {
-        return Err(src.at(
-            &raw.model,
-            "lease",
-            "model \"lease\" needs a [lease] table with duration, renew_interval and fencing",
-        ));
-    };
-    let l = section.get_ref();
-    let lease_duration = *l.duration.get_ref();
-    let renew_interval = *l.renew_interval.get_ref();
-    if lease_duration == SimDuration::ZERO {
-        return Err(src.at(&l.duration, "lease.duration", "must be longer than 0"));
-    }
-    if renew_interval == SimDuration::ZERO || renew_interval >= lease_duration {
-        return Err(src.at(&l.renew_interval, "lease.renew_interval", format!("{renew_interval}; expected longer than 0 and shorter than the lease ({lease_duration}), or the holder would lose it between renewals")));
-    }
-    let drift_margin = l
-        .drift_margin
-        .as_ref()
-        .map_or(SimDuration::ZERO, |d| *d.get_ref());
-    if let Some(d) = &l.drift_margin {
-        if *d.get_ref() >= lease_duration {
-            return Err(src.at(
-                d,
-                "lease.drift_margin",
-                format!(
-                    "{}; expected shorter than the lease ({lease_duration})",
-                    d.get_ref()
-                ),
-            ));
-        }
-    }
-    let write_interval = match &l.write_interval {
-        Some(w) if *w.get_ref() == SimDuration::ZERO => {
-            return Err(src.at(w, "lease.write_interval", "must be longer than 0"))
-        }
-        Some(w) => *w.get_ref(),
-        None => SimDuration::from_millis(100),
-    };
-    let servers = match (&raw.nodes.get_ref().count, &raw.nodes.get_ref().names) {
-        (Some(c), _) => *c.get_ref() as usize,
-        (None, Some(n)) => n.get_ref().len(),
-        _ => 0,
-    };
-    if servers < 3 {
-        return Err(src.at(&raw.nodes, "nodes", format!("the lease model needs at least 3 nodes (n1 the lease service, n2 the storage, n3.. candidates); this scenario has {servers}")));
-    }
-    let params = LeaseParams {
-        lease_duration,
-        renew_interval,
-        drift_margin,
-        fencing: l.fencing,
-        write_interval,
-    };
-    params.validate().map_err(|e| src.at(section, "lease", e))?;
-    Ok(ModelSpec::Lease(params))
 }
 
 fn workload(raw: &ScenarioFile, src: &Source<'_>) -> Result<Workload, ScenarioError> {
@@ -1084,57 +1072,74 @@ fn chaos(
 
 fn checks(
     raw: &ScenarioFile,
-    model: &ModelInfo,
+    model: &dyn Entry,
+    registry: &Registry,
     src: &Source<'_>,
-) -> Result<Vec<String>, ScenarioError> {
-    let mut out: Vec<String> = Vec::new();
-    let Some(list) = &raw.checks else {
-        for name in model.default.iter().chain(model.always) {
-            if !out.iter().any(|c| c == name) {
-                out.push(name.to_string());
+) -> Result<Vec<CheckDef>, ScenarioError> {
+    let offered = model.checks();
+    let mut out: Vec<CheckDef> = Vec::new();
+    let add = |out: &mut Vec<CheckDef>, name: &str| -> Result<(), ScenarioError> {
+        if out.iter().any(|c| c.info.name == name) {
+            return Ok(());
+        }
+        match registry.check(name) {
+            Some(def) => {
+                out.push(def.clone());
+                Ok(())
             }
+            None => Err(src.at(
+                &raw.model,
+                "model",
+                format!(
+                    "model '{}' offers check '{name}', which is not registered; register it with Registry::with_check",
+                    model.name()
+                ),
+            )),
+        }
+    };
+    let Some(list) = &raw.checks else {
+        for name in offered.default.iter().chain(offered.always) {
+            add(&mut out, name)?;
         }
         return Ok(out);
     };
     for (i, name) in list.iter().enumerate() {
         let field = format!("checks[{i}]");
         let n = name.get_ref().as_str();
-        if check::info(n).is_none() {
-            let known: Vec<&str> = check::CATALOGUE.iter().map(|c| c.name).collect();
+        if registry.check(n).is_none() {
+            let known: Vec<&str> = registry.checks().map(|c| c.info.name).collect();
             return Err(src.at(
                 name,
                 &field,
                 format!("unknown check '{n}'; expected one of {}", known.join(", ")),
             ));
         }
-        if !model.supported.contains(&n) {
+        if !offered.supported.contains(&n) {
             return Err(src.at(
                 name,
                 &field,
                 format!(
                     "check '{n}' does not apply to model '{}'; it supports {}",
-                    model.name,
-                    model.supported.join(", ")
+                    model.name(),
+                    offered.supported.join(", ")
                 ),
             ));
         }
-        if out.iter().any(|c| c == n) {
+        if out.iter().any(|c| c.info.name == n) {
             return Err(src.at(name, &field, format!("check '{n}' is listed twice")));
         }
-        out.push(n.to_string());
+        add(&mut out, n)?;
     }
-    for always in model.always {
-        if !out.iter().any(|c| c == always) {
-            out.push(always.to_string());
-        }
+    for always in offered.always {
+        add(&mut out, always)?;
     }
     Ok(out)
 }
 
 fn liveness(
     raw: &ScenarioFile,
-    model: &ModelSpec,
-    checks: &[String],
+    model: &dyn Configured,
+    checks: &[CheckDef],
     faults: &[TimedFault],
     chaos: Option<&ChaosConfig>,
     duration: SimDuration,
@@ -1146,31 +1151,9 @@ fn liveness(
         .chain(chaos.map(|c| c.until))
         .max()
         .unwrap_or(SimTime::ZERO);
-    let default_within = match model {
-        ModelSpec::Heartbeat(p) => {
-            // Saturating: a huge timeout must give an error below, not overflow.
-            SimDuration(
-                p.timeout
-                    .as_nanos()
-                    .saturating_add(p.interval.as_nanos())
-                    .saturating_mul(2),
-            )
-        }
-        ModelSpec::PrimaryBackup(params, workload) => SimDuration(
-            SimDuration::from_secs(1)
-                .as_nanos()
-                .saturating_add(workload.timeout.as_nanos().saturating_mul(2))
-                .saturating_add(params.anti_entropy.as_nanos().saturating_mul(2)),
-        ),
-        ModelSpec::Raft(params, workload) => SimDuration(
-            params
-                .election_timeout_max
-                .as_nanos()
-                .saturating_mul(4)
-                .saturating_add(workload.timeout.as_nanos().saturating_mul(2)),
-        ),
-        ModelSpec::Lease(params) => SimDuration(params.lease_duration.as_nanos().saturating_mul(3)),
-    };
+    let wants_liveness = checks
+        .iter()
+        .any(|c| c.info.severity == check::Severity::Liveness);
     let (after, within, span) = match &raw.liveness {
         Some(section) => {
             let after = section
@@ -1184,12 +1167,23 @@ fn liveness(
                 section.after.as_ref().map(|a| a.span()),
             )
         }
-        None => (last_fault, default_within, None),
+        None => match model.default_liveness() {
+            Some(within) => (last_fault, within, None),
+            // Nothing judges liveness: the bound is never used.
+            None if !wants_liveness => (last_fault, SimDuration::ZERO, None),
+            None => {
+                return Err(src.at(
+                    &raw.model,
+                    "liveness.within",
+                    format!(
+                        "model '{}' has no default liveness bound; a liveness check runs, so give [liveness] within = \"...\"",
+                        model.name()
+                    ),
+                ))
+            }
+        },
     };
     let end = SimTime::ZERO + duration;
-    let wants_liveness = checks
-        .iter()
-        .any(|c| check::info(c).is_some_and(|i| i.severity == check::Severity::Liveness));
     let due = after.saturating_add(within);
     if wants_liveness && due > end {
         let message = format!(
@@ -1214,7 +1208,7 @@ fn fault_length(fault: &Fault) -> SimDuration {
 
 fn expectation(
     raw: &ScenarioFile,
-    checks: &[String],
+    checks: &[CheckDef],
     src: &Source<'_>,
 ) -> Result<String, ScenarioError> {
     let Some(expect) = &raw.expect else {
@@ -1226,8 +1220,7 @@ fn expectation(
     }
     let reachable: Vec<&str> = checks
         .iter()
-        .filter_map(|c| check::info(c))
-        .map(|i| i.violation)
+        .map(|c| c.info.violation)
         .chain(["limit_reached", "node_panic"])
         .collect();
     if reachable.contains(&e) {

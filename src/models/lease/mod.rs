@@ -129,10 +129,12 @@
 //! storage that answers its writers (a fenced holder is not told).
 
 mod candidate;
+mod model;
 mod service;
 mod storage;
 
 pub use candidate::Candidate;
+pub use model::{LeaseModel, LeaseTable};
 pub use service::LeaseService;
 pub use storage::LeaseStorage;
 

@@ -131,6 +131,7 @@
 pub mod client;
 mod kv;
 mod log;
+mod model;
 pub mod msg;
 pub mod server;
 
@@ -138,6 +139,7 @@ pub mod server;
 mod tests;
 
 pub use client::RaftClient;
+pub use model::{RaftModel, RaftTable};
 pub use msg::{
     AppendReply, AppendRequest, ClientCommand, Command, Entry, Op, Outcome, RaftMsg, VoteReply,
     VoteRequest,

@@ -1,0 +1,213 @@
+//! The seam between scenarios and protocols: a [`Model`] is everything a
+//! scenario file needs to know about a protocol.
+//!
+//! A model names itself, reads its parameters from the scenario's
+//! `[<name>]` table (serde, unknown keys rejected, errors with file, line
+//! and field like every other table), says how many servers it needs and
+//! whether it has clients (`[workload]`), which checks it offers, and builds
+//! one node per id. Scenario code knows models only through this trait and
+//! a [`crate::Registry`]; adding a model is a new folder under
+//! `src/models/` and one line in [`crate::Registry::builtin`] (or
+//! `Registry::builtin().with(MyModel)` in a user's crate).
+//!
+//! Nodes are generic over their message type, so scenario code holds a
+//! model through the object-safe [`Configured`], implemented once for every
+//! model by [`bind`]: it runs the model with [`crate::scenario::run_custom`].
+
+use crate::check::linearizability::LinModel;
+use crate::models::workload::Workload;
+use crate::node::{Message, Node, NodeId};
+use crate::scenario::{run_custom, RunOptions, RunReport, Scenario};
+use crate::time::SimDuration;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::sync::Arc;
+
+/// A protocol a scenario file can name with `model = "<name>"`.
+pub trait Model: Send + Sync + 'static {
+    /// The `[<name>]` table as written (derive `Deserialize` with
+    /// `#[serde(deny_unknown_fields)]`). When the scenario has no such table
+    /// it is read from an empty one, so a model whose fields all have
+    /// defaults needs none.
+    type Table: DeserializeOwned;
+    /// The validated parameters the nodes are built from.
+    type Params: Clone + fmt::Debug + Send + Sync + 'static;
+    /// The nodes' message type.
+    type Msg: Message;
+
+    /// The name scenarios use (`model = "..."`, and the `[...]` table).
+    fn name(&self) -> &'static str;
+    /// One line on what the model is.
+    fn about(&self) -> &'static str;
+    /// The checks a scenario may name for it.
+    fn checks(&self) -> ModelChecks;
+    /// The servers it needs: the least number, and what each one is.
+    fn servers(&self) -> Servers {
+        Servers {
+            min: 1,
+            roles: "every node is a server",
+        }
+    }
+    /// True if it has clients, described by the scenario's `[workload]`
+    /// (named c1..cN, after the servers).
+    fn uses_workload(&self) -> bool {
+        false
+    }
+    /// Validates the table into parameters; `layout` is the scenario's
+    /// servers and clients.
+    fn params(&self, table: Self::Table, layout: &Layout) -> Result<Self::Params, ParamError>;
+    /// The sequential model its clients' history is judged against.
+    fn history_model(&self, _params: &Self::Params) -> LinModel {
+        LinModel::Register
+    }
+    /// How long the system may take to make progress after the faults, when
+    /// the scenario has no `[liveness] within`; `None` makes that key
+    /// required whenever a liveness check runs.
+    fn default_liveness(&self, _params: &Self::Params, _layout: &Layout) -> Option<SimDuration> {
+        None
+    }
+    /// Its periodic work, for the estimate of a run's events (clients'
+    /// operations are counted separately); `copies` is how many copies of
+    /// each message the network delivers on average.
+    fn periodic_work(&self, _params: &Self::Params, _layout: &Layout, _copies: f64) -> Vec<Work> {
+        Vec::new()
+    }
+    /// Builds node `id` (servers are `0..layout.servers`, then the clients).
+    fn node(&self, params: &Self::Params, layout: &Layout, id: NodeId) -> Box<dyn Node<Self::Msg>>;
+}
+
+/// The checks a model offers.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelChecks {
+    /// Checks a scenario may name.
+    pub supported: &'static [&'static str],
+    /// Checks run when a scenario names none.
+    pub default: &'static [&'static str],
+    /// Checks that always run, named or not.
+    pub always: &'static [&'static str],
+}
+
+/// The servers a model needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Servers {
+    /// The least number of servers.
+    pub min: usize,
+    /// What each server is, e.g. "n1 the lease service, n2 the storage, n3.. candidates".
+    pub roles: &'static str,
+}
+
+/// A scenario's nodes as a model sees them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// How many servers (node ids `0..servers`).
+    pub servers: usize,
+    /// The clients, if the model uses `[workload]`.
+    pub workload: Option<Workload>,
+}
+
+/// A mistake in a model's parameters: the key (in the model's table) it is
+/// about, or the whole table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError {
+    /// The key, e.g. `"timeout"`; `None` for the table as a whole.
+    pub key: Option<String>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl ParamError {
+    /// An error about `key`: the scenario error names its line and `<model>.<key>`.
+    pub fn at(key: &str, message: impl Into<String>) -> ParamError {
+        ParamError {
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the whole table: the scenario error names its header.
+    pub fn table(message: impl Into<String>) -> ParamError {
+        ParamError {
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Periodic work: `events_per_tick` events every `every`.
+#[derive(Clone, Debug)]
+pub struct Work {
+    /// The period.
+    pub every: SimDuration,
+    /// Events each period causes.
+    pub events_per_tick: f64,
+    /// What it is, e.g. "anti-entropy to 2 backups".
+    pub what: String,
+}
+
+/// A model with its validated parameters, as a scenario holds it.
+pub trait Configured: Send + Sync + fmt::Debug {
+    /// The model's name.
+    fn name(&self) -> &'static str;
+    /// The sequential model its client history is judged against.
+    fn history_model(&self) -> LinModel;
+    /// The model's default liveness bound, if it has one.
+    fn default_liveness(&self) -> Option<SimDuration>;
+    /// Its periodic work (see [`Model::periodic_work`]).
+    fn periodic_work(&self, copies: f64) -> Vec<Work>;
+    /// Runs `scenario` with `seed` and this model's nodes.
+    fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport;
+}
+
+/// `model` with `params` for `layout`, behind [`Configured`].
+pub fn bind<M: Model>(model: Arc<M>, params: M::Params, layout: Layout) -> Arc<dyn Configured> {
+    Arc::new(Bound {
+        model,
+        params,
+        layout,
+    })
+}
+
+struct Bound<M: Model> {
+    model: Arc<M>,
+    params: M::Params,
+    layout: Layout,
+}
+
+impl<M: Model> fmt::Debug for Bound<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("name", &self.model.name())
+            .field("params", &self.params)
+            .field("layout", &self.layout)
+            .finish()
+    }
+}
+
+impl<M: Model> Configured for Bound<M> {
+    fn name(&self) -> &'static str {
+        self.model.name()
+    }
+
+    fn history_model(&self) -> LinModel {
+        self.model.history_model(&self.params)
+    }
+
+    fn default_liveness(&self) -> Option<SimDuration> {
+        self.model.default_liveness(&self.params, &self.layout)
+    }
+
+    fn periodic_work(&self, copies: f64) -> Vec<Work> {
+        self.model.periodic_work(&self.params, &self.layout, copies)
+    }
+
+    fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
+        let (model, params, layout) = (
+            Arc::clone(&self.model),
+            self.params.clone(),
+            self.layout.clone(),
+        );
+        run_custom(scenario, seed, options, move |id| {
+            model.node(&params, &layout, id)
+        })
+    }
+}

@@ -1,0 +1,132 @@
+//! Raft as a scenario model: `model = "raft"`, its `[raft]` table and
+//! `[workload]`.
+
+use super::{RaftClient, RaftMsg, RaftParams, RaftReads, RaftServer};
+use crate::check::linearizability::LinModel;
+use crate::model::{Layout, Model, ModelChecks, ParamError, Work};
+use crate::node::{Node, NodeId};
+use crate::time::SimDuration;
+use serde::Deserialize;
+
+/// Raft replicating a key-value store, with clients.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RaftModel;
+
+/// `[raft]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftTable {
+    /// Election timeout range: [shortest, longest], drawn per election.
+    pub election_timeout: [SimDuration; 2],
+    /// How often a leader sends heartbeats.
+    pub heartbeat_interval: SimDuration,
+    /// Ask for pre-votes before starting an election (default false).
+    pub pre_vote: Option<bool>,
+    /// A leader steps down without a quorum's acknowledgement (default false).
+    pub check_quorum: Option<bool>,
+    /// `"log"` (reads go through the log) or `"read_index"` (default "log").
+    pub reads: Option<String>,
+}
+
+impl Model for RaftModel {
+    type Table = RaftTable;
+    type Params = RaftParams;
+    type Msg = RaftMsg;
+
+    fn name(&self) -> &'static str {
+        "raft"
+    }
+
+    fn about(&self) -> &'static str {
+        "Raft (Figure 2, PreVote, CheckQuorum, ReadIndex) replicating a key-value store, with clients"
+    }
+
+    fn checks(&self) -> ModelChecks {
+        ModelChecks {
+            supported: &[
+                "election_safety",
+                "log_matching",
+                "linearizability",
+                "convergence",
+                "progress",
+            ],
+            default: &[
+                "election_safety",
+                "log_matching",
+                "linearizability",
+                "convergence",
+                "progress",
+            ],
+            always: &["election_safety", "log_matching", "linearizability"],
+        }
+    }
+
+    fn uses_workload(&self) -> bool {
+        true
+    }
+
+    fn params(&self, table: RaftTable, _layout: &Layout) -> Result<RaftParams, ParamError> {
+        let [election_timeout_min, election_timeout_max] = table.election_timeout;
+        if election_timeout_min > election_timeout_max || election_timeout_min == SimDuration::ZERO
+        {
+            return Err(ParamError::at(
+                "election_timeout",
+                "expected [shortest, longest], shortest first and longer than 0",
+            ));
+        }
+        let heartbeat_interval = table.heartbeat_interval;
+        if heartbeat_interval == SimDuration::ZERO || heartbeat_interval >= election_timeout_min {
+            return Err(ParamError::at("heartbeat_interval", format!("{heartbeat_interval}; expected longer than 0 and shorter than the shortest election timeout ({election_timeout_min}), or followers would start elections against a live leader")));
+        }
+        let reads = match table.reads.as_deref() {
+            None | Some("log") => RaftReads::Log,
+            Some("read_index") => RaftReads::ReadIndex,
+            Some(other) => {
+                return Err(ParamError::at(
+                    "reads",
+                    format!("'{other}'; expected \"log\" or \"read_index\""),
+                ))
+            }
+        };
+        Ok(RaftParams {
+            election_timeout_min,
+            election_timeout_max,
+            heartbeat_interval,
+            pre_vote: table.pre_vote.unwrap_or(false),
+            check_quorum: table.check_quorum.unwrap_or(false),
+            reads,
+        })
+    }
+
+    fn history_model(&self, _params: &RaftParams) -> LinModel {
+        LinModel::Kv
+    }
+
+    fn default_liveness(&self, p: &RaftParams, layout: &Layout) -> Option<SimDuration> {
+        let timeout = layout.workload.map_or(0, |w| w.timeout.as_nanos());
+        Some(SimDuration(
+            p.election_timeout_max
+                .as_nanos()
+                .saturating_mul(4)
+                .saturating_add(timeout.saturating_mul(2)),
+        ))
+    }
+
+    fn periodic_work(&self, p: &RaftParams, layout: &Layout, copies: f64) -> Vec<Work> {
+        vec![Work {
+            every: p.heartbeat_interval,
+            events_per_tick: 1.0 + 2.0 * (layout.servers as f64 - 1.0) * copies,
+            what: format!("a leader's heartbeats to {} followers", layout.servers - 1),
+        }]
+    }
+
+    fn node(&self, params: &RaftParams, layout: &Layout, id: NodeId) -> Box<dyn Node<RaftMsg>> {
+        let servers = layout.servers as u32;
+        if id.0 < servers {
+            Box::new(RaftServer::new(*params))
+        } else {
+            let workload = layout.workload.expect("raft has clients");
+            Box::new(RaftClient::new(workload, id.0 - servers))
+        }
+    }
+}

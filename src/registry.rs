@@ -1,0 +1,219 @@
+//! The models and checks a scenario may name, looked up by name.
+//!
+//! [`Registry::builtin`] holds faultlab's own; a user's crate adds its
+//! protocol with [`Registry::with`] (and checks of its own with
+//! [`Registry::with_check`]) and hands the registry to
+//! [`crate::cli::main`] or [`crate::scenario::Scenario::parse_with`].
+
+use crate::check::linearizability::LinModel;
+use crate::check::{self, CheckInfo, Checker, LivenessBound};
+use crate::model::{bind, Configured, Layout, Model, ModelChecks, Servers};
+use crate::models;
+use crate::scenario::{ModelTable, ScenarioError};
+use std::fmt;
+use std::sync::Arc;
+
+/// What a check is built from.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckSetup {
+    /// The scenario's liveness bound.
+    pub liveness: LivenessBound,
+    /// The sequential model client histories are judged against.
+    pub history_model: LinModel,
+    /// Bytes the linearizability search may hold.
+    pub linearizability_memory: u64,
+}
+
+type BuildCheck = dyn Fn(&CheckSetup) -> Box<dyn Checker> + Send + Sync;
+
+/// A registered check: what it is and how to build it.
+#[derive(Clone)]
+pub struct CheckDef {
+    /// Its name, kind and violation.
+    pub info: CheckInfo,
+    build: Arc<BuildCheck>,
+}
+
+impl CheckDef {
+    /// A fresh checker for one run.
+    pub fn build(&self, setup: &CheckSetup) -> Box<dyn Checker> {
+        (self.build)(setup)
+    }
+}
+
+impl fmt::Debug for CheckDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CheckDef").field(&self.info.name).finish()
+    }
+}
+
+/// A registered model, its type erased.
+pub(crate) trait Entry: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn about(&self) -> &'static str;
+    fn checks(&self) -> ModelChecks;
+    fn servers(&self) -> Servers;
+    fn uses_workload(&self) -> bool;
+    /// Reads the model's table and validates it for `layout`.
+    fn configure(
+        &self,
+        table: &ModelTable<'_>,
+        layout: Layout,
+    ) -> Result<Arc<dyn Configured>, ScenarioError>;
+}
+
+struct ModelEntry<M: Model>(Arc<M>);
+
+impl<M: Model> Entry for ModelEntry<M> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn about(&self) -> &'static str {
+        self.0.about()
+    }
+    fn checks(&self) -> ModelChecks {
+        self.0.checks()
+    }
+    fn servers(&self) -> Servers {
+        self.0.servers()
+    }
+    fn uses_workload(&self) -> bool {
+        self.0.uses_workload()
+    }
+    fn configure(
+        &self,
+        table: &ModelTable<'_>,
+        layout: Layout,
+    ) -> Result<Arc<dyn Configured>, ScenarioError> {
+        let raw: M::Table = table.read()?;
+        let params = self
+            .0
+            .params(raw, &layout)
+            .map_err(|e| table.param_error(e))?;
+        Ok(bind(Arc::clone(&self.0), params, layout))
+    }
+}
+
+/// A model as `list` shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelInfo {
+    /// Name in scenario files.
+    pub name: &'static str,
+    /// One line on what it is.
+    pub about: &'static str,
+    /// Its checks.
+    pub checks: ModelChecks,
+    /// The servers it needs.
+    pub servers: Servers,
+    /// Whether it reads `[workload]`.
+    pub uses_workload: bool,
+}
+
+/// Models and checks by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    models: Vec<Arc<dyn Entry>>,
+    checks: Vec<CheckDef>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("models", &self.model_names())
+            .field("checks", &self.checks)
+            .finish()
+    }
+}
+
+impl Registry {
+    /// No models and no checks.
+    pub fn empty() -> Registry {
+        Registry::default()
+    }
+
+    /// faultlab's checks and its models: heartbeat, raft, lease, primary_backup.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::empty();
+        for info in check::CATALOGUE {
+            let name = info.name;
+            registry = registry.with_check(*info, move |setup: &CheckSetup| {
+                check::build_with_memory(
+                    name,
+                    setup.liveness,
+                    setup.history_model,
+                    setup.linearizability_memory,
+                )
+                .expect("every catalogued check builds")
+            });
+        }
+        registry
+            .with(models::heartbeat::HeartbeatModel)
+            .with(models::raft::RaftModel)
+            .with(models::lease::LeaseModel)
+            .with(models::primary_backup::PrimaryBackupModel)
+    }
+
+    /// This registry and `model`. Panics if a model of that name is
+    /// registered already (a mistake in the program, not in a scenario).
+    pub fn with<M: Model>(mut self, model: M) -> Registry {
+        assert!(
+            self.model(model.name()).is_none(),
+            "model '{}' is registered twice",
+            model.name()
+        );
+        self.models.push(Arc::new(ModelEntry(Arc::new(model))));
+        self
+    }
+
+    /// This registry and a check described by `info`, built by `build` for
+    /// each run. Panics if a check of that name is registered already.
+    pub fn with_check(
+        mut self,
+        info: CheckInfo,
+        build: impl Fn(&CheckSetup) -> Box<dyn Checker> + Send + Sync + 'static,
+    ) -> Registry {
+        assert!(
+            self.check(info.name).is_none(),
+            "check '{}' is registered twice",
+            info.name
+        );
+        self.checks.push(CheckDef {
+            info,
+            build: Arc::new(build),
+        });
+        self
+    }
+
+    /// The models' names, in registration order.
+    pub fn model_names(&self) -> Vec<&'static str> {
+        self.models.iter().map(|m| m.name()).collect()
+    }
+
+    /// The models, in registration order.
+    pub fn models(&self) -> Vec<ModelInfo> {
+        self.models
+            .iter()
+            .map(|m| ModelInfo {
+                name: m.name(),
+                about: m.about(),
+                checks: m.checks(),
+                servers: m.servers(),
+                uses_workload: m.uses_workload(),
+            })
+            .collect()
+    }
+
+    /// The checks, in registration order.
+    pub fn checks(&self) -> impl Iterator<Item = &CheckDef> {
+        self.checks.iter()
+    }
+
+    /// The check named `name`.
+    pub fn check(&self, name: &str) -> Option<&CheckDef> {
+        self.checks.iter().find(|c| c.info.name == name)
+    }
+
+    pub(crate) fn model(&self, name: &str) -> Option<&Arc<dyn Entry>> {
+        self.models.iter().find(|m| m.name() == name)
+    }
+}
