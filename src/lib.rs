@@ -20,6 +20,7 @@
 //! `examples/bench_engine.rs` for the smallest one.
 
 pub mod check;
+pub mod cli;
 pub mod clock;
 pub mod engine;
 pub mod fault;

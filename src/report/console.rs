@@ -25,12 +25,17 @@ static STATE: Mutex<State> = Mutex::new(State::Open);
 
 /// Writes `text` to stdout, unless stdout has already failed.
 pub fn print(text: &str) {
+    print_bytes(text.as_bytes());
+}
+
+/// [`print`] for bytes.
+pub fn print_bytes(bytes: &[u8]) {
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
     if *state != State::Open {
         return;
     }
     let mut out = io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()) {
+    if let Err(e) = out.write_all(bytes) {
         *state = classify(&e);
     }
 }
@@ -47,6 +52,22 @@ pub fn finish() -> io::Result<()> {
     match *state {
         State::Open | State::Closed => Ok(()),
         State::Failed(kind) => Err(io::Error::new(kind, describe(kind))),
+    }
+}
+
+/// Stdout as a [`Write`] through [`print_bytes`]: writes never fail; a
+/// failure is kept for [`finish`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        print_bytes(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,0 +1,72 @@
+//! `faultlab list`: the registry's models and checks, and a directory's scenarios.
+
+use super::Io;
+use crate::registry::Registry;
+use crate::scenario::Scenario;
+
+pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
+    outln!(io, "models:");
+    for model in registry.models() {
+        outln!(io, "  {:<15} {}", model.name, model.about);
+        let checks = model.checks;
+        let always = if checks.always.is_empty() {
+            "none".to_string()
+        } else {
+            checks.always.join(", ")
+        };
+        outln!(
+            io,
+            "  {:<15} checks: {} (default: {}; always: {always})",
+            "",
+            checks.supported.join(", "),
+            checks.default.join(", ")
+        );
+    }
+    outln!(io, "checks:");
+    for c in registry.checks().map(|c| &c.info) {
+        let kind = match c.severity {
+            crate::check::Severity::Safety => "safety",
+            crate::check::Severity::Liveness => "liveness",
+        };
+        outln!(
+            io,
+            "  {:<20} {kind:<8} -> {:<24} {}",
+            c.name,
+            c.violation,
+            c.about
+        );
+    }
+    let mut files: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .filter(|p| p.ends_with(".toml"))
+            .collect(),
+        Err(e) => {
+            errln!(io, "error: cannot read the scenario directory '{dir}': {e}");
+            return 2;
+        }
+    };
+    files.sort();
+    outln!(io, "scenarios in {dir}:");
+    let mut code = 0;
+    for file in files {
+        match Scenario::load_with(registry, &file) {
+            Ok(s) => {
+                let about = s
+                    .description
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                outln!(io, "  {:<40} expect {:<24} {about}", file, s.expect);
+            }
+            Err(e) => {
+                outln!(io, "  {file:<40} INVALID: {e}");
+                code = 2;
+            }
+        }
+    }
+    code
+}

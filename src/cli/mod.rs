@@ -1,0 +1,248 @@
+//! The `faultlab` command line: run, sweep, check, list, for the models of
+//! a [`Registry`].
+//!
+//! A user's crate gets the whole CLI for its own protocol with
+//! `fn main() -> ExitCode { faultlab::cli::main(Registry::builtin().with(MyModel)) }`;
+//! faultlab's own binary is that line with the built-in registry. Tests call
+//! [`run_with_args`], which writes to buffers instead of stdout and stderr.
+//!
+//! Exit codes: 0 pass (linearizable), 2 usage, scenario or history error,
+//! 3 safety violation (not linearizable), 4 liveness failure (stuck),
+//! 5 `check` gave up within its budget (unknown).
+
+use crate::registry::Registry;
+use crate::report::console;
+use crate::scenario::Scenario;
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Writes to the command's standard output (errors are the writer's to
+/// keep: see [`console`]).
+macro_rules! out {
+    ($io:expr, $($arg:tt)*) => { { let _ = write!($io.out, $($arg)*); } };
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($io:expr) => { { let _ = writeln!($io.out); } };
+    ($io:expr, $($arg:tt)*) => { { let _ = writeln!($io.out, $($arg)*); } };
+}
+
+/// A line on the command's standard error.
+macro_rules! errln {
+    ($io:expr, $($arg:tt)*) => { { let _ = writeln!($io.err, $($arg)*); } };
+}
+
+mod args;
+mod check;
+mod list;
+mod run;
+mod sweep;
+
+/// Where a command writes, and how it behaves on a terminal.
+pub struct Io<'a> {
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    /// Show a progress bar for sweeps.
+    progress: bool,
+    /// Silence the panic hook during runs (node panics are reported as violations).
+    quiet_panics: bool,
+}
+
+impl Io<'_> {
+    /// Node panics are reported by the runner as violations; keep stderr quiet.
+    fn silence_panics(&self) {
+        if self.quiet_panics {
+            std::panic::set_hook(Box::new(|_| {}));
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "faultlab",
+    version,
+    about = "A deterministic simulator for distributed systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario with one seed: narrated summary, verdict, trace hash.
+    Run {
+        /// The scenario file (TOML).
+        scenario: String,
+        /// The seed (default: the scenario's `seed`, or 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of the narration.
+        #[arg(long)]
+        json: bool,
+        /// Write every trace event as JSON lines to this file.
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace: Option<String>,
+        /// Write the clients' history (JSON lines) to this file.
+        #[arg(long, value_name = "FILE.jsonl")]
+        history: Option<String>,
+        /// Run the seed twice and report the first event where the traces differ.
+        #[arg(long)]
+        check_determinism: bool,
+        /// How many narrated lines to print.
+        #[arg(long, default_value_t = 40)]
+        narrate: usize,
+    },
+    /// Run many seeds of one scenario on all cores.
+    Sweep {
+        /// The scenario file (TOML).
+        scenario: String,
+        /// Seeds to run: `A..B` (B excluded), `A..=B`, or one number.
+        #[arg(long, default_value = "0..100", value_parser = args::parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Threads to use, 1 to 1024 (default: all cores).
+        #[arg(long, value_parser = args::parse_jobs)]
+        jobs: Option<usize>,
+        /// Run only seeds with seed % N == K, written K/N.
+        #[arg(long, value_parser = args::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a history (from a run or from outside) for linearizability.
+    Check {
+        /// The history file.
+        history: String,
+        /// The sequential model: register, cas-register or kv.
+        #[arg(long)]
+        model: String,
+        /// The file's format.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "jsonl", "jepsen-log", "jepsen-edn"])]
+        format: String,
+        /// Give up after this long (wall clock, reading the file included) with the verdict "unknown".
+        #[arg(long, default_value = "10s", value_parser = args::parse_budget)]
+        budget: std::time::Duration,
+        /// Give up with the verdict "unknown" before the search holds more than this (e.g. 512MiB, 2GiB).
+        #[arg(long, default_value = "1GiB", value_parser = crate::check::linearizability::parse_bytes)]
+        memory: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the models, checks, and scenarios in a directory.
+    List {
+        /// Directory of scenario files.
+        #[arg(default_value = "scenarios")]
+        dir: String,
+    },
+}
+
+/// The whole command line for the models and checks of `registry`: parses
+/// the process's arguments, runs the command, and exits with its code.
+pub fn main(registry: Registry) -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = console::Stdout;
+    let mut stderr = std::io::stderr();
+    let mut io = Io {
+        out: &mut stdout,
+        err: &mut stderr,
+        progress: std::io::stdout().is_terminal(),
+        quiet_panics: true,
+    };
+    let code = dispatch(&mut io, &registry, cli);
+    if let Err(e) = console::finish() {
+        errln!(io, "error: cannot write to standard output: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::from(code as u8)
+}
+
+/// Runs the command line `args` (without the program's name) for
+/// `registry`, writing what it prints to `out` and `err`; returns the exit
+/// code. Usage errors and `--help` are written there too.
+pub fn run_with_args<I, T>(
+    registry: &Registry,
+    args: I,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let argv = std::iter::once(OsString::from("faultlab")).chain(args.into_iter().map(Into::into));
+    let mut io = Io {
+        out,
+        err,
+        progress: false,
+        quiet_panics: false,
+    };
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => dispatch(&mut io, registry, cli),
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                errln!(io, "{}", text.trim_end());
+            } else {
+                outln!(io, "{}", text.trim_end());
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            json,
+            trace,
+            history,
+            check_determinism,
+            narrate,
+        } => {
+            let flags = run::RunFlags {
+                seed,
+                json,
+                trace,
+                history,
+                check: check_determinism,
+                narrate,
+            };
+            run::cmd_run(io, registry, &scenario, flags)
+        }
+        Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            json,
+        } => sweep::cmd_sweep(io, registry, &scenario, seeds, jobs, shard, json),
+        Command::Check {
+            history,
+            model,
+            format,
+            budget,
+            memory,
+            json,
+        } => check::cmd_check(io, &history, &model, &format, (budget, memory), json),
+        Command::List { dir } => list::cmd_list(io, registry, &dir),
+    }
+}
+
+/// Loads a scenario for `run` or `sweep`; warns (one line) if it is heavy.
+fn load(io: &mut Io<'_>, registry: &Registry, path: &str) -> Result<Scenario, i32> {
+    let scenario = Scenario::load_with(registry, path).map_err(|e| {
+        errln!(io, "error: {e}");
+        2
+    })?;
+    if let Some(warning) = scenario.heavy_warning() {
+        errln!(io, "{warning}");
+    }
+    Ok(scenario)
+}

@@ -1,0 +1,132 @@
+//! `faultlab run`: one seed of one scenario, its summary and its files.
+
+use super::{load, Io};
+use crate::registry::Registry;
+use crate::report::atomic::{AtomicFile, SharedFile};
+use crate::report::summary;
+use crate::scenario::{check_determinism, run, RunOptions};
+
+/// The flags of `run`.
+pub(super) struct RunFlags {
+    /// `--seed`.
+    pub(super) seed: Option<u64>,
+    /// `--json`.
+    pub(super) json: bool,
+    /// `--trace FILE`.
+    pub(super) trace: Option<String>,
+    /// `--history FILE`.
+    pub(super) history: Option<String>,
+    /// `--check-determinism`.
+    pub(super) check: bool,
+    /// `--narrate N`.
+    pub(super) narrate: usize,
+}
+
+pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: RunFlags) -> i32 {
+    let RunFlags {
+        seed,
+        json,
+        trace,
+        history,
+        check,
+        narrate,
+    } = flags;
+    let scenario = match load(io, registry, path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(scenario.default_seed);
+    io.silence_panics();
+    let trace_file = match trace.as_deref().map(SharedFile::create).transpose() {
+        Ok(file) => file,
+        Err(e) => {
+            let path = trace.unwrap_or_default();
+            errln!(io, "error: --trace {path}: cannot create the file: {e}");
+            return 2;
+        }
+    };
+    if !json {
+        out!(io, "{}", summary::header(&scenario, seed));
+    }
+    let options = RunOptions {
+        trace: trace_file
+            .clone()
+            .map(|f| Box::new(f) as Box<dyn std::io::Write>),
+        narrate,
+        event_hashes: check,
+        ..RunOptions::default()
+    };
+    let (report, determinism) = if check {
+        let (report, d) = check_determinism(options, |o| run(&scenario, seed, o));
+        (report, Some(d))
+    } else {
+        (run(&scenario, seed, options), None)
+    };
+    let mut code = report.verdict.exit_code();
+    // Files are whole or absent; a file that could not be written is exit 2,
+    // after the summary.
+    let mut output_errors = Vec::new();
+    let trace_written = match (trace_file, &trace) {
+        (Some(file), Some(path)) => match file.commit() {
+            Ok(()) => Some(path),
+            Err(e) => {
+                output_errors.push(format!("--trace {path}: cannot write the file: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+    if let Some(path) = &history {
+        let written = AtomicFile::create(path).and_then(|mut file| {
+            report.history.write_jsonl(&mut file)?;
+            file.commit()
+        });
+        if let Err(e) = written {
+            output_errors.push(format!("--history {path}: cannot write the file: {e}"));
+        }
+    }
+    let determinism = determinism.map(|d| match d.first_difference {
+        None => {
+            if !json {
+                outln!(io,
+                    "determinism: identical, both runs gave trace hash {} over {} trace events",
+                    report.trace_hash, d.trace_events
+                );
+            }
+            serde_json::json!({"identical": true, "trace_events": d.trace_events})
+        }
+        Some(i) => {
+            code = 3;
+            if !json {
+                outln!(io, "determinism: NOT deterministic; the traces first differ at event #{i}:");
+                outln!(io, "  run 1: {}", d.run_1.as_deref().unwrap_or(""));
+                outln!(io, "  run 2: {}", d.run_2.as_deref().unwrap_or(""));
+            }
+            serde_json::json!({"identical": false, "first_difference": i, "run_1": d.run_1, "run_2": d.run_2})
+        }
+    });
+    if json {
+        let mut object = summary::to_json(&report);
+        if let Some(determinism) = determinism {
+            object["determinism"] = determinism;
+        }
+        outln!(io, "{object}");
+    } else {
+        out!(io, "{}", summary::body(&report));
+        if let Some(file) = trace_written {
+            outln!(
+                io,
+                "trace written to {file} ({} events, JSON lines)",
+                report.trace_events
+            );
+        }
+    }
+    for e in &output_errors {
+        errln!(io, "error: {e}");
+    }
+    if output_errors.is_empty() {
+        code
+    } else {
+        2
+    }
+}
