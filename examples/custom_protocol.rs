@@ -1,6 +1,6 @@
-//! # Your own protocol, your own check, thousands of fault schedules
+//! # Your own protocol, your own check, the whole CLI
 //!
-//! This example is the whole workflow of a protocol author, in one file:
+//! This example is a user crate's `main` in miniature:
 //!
 //! 1. **The protocol** is a type implementing [`faultlab::Node`]. Here: a
 //!    *sequencer*. Node n1 hands out increasing sequence numbers, one every
@@ -11,32 +11,34 @@
 //!    "a sequence number is never handed out twice", the property any user
 //!    of a sequencer (ids, fencing tokens, log positions) relies on. The
 //!    sequencer records `issue {"seq": n}`; the check remembers the highest.
-//! 3. **The property test** runs the protocol under faults with proptest:
-//!    random seeds and random fault schedules (crashes, restarts, partitions,
-//!    pauses, clock jumps) on top of a small scenario of the network and clocks.
-//!    A failure prints the command that replays it.
+//! 3. **The model** is a type implementing [`faultlab::Model`]: its name
+//!    (`model = "sequencer"` in a scenario), its `[sequencer]` table, its
+//!    checks and its node factory. `main` registers it and the check, and
+//!    hands the registry to [`faultlab::cli::main`]: every subcommand works
+//!    on scenario files of the protocol (`scenarios/custom/sequencer-chaos.toml`).
+//! 4. **The property test** runs the protocol under faults with proptest:
+//!    random seeds and random fault schedules on top of that scenario.
 //!
-//! The bug to find: the sequencer syncs its counter only every `SYNC_EVERY`
+//! The bug to find: the sequencer syncs its counter only every `sync_every`
 //! numbers (to save `fsync`s). A crash loses the unsynced increments, the
 //! restarted sequencer issues the same numbers again, and the check catches
-//! it. With `SYNC_EVERY = 1` it is correct.
+//! it. With `sync_every = 1` it is correct.
 //!
 //! Run it:
 //!
 //! ```text
-//! cargo run --release --example custom_protocol                  # sweep 200 seeds with seeded chaos
-//! cargo run --release --example custom_protocol -- --seed 17     # replay one seed, narrated
-//! cargo run --release --example custom_protocol -- --sync-every 1  # the fixed protocol: no failures
-//! cargo test --example custom_protocol                           # the pinned verdicts and the proptest
+//! cargo run --release --example custom_protocol -- run scenarios/custom/sequencer-chaos.toml --seed 36
+//! cargo run --release --example custom_protocol -- sweep scenarios/custom/sequencer-chaos.toml --seeds 0..200
+//! cargo run --release --example custom_protocol -- list scenarios/custom
+//! cargo test --example custom_protocol      # the pinned verdicts and the proptest
 //! ```
 
-use faultlab::check::{Checker, Severity, Violation, World};
+use faultlab::check::{CheckInfo, Checker, Severity, Violation, World};
 use faultlab::engine::{EventKind, TraceEvent};
-use faultlab::report::summary;
-use faultlab::scenario::{run_custom, RunOptions, RunReport, Scenario};
-use faultlab::sweep::sweep_with;
-use faultlab::{Ctx, Node, NodeId, SimDuration, SimTime, TimerId};
+use faultlab::model::{Layout, ModelChecks, ParamError};
+use faultlab::{Ctx, Model, Node, NodeId, Registry, SimDuration, SimTime, TimerId};
 use serde_json::json;
+use std::process::ExitCode;
 
 /// The messages of the protocol: derive Clone, Debug and Hash.
 #[derive(Clone, Debug, Hash)]
@@ -124,91 +126,68 @@ impl Checker for UniqueSequence {
     }
 }
 
-/// The world the protocol runs in: a scenario written inline (a file works too).
-/// The `model` section is required by the format but ignored by `run_custom`.
-const WORLD: &str = r#"
-description = "a sequencer and two followers under seeded chaos"
-model = "heartbeat"
-duration = "6s"
-checks = []
-[heartbeat]
-interval = "100ms"
-timeout = "500ms"
-[nodes]
-count = 3
-[network]
-latency = { dist = "uniform", min = "1ms", max = "10ms" }
-[chaos]
-until = "5s"
-crash_every = "2s"
-downtime = ["50ms", "500ms"]
-pause_every = "3s"
-pause_duration = ["50ms", "300ms"]
-"#;
+/// The protocol as a model scenarios can name.
+struct SequencerModel;
 
-fn world() -> Scenario {
-    Scenario::parse(WORLD, "custom_protocol.rs (inline scenario)")
-        .expect("the inline scenario is valid")
+/// `[sequencer]`
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SequencerTable {
+    /// Sync the counter every this many numbers (default 1: correct).
+    sync_every: Option<u64>,
 }
 
-/// One run of the protocol in `scenario` with `seed`.
-fn run_once(scenario: &Scenario, seed: u64, sync_every: u64, narrate: usize) -> RunReport {
-    let options = RunOptions {
-        narrate,
-        extra_checks: vec![Box::new(UniqueSequence::default())],
-        ..RunOptions::default()
-    };
-    run_custom(scenario, seed, options, move |_| {
+impl Model for SequencerModel {
+    type Table = SequencerTable;
+    type Params = u64;
+    type Msg = SeqMsg;
+
+    fn name(&self) -> &'static str {
+        "sequencer"
+    }
+
+    fn about(&self) -> &'static str {
+        "n1 issues sequence numbers, syncing its counter every sync_every; the others follow"
+    }
+
+    fn checks(&self) -> ModelChecks {
+        ModelChecks {
+            supported: &["unique_sequence"],
+            default: &["unique_sequence"],
+            always: &["unique_sequence"],
+        }
+    }
+
+    fn params(&self, table: SequencerTable, _layout: &Layout) -> Result<u64, ParamError> {
+        match table.sync_every {
+            Some(0) => Err(ParamError::at("sync_every", "expected 1 or more")),
+            other => Ok(other.unwrap_or(1)),
+        }
+    }
+
+    fn node(&self, sync_every: &u64, _layout: &Layout, _id: NodeId) -> Box<dyn Node<SeqMsg>> {
         Box::new(Sequencer {
-            sync_every,
+            sync_every: *sync_every,
             counter: 0,
-        }) as Box<dyn Node<SeqMsg>>
-    })
+        })
+    }
 }
 
-fn replay_command(seed: u64, sync_every: u64) -> String {
-    format!(
-        "cargo run --release --example custom_protocol -- --seed {seed} --sync-every {sync_every}"
+/// The built-in models and checks, and the sequencer with its check.
+fn registry() -> Registry {
+    Registry::builtin().with(SequencerModel).with_check(
+        CheckInfo {
+            name: "unique_sequence",
+            about: "no sequence number is issued twice",
+            severity: Severity::Safety,
+            violation: "duplicate_sequence",
+        },
+        |_| Box::new(UniqueSequence::default()),
     )
 }
 
-fn main() {
-    let mut seed = None;
-    let mut sync_every = 10;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().and_then(|v| v.parse::<u64>().ok());
-        match (flag.as_str(), value) {
-            ("--seed", Some(v)) => seed = Some(v),
-            ("--sync-every", Some(v)) if v > 0 => sync_every = v,
-            _ => {
-                eprintln!("usage: custom_protocol [--seed N] [--sync-every N>0]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let scenario = world();
-    if let Some(seed) = seed {
-        let mut report = run_once(&scenario, seed, sync_every, 200);
-        report.reproduce = replay_command(seed, sync_every);
-        print!("{}", summary::header(&scenario, seed));
-        print!("{}", summary::body(&report));
-        std::process::exit(report.verdict.exit_code());
-    }
-    let summary = sweep_with(0..200, None, &|| {}, |seed| {
-        run_once(&scenario, seed, sync_every, 0)
-    });
-    for failure in summary.failures.iter().take(5) {
-        let (name, explanation) = failure.violation.clone().unwrap_or_default();
-        println!("seed {}: {name}: {explanation}", failure.seed);
-        println!("  replay: {}", replay_command(failure.seed, sync_every));
-    }
-    println!(
-        "sync every {sync_every}: {} of {} seeds passed, {} failed",
-        summary.passed,
-        summary.seeds_run,
-        summary.failures.len()
-    );
+fn main() -> ExitCode {
+    faultlab::cli::main(registry())
 }
 
 #[cfg(test)]
@@ -216,8 +195,30 @@ mod tests {
     use super::*;
     use faultlab::fault::{Fault, TimedFault};
     use faultlab::net::Cut;
-    use faultlab::scenario::Verdict;
+    use faultlab::scenario::{run, RunOptions, RunReport, Scenario, Verdict};
+    use faultlab::sweep::sweep_with;
     use proptest::prelude::*;
+
+    const FILE: &str = "scenarios/custom/sequencer-chaos.toml";
+
+    /// The scenario file, with the sequencer syncing every `sync_every` numbers.
+    fn world(sync_every: u64) -> Scenario {
+        let text = std::fs::read_to_string(FILE).expect("the scenario file");
+        let text = text.replace("sync_every = 10", &format!("sync_every = {sync_every}"));
+        Scenario::parse_with(&registry(), &text, FILE).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn run_once(scenario: &Scenario, seed: u64) -> RunReport {
+        let options = RunOptions {
+            narrate: 0,
+            ..RunOptions::default()
+        };
+        run(scenario, seed, options)
+    }
+
+    fn replay_command(seed: u64, sync_every: u64) -> String {
+        format!("cargo run --release --example custom_protocol -- run {FILE} --seed {seed} (with sync_every = {sync_every})")
+    }
 
     /// One random fault at a random time in the first 5 seconds.
     fn fault() -> impl Strategy<Value = TimedFault> {
@@ -243,8 +244,8 @@ mod tests {
     }
 
     /// The same world without chaos, with the given faults.
-    fn with_faults(mut faults: Vec<TimedFault>) -> Scenario {
-        let mut scenario = world();
+    fn with_faults(sync_every: u64, mut faults: Vec<TimedFault>) -> Scenario {
+        let mut scenario = world(sync_every);
         scenario.chaos = None;
         faults.sort_by_key(|f| f.at);
         scenario.faults = faults;
@@ -257,7 +258,7 @@ mod tests {
         /// Syncing every number: no fault schedule makes a number repeat.
         #[test]
         fn syncing_every_number_never_repeats_one(seed in any::<u64>(), faults in prop::collection::vec(fault(), 0..12)) {
-            let report = run_once(&with_faults(faults.clone()), seed, 1, 0);
+            let report = run_once(&with_faults(1, faults.clone()), seed);
             prop_assert_eq!(report.verdict, Verdict::Pass, "replay: {} with faults {:?}: {:?}", replay_command(seed, 1), faults, report.violations);
         }
     }
@@ -275,7 +276,7 @@ mod tests {
                 fault: Fault::Restart(NodeId(0)),
             },
         ];
-        let report = run_once(&with_faults(faults), 1, 10, 0);
+        let report = run_once(&with_faults(10, faults), 1);
         assert_eq!(report.verdict, Verdict::Violation);
         assert_eq!(report.violations[0].name, "duplicate_sequence");
         assert!(
@@ -289,9 +290,9 @@ mod tests {
 
     #[test]
     fn the_chaos_sweep_pins_its_verdicts() {
-        let scenario = world();
-        let buggy = sweep_with(0..40, None, &|| {}, |seed| run_once(&scenario, seed, 10, 0));
-        let fixed = sweep_with(0..40, None, &|| {}, |seed| run_once(&scenario, seed, 1, 0));
+        let (buggy, fixed) = (world(10), world(1));
+        let buggy = sweep_with(0..40, None, &|| {}, |seed| run_once(&buggy, seed));
+        let fixed = sweep_with(0..40, None, &|| {}, |seed| run_once(&fixed, seed));
         assert!(
             !buggy.failures.is_empty(),
             "chaos should crash the sequencer between syncs on some seed"
@@ -301,5 +302,20 @@ mod tests {
             .as_ref()
             .is_some_and(|v| v.0 == "duplicate_sequence")));
         assert_eq!(fixed.failures.len(), 0, "{:?}", fixed.failures.first());
+    }
+
+    #[test]
+    fn the_cli_runs_the_scenario_file_and_meets_its_expectation() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = faultlab::cli::run_with_args(&registry(), ["run", FILE], &mut out, &mut err);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(code, 3, "{out}{}", String::from_utf8_lossy(&err));
+        assert!(out.contains("model sequencer"), "{out}");
+        assert!(out.contains("duplicate_sequence"), "{out}");
+        let builtin = Scenario::load(FILE).unwrap_err();
+        assert!(
+            builtin.message.contains("unknown model 'sequencer'"),
+            "{builtin}"
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! 5 `check` gave up within its budget (unknown).
 
 use crate::registry::Registry;
-use crate::report::console;
+use crate::report::{console, summary};
 use crate::scenario::Scenario;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -49,6 +49,8 @@ pub struct Io<'a> {
     progress: bool,
     /// Silence the panic hook during runs (node panics are reported as violations).
     quiet_panics: bool,
+    /// How to run this binary, for reproduce commands.
+    command: String,
 }
 
 impl Io<'_> {
@@ -152,6 +154,7 @@ pub fn main(registry: Registry) -> ExitCode {
         err: &mut stderr,
         progress: std::io::stdout().is_terminal(),
         quiet_panics: true,
+        command: this_command(),
     };
     let code = dispatch(&mut io, &registry, cli);
     if let Err(e) = console::finish() {
@@ -180,6 +183,7 @@ where
         err,
         progress: false,
         quiet_panics: false,
+        command: summary::DEFAULT_COMMAND.to_string(),
     };
     match Cli::try_parse_from(argv) {
         Ok(cli) => dispatch(&mut io, registry, cli),
@@ -232,6 +236,21 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             json,
         } => check::cmd_check(io, &history, &model, &format, (budget, memory), json),
         Command::List { dir } => list::cmd_list(io, registry, &dir),
+    }
+}
+
+/// How to run the running binary with cargo, for reproduce commands: an
+/// example (`target/*/examples/NAME`) is `cargo run --release --example
+/// NAME --`; any other binary `cargo run --release --`.
+fn this_command() -> String {
+    let exe = std::env::current_exe().ok();
+    let example = exe.as_deref().and_then(|path| {
+        let parent = path.parent()?.file_name()?;
+        (parent == "examples").then(|| path.file_stem()?.to_str().map(str::to_string))?
+    });
+    match example {
+        Some(name) => format!("cargo run --release --example {name} --"),
+        None => summary::DEFAULT_COMMAND.to_string(),
     }
 }
 

@@ -60,7 +60,7 @@ pub(super) fn cmd_sweep(
                     "violation": f.violation.as_ref().map(|v| &v.0),
                     "explanation": f.violation.as_ref().map(|v| &v.1),
                     "expectation_met": f.expectation_met,
-                    "reproduce": summary::reproduce_command(path, f.seed),
+                    "reproduce": summary::reproduce_with(&io.command, path, f.seed),
                 })
             })
             .collect();
@@ -99,7 +99,7 @@ pub(super) fn cmd_sweep(
             outln!(
                 io,
                 "  reproduce: {}",
-                summary::reproduce_command(path, f.seed)
+                summary::reproduce_with(&io.command, path, f.seed)
             );
         }
         if unlisted > 0 {

@@ -6,9 +6,18 @@ use crate::scenario::{RunReport, Scenario};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
-/// The command that reproduces a run.
+/// The command that reproduces a run with faultlab's own binary.
 pub fn reproduce_command(scenario_file: &str, seed: u64) -> String {
-    format!("cargo run --release -- run {scenario_file} --seed {seed}")
+    reproduce_with(DEFAULT_COMMAND, scenario_file, seed)
+}
+
+/// How faultlab's own binary is run from its repository.
+pub const DEFAULT_COMMAND: &str = "cargo run --release --";
+
+/// The command that reproduces a run with the binary `command` runs
+/// (e.g. `cargo run --release --example custom_protocol --`).
+pub fn reproduce_with(command: &str, scenario_file: &str, seed: u64) -> String {
+    format!("{command} run {scenario_file} --seed {seed}")
 }
 
 /// The header printed before a run: seed and scenario first.
