@@ -154,12 +154,17 @@ impl Registry {
     }
 
     /// This registry and `model`. Panics if a model of that name is
-    /// registered already (a mistake in the program, not in a scenario).
+    /// registered already, or if its name is a scenario key such as
+    /// `nodes` (mistakes in the program, not in a scenario).
     pub fn with<M: Model>(mut self, model: M) -> Registry {
+        let name = model.name();
         assert!(
-            self.model(model.name()).is_none(),
-            "model '{}' is registered twice",
-            model.name()
+            self.model(name).is_none(),
+            "model '{name}' is registered twice"
+        );
+        assert!(
+            !crate::scenario::file::KEYS.contains(&name),
+            "model '{name}' is named like a scenario key; its table would be [{name}]"
         );
         self.models.push(Arc::new(ModelEntry(Arc::new(model))));
         self

@@ -300,3 +300,40 @@ fn misuse_is_exit_2_with_a_line() {
         "[raft] holds the parameters of model 'raft', but this scenario's model is 'pingpong'",
     );
 }
+
+/// A model named like a scenario key would take that table: refused when
+/// it is registered.
+struct Nodes;
+
+impl Model for Nodes {
+    type Table = PingTable;
+    type Params = PingParams;
+    type Msg = Ping;
+    fn name(&self) -> &'static str {
+        "nodes"
+    }
+    fn about(&self) -> &'static str {
+        "a model with a bad name"
+    }
+    fn checks(&self) -> ModelChecks {
+        PingPong.checks()
+    }
+    fn params(&self, table: PingTable, layout: &Layout) -> Result<PingParams, ParamError> {
+        PingPong.params(table, layout)
+    }
+    fn node(&self, params: &PingParams, layout: &Layout, id: NodeId) -> Box<dyn Node<Ping>> {
+        PingPong.node(params, layout, id)
+    }
+}
+
+#[test]
+#[should_panic(expected = "model 'nodes' is named like a scenario key")]
+fn a_model_may_not_take_a_scenario_keys_name() {
+    let _ = Registry::builtin().with(Nodes);
+}
+
+#[test]
+#[should_panic(expected = "model 'pingpong' is registered twice")]
+fn a_model_is_registered_once() {
+    let _ = registry().with(PingPong);
+}

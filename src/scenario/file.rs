@@ -8,6 +8,25 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
+/// The top-level keys of [`ScenarioFile`]: no model may take one of these
+/// names for its table.
+pub const KEYS: &[&str] = &[
+    "description",
+    "expect",
+    "model",
+    "duration",
+    "seed",
+    "checks",
+    "workload",
+    "nodes",
+    "network",
+    "clocks",
+    "faults",
+    "chaos",
+    "liveness",
+    "limits",
+];
+
 /// The whole file but the model's table (each model reads its own, see
 /// [`crate::Model::Table`]).
 #[derive(Debug, Deserialize)]
@@ -201,4 +220,22 @@ pub struct LimitsSection {
     pub max_queue: Option<usize>,
     /// Most bytes the linearizability check's search may hold ("1GiB").
     pub linearizability_memory: Option<Spanned<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_lists_every_top_level_key() {
+        // serde lists the expected keys when it meets an unknown one.
+        let e = toml::from_str::<ScenarioFile>("bogus = 1").unwrap_err();
+        let listed: Vec<String> = KEYS.iter().map(|k| format!("`{k}`")).collect();
+        assert!(
+            e.message()
+                .contains(&format!("expected one of {}", listed.join(", "))),
+            "{}",
+            e.message()
+        );
+    }
 }
