@@ -17,7 +17,7 @@
 use crate::check::linearizability::LinModel;
 use crate::models::workload::Workload;
 use crate::node::{Message, Node, NodeId};
-use crate::scenario::{run_custom, RunOptions, RunReport, Scenario};
+use crate::scenario::{run_custom, RunOptions, RunReport, Scenario, Stepper, Stepping};
 use crate::time::SimDuration;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -156,6 +156,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn periodic_work(&self, copies: f64) -> Vec<Work>;
     /// Runs `scenario` with `seed` and this model's nodes.
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport;
+    /// Starts a run of `scenario` with `seed` and this model's nodes, to be stepped.
+    fn start(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> Box<dyn Stepping>;
 }
 
 /// `model` with `params` for `layout`, behind [`Configured`].
@@ -183,6 +185,18 @@ impl<M: Model> fmt::Debug for Bound<M> {
     }
 }
 
+impl<M: Model> Bound<M> {
+    /// The node factory: the model's `node` with these parameters.
+    fn factory(&self) -> impl FnMut(NodeId) -> Box<dyn Node<M::Msg>> + 'static {
+        let (model, params, layout) = (
+            Arc::clone(&self.model),
+            self.params.clone(),
+            self.layout.clone(),
+        );
+        move |id| model.node(&params, &layout, id)
+    }
+}
+
 impl<M: Model> Configured for Bound<M> {
     fn name(&self) -> &'static str {
         self.model.name()
@@ -201,13 +215,10 @@ impl<M: Model> Configured for Bound<M> {
     }
 
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
-        let (model, params, layout) = (
-            Arc::clone(&self.model),
-            self.params.clone(),
-            self.layout.clone(),
-        );
-        run_custom(scenario, seed, options, move |id| {
-            model.node(&params, &layout, id)
-        })
+        run_custom(scenario, seed, options, self.factory())
+    }
+
+    fn start(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> Box<dyn Stepping> {
+        Box::new(Stepper::new(scenario, seed, options, self.factory()))
     }
 }

@@ -337,3 +337,59 @@ fn a_model_may_not_take_a_scenario_keys_name() {
 fn a_model_is_registered_once() {
     let _ = registry().with(PingPong);
 }
+
+#[test]
+fn a_stepped_run_reports_what_run_does() {
+    let options = || RunOptions {
+        narrate: 0,
+        ..RunOptions::default()
+    };
+    // Built-in models, one passing and one showing its violation.
+    for file in [
+        "scenarios/heartbeat-chaos.toml",
+        "scenarios/pb-stale-reads.toml",
+    ] {
+        let s = Scenario::load(file).unwrap();
+        let whole = run(&s, s.default_seed, options());
+        let mut stepping = s.start(s.default_seed, options());
+        let mut steps = 0u64;
+        while stepping.step() {
+            steps += 1;
+            assert!(stepping.now() <= s.end());
+        }
+        let stepped = stepping.finish();
+        assert!(steps > 0);
+        assert_eq!(stepped.trace_hash, whole.trace_hash, "{file}");
+        assert_eq!(stepped.violations, whole.violations, "{file}");
+        assert_eq!(stepped.expectation_met, whole.expectation_met, "{file}");
+        assert!(stepped.expectation_met, "{file}");
+    }
+}
+
+#[test]
+fn a_stepper_shows_the_simulation_of_its_own_nodes() {
+    use faultlab::scenario::{run_custom, Stepper};
+    let s = Scenario::parse_with(&registry(), &scenario("alarm_at = \"1s\""), "a.toml").unwrap();
+    let params = PingParams {
+        interval: SimDuration::from_millis(50),
+        alarm_at: Some(SimDuration::from_secs(1)),
+    };
+    let factory = |p: PingParams| move |_| Box::new(Pinger(p.clone())) as Box<dyn Node<Ping>>;
+    let options = || RunOptions {
+        extra_checks: vec![Box::new(NoAlarm)],
+        ..RunOptions::default()
+    };
+    let mut stepper = Stepper::new(&s, 5, options(), factory(params.clone()));
+    while stepper.step() {
+        assert!(stepper.violations().is_empty() || stepper.sim().now() >= SimTime(1_000_000_000));
+    }
+    // The alarm at 1s stopped the run there, with every node up.
+    assert_eq!(stepper.sim().now(), SimTime(1_000_000_000));
+    assert!((0..3).all(|n| stepper.sim().is_up(NodeId(n))));
+    assert!(stepper.sim().stats().messages_delivered > 0);
+    let stepped = stepper.finish();
+    let whole = run_custom(&s, 5, options(), factory(params));
+    assert_eq!(stepped.trace_hash, whole.trace_hash);
+    assert_eq!(stepped.violations[0].name, "alarm_raised");
+    assert_eq!(stepped.violations, whole.violations);
+}

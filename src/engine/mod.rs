@@ -309,7 +309,9 @@ impl<M: Message> Sim<M> {
         self.step_until(SimTime::MAX)
     }
 
-    fn step_until(&mut self, end: SimTime) -> Step {
+    /// [`Sim::step`], running no event after true time `end` (stale timers
+    /// up to `end` are skipped; `Idle` if nothing else is due by then).
+    pub fn step_until(&mut self, end: SimTime) -> Step {
         self.events.clear();
         if self.stats.events >= self.limits.max_events {
             return Step::Limit(LimitHit::Events(self.limits.max_events));

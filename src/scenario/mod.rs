@@ -13,11 +13,13 @@ mod error;
 mod estimate;
 pub mod file;
 pub mod run;
+mod stepper;
 mod validate;
 
 pub use error::{Lines, ScenarioError};
 pub use estimate::HEAVY_EVENTS;
 pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
+pub use stepper::{Stepper, Stepping};
 pub(crate) use validate::ModelTable;
 pub use validate::MAX_NODES;
 

@@ -2,14 +2,16 @@
 //! end, hash and (optionally) write the trace, feed the checkers, narrate.
 
 use super::Scenario;
-use crate::check::{Checker, Severity, Violation, World};
-use crate::engine::{EventKind, LimitHit, RunEnd, SimBuilder, Stats, TraceEvent, TraceHasher};
+use super::Stepper;
+use crate::check::{Checker, Severity, Violation};
+use crate::engine::{EventKind, LimitHit, Stats, TraceEvent};
 use crate::history::History;
 use crate::node::{Message, Node, NodeId, OP_RECORD};
 use crate::time::SimTime;
 use std::cell::Cell;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
 /// How a run went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -139,12 +141,15 @@ pub fn run_custom<M: Message>(
     options: RunOptions,
     factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
 ) -> RunReport {
-    let last_time = Cell::new(SimTime::ZERO);
+    let last_time = Rc::new(Cell::new(SimTime::ZERO));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        drive(scenario, seed, options, &last_time, factory)
+        let mut stepper =
+            Stepper::with_clock(scenario, seed, options, factory, Rc::clone(&last_time));
+        while stepper.step() {}
+        stepper.finish()
     }));
     outcome.unwrap_or_else(|payload| {
-        // Node code runs only inside `drive`'s own catch, so this is ours.
+        // Node code runs only inside the stepper's own catch, so this is ours.
         let violation = panic_violation(payload.as_ref(), last_time.get(), None);
         let mut report = empty_report(scenario, seed);
         report.sim_time = last_time.get();
@@ -218,7 +223,7 @@ pub fn check_determinism(
 
 /// A caught panic: `node_panic` if it came from `node`'s code, else
 /// `internal_error` (a bug in faultlab itself, never in the scenario).
-fn panic_violation(
+pub(super) fn panic_violation(
     payload: &(dyn std::any::Any + Send),
     time: SimTime,
     node: Option<&str>,
@@ -245,7 +250,7 @@ fn panic_violation(
     }
 }
 
-fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
+pub(super) fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
     RunReport {
         seed,
         scenario: scenario.file.clone(),
@@ -273,162 +278,9 @@ fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
     }
 }
 
-fn drive<M: Message>(
-    scenario: &Scenario,
-    seed: u64,
-    mut options: RunOptions,
-    last_time: &Cell<SimTime>,
-    factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
-) -> RunReport {
-    let names = scenario.names.clone();
-    let mut builder = SimBuilder::new(seed, names.len(), factory)
-        .names(names.clone())
-        .peers(scenario.peers.clone())
-        .topology(scenario.topology.clone())
-        .faults(scenario.fault_schedule(seed))
-        .limits(scenario.limits)
-        .describe_messages(options.trace.is_some());
-    for (i, clock) in scenario.clocks.iter().enumerate() {
-        builder = builder.clock(NodeId(i as u32), *clock);
-    }
-    let mut sim = builder.build();
-    let setup = crate::registry::CheckSetup {
-        liveness: scenario.liveness,
-        history_model: scenario.model.history_model(),
-        linearizability_memory: scenario.linearizability_memory,
-    };
-    // By name: a caller may have taken checks out of `scenario.checks`.
-    let mut checkers: Vec<Box<dyn Checker>> = scenario
-        .checks
-        .iter()
-        .map(|name| {
-            scenario
-                .check_defs
-                .iter()
-                .find(|def| def.info.name == name)
-                .expect("validated check names")
-                .build(&setup)
-        })
-        .collect();
-    let mut world = World::new(names.clone());
-    let mut hasher = TraceHasher::default();
-    let mut report = empty_report(scenario, seed);
-    for extra in std::mem::take(&mut options.extra_checks) {
-        report.checks.push(extra.name().to_string());
-        checkers.push(extra);
-    }
-    // Each check with its "retired" flag (set once it reported a violation).
-    let mut checks: Vec<(Box<dyn Checker>, bool)> =
-        checkers.into_iter().map(|c| (c, false)).collect();
-    let mut narrator = Narrator {
-        limit: options.narrate,
-        lines: Vec::new(),
-        omitted: 0,
-        counts: Vec::new(),
-        faults: 0,
-    };
-    let mut trace_error = None;
-    if let Some(out) = options.trace.as_mut() {
-        let header = serde_json::json!({"kind": "run", "scenario": scenario.file, "seed": seed, "model": scenario.model.name(), "nodes": names});
-        trace_error = writeln!(out, "{header}").err();
-    }
-    let end = scenario.end();
-    let mut index = 0u64;
-    let observed = catch_unwind(AssertUnwindSafe(|| {
-        sim.run_until(end, |event| {
-            last_time.set(event.time);
-            event.hash_into(&mut hasher);
-            if options.event_hashes {
-                report.event_hashes.push(hasher.finish());
-            }
-            if options.capture_event == Some(index) {
-                report.captured_event = Some(event.describe(&names));
-            }
-            index += 1;
-            if let (Some(out), None) = (options.trace.as_mut(), &trace_error) {
-                trace_error = writeln!(out, "{}", event.to_json(&names)).err();
-            }
-            narrator.observe(event, &names);
-            let mut keep_going = true;
-            for (checker, done) in checks.iter_mut() {
-                if *done {
-                    continue;
-                }
-                if let Some(v) = checker.on_event(event, &world) {
-                    // Safety: stop at the first violation. Liveness: retire this
-                    // check and run on, so the safety checks still judge the run.
-                    keep_going = v.severity != Severity::Safety;
-                    *done = true;
-                    report.violations.push(v);
-                    if !keep_going {
-                        break;
-                    }
-                }
-            }
-            world.observe(event);
-            keep_going
-        })
-    }));
-    let run_end = match observed {
-        Ok(run_end) => run_end,
-        Err(payload) => {
-            let node = sim.in_handler().map(|n| names[n.index()].as_str());
-            report
-                .violations
-                .push(panic_violation(payload.as_ref(), sim.now(), node));
-            RunEnd::Stopped
-        }
-    };
-    match run_end {
-        RunEnd::Reached => {
-            for (checker, done) in checks.iter_mut() {
-                if *done {
-                    continue;
-                }
-                if let Some(v) = checker.finish(end, &world) {
-                    let safety = v.severity == Severity::Safety;
-                    report.violations.push(v);
-                    if safety {
-                        break;
-                    }
-                }
-            }
-        }
-        RunEnd::Stopped => {}
-        RunEnd::Limit(hit) => report.violations.push(limit_violation(hit, sim.now())),
-    }
-    if let Some(out) = options.trace.as_mut() {
-        report.trace_error = trace_error
-            .or_else(|| out.flush().err())
-            .map(|e| e.to_string());
-    }
-    report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
-    report.inconclusive_checks = checks
-        .iter()
-        .filter(|(c, _)| c.inconclusive())
-        .map(|(c, _)| c.name().to_string())
-        .collect();
-    report.history = world.take_history();
-    report.sim_time = sim.now();
-    report.stats = *sim.stats();
-    report.trace_events = index;
-    report.trace_hash = hasher.hex();
-    report.narration = narrator.lines;
-    report.narration_omitted = narrator.omitted;
-    report.observations = narrator.counts;
-    report.faults = narrator.faults;
-    report.verdict = verdict_of(&report.violations);
-    report.expectation_met = if scenario.expect == "pass" {
-        report.verdict == Verdict::Pass
-    } else {
-        report.violations.iter().any(|v| v.name == scenario.expect)
-    };
-    report
-}
-
 pub use crate::check::world::history_event;
 
-fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
+pub(super) fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
     Violation {
         name: "limit_reached".into(),
         check: "engine".into(),
@@ -439,7 +291,7 @@ fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
     }
 }
 
-fn verdict_of(violations: &[Violation]) -> Verdict {
+pub(super) fn verdict_of(violations: &[Violation]) -> Verdict {
     if violations.iter().any(|v| v.severity == Severity::Safety) {
         Verdict::Violation
     } else if violations.is_empty() {
@@ -454,7 +306,7 @@ fn verdict_of(violations: &[Violation]) -> Verdict {
 const QUIET_RECORDS: &[&str] = &[OP_RECORD, "state", "commit"];
 
 /// Collects the lines worth telling: faults and node observations.
-struct Narrator {
+pub(super) struct Narrator {
     limit: usize,
     lines: Vec<String>,
     omitted: u64,
@@ -463,7 +315,23 @@ struct Narrator {
 }
 
 impl Narrator {
-    fn observe(&mut self, event: &TraceEvent, names: &[String]) {
+    /// A narrator keeping at most `limit` lines.
+    pub(super) fn new(limit: usize) -> Narrator {
+        Narrator {
+            limit,
+            lines: Vec::new(),
+            omitted: 0,
+            counts: Vec::new(),
+            faults: 0,
+        }
+    }
+
+    /// The lines, how many were left out, the counts by kind, the faults.
+    pub(super) fn into_parts(self) -> (Vec<String>, u64, Vec<(String, u64)>, u64) {
+        (self.lines, self.omitted, self.counts, self.faults)
+    }
+
+    pub(super) fn observe(&mut self, event: &TraceEvent, names: &[String]) {
         match &event.kind {
             EventKind::Fault { applied: true, .. } => self.faults += 1,
             EventKind::Record(record) => self.count(&record.kind),

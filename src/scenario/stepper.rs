@@ -1,0 +1,342 @@
+//! One run of a scenario, one engine step at a time: what [`super::run`]
+//! drives to the end, and what a caller can step to inspect the simulation
+//! on the way ([`Stepper`], or [`Scenario::start`] for a registered model).
+//!
+//! Every step's trace events go to the hash, the trace file, the narrator and
+//! the checks in order, so a run stepped to its end has the same trace hash,
+//! violations and report as [`super::run`].
+
+use super::run::{empty_report, limit_violation, panic_violation, verdict_of, Narrator};
+use super::{RunOptions, RunReport, Scenario, Verdict};
+use crate::check::{Checker, Severity, Violation, World};
+use crate::engine::{RunEnd, Sim, SimBuilder, Step, TraceEvent, TraceHasher};
+use crate::node::{Message, Node, NodeId};
+use crate::time::SimTime;
+use std::cell::Cell;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+/// A run of a registered model's scenario, stepped by the caller (the
+/// message type erased; see [`Stepper`] for your own nodes).
+pub trait Stepping {
+    /// Runs the next engine step (at most up to the scenario's end) and
+    /// judges its events; false once the run is over (its end reached, a
+    /// safety violation, a limit, or a node's panic).
+    fn step(&mut self) -> bool;
+    /// The trace events of the last step.
+    fn events(&self) -> &[TraceEvent];
+    /// True time now.
+    fn now(&self) -> SimTime;
+    /// Violations found so far.
+    fn violations(&self) -> &[Violation];
+    /// Runs the end-of-run checks (if the end was reached) and reports.
+    fn finish(self: Box<Self>) -> RunReport;
+}
+
+impl Scenario {
+    /// Starts a run of this scenario's model with `seed`, to be stepped
+    /// with [`Stepping::step`]; stepped to its end, it reports what
+    /// [`super::run`] does, trace hash included.
+    pub fn start(&self, seed: u64, options: RunOptions) -> Box<dyn Stepping> {
+        self.model.start(self, seed, options)
+    }
+}
+
+/// What the checks and outputs of a run keep between steps.
+struct Observer {
+    names: Vec<String>,
+    checks: Vec<(Box<dyn Checker>, bool)>,
+    world: World,
+    hasher: TraceHasher,
+    report: RunReport,
+    narrator: Narrator,
+    options: RunOptions,
+    trace_error: Option<std::io::Error>,
+    index: u64,
+    last_time: Rc<Cell<SimTime>>,
+}
+
+impl Observer {
+    /// Judges one event; false when the run must stop (a safety violation).
+    fn observe(&mut self, event: &TraceEvent) -> bool {
+        self.last_time.set(event.time);
+        event.hash_into(&mut self.hasher);
+        if self.options.event_hashes {
+            self.report.event_hashes.push(self.hasher.finish());
+        }
+        if self.options.capture_event == Some(self.index) {
+            self.report.captured_event = Some(event.describe(&self.names));
+        }
+        self.index += 1;
+        if let (Some(out), None) = (self.options.trace.as_mut(), &self.trace_error) {
+            self.trace_error = writeln!(out, "{}", event.to_json(&self.names)).err();
+        }
+        self.narrator.observe(event, &self.names);
+        let mut keep_going = true;
+        for (checker, done) in self.checks.iter_mut() {
+            if *done {
+                continue;
+            }
+            if let Some(v) = checker.on_event(event, &self.world) {
+                // Safety: stop at the first violation. Liveness: retire this
+                // check and run on, so the safety checks still judge the run.
+                keep_going = v.severity != Severity::Safety;
+                *done = true;
+                self.report.violations.push(v);
+                if !keep_going {
+                    break;
+                }
+            }
+        }
+        self.world.observe(event);
+        keep_going
+    }
+}
+
+/// A run of your own nodes (built by a factory) in a scenario's world,
+/// stepped by the caller, with the simulation in view ([`Stepper::sim`]).
+pub struct Stepper<M: Message> {
+    sim: Sim<M>,
+    observer: Observer,
+    end: SimTime,
+    expect: String,
+    /// How the run ended, once it has.
+    ended: Option<RunEnd>,
+}
+
+impl<M: Message> Stepper<M> {
+    /// Builds the simulation of `scenario` with `seed` and the nodes of
+    /// `factory` (as [`super::run_custom`] does). A panic in the factory
+    /// is not caught here.
+    pub fn new(
+        scenario: &Scenario,
+        seed: u64,
+        options: RunOptions,
+        factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
+    ) -> Stepper<M> {
+        Stepper::with_clock(
+            scenario,
+            seed,
+            options,
+            factory,
+            Rc::new(Cell::new(SimTime::ZERO)),
+        )
+    }
+
+    /// [`Stepper::new`], setting `last_time` to each event's time as it is observed.
+    pub(super) fn with_clock(
+        scenario: &Scenario,
+        seed: u64,
+        mut options: RunOptions,
+        factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
+        last_time: Rc<Cell<SimTime>>,
+    ) -> Stepper<M> {
+        let names = scenario.names.clone();
+        let mut builder = SimBuilder::new(seed, names.len(), factory)
+            .names(names.clone())
+            .peers(scenario.peers.clone())
+            .topology(scenario.topology.clone())
+            .faults(scenario.fault_schedule(seed))
+            .limits(scenario.limits)
+            .describe_messages(options.trace.is_some());
+        for (i, clock) in scenario.clocks.iter().enumerate() {
+            builder = builder.clock(NodeId(i as u32), *clock);
+        }
+        let sim = builder.build();
+        let setup = crate::registry::CheckSetup {
+            liveness: scenario.liveness,
+            history_model: scenario.model.history_model(),
+            linearizability_memory: scenario.linearizability_memory,
+        };
+        // By name: a caller may have taken checks out of `scenario.checks`.
+        let mut checkers: Vec<Box<dyn Checker>> = scenario
+            .checks
+            .iter()
+            .map(|name| {
+                scenario
+                    .check_defs
+                    .iter()
+                    .find(|def| def.info.name == name)
+                    .expect("validated check names")
+                    .build(&setup)
+            })
+            .collect();
+        let mut report = empty_report(scenario, seed);
+        for extra in std::mem::take(&mut options.extra_checks) {
+            report.checks.push(extra.name().to_string());
+            checkers.push(extra);
+        }
+        let mut trace_error = None;
+        if let Some(out) = options.trace.as_mut() {
+            let header = serde_json::json!({"kind": "run", "scenario": scenario.file, "seed": seed, "model": scenario.model.name(), "nodes": names});
+            trace_error = writeln!(out, "{header}").err();
+        }
+        let narrator = Narrator::new(options.narrate);
+        Stepper {
+            sim,
+            observer: Observer {
+                world: World::new(names.clone()),
+                names,
+                // Each check with its "retired" flag (set once it reported a violation).
+                checks: checkers.into_iter().map(|c| (c, false)).collect(),
+                hasher: TraceHasher::default(),
+                report,
+                narrator,
+                options,
+                trace_error,
+                index: 0,
+                last_time,
+            },
+            end: scenario.end(),
+            expect: scenario.expect.clone(),
+            ended: None,
+        }
+    }
+
+    /// The simulation as it is now: time, nodes up or down, clocks,
+    /// storage, network, counters.
+    pub fn sim(&self) -> &Sim<M> {
+        &self.sim
+    }
+
+    /// Runs the next engine step (see [`Stepping::step`]).
+    pub fn step(&mut self) -> bool {
+        if self.ended.is_some() {
+            return false;
+        }
+        let (sim, observer, end) = (&mut self.sim, &mut self.observer, self.end);
+        let stepped = catch_unwind(AssertUnwindSafe(|| {
+            // As `Sim::run_until(end, ..)`, one step at a time.
+            if sim.next_event_time().is_none_or(|t| t > end) {
+                return Some(sim.run_until(end, |_| true));
+            }
+            match sim.step_until(end) {
+                Step::Ran => {}
+                Step::Idle => return Some(sim.run_until(end, |_| true)),
+                Step::Limit(hit) => return Some(RunEnd::Limit(hit)),
+            }
+            for event in sim.events() {
+                if !observer.observe(event) {
+                    return Some(RunEnd::Stopped);
+                }
+            }
+            None
+        }));
+        self.ended = match stepped {
+            Ok(ended) => ended,
+            Err(payload) => {
+                let node = self
+                    .sim
+                    .in_handler()
+                    .map(|n| self.observer.names[n.index()].as_str());
+                let violation = panic_violation(payload.as_ref(), self.sim.now(), node);
+                self.observer.report.violations.push(violation);
+                Some(RunEnd::Stopped)
+            }
+        };
+        self.ended.is_none()
+    }
+
+    /// The trace events of the last step.
+    pub fn events(&self) -> &[TraceEvent] {
+        self.sim.events()
+    }
+
+    /// Violations found so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.observer.report.violations
+    }
+
+    /// Runs the end-of-run checks (if the end was reached) and reports.
+    /// A run not stepped to its end is judged as far as it went.
+    pub fn finish(self) -> RunReport {
+        let Stepper {
+            sim,
+            observer,
+            end,
+            expect,
+            ended,
+        } = self;
+        let Observer {
+            mut checks,
+            world,
+            hasher,
+            mut report,
+            narrator,
+            mut options,
+            trace_error,
+            index,
+            ..
+        } = observer;
+        match ended {
+            Some(RunEnd::Reached) => {
+                for (checker, done) in checks.iter_mut() {
+                    if *done {
+                        continue;
+                    }
+                    if let Some(v) = checker.finish(end, &world) {
+                        let safety = v.severity == Severity::Safety;
+                        report.violations.push(v);
+                        if safety {
+                            break;
+                        }
+                    }
+                }
+            }
+            Some(RunEnd::Stopped) | None => {}
+            Some(RunEnd::Limit(hit)) => report.violations.push(limit_violation(hit, sim.now())),
+        }
+        if let Some(out) = options.trace.as_mut() {
+            report.trace_error = trace_error
+                .or_else(|| out.flush().err())
+                .map(|e| e.to_string());
+        }
+        report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
+        report.inconclusive_checks = checks
+            .iter()
+            .filter(|(c, _)| c.inconclusive())
+            .map(|(c, _)| c.name().to_string())
+            .collect();
+        let mut world = world;
+        report.history = world.take_history();
+        report.sim_time = sim.now();
+        report.stats = *sim.stats();
+        report.trace_events = index;
+        report.trace_hash = hasher.hex();
+        let (lines, omitted, counts, faults) = narrator.into_parts();
+        report.narration = lines;
+        report.narration_omitted = omitted;
+        report.observations = counts;
+        report.faults = faults;
+        report.verdict = verdict_of(&report.violations);
+        report.expectation_met = if expect == "pass" {
+            report.verdict == Verdict::Pass
+        } else {
+            report.violations.iter().any(|v| v.name == expect)
+        };
+        report
+    }
+}
+
+impl<M: Message> Stepping for Stepper<M> {
+    fn step(&mut self) -> bool {
+        Stepper::step(self)
+    }
+
+    fn events(&self) -> &[TraceEvent] {
+        Stepper::events(self)
+    }
+
+    fn now(&self) -> SimTime {
+        self.sim.now()
+    }
+
+    fn violations(&self) -> &[Violation] {
+        Stepper::violations(self)
+    }
+
+    fn finish(self: Box<Self>) -> RunReport {
+        Stepper::finish(*self)
+    }
+}
