@@ -6,11 +6,13 @@
 //! materialized, and outcomes are folded into a summary as they come, so a
 //! sweep's memory does not grow with its seed range: it keeps the
 //! [`MAX_FAILURES_KEPT`] failing seeds with the lowest numbers (and counts
-//! the rest), which does not depend on scheduling. A panic inside a run is
+//! the rest), which does not depend on scheduling. The one exception is the
+//! checks' metrics: 8 bytes per seed and metric, for exact medians. A panic inside a run is
 //! caught by the runner and reported with its seed; the sweep goes on.
 
 use crate::scenario::{run, RunOptions, RunReport, Scenario, Verdict};
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// The outcome of one seed, small enough to keep for every seed.
@@ -28,6 +30,8 @@ pub struct SeedOutcome {
     pub events: u64,
     /// The trace hash.
     pub trace_hash: String,
+    /// The run's metrics, sorted by name.
+    pub metrics: Vec<(String, f64)>,
 }
 
 /// How many failing seeds a sweep lists (the lowest); the rest are counted.
@@ -48,6 +52,26 @@ pub struct SweepSummary {
     pub failed: u64,
     /// The failing seeds with the lowest numbers, sorted by seed.
     pub failures: Vec<SeedOutcome>,
+    /// Every seed's value of each metric (8 bytes per seed and metric; in
+    /// no particular order: see [`SweepSummary::metric_stats`]).
+    pub metric_values: BTreeMap<String, Vec<f64>>,
+}
+
+/// A metric over the seeds of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricStats {
+    /// The metric's name.
+    pub name: String,
+    /// Seeds that reported it.
+    pub count: usize,
+    /// The least value.
+    pub min: f64,
+    /// The median (the lower of the two middle values).
+    pub median: f64,
+    /// The 90th percentile (nearest rank).
+    pub p90: f64,
+    /// The greatest value.
+    pub max: f64,
 }
 
 impl SweepSummary {
@@ -56,6 +80,14 @@ impl SweepSummary {
         self.seeds_run += 1;
         self.events += outcome.events;
         self.expectation_met += u64::from(outcome.expectation_met);
+        for (name, value) in &outcome.metrics {
+            match self.metric_values.get_mut(name) {
+                Some(values) => values.push(*value),
+                None => {
+                    self.metric_values.insert(name.clone(), vec![*value]);
+                }
+            }
+        }
         if outcome.verdict == Verdict::Pass {
             self.passed += 1;
         } else {
@@ -77,7 +109,35 @@ impl SweepSummary {
         self.events += other.events;
         self.failures.extend(other.failures);
         self.keep_lowest_failures();
+        for (name, values) in other.metric_values {
+            self.metric_values.entry(name).or_default().extend(values);
+        }
         self
+    }
+
+    /// Count, min, median, p90 and max of each metric, by name. The values
+    /// are sorted first, so the figures do not depend on which thread ran
+    /// which seed.
+    pub fn metric_stats(&self) -> Vec<MetricStats> {
+        self.metric_values
+            .iter()
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(name, values)| {
+                let mut sorted = values.clone();
+                sorted.sort_by(f64::total_cmp);
+                let n = sorted.len();
+                // Nearest rank: the smallest value with at least q of the values at or below it.
+                let rank = |q: f64| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+                MetricStats {
+                    name: name.clone(),
+                    count: n,
+                    min: sorted[0],
+                    median: rank(0.5),
+                    p90: rank(0.9),
+                    max: sorted[n - 1],
+                }
+            })
+            .collect()
     }
 
     fn keep_lowest_failures(&mut self) {
@@ -113,6 +173,7 @@ impl From<&RunReport> for SeedOutcome {
             expectation_met: r.expectation_met,
             events: r.stats.events,
             trace_hash: r.trace_hash.clone(),
+            metrics: r.metrics.clone(),
         }
     }
 }
@@ -187,7 +248,33 @@ mod tests {
             expectation_met: false,
             events: 1,
             trace_hash: String::new(),
+            metrics: vec![("m.s".to_string(), seed as f64)],
         }
+    }
+
+    #[test]
+    fn metrics_are_aggregated_whatever_the_order() {
+        // Seeds 1..=10 in two halves merged either way: the same figures.
+        let half = |seeds: &[u64]| {
+            seeds.iter().fold(SweepSummary::default(), |s, &seed| {
+                s.add(outcome(seed, Verdict::Pass))
+            })
+        };
+        let (a, b) = (half(&[7, 1, 9, 3, 5]), half(&[2, 10, 4, 8, 6]));
+        let one = a.clone().merge(b.clone()).metric_stats();
+        let other = b.merge(a).metric_stats();
+        assert_eq!(one, other);
+        assert_eq!(
+            one,
+            vec![MetricStats {
+                name: "m.s".into(),
+                count: 10,
+                min: 1.0,
+                median: 5.0,
+                p90: 9.0,
+                max: 10.0,
+            }]
+        );
     }
 
     #[test]

@@ -94,9 +94,12 @@ impl Model for PingPong {
     }
 }
 
-/// Safety: no node ever records `alarm`.
+/// Safety: no node ever records `alarm`. Reports how many pings went out
+/// as a metric.
 #[derive(Default)]
-struct NoAlarm;
+struct NoAlarm {
+    sent: u64,
+}
 
 impl Checker for NoAlarm {
     fn name(&self) -> &'static str {
@@ -104,6 +107,9 @@ impl Checker for NoAlarm {
     }
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
+        if let EventKind::Send { .. } = &event.kind {
+            self.sent += 1;
+        }
         let EventKind::Record(record) = &event.kind else {
             return None;
         };
@@ -121,6 +127,10 @@ impl Checker for NoAlarm {
     fn finish(&mut self, _end: SimTime, _world: &World) -> Option<Violation> {
         None
     }
+
+    fn metrics(&self) -> Vec<(String, f64)> {
+        vec![("no_alarm.sent".to_string(), self.sent as f64)]
+    }
 }
 
 fn registry() -> Registry {
@@ -131,7 +141,7 @@ fn registry() -> Registry {
             severity: Severity::Safety,
             violation: "alarm_raised",
         },
-        |_| Box::new(NoAlarm),
+        |_| Box::new(NoAlarm::default()),
     )
 }
 
@@ -376,7 +386,7 @@ fn a_stepper_shows_the_simulation_of_its_own_nodes() {
     };
     let factory = |p: PingParams| move |_| Box::new(Pinger(p.clone())) as Box<dyn Node<Ping>>;
     let options = || RunOptions {
-        extra_checks: vec![Box::new(NoAlarm)],
+        extra_checks: vec![Box::new(NoAlarm::default())],
         ..RunOptions::default()
     };
     let mut stepper = Stepper::new(&s, 5, options(), factory(params.clone()));
@@ -392,4 +402,28 @@ fn a_stepper_shows_the_simulation_of_its_own_nodes() {
     assert_eq!(stepped.trace_hash, whole.trace_hash);
     assert_eq!(stepped.violations[0].name, "alarm_raised");
     assert_eq!(stepped.violations, whole.violations);
+}
+
+#[test]
+fn metrics_and_check_outcomes_reach_the_report_and_the_sweep() {
+    let s = Scenario::parse_with(&registry(), &scenario(""), "ping.toml").unwrap();
+    let report = run(&s, 1, RunOptions::default());
+    assert_eq!(
+        report.check_outcomes,
+        [("no_alarm".to_string(), "ok".to_string())]
+    );
+    let sent = report.metrics.iter().find(|(m, _)| m == "no_alarm.sent");
+    assert!(sent.is_some_and(|(_, n)| *n > 10.0), "{:?}", report.metrics);
+
+    let path = file("metrics", &scenario(""));
+    let (code, out, err) = cli(&["sweep", &path, "--seeds", "0..4", "--jobs", "2", "--json"]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let m = &json["metrics"]["no_alarm.sent"];
+    assert_eq!(m["count"], 4, "{json}");
+    for key in ["min", "median", "p90", "max"] {
+        assert!(m[key].as_f64().is_some_and(|v| v > 10.0), "{key}: {json}");
+    }
+    assert!(m["min"].as_f64() <= m["max"].as_f64());
 }

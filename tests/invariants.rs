@@ -239,3 +239,20 @@ fn no_lost_update_allows_tokens_that_never_go_back() {
     ];
     assert_eq!(judge("no_lost_update", &events, 100, bound(0, 10)), None);
 }
+
+#[test]
+fn progress_reports_how_long_recovery_took() {
+    let mut checker = build("progress", bound(1000, 2000)).expect("a known check");
+    let world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+    // Progress before the liveness phase does not count.
+    for event in [ok_op(500, 1), ok_op(1750, 1), ok_op(1900, 2)] {
+        assert!(checker.on_event(&event, &world).is_none());
+    }
+    assert_eq!(checker.finish(ms(5000), &world), None);
+    assert_eq!(
+        checker.metrics(),
+        [("progress.recovery_s".to_string(), 0.75)]
+    );
+    let idle = build("progress", bound(1000, 2000)).expect("a known check");
+    assert!(idle.metrics().is_empty(), "no progress, no figure");
+}

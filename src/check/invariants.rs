@@ -386,6 +386,8 @@ impl Checker for Convergence {
 pub struct Progress {
     bound: LivenessBound,
     progressed: bool,
+    /// When progress first came in the liveness phase.
+    progressed_at: Option<SimTime>,
 }
 
 impl Progress {
@@ -394,6 +396,7 @@ impl Progress {
         Progress {
             bound,
             progressed: false,
+            progressed_at: None,
         }
     }
 
@@ -433,12 +436,27 @@ impl Checker for Progress {
             self.progressed |= ok_op
                 || record_of(event, "leader").is_some()
                 || record_of(event, "storage_write").is_some();
+            if self.progressed && self.progressed_at.is_none() {
+                self.progressed_at = Some(event.time);
+            }
         }
         None
     }
 
     fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation> {
         self.overdue(end, true, world)
+    }
+
+    /// `progress.recovery_s`: seconds from the start of the liveness phase
+    /// to the first progress, if there was any.
+    fn metrics(&self) -> Vec<(String, f64)> {
+        self.progressed_at
+            .map(|at| {
+                let ns = at.as_nanos().saturating_sub(self.bound.after.as_nanos());
+                ("progress.recovery_s".to_string(), ns as f64 / 1e9)
+            })
+            .into_iter()
+            .collect()
     }
 }
 

@@ -69,6 +69,12 @@ pub trait Checker {
     fn inconclusive(&self) -> bool {
         false
     }
+    /// After the run: numbers worth aggregating over seeds, named
+    /// `<check>.<what>` (e.g. `progress.recovery_s`); a sweep reports their
+    /// count, min, median, p90 and max.
+    fn metrics(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
 }
 
 /// What a scenario can say about liveness: after `after`, progress is due

@@ -49,7 +49,15 @@ pub(super) fn cmd_sweep(
     let elapsed = started.elapsed().as_secs_f64();
     let failed = result.failed;
     let unlisted = failed - result.failures.len() as u64;
+    let stats = result.metric_stats();
     if json {
+        let metrics: serde_json::Map<String, serde_json::Value> = stats
+            .iter()
+            .map(|m| {
+                let figures = serde_json::json!({"count": m.count, "min": m.min, "median": m.median, "p90": m.p90, "max": m.max});
+                (m.name.clone(), figures)
+            })
+            .collect();
         let failures: Vec<serde_json::Value> = result
             .failures
             .iter()
@@ -78,6 +86,7 @@ pub(super) fn cmd_sweep(
                 "events": result.events,
                 "elapsed_ms": (elapsed * 1000.0).round(),
                 "failures": failures,
+                "metrics": metrics,
             })
         );
     } else {
@@ -100,6 +109,18 @@ pub(super) fn cmd_sweep(
                 io,
                 "  reproduce: {}",
                 summary::reproduce_with(&io.command, path, f.seed)
+            );
+        }
+        for m in &stats {
+            outln!(
+                io,
+                "metric {}: {} seeds · min {} · median {} · p90 {} · max {}",
+                m.name,
+                m.count,
+                m.min,
+                m.median,
+                m.p90,
+                m.max
             );
         }
         if unlisted > 0 {

@@ -20,6 +20,31 @@ pub fn reproduce_with(command: &str, scenario_file: &str, seed: u64) -> String {
     format!("{command} run {scenario_file} --seed {seed}")
 }
 
+/// Each of the report's checks with its outcome: `ok`, `violated`,
+/// `unknown` (it could not decide), or `ok until the run stopped`.
+pub fn check_outcomes(report: &RunReport) -> Vec<(String, String)> {
+    let stopped = report
+        .violations
+        .iter()
+        .any(|v| v.severity == crate::check::Severity::Safety);
+    report
+        .checks
+        .iter()
+        .map(|c| {
+            let outcome = if report.violations.iter().any(|v| &v.check == c) {
+                "violated"
+            } else if report.inconclusive_checks.contains(c) {
+                "unknown"
+            } else if !stopped {
+                "ok"
+            } else {
+                "ok until the run stopped"
+            };
+            (c.clone(), outcome.to_string())
+        })
+        .collect()
+}
+
 /// The header printed before a run: seed and scenario first.
 pub fn header(scenario: &Scenario, seed: u64) -> String {
     let mut out = String::new();
@@ -92,24 +117,22 @@ pub fn body(report: &RunReport) -> String {
             .collect();
         let _ = writeln!(out, "observations: {}", counts.join(", "));
     }
-    if !report.checks.is_empty() {
+    if !report.check_outcomes.is_empty() {
         let outcomes: Vec<String> = report
-            .checks
+            .check_outcomes
             .iter()
-            .map(|c| match report.violations.iter().find(|v| &v.check == c) {
-                Some(v) => format!("{c} VIOLATED ({})", v.name),
-                None if report.inconclusive_checks.contains(c) => format!("{c} unknown"),
-                None if !report
-                    .violations
-                    .iter()
-                    .any(|v| v.severity == crate::check::Severity::Safety) =>
-                {
-                    format!("{c} ok")
+            .map(|(c, outcome)| match outcome.as_str() {
+                "violated" => {
+                    let v = report.violations.iter().find(|v| &v.check == c);
+                    format!("{c} VIOLATED ({})", v.map_or("", |v| v.name.as_str()))
                 }
-                None => format!("{c} ok until the run stopped"),
+                other => format!("{c} {other}"),
             })
             .collect();
         let _ = writeln!(out, "checks: {}", outcomes.join(", "));
+    }
+    for (name, value) in &report.metrics {
+        let _ = writeln!(out, "metric {name} = {value}");
     }
     for note in &report.check_notes {
         let _ = writeln!(out, "check {note}");
@@ -177,6 +200,8 @@ pub fn to_json(report: &RunReport) -> Value {
         })).collect::<Vec<_>>(),
         "checks": report.checks,
         "check_notes": report.check_notes,
+        "check_outcomes": report.check_outcomes.iter().map(|(c, o)| (c.clone(), Value::from(o.as_str()))).collect::<serde_json::Map<String, Value>>(),
+        "metrics": report.metrics.iter().map(|(m, v)| (m.clone(), Value::from(*v))).collect::<serde_json::Map<String, Value>>(),
         "inconclusive_checks": report.inconclusive_checks,
         "operations": report.history.operation_count(),
         "verdict": report.verdict.as_str(),

@@ -116,6 +116,12 @@ pub struct RunReport {
     pub inconclusive_checks: Vec<String>,
     /// The checks that judged the run.
     pub checks: Vec<String>,
+    /// Each check and its outcome: `ok`, `violated`, `unknown`, or `ok
+    /// until the run stopped` (another check's safety violation stopped it).
+    pub check_outcomes: Vec<(String, String)>,
+    /// Numbers the checks report (see [`crate::check::Checker::metrics`]),
+    /// sorted by name.
+    pub metrics: Vec<(String, f64)>,
     /// The command that reproduces this run (a caller of `run_custom` may set its own).
     pub reproduce: String,
     /// The first error writing [`RunOptions::trace`], if any: the trace is
@@ -155,6 +161,7 @@ pub fn run_custom<M: Message>(
         report.sim_time = last_time.get();
         report.verdict = Verdict::Violation;
         report.violations.push(violation);
+        report.check_outcomes = crate::report::summary::check_outcomes(&report);
         report
     })
 }
@@ -273,6 +280,8 @@ pub(super) fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         check_notes: Vec::new(),
         inconclusive_checks: Vec::new(),
         checks: scenario.checks.clone(),
+        check_outcomes: Vec::new(),
+        metrics: Vec::new(),
         reproduce: crate::report::summary::reproduce_command(&scenario.file, seed),
         trace_error: None,
     }

@@ -309,7 +309,10 @@ impl<M: Message> Stepper<M> {
         report.narration_omitted = omitted;
         report.observations = counts;
         report.faults = faults;
+        report.metrics = checks.iter().flat_map(|(c, _)| c.metrics()).collect();
+        report.metrics.sort_by(|a, b| a.0.cmp(&b.0));
         report.verdict = verdict_of(&report.violations);
+        report.check_outcomes = crate::report::summary::check_outcomes(&report);
         report.expectation_met = if expect == "pass" {
             report.verdict == Verdict::Pass
         } else {
