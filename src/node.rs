@@ -73,6 +73,12 @@ pub trait Node<M> {
     fn on_message(&mut self, ctx: &mut Ctx<'_, M>, from: NodeId, msg: M);
     /// Called when a timer set with [`Ctx::set_timer`] fires.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, M>, timer: TimerId);
+    /// A view of the node's state for someone stepping a run
+    /// ([`crate::Sim::node_state`]); none by default. A node that derives
+    /// `Debug` can return `Some(format!("{self:?}"))`.
+    fn debug_state(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The record kind of client operations (see [`Ctx::invoke`]).

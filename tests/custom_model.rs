@@ -366,6 +366,18 @@ fn a_stepped_run_reports_what_run_does() {
         while stepping.step() {
             steps += 1;
             assert!(stepping.now() <= s.end());
+            if steps == 100 {
+                // A built-in node shows its state (its Debug view).
+                let state = (0..s.servers as u32)
+                    .find_map(|n| stepping.node_state(NodeId(n)))
+                    .expect("a server is up");
+                let kind = if file.contains("heartbeat") {
+                    "HeartbeatNode"
+                } else {
+                    "Server"
+                };
+                assert!(state.starts_with(kind), "{state}");
+            }
         }
         let stepped = stepping.finish();
         assert!(steps > 0);
@@ -396,6 +408,11 @@ fn a_stepper_shows_the_simulation_of_its_own_nodes() {
     // The alarm at 1s stopped the run there, with every node up.
     assert_eq!(stepper.sim().now(), SimTime(1_000_000_000));
     assert!((0..3).all(|n| stepper.sim().is_up(NodeId(n))));
+    assert_eq!(
+        stepper.sim().node_state(NodeId(0)),
+        None,
+        "Pinger shows no state"
+    );
     assert!(stepper.sim().stats().messages_delivered > 0);
     let stepped = stepper.finish();
     let whole = run_custom(&s, 5, options(), factory(params));

@@ -411,6 +411,11 @@ impl<M: Message> Sim<M> {
         self.slots[node.index()].node.is_some()
     }
 
+    /// The node's [`Node::debug_state`], if it is up and has one.
+    pub fn node_state(&self, node: NodeId) -> Option<String> {
+        self.slots[node.index()].node.as_ref()?.debug_state()
+    }
+
     /// True if the node is paused.
     pub fn is_paused(&self, node: NodeId) -> bool {
         self.slots[node.index()].paused_until.is_some()

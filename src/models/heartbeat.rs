@@ -149,4 +149,8 @@ impl Node<Heartbeat> for HeartbeatNode {
         debug_assert_eq!(timer.tag(), TICK, "heartbeat has one timer kind");
         self.tick(ctx);
     }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }

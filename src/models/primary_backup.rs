@@ -195,6 +195,10 @@ impl Node<PbMsg> for Server {
         });
         ctx.set_timer(self.params.anti_entropy, ANTI_ENTROPY);
     }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 const THINK: u64 = 1;
@@ -294,5 +298,9 @@ impl Node<PbMsg> for Client {
             TIMEOUT => self.finish(ctx, OpType::Info, None),
             other => debug_assert!(false, "unknown timer tag {other}"),
         }
+    }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
     }
 }

@@ -30,6 +30,9 @@ pub trait Stepping {
     fn now(&self) -> SimTime;
     /// Violations found so far.
     fn violations(&self) -> &[Violation];
+    /// The node's state as its [`Node::debug_state`] shows it (the built-in
+    /// models' nodes: their `Debug` view), if it is up.
+    fn node_state(&self, node: NodeId) -> Option<String>;
     /// Runs the end-of-run checks (if the end was reached) and reports.
     fn finish(self: Box<Self>) -> RunReport;
 }
@@ -337,6 +340,10 @@ impl<M: Message> Stepping for Stepper<M> {
 
     fn violations(&self) -> &[Violation] {
         Stepper::violations(self)
+    }
+
+    fn node_state(&self, node: NodeId) -> Option<String> {
+        self.sim.node_state(node)
     }
 
     fn finish(self: Box<Self>) -> RunReport {

@@ -237,6 +237,10 @@ impl Node<LeaseMsg> for Candidate {
             other => debug_assert!(false, "unknown timer tag {other}"),
         }
     }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 #[cfg(test)]

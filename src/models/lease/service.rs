@@ -136,6 +136,10 @@ impl Node<LeaseMsg> for LeaseService {
     fn on_timer(&mut self, _ctx: &mut Ctx<'_, LeaseMsg>, timer: TimerId) {
         debug_assert!(false, "the lease service sets no timers, got {timer:?}");
     }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,10 @@ impl Node<LeaseMsg> for LeaseStorage {
     fn on_timer(&mut self, _ctx: &mut Ctx<'_, LeaseMsg>, timer: TimerId) {
         debug_assert!(false, "the storage sets no timers, got {timer:?}");
     }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 #[cfg(test)]

@@ -329,4 +329,8 @@ impl Node<RaftMsg> for RaftClient {
             _ => {} // a timer of a finished operation
         }
     }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }

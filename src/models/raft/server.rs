@@ -896,4 +896,8 @@ impl Node<RaftMsg> for RaftServer {
         }
         Self::sync(ctx);
     }
+
+    fn debug_state(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
