@@ -16,7 +16,7 @@
 
 use crate::check::linearizability::LinModel;
 use crate::models::workload::Workload;
-use crate::node::{Message, Node, NodeId};
+use crate::node::{Message, Node, NodeId, Record};
 use crate::scenario::{run_custom, RunOptions, RunReport, Scenario, Stepper, Stepping};
 use crate::time::SimDuration;
 use serde::de::DeserializeOwned;
@@ -71,6 +71,17 @@ pub trait Model: Send + Sync + 'static {
     /// each message the network delivers on average.
     fn periodic_work(&self, _params: &Self::Params, _layout: &Layout, _copies: f64) -> Vec<Work> {
         Vec::new()
+    }
+    /// The narrated line of one of its nodes' records, after the node's
+    /// name (e.g. `"elected leader of term 3"`); `None` tells it the default
+    /// way (`kind key=value ...`).
+    fn narrate(&self, _params: &Self::Params, _record: &Record) -> Option<String> {
+        None
+    }
+    /// Record kinds too frequent to narrate (still counted, traced and
+    /// checked); client operations, `state` and `commit` are never narrated.
+    fn quiet_records(&self) -> &'static [&'static str] {
+        &[]
     }
     /// Builds node `id` (servers are `0..layout.servers`, then the clients).
     fn node(&self, params: &Self::Params, layout: &Layout, id: NodeId) -> Box<dyn Node<Self::Msg>>;
@@ -154,6 +165,10 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn default_liveness(&self) -> Option<SimDuration>;
     /// Its periodic work (see [`Model::periodic_work`]).
     fn periodic_work(&self, copies: f64) -> Vec<Work>;
+    /// See [`Model::narrate`].
+    fn narrate(&self, record: &Record) -> Option<String>;
+    /// See [`Model::quiet_records`].
+    fn quiet_records(&self) -> &'static [&'static str];
     /// Runs `scenario` with `seed` and this model's nodes.
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport;
     /// Starts a run of `scenario` with `seed` and this model's nodes, to be stepped.
@@ -212,6 +227,14 @@ impl<M: Model> Configured for Bound<M> {
 
     fn periodic_work(&self, copies: f64) -> Vec<Work> {
         self.model.periodic_work(&self.params, &self.layout, copies)
+    }
+
+    fn narrate(&self, record: &Record) -> Option<String> {
+        self.model.narrate(&self.params, record)
+    }
+
+    fn quiet_records(&self) -> &'static [&'static str] {
+        self.model.quiet_records()
     }
 
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {

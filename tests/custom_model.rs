@@ -8,6 +8,7 @@
 use faultlab::check::{CheckInfo, Checker, Severity, Violation, World};
 use faultlab::engine::{EventKind, TraceEvent};
 use faultlab::model::{Layout, ModelChecks, ParamError};
+use faultlab::node::Record;
 use faultlab::scenario::{run, RunOptions, Scenario};
 use faultlab::{Ctx, Model, Node, NodeId, Registry, SimDuration, SimTime, TimerId};
 use serde::Deserialize;
@@ -52,6 +53,7 @@ impl Node<Ping> for Pinger {
             ctx.record("alarm", serde_json::json!({}));
             return;
         }
+        ctx.record("beat", serde_json::json!({}));
         ctx.broadcast(Ping);
         ctx.set_timer(self.0.interval, BEAT);
     }
@@ -87,6 +89,14 @@ impl Model for PingPong {
             interval,
             alarm_at: table.alarm_at,
         })
+    }
+
+    fn narrate(&self, _params: &PingParams, record: &Record) -> Option<String> {
+        (record.kind == "alarm").then(|| "RAISES THE ALARM".to_string())
+    }
+
+    fn quiet_records(&self) -> &'static [&'static str] {
+        &["beat"]
     }
 
     fn node(&self, params: &PingParams, _layout: &Layout, _id: NodeId) -> Box<dyn Node<Ping>> {
@@ -185,6 +195,12 @@ fn the_library_runs_a_registered_model_from_scenario_text() {
     let report = run(&alarmed.unwrap(), 7, RunOptions::default());
     assert_eq!(report.verdict.as_str(), "violation");
     assert_eq!(report.violations[0].name, "alarm_raised");
+    // The model narrates its alarm its own way and keeps its beats quiet.
+    assert_eq!(report.narration, ["    1.000s  n1 RAISES THE ALARM"]);
+    assert!(report
+        .observations
+        .iter()
+        .any(|(k, n)| k == "beat" && *n > 10));
 }
 
 #[test]

@@ -6,12 +6,14 @@ use super::Stepper;
 use crate::check::{Checker, Severity, Violation};
 use crate::engine::{EventKind, LimitHit, Stats, TraceEvent};
 use crate::history::History;
+use crate::model::Configured;
 use crate::node::{Message, Node, NodeId, OP_RECORD};
 use crate::time::SimTime;
 use std::cell::Cell;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// How a run went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -316,6 +318,8 @@ const QUIET_RECORDS: &[&str] = &[OP_RECORD, "state", "commit"];
 
 /// Collects the lines worth telling: faults and node observations.
 pub(super) struct Narrator {
+    /// The model, which may narrate its records its own way.
+    model: Arc<dyn Configured>,
     limit: usize,
     lines: Vec<String>,
     omitted: u64,
@@ -325,8 +329,9 @@ pub(super) struct Narrator {
 
 impl Narrator {
     /// A narrator keeping at most `limit` lines.
-    pub(super) fn new(limit: usize) -> Narrator {
+    pub(super) fn new(model: Arc<dyn Configured>, limit: usize) -> Narrator {
         Narrator {
+            model,
             limit,
             lines: Vec::new(),
             omitted: 0,
@@ -346,14 +351,25 @@ impl Narrator {
             EventKind::Record(record) => self.count(&record.kind),
             _ => {}
         }
-        if !tells(event) {
+        let quiet = match &event.kind {
+            EventKind::Record(record) => self.model.quiet_records().contains(&record.kind.as_str()),
+            _ => false,
+        };
+        if quiet || !tells(event) {
             return;
         }
         if self.lines.len() >= self.limit {
             self.omitted += 1;
             return;
         }
-        let line = narrate(event, names);
+        let own = match &event.kind {
+            EventKind::Record(record) => self.model.narrate(record).map(|line| {
+                let node = event.node.map_or("", |n| names[n.index()].as_str());
+                format!("{node} {line}")
+            }),
+            _ => None,
+        };
+        let line = own.unwrap_or_else(|| narrate(event, names));
         self.lines.push(format!(
             "{:>10}  {}",
             event.time.to_string(),

@@ -16,6 +16,7 @@ use std::cell::Cell;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// A run of a registered model's scenario, stepped by the caller (the
 /// message type erased; see [`Stepper`] for your own nodes).
@@ -175,7 +176,7 @@ impl<M: Message> Stepper<M> {
             let header = serde_json::json!({"kind": "run", "scenario": scenario.file, "seed": seed, "model": scenario.model.name(), "nodes": names});
             trace_error = writeln!(out, "{header}").err();
         }
-        let narrator = Narrator::new(options.narrate);
+        let narrator = Narrator::new(Arc::clone(&scenario.model), options.narrate);
         Stepper {
             sim,
             observer: Observer {
