@@ -178,7 +178,7 @@ impl From<&RunReport> for SeedOutcome {
     }
 }
 
-/// Runs every seed in `seeds` of the scenario's built-in model (using the
+/// Runs every seed in `seeds` with the scenario's model (using the
 /// current rayon pool), calling `progress` after each seed. `shard = (k, n)`
 /// keeps only seeds with `seed % n == k`, for splitting a sweep across machines.
 pub fn sweep(

@@ -28,7 +28,7 @@ pub fn print(text: &str) {
     print_bytes(text.as_bytes());
 }
 
-/// [`print`] for bytes.
+/// [`print()`] for bytes.
 pub fn print_bytes(bytes: &[u8]) {
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
     if *state != State::Open {

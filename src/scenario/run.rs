@@ -139,8 +139,10 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
 }
 
 /// Runs your own nodes (built by `factory`) in `scenario`'s world: its
-/// nodes, network, clocks, faults, checks and limits; the scenario's model
-/// section is ignored. A panic in a node (its factory or a handler) becomes a
+/// nodes, network, clocks, faults, checks and limits, in place of its
+/// model's nodes (the report's `reproduce` still names the scenario's file,
+/// which runs its model: set your own). To run a protocol from scenario
+/// files, register it as a [`crate::Model`] instead. A panic in a node (its factory or a handler) becomes a
 /// `node_panic` violation; a panic anywhere else is faultlab's own bug and
 /// becomes an `internal_error` violation that says so.
 pub fn run_custom<M: Message>(

@@ -1,10 +1,10 @@
-//! One run of a scenario, one engine step at a time: what [`super::run`]
+//! One run of a scenario, one engine step at a time: what [`super::run()`]
 //! drives to the end, and what a caller can step to inspect the simulation
 //! on the way ([`Stepper`], or [`Scenario::start`] for a registered model).
 //!
 //! Every step's trace events go to the hash, the trace file, the narrator and
 //! the checks in order, so a run stepped to its end has the same trace hash,
-//! violations and report as [`super::run`].
+//! violations and report as [`super::run()`].
 
 use super::run::{empty_report, limit_violation, panic_violation, verdict_of, Narrator};
 use super::{RunOptions, RunReport, Scenario, Verdict};
@@ -41,7 +41,7 @@ pub trait Stepping {
 impl Scenario {
     /// Starts a run of this scenario's model with `seed`, to be stepped
     /// with [`Stepping::step`]; stepped to its end, it reports what
-    /// [`super::run`] does, trace hash included.
+    /// [`super::run()`] does, trace hash included.
     pub fn start(&self, seed: u64, options: RunOptions) -> Box<dyn Stepping> {
         self.model.start(self, seed, options)
     }
