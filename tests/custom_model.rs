@@ -251,6 +251,15 @@ fn the_cli_runs_sweeps_and_lists_it() {
         "{out}"
     );
     assert!(
+        out.contains("nodes: at least 1 (every node is a server)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("nodes: at least 3 (n1 the lease service, n2 the storage, n3.. candidates)\n"),
+        "{out}"
+    );
+    assert!(out.contains("; clients c1..cN from [workload]"), "{out}");
+    assert!(
         out.contains("raft"),
         "the built-in models are listed too: {out}"
     );

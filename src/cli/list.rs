@@ -21,6 +21,18 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
             checks.supported.join(", "),
             checks.default.join(", ")
         );
+        let clients = if model.uses_workload {
+            "; clients c1..cN from [workload]"
+        } else {
+            ""
+        };
+        outln!(
+            io,
+            "  {:<15} nodes: at least {} ({}){clients}",
+            "",
+            model.servers.min,
+            model.servers.roles
+        );
     }
     outln!(io, "checks:");
     for c in registry.checks().map(|c| &c.info) {
