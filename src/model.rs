@@ -48,6 +48,11 @@ pub trait Model: Send + Sync + 'static {
             roles: "every node is a server",
         }
     }
+    /// The roles its nodes report with [`Node::role`], which fault targets
+    /// may name (`node = "@leader"`); none by default.
+    fn roles(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// True if it has clients, described by the scenario's `[workload]`
     /// (named c1..cN, after the servers).
     fn uses_workload(&self) -> bool {

@@ -79,6 +79,16 @@ pub trait Node<M> {
     fn debug_state(&self) -> Option<String> {
         None
     }
+    /// The node's role now (one of its model's [`crate::model::Model::roles`]), for
+    /// fault targets such as `@leader`; none by default.
+    fn role(&self) -> Option<&'static str> {
+        None
+    }
+    /// Breaks ties when several nodes report the same role: the highest
+    /// rank wins (Raft: the term), then the lowest node id; 0 by default.
+    fn role_rank(&self) -> u64 {
+        0
+    }
 }
 
 /// The record kind of client operations (see [`Ctx::invoke`]).

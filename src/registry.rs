@@ -53,6 +53,7 @@ pub(crate) trait Entry: Send + Sync {
     fn about(&self) -> &'static str;
     fn checks(&self) -> ModelChecks;
     fn servers(&self) -> Servers;
+    fn roles(&self) -> &'static [&'static str];
     fn uses_workload(&self) -> bool;
     /// Reads the model's table and validates it for `layout`.
     fn configure(
@@ -76,6 +77,9 @@ impl<M: Model> Entry for ModelEntry<M> {
     }
     fn servers(&self) -> Servers {
         self.0.servers()
+    }
+    fn roles(&self) -> &'static [&'static str] {
+        self.0.roles()
     }
     fn uses_workload(&self) -> bool {
         self.0.uses_workload()
@@ -107,6 +111,8 @@ pub struct ModelInfo {
     pub servers: Servers,
     /// Whether it reads `[workload]`.
     pub uses_workload: bool,
+    /// The roles its nodes report, for fault targets (see [`Model::roles`]).
+    pub roles: &'static [&'static str],
 }
 
 /// Models and checks by name.
@@ -204,6 +210,7 @@ impl Registry {
                 checks: m.checks(),
                 servers: m.servers(),
                 uses_workload: m.uses_workload(),
+                roles: m.roles(),
             })
             .collect()
     }

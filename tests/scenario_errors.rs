@@ -1024,3 +1024,60 @@ fn the_liveness_bound_is_required_only_when_a_liveness_check_runs() {
     let err = Scenario::parse(&with_progress, "bad.toml").unwrap_err();
     assert_eq!(err.field.as_deref(), Some("duration"), "{err}");
 }
+
+// ---- fault targets ----
+
+/// A valid raft scenario of 10 lines; tests append to it, so their first line is 11.
+const RAFT: &str = "model = \"raft\"\nduration = \"5s\"\n[raft]\nelection_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"50ms\"\n[workload]\nclients = 1\ntimeout = \"100ms\"\n[nodes]\ncount = 3\n";
+
+#[test]
+fn fault_targets_are_accepted() {
+    for target in [
+        "@leader",
+        "@follower+2",
+        "@random",
+        "@random:candidate",
+        "@crashed",
+    ] {
+        let text =
+            format!("{RAFT}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"{target}\"\n");
+        Scenario::parse(&text, "ok.toml").unwrap_or_else(|e| panic!("{target}: {e}"));
+    }
+}
+
+#[test]
+fn unknown_role_lists_the_models_roles() {
+    let text = format!("{RAFT}[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"@boss\"\n");
+    check(
+        &text,
+        14,
+        "faults[0].node",
+        "unknown role 'boss'; this model's roles are leader, follower, candidate",
+    );
+}
+
+#[test]
+fn target_offset_must_be_a_count() {
+    let text = format!("{RAFT}[[faults]]\nat = \"1s\"\nkind = \"isolate\"\nnode = \"@leader+x\"\n");
+    check(&text, 14, "faults[0].node", "'+x' is not a count");
+}
+
+#[test]
+fn role_target_on_a_model_without_roles() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"pause\"\nnode = \"@leader\"\nduration = \"1s\"\n"),
+        13,
+        "faults[0].node",
+        "this model reports none",
+    );
+}
+
+#[test]
+fn target_where_only_a_name_is_taken() {
+    check(
+        &with("[[faults]]\nat = \"1s\"\nkind = \"bridge\"\nnode = \"@random\"\ngroups = [[\"n1\"], [\"n2\"]]\n"),
+        13,
+        "faults[0].node",
+        "takes a node name",
+    );
+}

@@ -160,7 +160,8 @@ impl World {
             Fault::ClockJump { node, .. } => {
                 self.jumps[node.index()] = Some((t, fault.describe(&self.names)));
             }
-            Fault::Restart(_) => {}
+            // An aimed fault is traced as itself only when it was skipped.
+            Fault::Restart(_) | Fault::Aimed { .. } => {}
         }
     }
 

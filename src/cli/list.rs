@@ -33,6 +33,14 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
             model.servers.min,
             model.servers.roles
         );
+        if !model.roles.is_empty() {
+            outln!(
+                io,
+                "  {:<15} fault targets: @{}, @crashed, @random",
+                "",
+                model.roles.join(", @")
+            );
+        }
     }
     outln!(io, "checks:");
     for c in registry.checks().map(|c| &c.info) {

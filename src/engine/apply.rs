@@ -3,6 +3,7 @@
 use super::queue::Payload;
 use super::trace::EventKind;
 use super::Sim;
+use crate::fault::target::CRASHED;
 use crate::fault::Fault;
 use crate::net::DropReason;
 use crate::node::{Message, NodeId};
@@ -11,6 +12,27 @@ use crate::time::SimDuration;
 impl<M: Message> Sim<M> {
     /// Applies one fault now and traces it.
     pub(super) fn apply_fault(&mut self, fault: Fault) {
+        if let Fault::Aimed { action, target } = &fault {
+            let reported: Vec<_> = self
+                .slots
+                .iter()
+                .map(|s| match &s.node {
+                    None => Some((CRASHED, 0)),
+                    Some(node) => Some((node.role()?, node.role_rank())),
+                })
+                .collect();
+            match target.resolve(&reported, &mut self.target_rng) {
+                Some(n) => self.apply_fault(action.on(n)),
+                None => self.push_event(
+                    None,
+                    EventKind::Fault {
+                        fault,
+                        applied: false,
+                    },
+                ),
+            }
+            return;
+        }
         let node = match &fault {
             Fault::Crash(n) | Fault::Restart(n) => Some(*n),
             Fault::Pause { node, .. } | Fault::ClockJump { node, .. } => Some(*node),
@@ -36,6 +58,7 @@ impl<M: Message> Sim<M> {
             Fault::Restart(n) => self.slots[n.index()].node.is_none(),
             Fault::Pause { node, .. } => self.slots[node.index()].node.is_some(),
             Fault::ClockJump { .. } | Fault::LossBurst { .. } | Fault::HealAll => true,
+            Fault::Aimed { .. } => unreachable!("resolved above"),
         };
         self.push_event(
             node,
@@ -64,6 +87,7 @@ impl<M: Message> Sim<M> {
                     .push(self.now + duration, Payload::LossBurstEnd { generation });
             }
             Fault::HealAll => self.heal_all(),
+            Fault::Aimed { .. } => unreachable!("resolved above"),
         }
     }
 

@@ -255,6 +255,7 @@ impl<M: Message> SimBuilder<M> {
                 .unwrap_or_else(|| Topology::full_mesh(n, Default::default())),
             fifo_last: vec![SimTime::ZERO; n * n],
             net_rng: SimRng::stream(seed, "network"),
+            target_rng: SimRng::stream(seed, "targets"),
             loss_burst: None,
             loss_burst_generation: 0,
             faults: Vec::new(),
@@ -289,6 +290,8 @@ pub struct Sim<M> {
     topology: Topology,
     fifo_last: Vec<SimTime>,
     net_rng: SimRng,
+    /// Draws for `@random` fault targets.
+    target_rng: SimRng,
     loss_burst: Option<Probability>,
     loss_burst_generation: u32,
     faults: Vec<Fault>,

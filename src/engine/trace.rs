@@ -204,9 +204,13 @@ impl TraceEvent {
         line.push(' ');
         match &self.kind {
             EventKind::Fault { fault, applied } => {
-                line.push_str(&fault.describe(names));
-                if !applied {
-                    line.push_str(" (ignored)");
+                if let (Some(skipped), false) = (fault.skipped(names), applied) {
+                    line.push_str(&skipped);
+                } else {
+                    line.push_str(&fault.describe(names));
+                    if !applied {
+                        line.push_str(" (ignored)");
+                    }
                 }
             }
             EventKind::Record(r) => line.push_str(&format!("{} {}", r.kind, r.detail)),

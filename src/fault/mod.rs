@@ -10,11 +10,13 @@
 //! that is not paused) change nothing and are traced as `ignored`.
 
 pub mod chaos;
+pub mod target;
 
 use crate::net::Cut;
 use crate::node::NodeId;
 use crate::rng::Probability;
 use crate::time::{SimDuration, SimTime};
+pub use target::Target;
 
 /// One fault.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +44,38 @@ pub enum Fault {
     /// End of the fault phase: heal the network, restart crashed nodes,
     /// resume paused ones and end loss bursts.
     HealAll,
+    /// `action` on the node `target` names when the fault fires (see
+    /// [`Target`]); the engine traces the resolved fault, or this one as
+    /// skipped when the target names nobody.
+    Aimed { action: Action, target: Target },
+}
+
+/// What an aimed fault does to the node its target resolves to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// [`Fault::Crash`].
+    Crash,
+    /// [`Fault::Restart`].
+    Restart,
+    /// [`Fault::Partition`] with [`Cut::Isolate`].
+    Isolate,
+    /// [`Fault::Pause`].
+    Pause(SimDuration),
+    /// [`Fault::ClockJump`].
+    ClockJump(i64),
+}
+
+impl Action {
+    /// The fault on `node`.
+    pub fn on(&self, node: NodeId) -> Fault {
+        match *self {
+            Action::Crash => Fault::Crash(node),
+            Action::Restart => Fault::Restart(node),
+            Action::Isolate => Fault::Partition(Cut::Isolate(node)),
+            Action::Pause(duration) => Fault::Pause { node, duration },
+            Action::ClockJump(by_ns) => Fault::ClockJump { node, by_ns },
+        }
+    }
 }
 
 /// A fault and when it happens.
@@ -103,6 +137,26 @@ impl Fault {
                 )
             }
             Fault::HealAll => "heal all (network, crashed, paused, loss)".to_string(),
+            Fault::Aimed { action, target } => {
+                // Described as the fault on a placeholder node, renamed.
+                let mut with_target = names.to_vec();
+                with_target.push(target.text());
+                action.on(NodeId(names.len() as u32)).describe(&with_target)
+            }
+        }
+    }
+
+    /// The line of an aimed fault that did not apply because its target
+    /// named nobody, e.g. `fault skipped: no @leader (crash @leader)`; `None`
+    /// for other faults.
+    pub fn skipped(&self, names: &[String]) -> Option<String> {
+        match self {
+            Fault::Aimed { target, .. } => Some(format!(
+                "fault skipped: no {} ({})",
+                target.text(),
+                self.describe(names)
+            )),
+            _ => None,
         }
     }
 
@@ -119,6 +173,7 @@ impl Fault {
             Fault::ClockJump { .. } => "clock_jump",
             Fault::LossBurst { .. } => "loss_burst",
             Fault::HealAll => "heal_all",
+            Fault::Aimed { action, .. } => action.on(NodeId(0)).kind(),
         }
     }
 }

@@ -13,7 +13,7 @@
 //! stop is `[limits]`: `max_events` and `max_queue`.
 
 use super::Scenario;
-use crate::fault::Fault;
+use crate::fault::{Action, Fault};
 use crate::models::workload::Workload;
 use crate::node::NodeId;
 use crate::time::SimDuration;
@@ -94,7 +94,18 @@ impl Scenario {
         let listed = self
             .faults
             .iter()
-            .filter(|f| matches!(f.fault, Fault::Partition(_) | Fault::Heal | Fault::HealAll))
+            .filter(|f| {
+                matches!(
+                    f.fault,
+                    Fault::Partition(_)
+                        | Fault::Heal
+                        | Fault::HealAll
+                        | Fault::Aimed {
+                            action: Action::Isolate,
+                            ..
+                        }
+                )
+            })
             .count() as f64;
         let chaos = self.chaos.as_ref().map_or(0.0, |c| {
             let until = (c.until.as_nanos() as f64).min(run);

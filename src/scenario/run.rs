@@ -408,7 +408,9 @@ fn narrate(event: &TraceEvent, names: &[String]) -> String {
         EventKind::Fault {
             fault,
             applied: false,
-        } => format!("{} (did not apply)", fault.describe(names)),
+        } => fault
+            .skipped(names)
+            .unwrap_or_else(|| format!("{} (did not apply)", fault.describe(names))),
         EventKind::Resume => format!("{node} resumes"),
         EventKind::LossBurstEnd => "loss burst ends".to_string(),
         EventKind::Record(record) => {

@@ -7,7 +7,7 @@ use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
-use crate::fault::{Fault, TimedFault};
+use crate::fault::{Action, Fault, Target, TimedFault};
 use crate::model::{Configured, Layout, ParamError};
 use crate::models::workload::Workload;
 use crate::net::{Cut, Latency, LinkSpec, Ordering, Topology};
@@ -329,7 +329,7 @@ fn build(
     let peers = peers_of(servers, names.len());
     let topology = topology(&raw, &names, src)?;
     let clocks = clocks(&raw, &names, src)?;
-    let faults = faults(&raw, &names, duration, src)?;
+    let faults = faults(&raw, &names, servers, entry.roles(), duration, src)?;
     let chaos = chaos(&raw, duration, src)?;
     let check_defs = checks(&raw, entry.as_ref(), registry, src)?;
     let liveness = liveness(
@@ -811,6 +811,8 @@ const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, heal, crash, res
 fn faults(
     raw: &ScenarioFile,
     names: &[String],
+    servers: usize,
+    roles: &[&'static str],
     duration: SimDuration,
     src: &Source<'_>,
 ) -> Result<Vec<TimedFault>, ScenarioError> {
@@ -867,7 +869,30 @@ fn faults(
         }
         let node = |key: &str| -> Result<NodeId, ScenarioError> {
             let n = f.node.as_ref().expect("checked present");
+            if n.get_ref().starts_with('@') {
+                return Err(src.at(
+                    n,
+                    &format!("{field}.{key}"),
+                    format!("'{}' is a target; a '{kind}' fault takes a node name (targets such as \"@leader\" are for crash, restart, pause, isolate and clock_jump)", n.get_ref()),
+                ));
+            }
             node_id(names, n.get_ref(), n.span(), &format!("{field}.{key}"), src)
+        };
+        // A node name, or a target resolved when the fault fires.
+        let aimed = |action: Action| -> Result<Fault, ScenarioError> {
+            let n = f.node.as_ref().expect("checked present");
+            let all = (0..servers as u32).map(NodeId).collect();
+            match Target::parse(n.get_ref(), roles, all) {
+                None => Ok(action.on(node_id(
+                    names,
+                    n.get_ref(),
+                    n.span(),
+                    &format!("{field}.node"),
+                    src,
+                )?)),
+                Some(Ok(target)) => Ok(Fault::Aimed { action, target }),
+                Some(Err(message)) => Err(src.at(n, &format!("{field}.node"), message)),
+            }
         };
         let group_list =
             |spanned: &Spanned<Vec<String>>, key: &str| -> Result<Vec<NodeId>, ScenarioError> {
@@ -940,23 +965,17 @@ fn faults(
                 }
                 Fault::Partition(Cut::OneWay { from, to })
             }
-            "isolate" => Fault::Partition(Cut::Isolate(node("node")?)),
+            "isolate" => aimed(Action::Isolate)?,
             "heal" => Fault::Heal,
             "heal_all" => Fault::HealAll,
-            "crash" => Fault::Crash(node("node")?),
-            "restart" => Fault::Restart(node("node")?),
-            "pause" => Fault::Pause {
-                node: node("node")?,
-                duration: f.duration.expect("checked"),
-            },
-            "clock_jump" => Fault::ClockJump {
-                node: node("node")?,
-                by_ns: signed_duration(
-                    f.by.as_ref().expect("checked"),
-                    &format!("{field}.by"),
-                    src,
-                )?,
-            },
+            "crash" => aimed(Action::Crash)?,
+            "restart" => aimed(Action::Restart)?,
+            "pause" => aimed(Action::Pause(f.duration.expect("checked")))?,
+            "clock_jump" => aimed(Action::ClockJump(signed_duration(
+                f.by.as_ref().expect("checked"),
+                &format!("{field}.by"),
+                src,
+            )?))?,
             "loss_burst" => Fault::LossBurst {
                 probability: probability(
                     f.probability.as_ref().expect("checked"),
@@ -1202,6 +1221,10 @@ fn liveness(
 fn fault_length(fault: &Fault) -> SimDuration {
     match fault {
         Fault::Pause { duration, .. } | Fault::LossBurst { duration, .. } => *duration,
+        Fault::Aimed {
+            action: Action::Pause(duration),
+            ..
+        } => *duration,
         _ => SimDuration::ZERO,
     }
 }

@@ -41,6 +41,10 @@ impl Model for RaftModel {
         "Raft (Figure 2, PreVote, CheckQuorum, ReadIndex) replicating a key-value store, with clients"
     }
 
+    fn roles(&self) -> &'static [&'static str] {
+        &["leader", "follower", "candidate", "precandidate"]
+    }
+
     fn checks(&self) -> ModelChecks {
         ModelChecks {
             supported: &[

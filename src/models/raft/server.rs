@@ -858,6 +858,19 @@ pub(super) fn hex16(value: u64) -> String {
 }
 
 impl Node<RaftMsg> for RaftServer {
+    fn role(&self) -> Option<&'static str> {
+        Some(match self.role {
+            Role::Follower => "follower",
+            Role::PreCandidate => "precandidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        })
+    }
+
+    fn role_rank(&self) -> u64 {
+        self.term
+    }
+
     /// Rebuilds term, vote and log from storage; everything else starts
     /// over (a follower with nothing committed or applied).
     fn on_start(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {

@@ -1,0 +1,157 @@
+//! Faults aimed at roles resolve when they fire: `@leader` is whoever leads
+//! then, `@random` draws per seed, `+K` walks the servers, and a target
+//! that names nobody is skipped and says so in the trace.
+
+use faultlab::scenario::{run, RunOptions, RunReport, Scenario};
+
+/// Three raft servers, no clients, `faults` appended.
+fn raft(faults: &str) -> Scenario {
+    let text = format!(
+        "model = \"raft\"\nduration = \"3.5s\"\n[raft]\nelection_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"50ms\"\n[workload]\nclients = 1\ntimeout = \"100ms\"\n[nodes]\ncount = 3\n[liveness]\nwithin = \"1s\"\n{faults}"
+    );
+    Scenario::parse(&text, "targets.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn go(scenario: &Scenario, seed: u64) -> RunReport {
+    let options = RunOptions {
+        narrate: 1000,
+        ..RunOptions::default()
+    };
+    run(scenario, seed, options)
+}
+
+/// The narrated lines after the time stamp.
+fn lines(report: &RunReport) -> Vec<String> {
+    report
+        .narration
+        .iter()
+        .map(|l| {
+            l.trim_start()
+                .split_once(' ')
+                .map_or("", |(_, rest)| rest)
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The node that won the first election, from `nX leader term=1`.
+fn first_leader(report: &RunReport) -> String {
+    let line = lines(report)
+        .into_iter()
+        .find(|l| l.contains(" leader "))
+        .expect("a leader was elected");
+    line.split(' ').next().unwrap().to_string()
+}
+
+/// The leader last elected before the narrated line starting with `fault`.
+fn leader_before(report: &RunReport, fault: &str) -> String {
+    let said = lines(report);
+    let at = said
+        .iter()
+        .position(|l| l.starts_with(fault))
+        .expect("the fault");
+    let line = said[..at]
+        .iter()
+        .rev()
+        .find(|l| l.contains(" leader "))
+        .expect("a leader before the fault");
+    line.split(' ').next().unwrap().to_string()
+}
+
+fn next(name: &str) -> String {
+    let i: u32 = name[1..].parse().unwrap();
+    format!("n{}", i % 3 + 1)
+}
+
+#[test]
+fn at_leader_crashes_whoever_leads_and_plus_one_the_next() {
+    let scenario = raft(
+        "[[faults]]\nat = \"1s\"\nkind = \"isolate\"\nnode = \"@leader+1\"\n\
+         [[faults]]\nat = \"1.5s\"\nkind = \"heal\"\n\
+         [[faults]]\nat = \"2s\"\nkind = \"crash\"\nnode = \"@leader\"\n",
+    );
+    for seed in 0..6 {
+        let report = go(&scenario, seed);
+        let said = lines(&report);
+        let leader = leader_before(&report, "isolate ");
+        assert!(
+            said.contains(&format!("isolate {}", next(&leader))),
+            "seed {seed}: {said:?}"
+        );
+        let now = leader_before(&report, "crash ");
+        assert!(
+            said.contains(&format!("crash {now}")),
+            "seed {seed}: {said:?}"
+        );
+    }
+}
+
+#[test]
+fn a_target_naming_nobody_is_skipped_and_traced() {
+    let scenario = raft(
+        "[[faults]]\nat = \"1s\"\nkind = \"restart\"\nnode = \"@crashed\"\n\
+         [[faults]]\nat = \"1s\"\nkind = \"pause\"\nnode = \"@random:candidate\"\nduration = \"1s\"\n",
+    );
+    let report = go(&scenario, 1);
+    let said = lines(&report);
+    assert!(
+        said.contains(&"fault skipped: no @crashed (restart @crashed)".to_string()),
+        "{said:?}"
+    );
+    assert!(
+        said.contains(
+            &"fault skipped: no @random:candidate (pause @random:candidate for 1s)".to_string()
+        ),
+        "{said:?}"
+    );
+    assert_eq!(report.faults, 0, "skipped faults are not applied");
+}
+
+#[test]
+fn restart_at_crashed_brings_back_the_crashed_leader() {
+    let scenario = raft(
+        "[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"@leader\"\n\
+         [[faults]]\nat = \"2s\"\nkind = \"restart\"\nnode = \"@crashed\"\n",
+    );
+    let report = go(&scenario, 3);
+    let leader = first_leader(&report);
+    let said = lines(&report);
+    assert!(said.contains(&format!("restart {leader}")), "{said:?}");
+    assert!(report.expectation_met, "{:?}", report.violations);
+}
+
+#[test]
+fn random_targets_are_deterministic_per_seed_and_vary_across_seeds() {
+    let scenario = raft(
+        "[[faults]]\nat = \"1s\"\nkind = \"pause\"\nnode = \"@random\"\nduration = \"200ms\"\n\
+         [[faults]]\nat = \"2s\"\nkind = \"crash\"\nnode = \"@random:follower\"\n",
+    );
+    let mut paused = std::collections::BTreeSet::new();
+    for seed in 0..8 {
+        let a = go(&scenario, seed);
+        let b = go(&scenario, seed);
+        assert_eq!(a.trace_hash, b.trace_hash, "seed {seed}");
+        assert_eq!(a.narration, b.narration, "seed {seed}");
+        let said = lines(&a);
+        let pause = said
+            .iter()
+            .find(|l| l.starts_with("pause "))
+            .expect("a pause");
+        paused.insert(pause.clone());
+        let leader_at_2s = leader_before(&a, "crash ");
+        let crash = said
+            .iter()
+            .find(|l| l.starts_with("crash "))
+            .expect("a crash");
+        assert_ne!(
+            crash,
+            &format!("crash {leader_at_2s}"),
+            "seed {seed}: a follower, not the leader"
+        );
+    }
+    assert!(
+        paused.len() > 1,
+        "@random picked the same node for every seed: {paused:?}"
+    );
+}
