@@ -1081,3 +1081,29 @@ fn target_where_only_a_name_is_taken() {
         "takes a node name",
     );
 }
+
+#[test]
+fn chaos_targets_must_be_known_and_name_someone() {
+    let chaos = "[chaos]\nuntil = \"2s\"\ncrash_every = \"1s\"\n";
+    check(
+        &format!("{RAFT}{chaos}targets = [\"servers\", \"leaders\"]\n"),
+        14,
+        "chaos.targets",
+        "unknown target 'leaders'",
+    );
+    check(
+        &with(&format!("{chaos}targets = [\"clients\"]\n")),
+        13,
+        "chaos.targets",
+        "names no node of this scenario",
+    );
+    for ok in [
+        "[\"servers\"]",
+        "[\"clients\"]",
+        "[\"all\"]",
+        "[\"servers\", \"clients\"]",
+    ] {
+        let text = format!("{RAFT}{chaos}targets = {ok}\n");
+        Scenario::parse(&text, "ok.toml").unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+}

@@ -45,6 +45,10 @@ pub struct ChaosConfig {
     pub loss_burst_probability: Probability,
     /// A burst lasts a uniform time in this range.
     pub loss_burst_duration: (SimDuration, SimDuration),
+    /// The nodes chaos crashes, pauses, jumps and cuts, in id order; `None`
+    /// for every node. Others are never a victim, and a partition leaves
+    /// them connected to both sides.
+    pub victims: Option<Vec<NodeId>>,
 }
 
 impl ChaosConfig {
@@ -64,6 +68,7 @@ impl ChaosConfig {
             loss_burst_every: None,
             loss_burst_probability: Probability::ZERO,
             loss_burst_duration: (second, second),
+            victims: None,
         }
     }
 
@@ -72,8 +77,14 @@ impl ChaosConfig {
     pub fn schedule(&self, n: u32, rng: &mut SimRng) -> Vec<TimedFault> {
         let mut faults = Vec::new();
         let until = self.until;
+        let pool: Vec<NodeId> = match &self.victims {
+            Some(victims) => victims.clone(),
+            None => (0..n).map(NodeId).collect(),
+        };
+        debug_assert!(!pool.is_empty(), "chaos with no victims");
+        let victim = |rng: &mut SimRng| pool[rng.below(pool.len() as u64) as usize];
         for at in arrivals(self.crash_every, until, rng) {
-            let node = NodeId(rng.below(u64::from(n)) as u32);
+            let node = victim(rng);
             faults.push(TimedFault {
                 at,
                 fault: Fault::Crash(node),
@@ -87,7 +98,7 @@ impl ChaosConfig {
             }
         }
         for at in arrivals(self.partition_every, until, rng) {
-            let cut = draw_cut(n, rng);
+            let cut = draw_cut(&pool, rng);
             faults.push(TimedFault {
                 at,
                 fault: Fault::Partition(cut),
@@ -101,7 +112,7 @@ impl ChaosConfig {
             }
         }
         for at in arrivals(self.pause_every, until, rng) {
-            let node = NodeId(rng.below(u64::from(n)) as u32);
+            let node = victim(rng);
             let duration = draw(self.pause_duration, rng);
             faults.push(TimedFault {
                 at,
@@ -109,7 +120,7 @@ impl ChaosConfig {
             });
         }
         for at in arrivals(self.clock_jump_every, until, rng) {
-            let node = NodeId(rng.below(u64::from(n)) as u32);
+            let node = victim(rng);
             let max = self.clock_jump_max.0.min(i64::MAX as u64 / 2) as i64;
             let by_ns = rng.between(0, 2 * max as u64) as i64 - max;
             faults.push(TimedFault {
@@ -155,13 +166,15 @@ fn draw((low, high): (SimDuration, SimDuration), rng: &mut SimRng) -> SimDuratio
     SimDuration(rng.between(low.0, high.0.max(low.0)))
 }
 
-/// A random cut: isolate one node, split in two groups, or a one-way cut.
-fn draw_cut(n: u32, rng: &mut SimRng) -> Cut {
-    let node = NodeId(rng.below(u64::from(n)) as u32);
+/// A random cut among `pool`: isolate one node, split it in two groups, or
+/// a one-way cut.
+fn draw_cut(pool: &[NodeId], rng: &mut SimRng) -> Cut {
+    let n = pool.len() as u32;
+    let node = pool[rng.below(u64::from(n)) as usize];
     match rng.below(3) {
         0 => Cut::Isolate(node),
         1 => {
-            let mut order: Vec<NodeId> = (0..n).map(NodeId).collect();
+            let mut order: Vec<NodeId> = pool.to_vec();
             for i in (1..order.len()).rev() {
                 order.swap(i, rng.below(i as u64 + 1) as usize);
             }
@@ -173,7 +186,7 @@ fn draw_cut(n: u32, rng: &mut SimRng) -> Cut {
             Cut::Groups(vec![a, b])
         }
         _ => {
-            let others: Vec<NodeId> = (0..n).map(NodeId).filter(|o| *o != node).collect();
+            let others: Vec<NodeId> = pool.iter().copied().filter(|o| *o != node).collect();
             Cut::OneWay {
                 from: vec![node],
                 to: others,
@@ -200,5 +213,41 @@ mod tests {
         assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
         assert_eq!(a.last().unwrap().fault, Fault::HealAll);
         assert!(a.len() > 10, "expected a busy schedule, got {}", a.len());
+    }
+
+    #[test]
+    fn victims_limit_who_is_hit_and_none_means_everyone() {
+        let mut config = ChaosConfig::quiet(SimTime(60_000_000_000));
+        config.crash_every = Some(SimDuration::from_secs(1));
+        config.partition_every = Some(SimDuration::from_secs(1));
+        config.pause_every = Some(SimDuration::from_secs(1));
+        config.clock_jump_every = Some(SimDuration::from_secs(1));
+        let everyone = config.schedule(5, &mut SimRng::stream(3, "faults"));
+        // Naming every node draws exactly as None does.
+        config.victims = Some((0..5).map(NodeId).collect());
+        assert_eq!(
+            config.schedule(5, &mut SimRng::stream(3, "faults")),
+            everyone
+        );
+        let servers: Vec<NodeId> = (0..3).map(NodeId).collect();
+        config.victims = Some(servers.clone());
+        let schedule = config.schedule(5, &mut SimRng::stream(3, "faults"));
+        let mut hit = Vec::new();
+        for f in &schedule {
+            match &f.fault {
+                Fault::Crash(n) | Fault::Restart(n) => hit.push(*n),
+                Fault::Pause { node, .. } | Fault::ClockJump { node, .. } => hit.push(*node),
+                Fault::Partition(Cut::Isolate(n)) => hit.push(*n),
+                Fault::Partition(Cut::Groups(groups)) => hit.extend(groups.iter().flatten()),
+                Fault::Partition(Cut::OneWay { from, to }) => hit.extend(from.iter().chain(to)),
+                _ => {}
+            }
+        }
+        assert!(hit.len() > 50, "too few faults to tell: {}", hit.len());
+        assert!(hit.iter().all(|n| servers.contains(n)), "a client was hit");
+        assert!(
+            servers.iter().all(|s| hit.contains(s)),
+            "a server was never hit"
+        );
     }
 }

@@ -198,6 +198,8 @@ pub struct ChaosSection {
     pub loss_burst_probability: Option<Spanned<f64>>,
     /// A burst lasts a uniform time in this range.
     pub loss_burst_duration: Option<[SimDuration; 2]>,
+    /// Which nodes chaos aims at: "servers" (the default), "clients", "all".
+    pub targets: Option<Spanned<Vec<String>>>,
 }
 
 /// `[liveness]`

@@ -330,7 +330,7 @@ fn build(
     let topology = topology(&raw, &names, src)?;
     let clocks = clocks(&raw, &names, src)?;
     let faults = faults(&raw, &names, servers, entry.roles(), duration, src)?;
-    let chaos = chaos(&raw, duration, src)?;
+    let chaos = chaos(&raw, duration, servers, names.len(), src)?;
     let check_defs = checks(&raw, entry.as_ref(), registry, src)?;
     let liveness = liveness(
         &raw,
@@ -1019,12 +1019,51 @@ const MAX_CHAOS_FAULTS_PER_KIND: u64 = 100_000;
 fn chaos(
     raw: &ScenarioFile,
     duration: SimDuration,
+    servers: usize,
+    nodes: usize,
     src: &Source<'_>,
 ) -> Result<Option<ChaosConfig>, ScenarioError> {
     let Some(spanned) = &raw.chaos else {
         return Ok(None);
     };
     let c = spanned.get_ref();
+    let (mut servers_hit, mut clients_hit) = (c.targets.is_none(), false);
+    if let Some(targets) = &c.targets {
+        for t in targets.get_ref() {
+            match t.as_str() {
+                "servers" => servers_hit = true,
+                "clients" => clients_hit = true,
+                "all" => (servers_hit, clients_hit) = (true, true),
+                other => return Err(src.at(
+                    targets,
+                    "chaos.targets",
+                    format!(
+                        "unknown target '{other}'; expected \"servers\", \"clients\" or \"all\""
+                    ),
+                )),
+            }
+        }
+    }
+    let victims: Vec<NodeId> = (0..nodes as u32)
+        .map(NodeId)
+        .filter(|n| {
+            if n.index() < servers {
+                servers_hit
+            } else {
+                clients_hit
+            }
+        })
+        .collect();
+    if victims.is_empty() {
+        let field = "chaos.targets";
+        let message =
+            "names no node of this scenario (it has no clients); expected e.g. [\"servers\"]";
+        return Err(match &c.targets {
+            Some(targets) => src.at(targets, field, message),
+            None => src.at(spanned, field, message),
+        });
+    }
+    let victims = (victims.len() < nodes).then_some(victims);
     let until = *c.until.get_ref();
     if until > duration {
         return Err(src.at(
@@ -1086,6 +1125,7 @@ fn chaos(
             spanned,
             src,
         )?,
+        victims,
     }))
 }
 
