@@ -2,6 +2,9 @@
 //! then, `@random` draws per seed, `+K` walks the servers, and a target
 //! that names nobody is skipped and says so in the trace.
 
+use faultlab::engine::EventKind;
+use faultlab::fault::Fault;
+use faultlab::net::Cut;
 use faultlab::scenario::{run, RunOptions, RunReport, Scenario};
 
 /// Three raft servers, no clients, `faults` appended.
@@ -106,6 +109,16 @@ fn a_target_naming_nobody_is_skipped_and_traced() {
         "{said:?}"
     );
     assert_eq!(report.faults, 0, "skipped faults are not applied");
+    // The JSON trace says so too.
+    let path = std::env::temp_dir().join(format!("faultlab-skipped-{}.jsonl", std::process::id()));
+    let options = RunOptions {
+        trace: Some(Box::new(std::fs::File::create(&path).expect("a temp file"))),
+        ..RunOptions::default()
+    };
+    run(&scenario, 1, options);
+    let trace = std::fs::read_to_string(&path).expect("the trace");
+    let _ = std::fs::remove_file(&path);
+    assert!(trace.contains(r#""skipped":"no @crashed""#), "{trace:.300}");
 }
 
 #[test]
@@ -154,4 +167,35 @@ fn random_targets_are_deterministic_per_seed_and_vary_across_seeds() {
         paused.len() > 1,
         "@random picked the same node for every seed: {paused:?}"
     );
+}
+
+#[test]
+fn the_isolated_leader_steps_down_after_the_heal() {
+    let scenario = Scenario::load("scenarios/raft-leader-isolate.toml").expect("the scenario");
+    for seed in [1, 7] {
+        let mut run = scenario.start(seed, RunOptions::default());
+        let mut isolated = None;
+        let mut checked_before = false;
+        while run.now() < faultlab::SimTime(5_500_000_000) && run.step() {
+            for e in run.events() {
+                if let EventKind::Fault {
+                    fault: Fault::Partition(Cut::Isolate(n)),
+                    ..
+                } = &e.kind
+                {
+                    isolated = Some(*n);
+                }
+            }
+            if !checked_before && run.now() >= faultlab::SimTime(4_900_000_000) {
+                // Cut off, it still believes it leads.
+                let old = isolated.expect("the leader was isolated");
+                let state = run.node_state(old).expect("a raft server's state");
+                assert!(state.contains("role: Leader"), "seed {seed}: {state}");
+                checked_before = true;
+            }
+        }
+        let old = isolated.expect("the leader was isolated");
+        let state = run.node_state(old).expect("a raft server's state");
+        assert!(state.contains("role: Follower"), "seed {seed}: {state}");
+    }
 }

@@ -185,6 +185,10 @@ impl TraceEvent {
                 obj.insert("fault".into(), json!(fault.kind()));
                 obj.insert("detail".into(), json!(fault.describe(names)));
                 obj.insert("applied".into(), json!(applied));
+                if let Fault::Aimed { target, .. } = fault {
+                    // Traced as itself only when its target named nobody.
+                    obj.insert("skipped".into(), json!(format!("no {}", target.text())));
+                }
             }
             EventKind::Record(record) => {
                 obj.insert("record".into(), json!(record.kind));

@@ -1034,13 +1034,15 @@ fn chaos(
                 "servers" => servers_hit = true,
                 "clients" => clients_hit = true,
                 "all" => (servers_hit, clients_hit) = (true, true),
-                other => return Err(src.at(
-                    targets,
-                    "chaos.targets",
-                    format!(
+                other => {
+                    return Err(src.at(
+                        targets,
+                        "chaos.targets",
+                        format!(
                         "unknown target '{other}'; expected \"servers\", \"clients\" or \"all\""
                     ),
-                )),
+                    ))
+                }
             }
         }
     }
