@@ -23,12 +23,7 @@ enum State {
 
 static STATE: Mutex<State> = Mutex::new(State::Open);
 
-/// Writes `text` to stdout, unless stdout has already failed.
-pub fn print(text: &str) {
-    print_bytes(text.as_bytes());
-}
-
-/// [`print()`] for bytes.
+/// Writes `bytes` to stdout, unless stdout has already failed.
 pub fn print_bytes(bytes: &[u8]) {
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
     if *state != State::Open {
