@@ -157,6 +157,9 @@ impl World {
                 .in_force
                 .retain(|(_, f)| !matches!(f, Fault::Partition(_))),
             Fault::HealAll => self.in_force.clear(),
+            Fault::Reconnect(n) => self
+                .in_force
+                .retain(|(_, f)| *f != Fault::Partition(crate::net::Cut::Isolate(*n))),
             Fault::ClockJump { node, .. } => {
                 self.jumps[node.index()] = Some((t, fault.describe(&self.names)));
             }

@@ -3,7 +3,7 @@
 use super::queue::Payload;
 use super::trace::EventKind;
 use super::Sim;
-use crate::fault::target::CRASHED;
+use crate::fault::target::{CRASHED, ISOLATED};
 use crate::fault::Fault;
 use crate::net::DropReason;
 use crate::node::{Message, NodeId};
@@ -13,11 +13,17 @@ impl<M: Message> Sim<M> {
     /// Applies one fault now and traces it.
     pub(super) fn apply_fault(&mut self, fault: Fault) {
         if let Fault::Aimed { action, target } = &fault {
+            let isolated = target.role.as_deref() == Some(ISOLATED);
             let reported: Vec<_> = self
                 .slots
                 .iter()
-                .map(|s| match &s.node {
+                .enumerate()
+                .map(|(i, s)| match &s.node {
                     None => Some((CRASHED, 0)),
+                    Some(_) if isolated => self
+                        .topology
+                        .is_isolated(NodeId(i as u32))
+                        .then_some((ISOLATED, 0)),
                     Some(node) => Some((node.role()?, node.role_rank())),
                 })
                 .collect();
@@ -34,7 +40,7 @@ impl<M: Message> Sim<M> {
             return;
         }
         let node = match &fault {
-            Fault::Crash(n) | Fault::Restart(n) => Some(*n),
+            Fault::Crash(n) | Fault::Restart(n) | Fault::Reconnect(n) => Some(*n),
             Fault::Pause { node, .. } | Fault::ClockJump { node, .. } => Some(*node),
             _ => None,
         };
@@ -54,6 +60,10 @@ impl<M: Message> Sim<M> {
                 self.topology.heal();
                 true
             }
+            Fault::Reconnect(n) => {
+                self.topology.reconnect(*n);
+                true
+            }
             Fault::Crash(n) => self.slots[n.index()].node.is_some(),
             Fault::Restart(n) => self.slots[n.index()].node.is_none(),
             Fault::Pause { node, .. } => self.slots[node.index()].node.is_some(),
@@ -71,7 +81,7 @@ impl<M: Message> Sim<M> {
             return;
         }
         match fault {
-            Fault::Partition(_) | Fault::Heal => {}
+            Fault::Partition(_) | Fault::Heal | Fault::Reconnect(_) => {}
             Fault::Crash(n) => self.crash_now(n),
             Fault::Restart(n) => self.start_node(n, true),
             Fault::Pause { node, duration } => self.pause_now(node, duration),

@@ -419,6 +419,26 @@ impl<M: Message> Sim<M> {
         self.slots[node.index()].node.as_ref()?.debug_state()
     }
 
+    /// The node's role and rank ([`Node::role`], [`Node::role_rank`]), if
+    /// it is up and reports a role.
+    pub fn role(&self, node: NodeId) -> Option<(&'static str, u64)> {
+        let n = self.slots[node.index()].node.as_ref()?;
+        Some((n.role()?, n.role_rank()))
+    }
+
+    /// Moves true time forward to `t` without running anything (nothing may
+    /// be due before it); clears [`Sim::events`]. For a caller that acts
+    /// between events, e.g. a scenario's `[[steps]]`.
+    pub fn advance_to(&mut self, t: SimTime) {
+        debug_assert!(
+            self.queue.peek_time().is_none_or(|q| q >= t),
+            "advance_to({t:?}) would skip an event due at {:?}",
+            self.queue.peek_time()
+        );
+        self.events.clear();
+        self.now = self.now.max(t);
+    }
+
     /// True if the node is paused.
     pub fn is_paused(&self, node: NodeId) -> bool {
         self.slots[node.index()].paused_until.is_some()

@@ -25,6 +25,9 @@ pub enum Fault {
     Partition(Cut),
     /// Restore every network edge.
     Heal,
+    /// Undo the cuts around one node: restore every edge between it and
+    /// each node that is not itself isolated (the lab tests' `connect`).
+    Reconnect(NodeId),
     /// The node's process dies: its value, timers and unsynced writes are gone;
     /// messages that arrive while it is down are dropped.
     Crash(NodeId),
@@ -59,6 +62,8 @@ pub enum Action {
     Restart,
     /// [`Fault::Partition`] with [`Cut::Isolate`].
     Isolate,
+    /// [`Fault::Reconnect`].
+    Reconnect,
     /// [`Fault::Pause`].
     Pause(SimDuration),
     /// [`Fault::ClockJump`].
@@ -72,6 +77,7 @@ impl Action {
             Action::Crash => Fault::Crash(node),
             Action::Restart => Fault::Restart(node),
             Action::Isolate => Fault::Partition(Cut::Isolate(node)),
+            Action::Reconnect => Fault::Reconnect(node),
             Action::Pause(duration) => Fault::Pause { node, duration },
             Action::ClockJump(by_ns) => Fault::ClockJump { node, by_ns },
         }
@@ -116,6 +122,7 @@ impl Fault {
             }
             Fault::Partition(Cut::Isolate(n)) => format!("isolate {}", name(n)),
             Fault::Heal => "heal the network".to_string(),
+            Fault::Reconnect(n) => format!("reconnect {}", name(n)),
             Fault::Crash(n) => format!("crash {}", name(n)),
             Fault::Restart(n) => format!("restart {}", name(n)),
             Fault::Pause { node, duration } => format!("pause {} for {duration}", name(node)),
@@ -167,6 +174,7 @@ impl Fault {
             Fault::Partition(Cut::OneWay { .. }) => "one_way",
             Fault::Partition(Cut::Isolate(_)) => "isolate",
             Fault::Heal => "heal",
+            Fault::Reconnect(_) => "reconnect",
             Fault::Crash(_) => "crash",
             Fault::Restart(_) => "restart",
             Fault::Pause { .. } => "pause",

@@ -38,6 +38,12 @@ pub struct Target {
 /// The role of a crashed server, in every model.
 pub const CRASHED: &str = "crashed";
 
+/// The state of a running server cut off from every other node (by
+/// `isolate`, or partitions that add up to it), in every model: a target
+/// `@isolated` picks among them (so `reconnect` can take `"@isolated"`)
+/// without hiding the role they report to other targets.
+pub const ISOLATED: &str = "isolated";
+
 /// What a node reports at the time a target resolves: its role and rank
 /// (`(CRASHED, 0)` when crashed; none when it reports no role).
 pub type Reported = Option<(&'static str, u64)>;
@@ -79,14 +85,14 @@ impl Target {
             },
         };
         if let Some(role) = role {
-            if roles.is_empty() && role != CRASHED {
+            if roles.is_empty() && role != CRASHED && role != ISOLATED {
                 return Err(format!(
-                    "'@{role}' names a role, but this model reports none; use a node name, \"@random\" or \"@{CRASHED}\""
+                    "'@{role}' names a role, but this model reports none; use a node name, \"@random\", \"@{CRASHED}\" or \"@{ISOLATED}\""
                 ));
             }
-            if !roles.contains(&role) && role != CRASHED {
+            if !roles.contains(&role) && role != CRASHED && role != ISOLATED {
                 return Err(format!(
-                    "unknown role '{role}'; this model's roles are {}, {CRASHED}; or \"@random\"",
+                    "unknown role '{role}'; this model's roles are {}, {CRASHED}, {ISOLATED}; or \"@random\"",
                     roles.join(", ")
                 ));
             }

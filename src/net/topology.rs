@@ -133,6 +133,38 @@ impl Topology {
         }
     }
 
+    /// True if every edge to and from `node` (but its self-edge) is cut.
+    pub fn is_isolated(&self, node: NodeId) -> bool {
+        let (n, x) = (self.n, node.index());
+        (0..n)
+            .filter(|&y| y != x)
+            .all(|y| self.open[x * n + y].is_none() && self.open[y * n + x].is_none())
+    }
+
+    /// Restores every cut edge between `node` and each other node that is
+    /// not isolated (has an open edge, either way, to some third node):
+    /// undoes `Isolate(node)` without reconnecting other isolated nodes.
+    pub fn reconnect(&mut self, node: NodeId) {
+        let (n, x) = (self.n, node.index());
+        let isolated = |open: &[Option<u16>], y: usize| {
+            (0..n)
+                .filter(|&z| z != y && z != x)
+                .all(|z| open[y * n + z].is_none() && open[z * n + y].is_none())
+        };
+        for y in 0..n {
+            if y == x || isolated(&self.open, y) {
+                continue;
+            }
+            for (a, b) in [(x, y), (y, x)] {
+                let i = a * n + b;
+                if self.open[i].is_none() && self.base_table[i].is_some() {
+                    self.open[i] = self.base_table[i];
+                    self.cut_edges -= 1;
+                }
+            }
+        }
+    }
+
     /// Restores every edge of the base topology.
     pub fn heal(&mut self) {
         self.open.copy_from_slice(&self.base_table);
@@ -195,6 +227,23 @@ mod tests {
         assert_eq!(t.cut_edge_count(), 12);
         assert_eq!(t.reachability_groups(), vec![ids(&[0, 1]), ids(&[2, 3, 4])]);
         t.heal();
+        assert!(t.is_whole());
+    }
+
+    #[test]
+    fn reconnect_undoes_one_isolation_and_leaves_the_others() {
+        let mut t = Topology::full_mesh(4, LinkSpec::default());
+        t.cut(&Cut::Isolate(NodeId(0)));
+        t.cut(&Cut::Isolate(NodeId(1)));
+        assert!(t.is_isolated(NodeId(0)) && t.is_isolated(NodeId(1)));
+        assert!(!t.is_isolated(NodeId(2)));
+        t.reconnect(NodeId(1));
+        assert!(t.is_isolated(NodeId(0)), "n1 stays cut off");
+        assert!(!t.is_isolated(NodeId(1)));
+        assert!(t.is_open(NodeId(1), NodeId(2)) && t.is_open(NodeId(3), NodeId(1)));
+        assert!(!t.is_open(NodeId(0), NodeId(1)) && !t.is_open(NodeId(1), NodeId(0)));
+        assert_eq!(t.cut_edge_count(), 6, "only node 0's six edges stay cut");
+        t.reconnect(NodeId(0));
         assert!(t.is_whole());
     }
 

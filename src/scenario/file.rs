@@ -25,6 +25,7 @@ pub const KEYS: &[&str] = &[
     "chaos",
     "liveness",
     "limits",
+    "steps",
 ];
 
 /// The whole file but the model's table (each model reads its own, see
@@ -64,6 +65,9 @@ pub struct ScenarioFile {
     /// Caps on the run.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// The test script, run in order from time zero.
+    #[serde(default)]
+    pub steps: Vec<Spanned<StepSection>>,
 }
 
 /// `[workload]`
@@ -149,8 +153,8 @@ pub struct ClockSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSection {
-    /// When (true time since the start).
-    pub at: SimDuration,
+    /// When (true time since the start); required in `[[faults]]`, absent in `[[steps]]`.
+    pub at: Option<Spanned<SimDuration>>,
     /// partition, one_way, bridge, isolate, heal, crash, restart, pause,
     /// clock_jump, loss_burst, heal_all.
     pub kind: Spanned<String>,
@@ -168,6 +172,27 @@ pub struct FaultSection {
     pub by: Option<Spanned<String>>,
     /// Loss burst: probability.
     pub probability: Option<Spanned<f64>>,
+}
+
+/// One `[[steps]]` entry: one of `fault`, `sleep` or `check`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSection {
+    /// A fault to apply when the step begins (a `[[faults]]` entry without its time).
+    pub fault: Option<Spanned<FaultSection>>,
+    /// How long to wait.
+    pub sleep: Option<Spanned<SimDuration>>,
+    /// A condition to check: leader, no_leader, same_term, committed.
+    pub check: Option<Spanned<String>>,
+    /// The check passes if the condition holds at some moment within this time.
+    pub within: Option<Spanned<SimDuration>>,
+    /// The condition must hold after every event for this long.
+    #[serde(rename = "for")]
+    pub for_: Option<Spanned<SimDuration>>,
+    /// committed: the log index.
+    pub index: Option<Spanned<u64>>,
+    /// committed: on how many servers (default: all).
+    pub servers: Option<Spanned<u64>>,
 }
 
 /// `[chaos]`

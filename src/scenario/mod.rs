@@ -13,6 +13,7 @@ mod error;
 mod estimate;
 pub mod file;
 pub mod run;
+pub mod script;
 mod stepper;
 mod validate;
 
@@ -67,6 +68,8 @@ pub struct Scenario {
     pub faults: Vec<TimedFault>,
     /// Seeded chaos, if any.
     pub chaos: Option<ChaosConfig>,
+    /// The test script (`[[steps]]`), run in order from time zero.
+    pub steps: Vec<script::Step>,
     /// Checks to run, by name.
     pub checks: Vec<String>,
     /// The registered definitions of the checks the scenario named (a

@@ -379,6 +379,16 @@ impl Narrator {
         ));
     }
 
+    /// Tells a line that is not a trace event (a `[[steps]]` outcome).
+    pub(super) fn line(&mut self, time: SimTime, text: &str) {
+        if self.lines.len() >= self.limit {
+            self.omitted += 1;
+            return;
+        }
+        self.lines
+            .push(format!("{:>10}  {}", time.to_string(), text));
+    }
+
     fn count(&mut self, kind: &str) {
         match self.counts.binary_search_by(|(k, _)| k.as_str().cmp(kind)) {
             Ok(i) => self.counts[i].1 += 1,

@@ -7,6 +7,7 @@
 //! violations and report as [`super::run()`].
 
 use super::run::{empty_report, limit_violation, panic_violation, verdict_of, Narrator};
+use super::script::{Outcome, Script, View};
 use super::{RunOptions, RunReport, Scenario, Verdict};
 use crate::check::{Checker, Severity, Violation, World};
 use crate::engine::{RunEnd, Sim, SimBuilder, Step, TraceEvent, TraceHasher};
@@ -21,7 +22,8 @@ use std::sync::Arc;
 /// A run of a registered model's scenario, stepped by the caller (the
 /// message type erased; see [`Stepper`] for your own nodes).
 pub trait Stepping {
-    /// Runs the next engine step (at most up to the scenario's end) and
+    /// Runs the next engine step (at most up to the scenario's end), or
+    /// the scenario's next `[[steps]]` action when it is due first, and
     /// judges its events; false once the run is over (its end reached, a
     /// safety violation, a limit, or a node's panic).
     fn step(&mut self) -> bool;
@@ -105,6 +107,9 @@ pub struct Stepper<M: Message> {
     observer: Observer,
     end: SimTime,
     expect: String,
+    /// The scenario's `[[steps]]`, if it has any, and its server count.
+    script: Option<Script>,
+    servers: usize,
     /// How the run ended, once it has.
     ended: Option<RunEnd>,
 }
@@ -171,6 +176,9 @@ impl<M: Message> Stepper<M> {
             report.checks.push(extra.name().to_string());
             checkers.push(extra);
         }
+        if !scenario.steps.is_empty() {
+            report.checks.push("steps".to_string());
+        }
         let mut trace_error = None;
         if let Some(out) = options.trace.as_mut() {
             let header = serde_json::json!({"kind": "run", "scenario": scenario.file, "seed": seed, "model": scenario.model.name(), "nodes": names});
@@ -194,6 +202,8 @@ impl<M: Message> Stepper<M> {
             },
             end: scenario.end(),
             expect: scenario.expect.clone(),
+            script: (!scenario.steps.is_empty()).then(|| Script::new(scenario.steps.clone())),
+            servers: scenario.servers,
             ended: None,
         }
     }
@@ -210,7 +220,17 @@ impl<M: Message> Stepper<M> {
             return false;
         }
         let (sim, observer, end) = (&mut self.sim, &mut self.observer, self.end);
+        let (script, servers) = (&mut self.script, self.servers);
         let stepped = catch_unwind(AssertUnwindSafe(|| {
+            // The script acts first when it is due no later than the next event.
+            if let Some(script) = script.as_mut() {
+                if let Some(due) = script.due() {
+                    if due <= end && sim.next_event_time().is_none_or(|t| t >= due) {
+                        sim.advance_to(due);
+                        return run_script(script, sim, observer, servers);
+                    }
+                }
+            }
             // As `Sim::run_until(end, ..)`, one step at a time.
             if sim.next_event_time().is_none_or(|t| t > end) {
                 return Some(sim.run_until(end, |_| true));
@@ -224,8 +244,14 @@ impl<M: Message> Stepper<M> {
                 if !observer.observe(event) {
                     return Some(RunEnd::Stopped);
                 }
+                if let Some(script) = script.as_mut() {
+                    script.observe(event);
+                }
             }
-            None
+            match script.as_mut() {
+                Some(script) if !script.is_over() => run_script(script, sim, observer, servers),
+                _ => None,
+            }
         }));
         self.ended = match stepped {
             Ok(ended) => ended,
@@ -261,6 +287,8 @@ impl<M: Message> Stepper<M> {
             end,
             expect,
             ended,
+            script,
+            ..
         } = self;
         let Observer {
             mut checks,
@@ -297,6 +325,13 @@ impl<M: Message> Stepper<M> {
                 .map(|e| e.to_string());
         }
         report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
+        if let Some(script) = &script {
+            report.check_notes.push(format!(
+                "steps: {} of {} ran",
+                script.position(),
+                script.len()
+            ));
+        }
         report.inconclusive_checks = checks
             .iter()
             .filter(|(c, _)| c.inconclusive())
@@ -323,6 +358,68 @@ impl<M: Message> Stepper<M> {
             report.violations.iter().any(|v| v.name == expect)
         };
         report
+    }
+}
+
+/// Lets the script act at the simulation's current time until it waits:
+/// applies its faults (their events judged like any other), tells its
+/// lines, reports its violations. `Some` when the run must stop.
+fn run_script<M: Message>(
+    script: &mut Script,
+    sim: &mut Sim<M>,
+    observer: &mut Observer,
+    servers: usize,
+) -> Option<RunEnd> {
+    loop {
+        let position = script.position();
+        let outcome = script.poll(sim.now(), &SimView { sim, servers });
+        match outcome {
+            None => {}
+            Some(Outcome::Line(line)) => observer.narrator.line(sim.now(), &line),
+            Some(Outcome::Fault(fault)) => {
+                sim.apply(fault);
+                for event in sim.events() {
+                    if !observer.observe(event) {
+                        return Some(RunEnd::Stopped);
+                    }
+                    script.observe(event);
+                }
+            }
+            Some(Outcome::Violation(v)) => {
+                let safety = v.severity == Severity::Safety;
+                observer.report.violations.push(v);
+                if safety {
+                    return Some(RunEnd::Stopped);
+                }
+            }
+        }
+        if script.position() == position {
+            return None;
+        }
+    }
+}
+
+/// The simulation as a script sees it.
+struct SimView<'a, M> {
+    sim: &'a Sim<M>,
+    servers: usize,
+}
+
+impl<M: Message> View for SimView<'_, M> {
+    fn servers(&self) -> usize {
+        self.servers
+    }
+    fn is_up(&self, node: NodeId) -> bool {
+        self.sim.is_up(node)
+    }
+    fn role(&self, node: NodeId) -> Option<(&'static str, u64)> {
+        self.sim.role(node)
+    }
+    fn is_open(&self, from: NodeId, to: NodeId) -> bool {
+        self.sim.topology().is_open(from, to)
+    }
+    fn name(&self, node: NodeId) -> &str {
+        &self.sim.names()[node.index()]
     }
 }
 

@@ -14,7 +14,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
         "partition" => &["groups"],
         "bridge" => &["node", "groups"],
         "one_way" => &["from", "to"],
-        "isolate" | "crash" | "restart" => &["node"],
+        "isolate" | "reconnect" | "crash" | "restart" => &["node"],
         "pause" => &["node", "duration"],
         "clock_jump" => &["node", "by"],
         "loss_burst" => &["probability", "duration"],
@@ -23,7 +23,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, heal, crash, restart, pause, clock_jump, loss_burst, heal_all";
+const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, reconnect, heal, crash, restart, pause, clock_jump, loss_burst, heal_all";
 
 /// The file's `[[faults]]`, sorted by time.
 pub(super) fn faults(
@@ -38,16 +38,24 @@ pub(super) fn faults(
     for (i, spanned) in raw.faults.iter().enumerate() {
         let f = spanned.get_ref();
         let field = format!("faults[{i}]");
-        if SimDuration(f.at.as_nanos()) > duration {
+        let Some(at) = &f.at else {
             return Err(src.at(
                 spanned,
                 &format!("{field}.at"),
-                format!("{} is after the end of the run (duration {duration})", f.at),
+                "a fault needs at, its time, e.g. at = \"2s\"",
+            ));
+        };
+        let at = *at.get_ref();
+        if at > duration {
+            return Err(src.at(
+                spanned,
+                &format!("{field}.at"),
+                format!("{at} is after the end of the run (duration {duration})"),
             ));
         }
         let fault = fault_of(spanned, &field, names, servers, roles, src)?;
         out.push(TimedFault {
-            at: SimTime::ZERO + f.at,
+            at: SimTime::ZERO + at,
             fault,
         });
     }
@@ -206,6 +214,7 @@ pub(super) fn fault_of(
             Fault::Partition(Cut::OneWay { from, to })
         }
         "isolate" => aimed(Action::Isolate)?,
+        "reconnect" => aimed(Action::Reconnect)?,
         "heal" => Fault::Heal,
         "heal_all" => Fault::HealAll,
         "crash" => aimed(Action::Crash)?,

@@ -2,8 +2,10 @@
 //! with its line and field.
 
 mod faults;
+mod steps;
 
 use super::file::*;
+use super::script::{self, Step, StepAction};
 use super::{Lines, Scenario, ScenarioError};
 use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
@@ -332,18 +334,18 @@ fn build(
     let topology = topology(&raw, &names, src)?;
     let clocks = clocks(&raw, &names, src)?;
     let faults = faults::faults(&raw, &names, servers, entry.roles(), duration, src)?;
+    let steps = steps::steps(&raw, &names, servers, entry.roles(), duration, src)?;
     let chaos = chaos(&raw, duration, servers, names.len(), src)?;
     let check_defs = checks(&raw, entry.as_ref(), registry, src)?;
     let liveness = liveness(
         &raw,
         model.as_ref(),
         &check_defs,
-        &faults,
-        chaos.as_ref(),
+        faults_end(&faults, &steps, chaos.as_ref()),
         duration,
         src,
     )?;
-    let expect = expectation(&raw, &check_defs, src)?;
+    let expect = expectation(&raw, &check_defs, &steps, src)?;
     let defaults = Limits::default();
     let limits = Limits {
         max_events: raw.limits.max_events.unwrap_or(defaults.max_events),
@@ -369,6 +371,7 @@ fn build(
         clocks,
         faults,
         chaos,
+        steps,
         checks: check_defs.iter().map(|c| c.info.name.to_string()).collect(),
         check_defs,
         liveness,
@@ -996,21 +999,32 @@ fn checks(
     Ok(out)
 }
 
+/// When the faults are over at the latest: the timed ones (and the pauses
+/// and bursts they start), chaos, and the script's fault steps.
+fn faults_end(faults: &[TimedFault], steps: &[Step], chaos: Option<&ChaosConfig>) -> SimTime {
+    // A script's faults come when its steps reach them: the last one at the
+    // latest when every step before it took its longest.
+    let script_end = steps
+        .iter()
+        .rposition(|s| matches!(s.action, StepAction::Fault(_)))
+        .map(|last| SimTime::ZERO + script::max_length(&steps[..=last]));
+    faults
+        .iter()
+        .map(|f| f.at.saturating_add(fault_length(&f.fault)))
+        .chain(chaos.map(|c| c.until))
+        .chain(script_end)
+        .max()
+        .unwrap_or(SimTime::ZERO)
+}
+
 fn liveness(
     raw: &ScenarioFile,
     model: &dyn Configured,
     checks: &[CheckDef],
-    faults: &[TimedFault],
-    chaos: Option<&ChaosConfig>,
+    last_fault: SimTime,
     duration: SimDuration,
     src: &Source<'_>,
 ) -> Result<LivenessBound, ScenarioError> {
-    let last_fault = faults
-        .iter()
-        .map(|f| f.at.saturating_add(fault_length(&f.fault)))
-        .chain(chaos.map(|c| c.until))
-        .max()
-        .unwrap_or(SimTime::ZERO);
     let wants_liveness = checks
         .iter()
         .any(|c| c.info.severity == check::Severity::Liveness);
@@ -1073,6 +1087,7 @@ fn fault_length(fault: &Fault) -> SimDuration {
 fn expectation(
     raw: &ScenarioFile,
     checks: &[CheckDef],
+    steps: &[Step],
     src: &Source<'_>,
 ) -> Result<String, ScenarioError> {
     let Some(expect) = &raw.expect else {
@@ -1085,6 +1100,10 @@ fn expectation(
     let reachable: Vec<&str> = checks
         .iter()
         .map(|c| c.info.violation)
+        .chain(steps.iter().filter_map(|s| match &s.action {
+            StepAction::Check { condition, .. } => Some(condition.violation()),
+            _ => None,
+        }))
         .chain(["limit_reached", "node_panic"])
         .collect();
     if reachable.contains(&e) {
