@@ -215,6 +215,41 @@ for = "1s"
 }
 
 #[test]
+fn a_sleep_range_is_drawn_per_seed_within_its_bounds() {
+    let scenario = raft(
+        "3s",
+        r#"
+[[steps]]
+sleep = ["100ms", "200ms"]
+[[steps]]
+fault = { kind = "crash", node = "n1" }
+"#,
+    );
+    let mut times = std::collections::BTreeSet::new();
+    for seed in 0..30 {
+        let report = go(&scenario, seed);
+        let line = report
+            .narration
+            .iter()
+            .find(|l| l.contains("crash n1"))
+            .expect("the crash is told");
+        let at = faultlab::time::SimDuration::parse(line.split_whitespace().next().unwrap())
+            .expect("a time stamp");
+        assert!(
+            (100_000_000..=200_000_000).contains(&at.as_nanos()),
+            "seed {seed}: {line}"
+        );
+        assert!(report
+            .narration
+            .iter()
+            .any(|l| l.contains("steps[0] (sleep 100ms..200ms): slept")));
+        times.insert(at.as_nanos());
+        assert_eq!(go(&scenario, seed).trace_hash, report.trace_hash);
+    }
+    assert!(times.len() > 20, "draws differ across seeds: {times:?}");
+}
+
+#[test]
 fn scripts_are_deterministic() {
     let scenario = raft(
         "6s",
@@ -257,6 +292,8 @@ fn mistakes_in_steps_name_their_line_and_field() {
         ("[[steps]]\ncheck = \"leader\"\nindex = 2\n", "field 'steps[0].index': does not apply to a check step; it takes within, for"),
         ("[[steps]]\ncheck = \"leader\"\nwithin = \"1s\"\nfor = \"1s\"\n", "field 'steps[0].for': give within"),
         ("[[steps]]\nsleep = \"0s\"\n", "field 'steps[0].sleep': expected a time longer than 0"),
+        ("[[steps]]\nsleep = [\"9ms\", \"5ms\"]\n", "field 'steps[0].sleep': expected a time longer than 0, e.g. \"1s\", or a range"),
+        ("[[steps]]\nsleep = \"fast\"\n", "field 'steps[0].sleep': expected a time such as \"2s\", or a range"),
         ("[[steps]]\nsleep = \"1s\"\nfor = \"1s\"\n", "field 'steps[0].for': does not apply to a sleep step"),
         (
             "[[steps]]\nfault = { kind = \"crash\", node = \"@leader\", at = \"1s\" }\n",

@@ -180,8 +180,8 @@ pub struct FaultSection {
 pub struct StepSection {
     /// A fault to apply when the step begins (a `[[faults]]` entry without its time).
     pub fault: Option<Spanned<FaultSection>>,
-    /// How long to wait.
-    pub sleep: Option<Spanned<SimDuration>>,
+    /// How long to wait: a time, or a range drawn per seed.
+    pub sleep: Option<Spanned<TimeOrRange>>,
     /// A condition to check: leader, no_leader, same_term, committed.
     pub check: Option<Spanned<String>>,
     /// The check passes if the condition holds at some moment within this time.
@@ -193,6 +193,16 @@ pub struct StepSection {
     pub index: Option<Spanned<u64>>,
     /// committed: on how many servers (default: all).
     pub servers: Option<Spanned<u64>>,
+}
+
+/// A time (`"2s"`), or a range (`["2s", "2.075s"]`) to draw a time from per seed.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TimeOrRange {
+    /// Exactly this.
+    One(SimDuration),
+    /// Uniform in `[shortest, longest]`.
+    Range([SimDuration; 2]),
 }
 
 /// `[chaos]`

@@ -24,6 +24,7 @@ use crate::check::{Severity, Violation};
 use crate::engine::{EventKind, TraceEvent};
 use crate::fault::Fault;
 use crate::node::NodeId;
+use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeMap;
 
@@ -41,8 +42,14 @@ pub struct Step {
 pub enum StepAction {
     /// Applies the fault when the step begins; the step ends at once.
     Fault(Fault),
-    /// Waits.
-    Sleep(SimDuration),
+    /// Waits a time drawn uniformly from `[min, max]` when the step begins
+    /// (from the run's `steps` stream; exactly `min` when they are equal).
+    Sleep {
+        /// The shortest wait.
+        min: SimDuration,
+        /// The longest wait.
+        max: SimDuration,
+    },
     /// Checks a condition.
     Check {
         /// What must hold.
@@ -126,7 +133,7 @@ impl Step {
     pub fn max_length(&self) -> SimDuration {
         match self.action {
             StepAction::Fault(_) => SimDuration::ZERO,
-            StepAction::Sleep(d) => d,
+            StepAction::Sleep { max, .. } => max,
             StepAction::Check { mode, .. } => match mode {
                 Mode::Now => SimDuration::ZERO,
                 Mode::Within(d) | Mode::For(d) => d,
@@ -182,11 +189,15 @@ pub struct Script {
     highest_commit: (u64, Option<NodeId>),
     /// `highest_commit` when the current step began.
     commit_at_start: u64,
+    /// Draws for sleeps with a range.
+    rng: SimRng,
+    /// The current step's sleep, if it is one.
+    sleep: SimDuration,
 }
 
 impl Script {
-    /// The script of `steps`, starting at time zero.
-    pub fn new(steps: Vec<Step>) -> Script {
+    /// The script of `steps` for a run with `seed`, starting at time zero.
+    pub fn new(steps: Vec<Step>, seed: u64) -> Script {
         let max_index = steps
             .iter()
             .filter_map(|s| match s.action {
@@ -198,7 +209,7 @@ impl Script {
             })
             .max()
             .unwrap_or(0);
-        Script {
+        let mut script = Script {
             steps,
             next: 0,
             started: SimTime::ZERO,
@@ -207,6 +218,22 @@ impl Script {
             max_index,
             highest_commit: (0, None),
             commit_at_start: 0,
+            rng: SimRng::stream(seed, "steps"),
+            sleep: SimDuration::ZERO,
+        };
+        script.begin();
+        script
+    }
+
+    /// Sets up the current step as it begins: draws its sleep.
+    fn begin(&mut self) {
+        if let Some(StepAction::Sleep { min, max }) = self.steps.get(self.next).map(|s| &s.action) {
+            debug_assert!(min <= max, "sleep range {min}..{max}");
+            self.sleep = if min == max {
+                *min
+            } else {
+                SimDuration(self.rng.between(min.as_nanos(), max.as_nanos()))
+            };
         }
     }
 
@@ -242,8 +269,8 @@ impl Script {
             | StepAction::Check {
                 mode: Mode::Now, ..
             } => self.started,
-            StepAction::Sleep(d)
-            | StepAction::Check {
+            StepAction::Sleep { .. } => self.started.saturating_add(self.sleep),
+            StepAction::Check {
                 mode: Mode::Within(d) | Mode::For(d),
                 ..
             } => self.started.saturating_add(d),
@@ -293,11 +320,14 @@ impl Script {
                 self.advance(now);
                 Some(Outcome::Fault(fault))
             }
-            StepAction::Sleep(d) => {
-                if elapsed >= d {
-                    self.advance(now);
+            StepAction::Sleep { min, max } => {
+                if elapsed < self.sleep {
+                    return None;
                 }
-                None
+                let slept = self.sleep;
+                self.advance(now);
+                // A drawn sleep is worth telling: it differs per seed.
+                (min != max).then(|| Outcome::Line(format!("{}: slept {slept}", step.label)))
             }
             StepAction::Check { condition, mode } => {
                 let verdict = self.judge(condition, view);
@@ -345,6 +375,7 @@ impl Script {
         self.next += 1;
         self.started = now;
         self.commit_at_start = self.highest_commit.0;
+        self.begin();
     }
 
     /// Whether the condition holds: how (a phrase), or why not and the
@@ -551,7 +582,7 @@ mod tests {
         let mut view = Fake::new(&[Some(("leader", 1)), L, F]);
         // n1 is isolated: it still believes it leads term 1.
         view.cut = vec![(0, 1), (0, 2)];
-        let mut script = Script::new(vec![check(Condition::Leader, Mode::Now)]);
+        let mut script = Script::new(vec![check(Condition::Leader, Mode::Now)], 1);
         let out = script.poll(SimTime::ZERO, &view);
         assert!(
             matches!(out, Some(Outcome::Line(ref l)) if l.contains("n2 leads")),
@@ -563,7 +594,7 @@ mod tests {
     #[test]
     fn two_leaders_of_one_term_fail_leader() {
         let view = Fake::new(&[L, L, F]);
-        let mut script = Script::new(vec![check(Condition::Leader, Mode::Now)]);
+        let mut script = Script::new(vec![check(Condition::Leader, Mode::Now)], 1);
         let Some(Outcome::Violation(v)) = script.poll(SimTime::ZERO, &view) else {
             panic!("expected a violation")
         };
@@ -576,7 +607,7 @@ mod tests {
     fn within_waits_for_the_condition_then_fails_at_the_deadline() {
         let view = Fake::new(&[F, F, F]);
         let d = SimDuration::from_millis(100);
-        let mut script = Script::new(vec![check(Condition::Leader, Mode::Within(d))]);
+        let mut script = Script::new(vec![check(Condition::Leader, Mode::Within(d))], 1);
         assert_eq!(script.due(), Some(SimTime::ZERO + d));
         assert_eq!(
             script.poll(SimTime::ZERO + SimDuration::from_millis(50), &view),
@@ -597,7 +628,7 @@ mod tests {
     #[test]
     fn for_fails_the_moment_the_condition_breaks() {
         let d = SimDuration::from_secs(1);
-        let mut script = Script::new(vec![check(Condition::NoLeader, Mode::For(d))]);
+        let mut script = Script::new(vec![check(Condition::NoLeader, Mode::For(d))], 1);
         let quiet = Fake::new(&[F, F, None]);
         assert_eq!(script.poll(SimTime::ZERO, &quiet), None);
         let led = Fake::new(&[L, F, None]);
@@ -611,11 +642,11 @@ mod tests {
     #[test]
     fn same_term_ignores_servers_cut_off() {
         let mut view = Fake::new(&[Some(("candidate", 9)), L, F]);
-        let mut script = Script::new(vec![check(Condition::SameTerm, Mode::Now)]);
+        let mut script = Script::new(vec![check(Condition::SameTerm, Mode::Now)], 1);
         let out = script.poll(SimTime::ZERO, &view);
         assert!(matches!(out, Some(Outcome::Violation(_))), "{out:?}");
         view.cut = vec![(0, 1), (0, 2)];
-        let mut script = Script::new(vec![check(Condition::SameTerm, Mode::Now)]);
+        let mut script = Script::new(vec![check(Condition::SameTerm, Mode::Now)], 1);
         let out = script.poll(SimTime::ZERO, &view);
         assert!(matches!(out, Some(Outcome::Line(_))), "{out:?}");
     }
@@ -627,7 +658,7 @@ mod tests {
             index: 2,
             servers: 2,
         };
-        let mut script = Script::new(vec![check(condition, Mode::Now)]);
+        let mut script = Script::new(vec![check(condition, Mode::Now)], 1);
         let commit = |node: u32, index: u64| TraceEvent {
             time: SimTime::ZERO,
             node: Some(NodeId(node)),
@@ -660,17 +691,23 @@ mod tests {
     #[test]
     fn a_script_runs_its_steps_in_order() {
         let view = Fake::new(&[L, F, F]);
-        let mut script = Script::new(vec![
-            Step {
-                action: StepAction::Fault(Fault::Heal),
-                label: "steps[0]".into(),
-            },
-            Step {
-                action: StepAction::Sleep(SimDuration::from_secs(1)),
-                label: "steps[1]".into(),
-            },
-            check(Condition::Leader, Mode::Now),
-        ]);
+        let mut script = Script::new(
+            vec![
+                Step {
+                    action: StepAction::Fault(Fault::Heal),
+                    label: "steps[0]".into(),
+                },
+                Step {
+                    action: StepAction::Sleep {
+                        min: SimDuration::from_secs(1),
+                        max: SimDuration::from_secs(1),
+                    },
+                    label: "steps[1]".into(),
+                },
+                check(Condition::Leader, Mode::Now),
+            ],
+            1,
+        );
         assert_eq!(script.due(), Some(SimTime::ZERO));
         assert_eq!(
             script.poll(SimTime::ZERO, &view),

@@ -202,7 +202,7 @@ impl<M: Message> Stepper<M> {
             },
             end: scenario.end(),
             expect: scenario.expect.clone(),
-            script: (!scenario.steps.is_empty()).then(|| Script::new(scenario.steps.clone())),
+            script: (!scenario.steps.is_empty()).then(|| Script::new(scenario.steps.clone(), seed)),
             servers: scenario.servers,
             ended: None,
         }

@@ -257,6 +257,9 @@ fn explain_serde(message: &str) -> String {
     if let Some(rest) = message.strip_prefix("unknown field ") {
         return format!("unknown key {rest}");
     }
+    if message.contains("untagged enum TimeOrRange") {
+        return "expected a time such as \"2s\", or a range such as [\"2s\", \"2.075s\"] to draw one from per seed".to_string();
+    }
     message
 }
 

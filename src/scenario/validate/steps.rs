@@ -2,7 +2,7 @@
 
 use super::faults::fault_of;
 use super::Source;
-use crate::scenario::file::{ScenarioFile, StepSection};
+use crate::scenario::file::{ScenarioFile, StepSection, TimeOrRange};
 use crate::scenario::script::{max_length, Condition, Mode, Step, StepAction};
 use crate::scenario::ScenarioError;
 use crate::time::SimDuration;
@@ -67,14 +67,18 @@ pub(super) fn steps(
             "sleep" => {
                 only(spanned, &field, "sleep", &[], src)?;
                 let sleep = step.sleep.as_ref().expect("given");
-                if *sleep.get_ref() == SimDuration::ZERO {
+                let (min, max) = match *sleep.get_ref() {
+                    TimeOrRange::One(d) => (d, d),
+                    TimeOrRange::Range([min, max]) => (min, max),
+                };
+                if max == SimDuration::ZERO || min > max {
                     return Err(src.at(
                         sleep,
                         &format!("{field}.sleep"),
-                        "expected a time longer than 0, e.g. \"1s\"",
+                        "expected a time longer than 0, e.g. \"1s\", or a range [shortest, longest], e.g. [\"0ms\", \"75ms\"]",
                     ));
                 }
-                StepAction::Sleep(*sleep.get_ref())
+                StepAction::Sleep { min, max }
             }
             _ => check(spanned, &field, servers, roles, src)?,
         };
@@ -239,7 +243,8 @@ fn only(
 fn label(field: &str, action: &StepAction) -> String {
     let what = match action {
         StepAction::Fault(fault) => format!("fault {}", fault.kind()),
-        StepAction::Sleep(d) => format!("sleep {d}"),
+        StepAction::Sleep { min, max } if min == max => format!("sleep {min}"),
+        StepAction::Sleep { min, max } => format!("sleep {min}..{max}"),
         StepAction::Check { condition, mode } => {
             let name = match condition {
                 Condition::Committed { index, servers } => {
