@@ -250,6 +250,42 @@ fault = { kind = "crash", node = "n1" }
 }
 
 #[test]
+fn stop_ends_the_run_where_the_script_says() {
+    let scenario = raft(
+        "30s",
+        r#"
+[[steps]]
+check = "leader"
+within = "5s"
+[[steps]]
+sleep = "1s"
+[[steps]]
+stop = true
+"#,
+    );
+    let report = go(&scenario, 4);
+    assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.violations);
+    let elected = report.narration[0]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let elected = faultlab::time::SimDuration::parse(&elected).unwrap();
+    // The narration's time stamps are rounded to the millisecond.
+    let end = report.sim_time.as_nanos();
+    let expected = elected.as_nanos() + 1_000_000_000;
+    assert!(
+        end.abs_diff(expected) < 1_000_000,
+        "the run ends one second after the election, not at {}: {:#?}",
+        report.sim_time,
+        report.narration
+    );
+    assert!(report
+        .check_notes
+        .contains(&"steps: 3 of 3 ran".to_string()));
+}
+
+#[test]
 fn scripts_are_deterministic() {
     let scenario = raft(
         "6s",
@@ -283,14 +319,16 @@ fn mistakes_in_steps_name_their_line_and_field() {
     let cases: &[(&str, &str)] = &[
         (
             "[[steps]]\nsleep = \"1s\"\ncheck = \"leader\"\n",
-            "field 'steps[0]': a step does one thing: give exactly one of fault, sleep, check (this one gives sleep and check)",
+            "field 'steps[0]': a step does one thing: give exactly one of fault, sleep, check, stop (this one gives sleep and check)",
         ),
-        ("[[steps]]\nwithin = \"1s\"\n", "give exactly one of fault, sleep, check"),
+        ("[[steps]]\nwithin = \"1s\"\n", "give exactly one of fault, sleep, check, stop"),
         ("[[steps]]\ncheck = \"boss\"\n", "field 'steps[0].check': unknown condition 'boss'; expected one of leader, no_leader, same_term, committed, no_commit"),
         ("[[steps]]\ncheck = \"committed\"\n", "field 'steps[0].index': a 'committed' check needs index"),
         ("[[steps]]\ncheck = \"committed\"\nindex = 2\nservers = 4\n", "field 'steps[0].servers': 4; expected 1 to 3"),
         ("[[steps]]\ncheck = \"leader\"\nindex = 2\n", "field 'steps[0].index': does not apply to a check step; it takes within, for"),
         ("[[steps]]\ncheck = \"leader\"\nwithin = \"1s\"\nfor = \"1s\"\n", "field 'steps[0].for': give within"),
+        ("[[steps]]\nstop = true\n[[steps]]\nsleep = \"1s\"\n", "field 'steps[0].stop': stop ends the run, so it must be the last step"),
+        ("[[steps]]\nstop = false\n", "field 'steps[0].stop': expected stop = true"),
         ("[[steps]]\nsleep = \"0s\"\n", "field 'steps[0].sleep': expected a time longer than 0"),
         ("[[steps]]\nsleep = [\"9ms\", \"5ms\"]\n", "field 'steps[0].sleep': expected a time longer than 0, e.g. \"1s\", or a range"),
         ("[[steps]]\nsleep = \"fast\"\n", "field 'steps[0].sleep': expected a time such as \"2s\", or a range"),

@@ -174,7 +174,7 @@ pub struct FaultSection {
     pub probability: Option<Spanned<f64>>,
 }
 
-/// One `[[steps]]` entry: one of `fault`, `sleep` or `check`.
+/// One `[[steps]]` entry: one of `fault`, `sleep`, `check` or `stop`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSection {
@@ -182,7 +182,9 @@ pub struct StepSection {
     pub fault: Option<Spanned<FaultSection>>,
     /// How long to wait: a time, or a range drawn per seed.
     pub sleep: Option<Spanned<TimeOrRange>>,
-    /// A condition to check: leader, no_leader, same_term, committed.
+    /// `stop = true`: end the run here (the last step).
+    pub stop: Option<Spanned<bool>>,
+    /// A condition to check: leader, no_leader, same_term, committed, no_commit.
     pub check: Option<Spanned<String>>,
     /// The check passes if the condition holds at some moment within this time.
     pub within: Option<Spanned<SimDuration>>,

@@ -50,6 +50,9 @@ pub enum StepAction {
         /// The longest wait.
         max: SimDuration,
     },
+    /// Ends the run here, as if its duration were up: the checks judge it
+    /// at this time (the last step of a script).
+    Stop,
     /// Checks a condition.
     Check {
         /// What must hold.
@@ -132,7 +135,7 @@ impl Step {
     /// The longest the step can take.
     pub fn max_length(&self) -> SimDuration {
         match self.action {
-            StepAction::Fault(_) => SimDuration::ZERO,
+            StepAction::Fault(_) | StepAction::Stop => SimDuration::ZERO,
             StepAction::Sleep { max, .. } => max,
             StepAction::Check { mode, .. } => match mode {
                 Mode::Now => SimDuration::ZERO,
@@ -172,6 +175,8 @@ pub enum Outcome {
     Line(String),
     /// A check failed; the script has stopped.
     Violation(Violation),
+    /// End the run now.
+    Stop,
 }
 
 /// A running script.
@@ -266,6 +271,7 @@ impl Script {
         let step = &self.steps[self.next];
         Some(match step.action {
             StepAction::Fault(_)
+            | StepAction::Stop
             | StepAction::Check {
                 mode: Mode::Now, ..
             } => self.started,
@@ -319,6 +325,10 @@ impl Script {
             StepAction::Fault(fault) => {
                 self.advance(now);
                 Some(Outcome::Fault(fault))
+            }
+            StepAction::Stop => {
+                self.advance(now);
+                Some(Outcome::Stop)
             }
             StepAction::Sleep { min, max } => {
                 if elapsed < self.sleep {

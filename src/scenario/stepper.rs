@@ -265,6 +265,10 @@ impl<M: Message> Stepper<M> {
                 Some(RunEnd::Stopped)
             }
         };
+        if self.ended == Some(RunEnd::Reached) {
+            // A script's `stop` ends the run early: judge it there.
+            self.end = self.end.min(self.sim.now());
+        }
         self.ended.is_none()
     }
 
@@ -385,6 +389,7 @@ fn run_script<M: Message>(
                     script.observe(event);
                 }
             }
+            Some(Outcome::Stop) => return Some(RunEnd::Reached),
             Some(Outcome::Violation(v)) => {
                 let safety = v.severity == Severity::Safety;
                 observer.report.violations.push(v);

@@ -25,6 +25,7 @@ pub(super) fn steps(
             ("fault", step.fault.is_some()),
             ("sleep", step.sleep.is_some()),
             ("check", step.check.is_some()),
+            ("stop", step.stop.is_some()),
         ]
         .iter()
         .filter(|(_, present)| *present)
@@ -35,7 +36,7 @@ pub(super) fn steps(
                 spanned,
                 &field,
                 format!(
-                    "a step does one thing: give exactly one of fault, sleep, check{}",
+                    "a step does one thing: give exactly one of fault, sleep, check, stop{}",
                     if given.is_empty() {
                         String::new()
                     } else {
@@ -79,6 +80,25 @@ pub(super) fn steps(
                     ));
                 }
                 StepAction::Sleep { min, max }
+            }
+            "stop" => {
+                only(spanned, &field, "stop", &[], src)?;
+                let stop = step.stop.as_ref().expect("given");
+                if !*stop.get_ref() {
+                    return Err(src.at(
+                        stop,
+                        &format!("{field}.stop"),
+                        "expected stop = true (ends the run here), or no stop key",
+                    ));
+                }
+                if i + 1 != raw.steps.len() {
+                    return Err(src.at(
+                        stop,
+                        &format!("{field}.stop"),
+                        "stop ends the run, so it must be the last step",
+                    ));
+                }
+                StepAction::Stop
             }
             _ => check(spanned, &field, servers, roles, src)?,
         };
@@ -243,6 +263,7 @@ fn only(
 fn label(field: &str, action: &StepAction) -> String {
     let what = match action {
         StepAction::Fault(fault) => format!("fault {}", fault.kind()),
+        StepAction::Stop => "stop".to_string(),
         StepAction::Sleep { min, max } if min == max => format!("sleep {min}"),
         StepAction::Sleep { min, max } => format!("sleep {min}..{max}"),
         StepAction::Check { condition, mode } => {
