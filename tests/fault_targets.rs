@@ -199,3 +199,49 @@ fn the_isolated_leader_steps_down_after_the_heal() {
         assert!(state.contains("role: Follower"), "seed {seed}: {state}");
     }
 }
+
+/// Every node a fault names (partitions: every node in a group or side).
+fn nodes_hit(fault: &Fault) -> Vec<usize> {
+    match fault {
+        Fault::Crash(n) | Fault::Restart(n) | Fault::Reconnect(n) => vec![n.index()],
+        Fault::Pause { node, .. } | Fault::ClockJump { node, .. } => vec![node.index()],
+        Fault::Partition(Cut::Isolate(n)) => vec![n.index()],
+        Fault::Partition(Cut::Groups(groups)) => {
+            groups.iter().flatten().map(|n| n.index()).collect()
+        }
+        Fault::Partition(Cut::OneWay { from, to }) => {
+            from.iter().chain(to).map(|n| n.index()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn chaos_hits_servers_only_unless_told() {
+    let chaos = "[chaos]\nuntil = \"2s\"\ncrash_every = \"300ms\"\npartition_every = \"300ms\"\npause_every = \"300ms\"\nclock_jump_every = \"300ms\"\n";
+    let servers_only = raft(chaos);
+    let everyone = raft(&format!("{chaos}targets = [\"all\"]\n"));
+    let clients_only = raft(&format!("{chaos}targets = [\"clients\"]\n"));
+    let (mut client_hit, mut server_hit) = (false, false);
+    for seed in 0..50 {
+        for f in servers_only.fault_schedule(seed) {
+            assert!(
+                nodes_hit(&f.fault).iter().all(|&n| n < 3),
+                "seed {seed}: default chaos touched a client: {:?}",
+                f.fault
+            );
+        }
+        for f in clients_only.fault_schedule(seed) {
+            assert!(nodes_hit(&f.fault).iter().all(|&n| n >= 3), "{:?}", f.fault);
+        }
+        for f in everyone.fault_schedule(seed) {
+            let hit = nodes_hit(&f.fault);
+            client_hit |= hit.iter().any(|&n| n >= 3);
+            server_hit |= hit.iter().any(|&n| n < 3);
+        }
+    }
+    assert!(
+        client_hit && server_hit,
+        "targets = [\"all\"] reaches both kinds"
+    );
+}
