@@ -1286,6 +1286,7 @@ fn expectation(
     let reachable: Vec<&str> = checks
         .iter()
         .map(|c| c.info.violation)
+        .filter(|v| !v.is_empty())
         .chain(["limit_reached", "node_panic"])
         .collect();
     if reachable.contains(&e) {

@@ -53,6 +53,7 @@ impl Model for RaftModel {
                 "linearizability",
                 "convergence",
                 "progress",
+                "availability",
             ],
             default: &[
                 "election_safety",
