@@ -233,13 +233,14 @@ impl Availability {
     /// [`Availability::on_record`]; true if the current leader changed or
     /// stopped leading.
     fn leader_record(&mut self, at: SimTime, node: NodeId, record: &Record, world: &World) -> bool {
-        if !self.is_server(node, world) {
+        let kind = record.kind.as_str();
+        if !matches!(kind, "leader" | "follow" | "stepped_down") || !self.is_server(node, world) {
             return false;
         }
         let Some(term) = record.detail.get("term").and_then(|t| t.as_u64()) else {
             return false;
         };
-        match record.kind.as_str() {
+        match kind {
             "leader" if self.leader.is_none_or(|l| term > l.term) => {
                 self.leader = Some(Leader {
                     node,
