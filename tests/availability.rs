@@ -106,3 +106,28 @@ fn a_check_that_only_measures_is_no_outcome_to_expect() {
     );
     assert!(!message.contains("one of , "), "{message}");
 }
+
+#[test]
+fn a_short_pause_and_a_healed_isolation_end_with_the_same_leader() {
+    let faults =
+        "[[faults]]\nat = \"2s\"\nkind = \"pause\"\nnode = \"@leader\"\nduration = \"40ms\"\n\
+                  [[faults]]\nat = \"3s\"\nkind = \"isolate\"\nnode = \"@leader\"\n\
+                  [[faults]]\nat = \"3.06s\"\nkind = \"heal\"\n";
+    // The liveness bound after the heal needs a longer run.
+    let text = text(faults).replace("duration = \"4s\"", "duration = \"5s\"");
+    let scenario = Scenario::parse(&text, "availability.toml").unwrap_or_else(|e| panic!("{e}"));
+    for seed in 0..3 {
+        let report = run(&scenario, seed, RunOptions::default());
+        let leaders = report.observations.iter().find(|(k, _)| k == "leader");
+        assert_eq!(
+            leaders.map(|(_, n)| *n),
+            Some(1),
+            "seed {seed}: no election"
+        );
+        assert_eq!(metric(&report, "availability.outages"), Some(2.0));
+        // The longer is the isolation: 60ms, then at most one heartbeat
+        // interval (50ms) and a latency (10ms) until a majority hears it.
+        let longest = metric(&report, "availability.time_without_leader_s").unwrap();
+        assert!((0.06..=0.12).contains(&longest), "seed {seed}: {longest}");
+    }
+}
