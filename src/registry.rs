@@ -22,6 +22,9 @@ pub struct CheckSetup {
     pub history_model: LinModel,
     /// Bytes the linearizability search may hold.
     pub linearizability_memory: u64,
+    /// How many of the nodes are servers (node ids `0..servers`; the rest
+    /// are clients).
+    pub servers: usize,
 }
 
 type BuildCheck = dyn Fn(&CheckSetup) -> Box<dyn Checker> + Send + Sync;
@@ -143,6 +146,9 @@ impl Registry {
         for info in check::CATALOGUE {
             let name = info.name;
             registry = registry.with_check(*info, move |setup: &CheckSetup| {
+                if name == "availability" {
+                    return Box::new(check::availability::Availability::new(setup.servers));
+                }
                 check::build_with_memory(
                     name,
                     setup.liveness,

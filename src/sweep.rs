@@ -70,6 +70,8 @@ pub struct MetricStats {
     pub median: f64,
     /// The 90th percentile (nearest rank).
     pub p90: f64,
+    /// The 99th percentile (nearest rank).
+    pub p99: f64,
     /// The greatest value.
     pub max: f64,
 }
@@ -115,7 +117,7 @@ impl SweepSummary {
         self
     }
 
-    /// Count, min, median, p90 and max of each metric, by name. The values
+    /// Count, min, median, p90, p99 and max of each metric, by name. The values
     /// are sorted first, so the figures do not depend on which thread ran
     /// which seed.
     pub fn metric_stats(&self) -> Vec<MetricStats> {
@@ -134,6 +136,7 @@ impl SweepSummary {
                     min: sorted[0],
                     median: rank(0.5),
                     p90: rank(0.9),
+                    p99: rank(0.99),
                     max: sorted[n - 1],
                 }
             })
@@ -272,9 +275,16 @@ mod tests {
                 min: 1.0,
                 median: 5.0,
                 p90: 9.0,
+                p99: 10.0,
                 max: 10.0,
             }]
         );
+        // Of 1..=200, the 99th percentile is the 198th value.
+        let many = (1..=200).fold(SweepSummary::default(), |s, seed| {
+            s.add(outcome(seed, Verdict::Pass))
+        });
+        let stats = &many.metric_stats()[0];
+        assert_eq!((stats.median, stats.p90, stats.p99), (100.0, 180.0, 198.0));
     }
 
     #[test]

@@ -321,6 +321,14 @@ fn list_shows_models_checks_and_every_scenario() {
     let text = stdout(&out);
     assert!(text.contains("heartbeat"));
     assert!(text.contains("strong_completeness"));
+    let availability = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("availability "))
+        .expect("the availability check");
+    assert!(
+        availability.contains("measure") && availability.contains("(never fails)"),
+        "{availability}"
+    );
     assert!(text.contains("scenarios/heartbeat-chaos.toml"));
     assert!(!text.contains("INVALID"), "{text}");
 }

@@ -13,6 +13,7 @@
 //! Checkers are called *before* the world applies the event, so the world
 //! they see is the one the event happened in.
 
+pub mod availability;
 pub mod failure_detector;
 pub mod history_check;
 pub mod invariants;
@@ -71,7 +72,7 @@ pub trait Checker {
     }
     /// After the run: numbers worth aggregating over seeds, named
     /// `<check>.<what>` (e.g. `progress.recovery_s`); a sweep reports their
-    /// count, min, median, p90 and max.
+    /// count, min, median, p90, p99 and max.
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
@@ -94,9 +95,11 @@ pub struct CheckInfo {
     pub name: &'static str,
     /// One line on what it checks.
     pub about: &'static str,
-    /// Safety or liveness.
+    /// Safety or liveness (of a check that only measures: `Safety`, so
+    /// that naming it asks for no liveness bound).
     pub severity: Severity,
-    /// The violation name it reports.
+    /// The violation name it reports; empty for a check that only
+    /// measures and never fails a run (e.g. `availability`).
     pub violation: &'static str,
 }
 
@@ -148,6 +151,9 @@ pub fn build_with_memory(
         "no_lost_update" => Ok(Box::new(invariants::NoLostUpdate::default())),
         "convergence" => Ok(Box::new(invariants::Convergence::new(bound.within))),
         "progress" => Ok(Box::new(invariants::Progress::new(bound))),
+        // Built by name, without a scenario, every node counts as a server;
+        // the registry builds it with the scenario's server count.
+        "availability" => Ok(Box::new(availability::Availability::every_node_a_server())),
         other => Err(format!(
             "unknown check '{other}'; expected one of {}",
             CATALOGUE
@@ -220,6 +226,12 @@ pub const CATALOGUE: &[CheckInfo] = &[
         about: "after the faults, a client operation completes or a leader is elected within the bound",
         severity: Severity::Liveness,
         violation: "no_progress",
+    },
+    CheckInfo {
+        name: "availability",
+        about: "measures the time without a leader after a fault takes the leader out (from `leader`, `follow`, `stepped_down`); never fails a run",
+        severity: Severity::Safety,
+        violation: "",
     },
 ];
 

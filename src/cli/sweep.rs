@@ -54,7 +54,7 @@ pub(super) fn cmd_sweep(
         let metrics: serde_json::Map<String, serde_json::Value> = stats
             .iter()
             .map(|m| {
-                let figures = serde_json::json!({"count": m.count, "min": m.min, "median": m.median, "p90": m.p90, "max": m.max});
+                let figures = serde_json::json!({"count": m.count, "min": m.min, "median": m.median, "p90": m.p90, "p99": m.p99, "max": m.max});
                 (m.name.clone(), figures)
             })
             .collect();
@@ -114,12 +114,13 @@ pub(super) fn cmd_sweep(
         for m in &stats {
             outln!(
                 io,
-                "metric {}: {} seeds · min {} · median {} · p90 {} · max {}",
+                "metric {}: {} seeds · min {} · median {} · p90 {} · p99 {} · max {}",
                 m.name,
                 m.count,
                 m.min,
                 m.median,
                 m.p90,
+                m.p99,
                 m.max
             );
         }

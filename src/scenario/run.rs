@@ -353,11 +353,15 @@ impl Narrator {
             EventKind::Record(record) => self.count(&record.kind),
             _ => {}
         }
+        if !tells(event) {
+            return;
+        }
+        // After `tells`, so the frequent op, state and commit records skip it.
         let quiet = match &event.kind {
             EventKind::Record(record) => self.model.quiet_records().contains(&record.kind.as_str()),
             _ => false,
         };
-        if quiet || !tells(event) {
+        if quiet {
             return;
         }
         if self.lines.len() >= self.limit {

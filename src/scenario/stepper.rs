@@ -157,6 +157,7 @@ impl<M: Message> Stepper<M> {
             liveness: scenario.liveness,
             history_model: scenario.model.history_model(),
             linearizability_memory: scenario.linearizability_memory,
+            servers: scenario.servers,
         };
         // By name: a caller may have taken checks out of `scenario.checks`.
         let mut checkers: Vec<Box<dyn Checker>> = scenario

@@ -110,7 +110,13 @@
 //!
 //! # Records
 //!
-//! `leader {"term"}` when a server becomes leader; `commit {"index",
+//! `leader {"term"}` when a server becomes leader; `stepped_down {"term"}`
+//! when a leader stops leading (it saw a higher term, or CheckQuorum found
+//! no majority; a crash records nothing), with the term it led;
+//! `follow {"term", "leader"}` the first time a server accepts an
+//! AppendEntries from the leader of a term (once per term and start, so
+//! cheap); together they tell each server's role and term over time (the
+//! `availability` check reads them). `commit {"index",
 //! "digest"}` for every entry a server applies (the digest is a stable hash
 //! of the entry's term and command); `state {"version"}` (lastApplied) once
 //! per batch of applied entries and at start; the clients' `op` records.

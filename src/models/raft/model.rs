@@ -4,7 +4,7 @@
 use super::{RaftClient, RaftMsg, RaftParams, RaftReads, RaftServer};
 use crate::check::linearizability::LinModel;
 use crate::model::{Layout, Model, ModelChecks, ParamError, Work};
-use crate::node::{Node, NodeId};
+use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;
 
@@ -53,6 +53,7 @@ impl Model for RaftModel {
                 "linearizability",
                 "convergence",
                 "progress",
+                "availability",
             ],
             default: &[
                 "election_safety",
@@ -67,6 +68,23 @@ impl Model for RaftModel {
 
     fn uses_workload(&self) -> bool {
         true
+    }
+
+    /// `leader` and `stepped_down` in words: "becomes leader of term 2",
+    /// "stops leading term 2".
+    fn narrate(&self, _params: &RaftParams, record: &Record) -> Option<String> {
+        let term = record.detail.get("term")?.as_u64()?;
+        match record.kind.as_str() {
+            "leader" => Some(format!("becomes leader of term {term}")),
+            "stepped_down" => Some(format!("stops leading term {term}")),
+            _ => None,
+        }
+    }
+
+    /// `follow`: one line per server per election would crowd the faults
+    /// out of the narration (it is still counted, traced and checked).
+    fn quiet_records(&self) -> &'static [&'static str] {
+        &["follow"]
     }
 
     fn params(&self, table: RaftTable, _layout: &Layout) -> Result<RaftParams, ParamError> {

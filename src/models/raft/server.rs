@@ -89,6 +89,9 @@ pub struct RaftServer {
     election_deadline: LocalTime,
     election_timer: Option<TimerId>,
     leader_contact: Option<LocalTime>,
+    /// The highest term whose leader this server recorded following (one
+    /// `follow` record per term, not one per AppendEntries).
+    followed_term: u64,
     // Volatile state on leaders (reset at each election).
     progress: Vec<Progress>,
     heartbeat_timer: Option<TimerId>,
@@ -124,6 +127,7 @@ impl RaftServer {
             election_deadline: LocalTime(0),
             election_timer: None,
             leader_contact: None,
+            followed_term: 0,
             progress: Vec::new(),
             heartbeat_timer: None,
             quorum_timer: None,
@@ -254,7 +258,10 @@ impl RaftServer {
 
     /// Rules for all servers: a higher term makes a server a follower.
     /// Also how candidates yield to a leader, and leaders step down.
+    /// A leader that steps down records `stepped_down {"term"}`, the term
+    /// it led.
     fn become_follower(&mut self, ctx: &mut Ctx<'_, RaftMsg>, term: u64, leader: Option<NodeId>) {
+        let led = self.term;
         if term > self.term {
             self.set_term(ctx, term);
         }
@@ -262,6 +269,7 @@ impl RaftServer {
         self.role = Role::Follower;
         self.leader = leader;
         if was_leader {
+            ctx.record("stepped_down", json!({ "term": led }));
             self.end_leadership(ctx);
         }
         if self.election_timer.is_none() {
@@ -516,7 +524,9 @@ impl RaftServer {
 
     // ----- AppendEntries -------------------------------------------------
 
-    /// AppendEntries receiver (Figure 2, rules 1-5).
+    /// AppendEntries receiver (Figure 2, rules 1-5). The first one a
+    /// server accepts from the leader of a term (since it started) is
+    /// recorded as `follow {"term", "leader"}`.
     fn handle_append_entries(
         &mut self,
         ctx: &mut Ctx<'_, RaftMsg>,
@@ -538,6 +548,11 @@ impl RaftServer {
         }
         self.leader_contact = Some(ctx.now_local());
         self.reset_election_timer(ctx);
+        if req.term > self.followed_term {
+            self.followed_term = req.term;
+            let leader = ctx.name(from).to_string();
+            ctx.record("follow", json!({ "term": req.term, "leader": leader }));
+        }
         let reply = match self.check_prev(req.prev_log_index, req.prev_log_term) {
             Err((conflict_term, conflict_index)) => {
                 self.append_reply(false, 0, conflict_term, conflict_index, req.round)

@@ -718,6 +718,54 @@ fn check_quorum_leader_steps_down_without_majority() {
     );
 }
 
+// ----- Role records -----------------------------------------------------------------
+
+#[test]
+fn a_leader_that_stops_leading_records_the_term_it_led() {
+    let mut h = Harness::new(3, RaftParams::default());
+    h.elect();
+    let term = h.server.term();
+    assert!(h.records_of("stepped_down").is_empty());
+    h.deliver(1, ack(term + 2, 0, 0));
+    assert_eq!(h.server.role(), Role::Follower);
+    assert_eq!(
+        h.records_of("stepped_down"),
+        [&serde_json::json!({ "term": term })],
+        "the term it led, not the one it saw"
+    );
+    // A candidate that yields records nothing: it never led.
+    h.time_out();
+    h.deliver(2, vote(term + 9, 0, 0));
+    assert_eq!(h.records_of("stepped_down").len(), 1);
+    // CheckQuorum: the same term.
+    let mut h = Harness::new(3, with_options(false, true));
+    h.elect();
+    h.fire(QUORUM);
+    assert_eq!(
+        h.records_of("stepped_down"),
+        [&serde_json::json!({ "term": h.server.term() })]
+    );
+}
+
+#[test]
+fn a_follower_records_the_first_append_entries_of_each_terms_leader() {
+    let mut h = Harness::new(3, RaftParams::default());
+    let follow = |term: u64, leader: &str| serde_json::json!({ "term": term, "leader": leader });
+    h.deliver(1, append(1, (0, 0), vec![noop(1)], 0));
+    h.deliver(1, append(1, (1, 1), vec![], 1));
+    assert_eq!(h.records_of("follow"), [&follow(1, "n2")], "once per term");
+    // Stale AppendEntries are not accepted and not recorded.
+    h.deliver(2, append(3, (1, 1), vec![], 1));
+    h.deliver(1, append(1, (1, 1), vec![], 1));
+    // A rejected log check still recognises the leader.
+    h.deliver(2, append(3, (5, 3), vec![], 1));
+    assert_eq!(h.records_of("follow"), [&follow(1, "n2"), &follow(3, "n3")]);
+    // After a restart, it records its term's leader again.
+    h.restart();
+    h.deliver(2, append(3, (1, 1), vec![], 1));
+    assert_eq!(h.records_of("follow").len(), 3);
+}
+
 // ----- ReadIndex --------------------------------------------------------------------
 
 #[test]

@@ -1103,6 +1103,7 @@ fn expectation(
     let reachable: Vec<&str> = checks
         .iter()
         .map(|c| c.info.violation)
+        .filter(|v| !v.is_empty())
         .chain(steps.iter().filter_map(|s| match &s.action {
             StepAction::Check { condition, .. } => Some(condition.violation()),
             _ => None,
