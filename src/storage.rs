@@ -215,6 +215,39 @@ mod tests {
     }
 
     #[test]
+    fn deferred_syncs_are_visible_at_once_and_durable_in_order() {
+        let mut s = Storage::new();
+        s.set_deferred(true);
+        s.put("log/1", vec![1]);
+        s.put("gone", vec![0]);
+        s.sync();
+        s.put("log/2", vec![2]);
+        s.delete("gone");
+        s.sync();
+        s.put("log/3", vec![3]);
+        assert_eq!((s.sync_count(), s.syncs_in_flight()), (2, 2));
+        assert_eq!(s.oldest_in_flight(), Some(1));
+        assert!(s.has_unsynced(), "log/3 awaits a sync call");
+        assert_eq!(s.get("log/1"), Some(&[1u8][..]), "in flight, still read");
+        assert_eq!(s.get("gone"), None, "the newer batch deletes it");
+        assert_eq!(
+            s.keys_with_prefix("").collect::<Vec<_>>(),
+            ["log/1", "log/2", "log/3"]
+        );
+        assert!(s.complete_sync(1));
+        assert!(!s.complete_sync(1), "done already");
+        assert_eq!(s.get("gone"), None);
+        // A crash now keeps batch 1 only.
+        assert_eq!(s.lose_unsynced(), 3, "log/2, gone (batch 2) and log/3");
+        assert_eq!(s.syncs_in_flight(), 0);
+        assert!(!s.complete_sync(2), "lost with the crash");
+        assert_eq!(
+            s.keys_with_prefix("").collect::<Vec<_>>(),
+            ["gone", "log/1"]
+        );
+    }
+
+    #[test]
     fn prefix_keys_merge_both_layers_in_order() {
         let mut s = Storage::new();
         s.put("log/2", vec![]);
