@@ -278,6 +278,37 @@ fn a_paused_node_sends_when_it_resumes() {
         .build();
     let events = collect(&mut sim, 50);
     assert_eq!(sends(&events)[0], (11.0, N1, N2));
+    // Crashed during the pause: what the pause held never leaves.
+    let mut sim = builder(2, 1, noise_of_processing(2), |_| Pinger { burst: 1 })
+        .faults(vec![
+            fault_at(
+                1,
+                Fault::Pause {
+                    node: N1,
+                    duration: ms(10),
+                },
+            ),
+            fault_at(5, Fault::Crash(N1)),
+        ])
+        .build();
+    let events = collect(&mut sim, 50);
+    assert!(sends(&events).is_empty());
+    let unsent: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Unsent { .. }))
+        .map(|e| (e.time, e.kind.clone()))
+        .collect();
+    assert_eq!(
+        unsent,
+        [(SimTime(5 * MS), EventKind::Unsent { messages: 1 })]
+    );
+}
+
+fn noise_of_processing(n_ms: u64) -> Noise {
+    Noise {
+        processing: constant(n_ms),
+        ..Noise::default()
+    }
 }
 
 // ---- sync latency ----
@@ -488,4 +519,18 @@ fn every_model_is_deterministic_with_every_knob_on_and_unmoved_at_zero() {
             "{file}: zero noise moved the trace"
         );
     }
+}
+
+#[test]
+fn the_run_header_says_which_noise_is_on() {
+    let file = "scenarios/heartbeat-crash.toml";
+    let plain = Scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!faultlab::report::summary::header(&plain, 1).contains("noise"));
+    let header = faultlab::report::summary::header(&scenario_with(file, NOISE), 1);
+    assert!(
+        header.contains(
+            "noise: timer_jitter uniform 0s-1ms · processing exponential 50us + mean 100us · sync uniform 2ms-5ms\n"
+        ),
+        "{header}"
+    );
 }
