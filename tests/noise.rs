@@ -261,6 +261,61 @@ fn processing_delays_a_handlers_sends_and_a_node_works_one_call_at_a_time() {
     );
 }
 
+/// n1 sends Ping(0) at start and Ping(1) from a timer due at 2ms.
+struct TwoSends;
+
+impl Node<Ping> for TwoSends {
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Ping>) {
+        if ctx.id() == N1 {
+            ctx.send(N2, Ping(0));
+            ctx.set_timer(ms(2), 0);
+        }
+    }
+    fn on_message(&mut self, _: &mut Ctx<'_, Ping>, _: NodeId, _: Ping) {}
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Ping>, _: TimerId) {
+        ctx.send(N2, Ping(1));
+    }
+}
+
+#[test]
+fn a_nodes_messages_leave_in_the_order_it_sent_them() {
+    // Processing of 0 or 2ms. When the start takes 2ms, its Ping(0) is due
+    // at 2ms, the instant the timer fires; a timer call that takes 0ms must
+    // still not send Ping(1) ahead of it.
+    let mut tied = 0;
+    for seed in 0..24 {
+        let noise = Noise {
+            processing: Some(Latency::Bimodal {
+                min: SimDuration::ZERO,
+                max: SimDuration::ZERO,
+                slow_min: ms(2),
+                slow_max: ms(2),
+                slow_probability: faultlab::rng::Probability::from_f64(0.5).unwrap(),
+            }),
+            ..Noise::default()
+        };
+        let mut sim = builder(2, seed, noise, |_| TwoSends)
+            .describe_messages(true)
+            .build();
+        let events = collect(&mut sim, 50);
+        let sent: Vec<(u64, String)> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Send { text, .. } => Some((e.time.0, text.as_deref()?.to_string())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(
+            (sent[0].1.as_str(), sent[1].1.as_str()),
+            ("Ping(0)", "Ping(1)"),
+            "seed {seed}"
+        );
+        tied += usize::from(sent[0].0 == 2 * MS && sent[1].0 == 2 * MS);
+    }
+    assert!(tied > 0, "some seed ties the two departures at 2ms");
+}
+
 #[test]
 fn a_paused_node_sends_when_it_resumes() {
     let noise = Noise {

@@ -182,8 +182,13 @@ impl<M: Message> Sim<M> {
         }
         if self.noise.delays_sends() {
             let departure = self.departure(id, syncs_before);
-            let behind_sync = self.slots[id.index()].storage.syncs_in_flight() > 0;
-            if (departure > self.now || behind_sync) && !self.effects.sends.is_empty() {
+            // Sends leave now only if nothing holds them: no disk write in
+            // flight, no earlier sends of the node still waiting (due now).
+            let slot = &self.slots[id.index()];
+            let held_back = departure > self.now
+                || slot.storage.syncs_in_flight() > 0
+                || slot.noise.waiting > 0;
+            if held_back && !self.effects.sends.is_empty() {
                 let sends = std::mem::take(&mut self.effects.sends);
                 self.queue_departure(id, departure, sends);
                 return;

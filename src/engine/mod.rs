@@ -10,6 +10,9 @@
 //! no iteration over a hash map: per-node state is in `Vec`s indexed by
 //! [`NodeId`], timers in a `BTreeMap`.
 //!
+//! Optional timing [`Noise`] makes timers fire late and holds a handler's
+//! sends back for its processing time and its node's disk syncs.
+//!
 //! A limit on everything: [`Limits`] caps the events processed and the queue
 //! length; hitting one makes `step` return [`Step::Limit`] naming it.
 
