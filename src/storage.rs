@@ -7,18 +7,32 @@
 //! and is what a restarted node reads. There is no torn-write or corruption
 //! model yet: a sync is atomic.
 //!
+//! A sync takes no time unless the engine makes it *deferred*
+//! ([`Storage::set_deferred`], for `[noise] sync`): then `sync` moves the
+//! pending writes into an in-flight batch, still visible to the node, that
+//! becomes durable when the engine calls [`Storage::complete_sync`] (batches
+//! complete in the order they started); a crash before that loses it. The
+//! storage knows nothing of time: the engine decides when a batch is done.
+//!
 //! Keys are kept in a `BTreeMap`, so iteration (`keys_with_prefix`) is in key
 //! order and deterministic.
 
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Writes not yet durable: `Some(bytes)` is a put, `None` a delete.
+type Writes = BTreeMap<String, Option<Vec<u8>>>;
 
 /// One node's disk.
 #[derive(Clone, Debug, Default)]
 pub struct Storage {
     durable: BTreeMap<String, Vec<u8>>,
-    /// Unsynced writes: `Some(bytes)` is a put, `None` a delete.
-    pending: BTreeMap<String, Option<Vec<u8>>>,
+    /// Writes since the last `sync`.
+    pending: Writes,
+    /// Deferred syncs started and not yet complete, oldest first, each with
+    /// its batch id (the `sync_count` it was started as).
+    in_flight: VecDeque<(u64, Writes)>,
+    deferred: bool,
     syncs: u64,
 }
 
@@ -40,7 +54,10 @@ impl Storage {
 
     /// The current value of `key`, synced or not.
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        match self.pending.get(key) {
+        let newest = std::iter::once(&self.pending)
+            .chain(self.in_flight.iter().rev().map(|(_, writes)| writes))
+            .find_map(|writes| writes.get(key));
+        match newest {
             Some(Some(bytes)) => Some(bytes),
             Some(None) => None,
             None => self.durable.get(key).map(Vec::as_slice),
@@ -59,22 +76,66 @@ impl Storage {
             .and_then(|bytes| serde_json::from_slice(bytes).ok())
     }
 
-    /// Makes every pending write durable.
+    /// Makes every pending write durable: at once, or, when deferred, when
+    /// the engine completes this sync's batch (see [`Storage::set_deferred`]).
     pub fn sync(&mut self) {
-        for (key, value) in std::mem::take(&mut self.pending) {
-            match value {
-                Some(bytes) => {
-                    self.durable.insert(key, bytes);
-                }
-                None => {
-                    self.durable.remove(&key);
-                }
-            }
-        }
         self.syncs += 1;
+        let writes = std::mem::take(&mut self.pending);
+        if self.deferred {
+            self.in_flight.push_back((self.syncs, writes));
+        } else {
+            debug_assert!(
+                self.in_flight.is_empty(),
+                "in-flight syncs while not deferred"
+            );
+            apply(&mut self.durable, writes);
+        }
     }
 
-    /// True if some write is not yet durable.
+    /// Deferred syncs on or off (the engine's choice, for `[noise] sync`):
+    /// when on, each `sync` starts a batch, numbered by [`Storage::sync_count`]
+    /// after the call, that is durable only after [`Storage::complete_sync`].
+    pub fn set_deferred(&mut self, on: bool) {
+        debug_assert!(
+            on || self.in_flight.is_empty(),
+            "turned off with syncs in flight"
+        );
+        self.deferred = on;
+    }
+
+    /// Makes batch `batch` durable. Batches complete in the order they
+    /// started; false (and nothing happens) if the batch is not in flight,
+    /// e.g. a crash lost it.
+    pub fn complete_sync(&mut self, batch: u64) -> bool {
+        match self.in_flight.front() {
+            Some((first, _)) if *first == batch => {
+                let (_, writes) = self.in_flight.pop_front().expect("front exists");
+                apply(&mut self.durable, writes);
+                true
+            }
+            _ => {
+                debug_assert!(
+                    self.in_flight.iter().all(|(b, _)| *b != batch),
+                    "sync batch {batch} completed out of order"
+                );
+                false
+            }
+        }
+    }
+
+    /// The batch id of the oldest deferred sync in flight: the next to complete.
+    pub fn oldest_in_flight(&self) -> Option<u64> {
+        self.in_flight.front().map(|(batch, _)| *batch)
+    }
+
+    /// How many deferred syncs have started and not completed.
+    pub fn syncs_in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// True if some write was made since the last `sync` call (a write in a
+    /// deferred sync's batch is not durable yet, but it is synced: see
+    /// [`Storage::syncs_in_flight`]).
     pub fn has_unsynced(&self) -> bool {
         !self.pending.is_empty()
     }
@@ -84,30 +145,54 @@ impl Storage {
         self.syncs
     }
 
-    /// The crash: forgets every write since the last sync. Returns how many keys were lost.
+    /// The crash: forgets every write that is not durable, pending or in a
+    /// sync still in flight. Returns how many writes were lost.
     pub fn lose_unsynced(&mut self) -> usize {
-        let lost = self.pending.len();
+        let lost = self.pending.len() + self.in_flight.iter().map(|(_, w)| w.len()).sum::<usize>();
         self.pending.clear();
+        self.in_flight.clear();
         lost
     }
 
     /// Current keys starting with `prefix`, in order.
     pub fn keys_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        // Every layer's keys, the newest layer's word on each deciding.
+        let layers = || {
+            std::iter::once(&self.pending)
+                .chain(self.in_flight.iter().rev().map(|(_, writes)| writes))
+        };
         let mut keys: Vec<&str> = self
             .durable
             .keys()
-            .filter(|k| {
-                k.starts_with(prefix) && !matches!(self.pending.get(k.as_str()), Some(None))
-            })
+            .filter(|k| k.starts_with(prefix))
             .map(String::as_str)
             .collect();
-        for (k, v) in &self.pending {
-            if k.starts_with(prefix) && v.is_some() && !self.durable.contains_key(k) {
-                keys.push(k);
-            }
+        for writes in layers() {
+            keys.extend(
+                writes
+                    .keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .map(String::as_str),
+            );
         }
         keys.sort_unstable();
+        keys.dedup();
+        keys.retain(|k| !matches!(layers().find_map(|writes| writes.get(*k)), Some(None)));
         keys.into_iter()
+    }
+}
+
+/// Applies a batch of writes to the durable layer.
+fn apply(durable: &mut BTreeMap<String, Vec<u8>>, writes: Writes) {
+    for (key, value) in writes {
+        match value {
+            Some(bytes) => {
+                durable.insert(key, bytes);
+            }
+            None => {
+                durable.remove(&key);
+            }
+        }
     }
 }
 
@@ -127,6 +212,39 @@ mod tests {
         assert_eq!(s.lose_unsynced(), 2);
         assert_eq!(s.get("a"), Some(&[1u8][..]));
         assert_eq!(s.get("b"), None);
+    }
+
+    #[test]
+    fn deferred_syncs_are_visible_at_once_and_durable_in_order() {
+        let mut s = Storage::new();
+        s.set_deferred(true);
+        s.put("log/1", vec![1]);
+        s.put("gone", vec![0]);
+        s.sync();
+        s.put("log/2", vec![2]);
+        s.delete("gone");
+        s.sync();
+        s.put("log/3", vec![3]);
+        assert_eq!((s.sync_count(), s.syncs_in_flight()), (2, 2));
+        assert_eq!(s.oldest_in_flight(), Some(1));
+        assert!(s.has_unsynced(), "log/3 awaits a sync call");
+        assert_eq!(s.get("log/1"), Some(&[1u8][..]), "in flight, still read");
+        assert_eq!(s.get("gone"), None, "the newer batch deletes it");
+        assert_eq!(
+            s.keys_with_prefix("").collect::<Vec<_>>(),
+            ["log/1", "log/2", "log/3"]
+        );
+        assert!(s.complete_sync(1));
+        assert!(!s.complete_sync(1), "done already");
+        assert_eq!(s.get("gone"), None);
+        // A crash now keeps batch 1 only.
+        assert_eq!(s.lose_unsynced(), 3, "log/2, gone (batch 2) and log/3");
+        assert_eq!(s.syncs_in_flight(), 0);
+        assert!(!s.complete_sync(2), "lost with the crash");
+        assert_eq!(
+            s.keys_with_prefix("").collect::<Vec<_>>(),
+            ["gone", "log/1"]
+        );
     }
 
     #[test]

@@ -1107,3 +1107,39 @@ fn chaos_targets_must_be_known_and_name_someone() {
         Scenario::parse(&text, "ok.toml").unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
 }
+
+// ---- [noise] ----
+
+#[test]
+fn noise_entries_are_checked_like_latencies() {
+    check(
+        &with("[noise]\nsync = { dist = \"uniform\", min = \"5ms\", max = \"2ms\" }\n"),
+        11,
+        "noise.sync",
+        "minimum 5ms is above maximum 2ms",
+    );
+    check(
+        &with("[noise]\n\nprocessing = { dist = \"pareto\", min = \"1ms\" }\n"),
+        12,
+        "noise.processing.dist",
+        "unknown distribution 'pareto'",
+    );
+    check(
+        &with("[noise]\ntimer_jitter = { dist = \"uniform\", min = \"0ms\", max = \"1h\" }\n"),
+        11,
+        "noise.timer_jitter.max",
+        "unknown unit 'h'",
+    );
+    check(
+        &with("[noise]\njitter = { dist = \"constant\", value = \"1ms\" }\n"),
+        11,
+        "noise.jitter",
+        "unknown key",
+    );
+    check(
+        &with("[noise]\nsync = { dist = \"exponential\", min = \"1ms\" }\n"),
+        11,
+        "noise.sync.mean",
+        "needs mean",
+    );
+}

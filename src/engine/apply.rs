@@ -109,6 +109,7 @@ impl<M: Message> Sim<M> {
         slot.paused_until = None;
         slot.pause_generation += 1;
         let held = std::mem::take(&mut slot.held);
+        self.crash_noise(node);
         for payload in held {
             if let Payload::Deliver {
                 from, to, msg_id, ..
@@ -163,7 +164,7 @@ impl<M: Message> Sim<M> {
         slot.clock.jump(by_ns);
         for pending in slot.timers.values_mut() {
             pending.generation += 1;
-            let at = slot.clock.true_time_at(pending.deadline, now);
+            let at = slot.clock.true_time_at(pending.deadline, now) + pending.late;
             debug_assert!(at >= now, "a jump moved a timer into the past: {at:?}");
             self.queue.push(
                 at,

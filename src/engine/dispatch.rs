@@ -44,6 +44,8 @@ impl<M: Message> Sim<M> {
                 self.push_event(None, EventKind::LossBurstEnd);
                 true
             }
+            Payload::Depart { from, epoch, sends } => self.depart(from, epoch, sends),
+            Payload::SyncDone { node, batch } => self.sync_done(node, batch),
         }
     }
 
@@ -143,6 +145,7 @@ impl<M: Message> Sim<M> {
         let Some(node) = slot.node.as_mut() else {
             return;
         };
+        let syncs_before = slot.storage.sync_count();
         let mut ctx = Ctx {
             id,
             now_local: slot.clock.local_at(now),
@@ -156,10 +159,10 @@ impl<M: Message> Sim<M> {
         self.in_handler = Some(id);
         handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
-        self.apply_effects(id);
+        self.apply_effects(id, syncs_before);
     }
 
-    fn apply_effects(&mut self, id: NodeId) {
+    fn apply_effects(&mut self, id: NodeId, syncs_before: u64) {
         if !self.effects.records.is_empty() {
             let records = std::mem::take(&mut self.effects.records);
             for pending in records {
@@ -176,6 +179,20 @@ impl<M: Message> Sim<M> {
                 self.apply_timer_op(id, op);
             }
             self.effects.timers = ops;
+        }
+        if self.noise.delays_sends() {
+            let departure = self.departure(id, syncs_before);
+            // Sends leave now only if nothing holds them: no disk write in
+            // flight, no earlier sends of the node still waiting (due now).
+            let slot = &self.slots[id.index()];
+            let held_back = departure > self.now
+                || slot.storage.syncs_in_flight() > 0
+                || slot.noise.waiting > 0;
+            if held_back && !self.effects.sends.is_empty() {
+                let sends = std::mem::take(&mut self.effects.sends);
+                self.queue_departure(id, departure, sends);
+                return;
+            }
         }
         let mut sends = std::mem::take(&mut self.effects.sends);
         for (to, msg) in sends.drain(..) {
@@ -212,13 +229,14 @@ impl<M: Message> Sim<M> {
     }
 
     fn apply_timer_op(&mut self, id: NodeId, op: TimerOp) {
-        let slot = &mut self.slots[id.index()];
         match op {
             TimerOp::Set {
                 id: timer,
                 deadline,
             } => {
-                let at = slot.clock.true_time_at(deadline, self.now);
+                let late = self.timer_jitter();
+                let slot = &mut self.slots[id.index()];
+                let at = slot.clock.true_time_at(deadline, self.now) + late;
                 debug_assert!(
                     at >= self.now,
                     "timer {timer:?} scheduled in the past: {at:?}"
@@ -229,6 +247,7 @@ impl<M: Message> Sim<M> {
                         id: timer,
                         deadline,
                         generation: 0,
+                        late,
                     },
                 );
                 self.queue.push(
@@ -241,13 +260,13 @@ impl<M: Message> Sim<M> {
                 );
             }
             TimerOp::Cancel(timer) => {
-                slot.timers.remove(&timer.seq);
+                self.slots[id.index()].timers.remove(&timer.seq);
             }
         }
     }
 
     /// Hands a message to the network (see `crate::net` for the rules).
-    fn route(&mut self, from: NodeId, to: NodeId, msg: M) {
+    pub(super) fn route(&mut self, from: NodeId, to: NodeId, msg: M) {
         if to.index() >= self.slots.len() {
             // The node asked for the impossible: its bug, so name it.
             self.in_handler = Some(from);

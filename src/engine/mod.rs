@@ -10,15 +10,20 @@
 //! no iteration over a hash map: per-node state is in `Vec`s indexed by
 //! [`NodeId`], timers in a `BTreeMap`.
 //!
+//! Optional timing [`Noise`] makes timers fire late and holds a handler's
+//! sends back for its processing time and its node's disk syncs.
+//!
 //! A limit on everything: [`Limits`] caps the events processed and the queue
 //! length; hitting one makes `step` return [`Step::Limit`] naming it.
 
 mod apply;
 mod dispatch;
+mod noise;
 mod queue;
 pub mod trace;
 
 pub use crate::hash::{digest, StableHasher, TraceHasher};
+pub use noise::Noise;
 pub use trace::{EventKind, TraceEvent};
 
 use crate::clock::{Clock, LocalTime};
@@ -28,6 +33,7 @@ use crate::node::{Effects, Message, Node, NodeId};
 use crate::rng::{Probability, SimRng};
 use crate::storage::Storage;
 use crate::time::SimTime;
+use noise::NodeNoise;
 use queue::{EventQueue, Payload};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -121,6 +127,8 @@ struct PendingTimer {
     id: crate::node::TimerId,
     deadline: LocalTime,
     generation: u32,
+    /// Timer jitter: how long after its clock reaches the deadline it fires.
+    late: crate::time::SimDuration,
 }
 
 /// Everything the engine keeps per node.
@@ -133,6 +141,7 @@ struct Slot<M> {
     paused_until: Option<SimTime>,
     pause_generation: u32,
     held: Vec<Payload<M>>,
+    noise: NodeNoise,
 }
 
 /// Builds a [`Sim`].
@@ -146,6 +155,7 @@ pub struct SimBuilder<M> {
     faults: Vec<TimedFault>,
     limits: Limits,
     describe_messages: bool,
+    noise: Noise,
 }
 
 impl<M: Message> SimBuilder<M> {
@@ -165,6 +175,7 @@ impl<M: Message> SimBuilder<M> {
             faults: Vec::new(),
             limits: Limits::default(),
             describe_messages: false,
+            noise: Noise::default(),
         }
     }
 
@@ -211,6 +222,12 @@ impl<M: Message> SimBuilder<M> {
         self
     }
 
+    /// Timing noise: timer jitter, processing time, sync latency (default: none).
+    pub fn noise(mut self, noise: Noise) -> Self {
+        self.noise = noise;
+        self
+    }
+
     /// Put each message's `Debug` text in send events (slower; for trace files).
     pub fn describe_messages(mut self, on: bool) -> Self {
         self.describe_messages = on;
@@ -227,13 +244,18 @@ impl<M: Message> SimBuilder<M> {
             .enumerate()
             .map(|(i, &clock)| Slot {
                 node: None,
-                storage: Storage::new(),
+                storage: {
+                    let mut storage = Storage::new();
+                    storage.set_deferred(self.noise.sync.is_some());
+                    storage
+                },
                 rng: SimRng::for_node(seed, i as u32),
                 clock,
                 timers: BTreeMap::new(),
                 paused_until: None,
                 pause_generation: 0,
                 held: Vec::new(),
+                noise: NodeNoise::default(),
             })
             .collect();
         let all: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
@@ -256,6 +278,8 @@ impl<M: Message> SimBuilder<M> {
             fifo_last: vec![SimTime::ZERO; n * n],
             net_rng: SimRng::stream(seed, "network"),
             target_rng: SimRng::stream(seed, "targets"),
+            noise_rng: SimRng::stream(seed, "noise"),
+            noise: self.noise,
             loss_burst: None,
             loss_burst_generation: 0,
             faults: Vec::new(),
@@ -292,6 +316,9 @@ pub struct Sim<M> {
     net_rng: SimRng,
     /// Draws for `@random` fault targets.
     target_rng: SimRng,
+    /// Draws for timing noise.
+    noise_rng: SimRng,
+    noise: Noise,
     loss_burst: Option<Probability>,
     loss_burst_generation: u32,
     faults: Vec<Fault>,

@@ -38,6 +38,18 @@ pub(crate) enum Payload<M> {
     LossBurstEnd {
         generation: u32,
     },
+    /// A handler's sends leave (timing noise); `epoch` is the sender's
+    /// incarnation when it sent them.
+    Depart {
+        from: NodeId,
+        epoch: u32,
+        sends: Vec<(NodeId, M)>,
+    },
+    /// A deferred sync's disk time is over.
+    SyncDone {
+        node: NodeId,
+        batch: u64,
+    },
 }
 
 pub(crate) struct Entry<M> {

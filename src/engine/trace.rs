@@ -68,6 +68,9 @@ pub enum EventKind {
     LossBurstEnd,
     /// The node recorded an observation.
     Record(Record),
+    /// The node crashed while `messages` it had sent were still waiting to
+    /// leave (timing noise: for its processing or its disk): they never left.
+    Unsent { messages: u64 },
 }
 
 impl EventKind {
@@ -85,6 +88,7 @@ impl EventKind {
             EventKind::Resume => "resume",
             EventKind::LossBurstEnd => "loss_burst_end",
             EventKind::Record(_) => "record",
+            EventKind::Unsent { .. } => "unsent",
         }
     }
 }
@@ -126,6 +130,7 @@ impl TraceEvent {
                 h.bytes(record.kind.as_bytes());
                 hash_json(&record.detail, h);
             }
+            EventKind::Unsent { messages } => h.words(&[11, *messages]),
         }
     }
 
@@ -194,6 +199,9 @@ impl TraceEvent {
                 obj.insert("record".into(), json!(record.kind));
                 obj.insert("detail".into(), record.detail.clone());
             }
+            EventKind::Unsent { messages } => {
+                obj.insert("messages".into(), json!(messages));
+            }
         }
         Value::Object(obj)
     }
@@ -237,6 +245,9 @@ impl TraceEvent {
                 names[from.index()],
                 names[to.index()],
                 reason.as_str()
+            )),
+            EventKind::Unsent { messages } => line.push_str(&format!(
+                "unsent: {messages} messages were still waiting to leave (processing or disk sync)"
             )),
             other => line.push_str(other.name()),
         }

@@ -100,6 +100,31 @@ impl Latency {
     }
 }
 
+impl std::fmt::Display for Latency {
+    /// As a reader would say it: `uniform 1ms-10ms`, `exponential 50us + mean 100us`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Latency::Constant(d) => write!(f, "constant {d}"),
+            Latency::Uniform { min, max } => write!(f, "uniform {min}-{max}"),
+            Latency::Normal { mean, stddev, min } => {
+                write!(f, "normal mean {mean} stddev {stddev} (at least {min})")
+            }
+            Latency::Exponential { mean, min } => write!(f, "exponential {min} + mean {mean}"),
+            Latency::Bimodal {
+                min,
+                max,
+                slow_min,
+                slow_max,
+                slow_probability,
+            } => write!(
+                f,
+                "bimodal {min}-{max}, {}% {slow_min}-{slow_max}",
+                libm::round(slow_probability.as_f64() * 100_000.0) / 1000.0
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

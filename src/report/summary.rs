@@ -61,6 +61,19 @@ pub fn header(scenario: &Scenario, seed: u64) -> String {
             scenario.checks.join(", ")
         }
     );
+    let noise = &scenario.noise;
+    let knobs = [
+        ("timer_jitter", &noise.timer_jitter),
+        ("processing", &noise.processing),
+        ("sync", &noise.sync),
+    ];
+    let on: Vec<String> = knobs
+        .iter()
+        .filter_map(|(key, knob)| knob.as_ref().map(|l| format!("{key} {l}")))
+        .collect();
+    if !on.is_empty() {
+        let _ = writeln!(out, "noise: {}", on.join(" · "));
+    }
     for line in scenario.description.lines() {
         let _ = writeln!(out, "  | {}", line.trim_end());
     }

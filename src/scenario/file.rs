@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "liveness",
     "limits",
     "steps",
+    "noise",
 ];
 
 /// The whole file but the model's table (each model reads its own, see
@@ -68,6 +69,9 @@ pub struct ScenarioFile {
     /// The test script, run in order from time zero.
     #[serde(default)]
     pub steps: Vec<Spanned<StepSection>>,
+    /// Timing noise (default: none).
+    #[serde(default)]
+    pub noise: NoiseSection,
 }
 
 /// `[workload]`
@@ -247,6 +251,18 @@ pub struct LivenessSection {
     pub after: Option<Spanned<SimDuration>>,
     /// How long the system may take to make progress.
     pub within: SimDuration,
+}
+
+/// `[noise]`: each key a distribution written like `[network] latency`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSection {
+    /// Added to every timer's fire time (timers fire late, never early).
+    pub timer_jitter: Option<Spanned<LatencySection>>,
+    /// CPU time of each handler call: its sends leave this much later.
+    pub processing: Option<Spanned<LatencySection>>,
+    /// Disk time of each storage sync.
+    pub sync: Option<Spanned<LatencySection>>,
 }
 
 /// `[limits]`

@@ -26,7 +26,7 @@ pub use validate::MAX_NODES;
 
 use crate::check::LivenessBound;
 use crate::clock::Clock;
-use crate::engine::Limits;
+use crate::engine::{Limits, Noise};
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::TimedFault;
 use crate::model::Configured;
@@ -79,6 +79,8 @@ pub struct Scenario {
     pub liveness: LivenessBound,
     /// Caps on a run.
     pub limits: Limits,
+    /// Timing noise (`[noise]`; default none).
+    pub noise: Noise,
     /// Bytes the linearizability check's search may hold (`[limits]
     /// linearizability_memory`, default 1 GiB).
     pub linearizability_memory: u64,

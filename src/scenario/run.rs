@@ -405,7 +405,10 @@ impl Narrator {
 /// burst, and records that are not too frequent to tell.
 fn tells(event: &TraceEvent) -> bool {
     match &event.kind {
-        EventKind::Fault { .. } | EventKind::Resume | EventKind::LossBurstEnd => true,
+        EventKind::Fault { .. }
+        | EventKind::Resume
+        | EventKind::LossBurstEnd
+        | EventKind::Unsent { .. } => true,
         EventKind::Record(record) => !QUIET_RECORDS.contains(&record.kind.as_str()),
         _ => false,
     }
@@ -427,6 +430,9 @@ fn narrate(event: &TraceEvent, names: &[String]) -> String {
             .unwrap_or_else(|| format!("{} (did not apply)", fault.describe(names))),
         EventKind::Resume => format!("{node} resumes"),
         EventKind::LossBurstEnd => "loss burst ends".to_string(),
+        EventKind::Unsent { messages } => {
+            format!("{node} never sent {messages} messages: they waited for its processing or disk")
+        }
         EventKind::Record(record) => {
             format!("{node} {} {}", record.kind, describe_detail(&record.detail))
         }

@@ -148,6 +148,7 @@ impl<M: Message> Stepper<M> {
             .topology(scenario.topology.clone())
             .faults(scenario.fault_schedule(seed))
             .limits(scenario.limits)
+            .noise(scenario.noise.clone())
             .describe_messages(options.trace.is_some());
         for (i, clock) in scenario.clocks.iter().enumerate() {
             builder = builder.clock(NodeId(i as u32), *clock);

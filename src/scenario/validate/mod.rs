@@ -9,7 +9,7 @@ use super::script::{self, Step, StepAction};
 use super::{Lines, Scenario, ScenarioError};
 use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
-use crate::engine::Limits;
+use crate::engine::{Limits, Noise};
 use crate::fault::chaos::ChaosConfig;
 use crate::fault::{Action, Fault, TimedFault};
 use crate::model::{Configured, Layout, ParamError};
@@ -349,6 +349,7 @@ fn build(
         src,
     )?;
     let expect = expectation(&raw, &check_defs, &steps, src)?;
+    let noise = noise(&raw.noise, src)?;
     let defaults = Limits::default();
     let limits = Limits {
         max_events: raw.limits.max_events.unwrap_or(defaults.max_events),
@@ -379,7 +380,23 @@ fn build(
         check_defs,
         liveness,
         limits,
+        noise,
         linearizability_memory,
+    })
+}
+
+/// `[noise]`: each knob a latency distribution.
+fn noise(section: &NoiseSection, src: &Source<'_>) -> Result<Noise, ScenarioError> {
+    let knob = |value: &Option<Spanned<LatencySection>>, key: &str| {
+        value
+            .as_ref()
+            .map(|l| latency_of(l, &format!("noise.{key}"), src))
+            .transpose()
+    };
+    Ok(Noise {
+        timer_jitter: knob(&section.timer_jitter, "timer_jitter")?,
+        processing: knob(&section.processing, "processing")?,
+        sync: knob(&section.sync, "sync")?,
     })
 }
 
