@@ -111,6 +111,11 @@ impl World {
             (EventKind::LossBurstEnd, _) => self
                 .in_force
                 .retain(|(_, f)| !matches!(f, Fault::LossBurst { .. })),
+            (EventKind::LinksRestored { fault }, _) => {
+                if let Some(i) = self.in_force.iter().position(|(_, f)| f == fault) {
+                    self.in_force.remove(i);
+                }
+            }
             (
                 EventKind::Fault {
                     fault,
@@ -152,7 +157,9 @@ impl World {
                     self.in_force.push((t, fault.clone()));
                 }
             }
-            Fault::Partition(_) | Fault::LossBurst { .. } => self.in_force.push((t, fault.clone())),
+            Fault::Partition(_) | Fault::LossBurst { .. } | Fault::SetLink { .. } => {
+                self.in_force.push((t, fault.clone()))
+            }
             Fault::Heal => self
                 .in_force
                 .retain(|(_, f)| !matches!(f, Fault::Partition(_))),
@@ -160,7 +167,8 @@ impl World {
             Fault::ClockJump { node, .. } => {
                 self.jumps[node.index()] = Some((t, fault.describe(&self.names)));
             }
-            // An aimed fault is traced as itself only when it was skipped.
+            // An aimed fault is traced as itself only when it was skipped
+            // (as `EventKind::Skipped`).
             Fault::Restart(_) | Fault::Aimed { .. } => {}
         }
     }

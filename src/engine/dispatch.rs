@@ -44,6 +44,12 @@ impl<M: Message> Sim<M> {
                 self.push_event(None, EventKind::LossBurstEnd);
                 true
             }
+            Payload::Arm(index) => {
+                self.arm(index);
+                false
+            }
+            Payload::Expire(index) => self.expire(index),
+            Payload::RestoreLinks(index) => self.restore_links(index),
         }
     }
 
@@ -157,6 +163,9 @@ impl<M: Message> Sim<M> {
         handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
         self.apply_effects(id);
+        if self.watch_roles {
+            self.observe_role(id);
+        }
     }
 
     fn apply_effects(&mut self, id: NodeId) {
@@ -166,6 +175,9 @@ impl<M: Message> Sim<M> {
                 let mut record = pending.record;
                 if let Some((start, end)) = pending.interval {
                     self.map_interval(id, start, end, &mut record.detail);
+                }
+                if self.watch_records {
+                    self.observe_record(&record.kind);
                 }
                 self.push_event(Some(id), EventKind::Record(record));
             }

@@ -149,25 +149,41 @@ pub struct ClockSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSection {
-    /// When (true time since the start).
-    pub at: SimDuration,
+    /// When (true time since the start): `"2s"`, or `["2s", "2.075s"]` for a
+    /// uniform time drawn per seed; with `after`, when watching begins.
+    /// Required unless `after` is given.
+    pub at: Option<Spanned<toml::Value>>,
+    /// Fire after the first observation: a record kind (`"leader"`) or
+    /// `"role:ROLE"`.
+    pub after: Option<Spanned<String>>,
+    /// With `after`: how long after the observation, `"150ms"` or a range
+    /// `["0ms", "75ms"]` drawn per seed (default 0).
+    pub delay: Option<Spanned<toml::Value>>,
     /// partition, one_way, bridge, isolate, heal, crash, restart, pause,
-    /// clock_jump, loss_burst, heal_all.
+    /// clock_jump, loss_burst, set_link, heal_all.
     pub kind: Spanned<String>,
     /// The node (crash, restart, pause, clock_jump, isolate, bridge).
     pub node: Option<Spanned<String>>,
-    /// Groups of nodes (partition, bridge).
+    /// Groups of nodes or targets (partition, bridge).
     pub groups: Option<Spanned<Vec<Vec<String>>>>,
-    /// One-way: senders.
+    /// One-way, set_link: senders (nodes or targets).
     pub from: Option<Spanned<Vec<String>>>,
-    /// One-way: receivers.
+    /// One-way, set_link: receivers (nodes or targets).
     pub to: Option<Spanned<Vec<String>>>,
-    /// How long (pause, loss_burst).
+    /// How long (pause, loss_burst; set_link: until the links return).
     pub duration: Option<SimDuration>,
     /// Clock jump: signed amount, e.g. `"-2s"`.
     pub by: Option<Spanned<String>>,
     /// Loss burst: probability.
     pub probability: Option<Spanned<f64>>,
+    /// set_link: the new latency distribution (as `[network] latency`).
+    pub latency: Option<Spanned<LatencySection>>,
+    /// set_link: the new loss probability.
+    pub loss: Option<Spanned<f64>>,
+    /// set_link: the new duplication probability.
+    pub duplicate: Option<Spanned<f64>>,
+    /// set_link: change the links `to -> from` too (default false).
+    pub symmetric: Option<bool>,
 }
 
 /// `[chaos]`

@@ -391,7 +391,11 @@ impl Narrator {
 /// burst, and records that are not too frequent to tell.
 fn tells(event: &TraceEvent) -> bool {
     match &event.kind {
-        EventKind::Fault { .. } | EventKind::Resume | EventKind::LossBurstEnd => true,
+        EventKind::Fault { .. }
+        | EventKind::Skipped { .. }
+        | EventKind::LinksRestored { .. }
+        | EventKind::Resume
+        | EventKind::LossBurstEnd => true,
         EventKind::Record(record) => !QUIET_RECORDS.contains(&record.kind.as_str()),
         _ => false,
     }
@@ -408,9 +412,10 @@ fn narrate(event: &TraceEvent, names: &[String]) -> String {
         EventKind::Fault {
             fault,
             applied: false,
-        } => fault
-            .skipped(names)
-            .unwrap_or_else(|| format!("{} (did not apply)", fault.describe(names))),
+        } => format!("{} (did not apply)", fault.describe(names)),
+        EventKind::Skipped { .. } | EventKind::LinksRestored { .. } => {
+            event.kind.fault_line(names).expect("a fault event")
+        }
         EventKind::Resume => format!("{node} resumes"),
         EventKind::LossBurstEnd => "loss burst ends".to_string(),
         EventKind::Record(record) => {

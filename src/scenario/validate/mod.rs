@@ -9,7 +9,7 @@ use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::Limits;
 use crate::fault::chaos::ChaosConfig;
-use crate::fault::{Action, Fault, TimedFault};
+use crate::fault::PlannedFault;
 use crate::model::{Configured, Layout, ParamError};
 use crate::models::workload::Workload;
 use crate::net::{Latency, LinkSpec, Ordering, Topology};
@@ -1000,14 +1000,14 @@ fn liveness(
     raw: &ScenarioFile,
     model: &dyn Configured,
     checks: &[CheckDef],
-    faults: &[TimedFault],
+    faults: &[PlannedFault],
     chaos: Option<&ChaosConfig>,
     duration: SimDuration,
     src: &Source<'_>,
 ) -> Result<LivenessBound, ScenarioError> {
     let last_fault = faults
         .iter()
-        .map(|f| f.at.saturating_add(fault_length(&f.fault)))
+        .map(|f| f.time.latest_known().saturating_add(f.fault.length()))
         .chain(chaos.map(|c| c.until))
         .max()
         .unwrap_or(SimTime::ZERO);
@@ -1056,18 +1056,6 @@ fn liveness(
         });
     }
     Ok(LivenessBound { after, within })
-}
-
-/// How long a fault's effect lasts by itself (pauses and loss bursts end on their own).
-fn fault_length(fault: &Fault) -> SimDuration {
-    match fault {
-        Fault::Pause { duration, .. } | Fault::LossBurst { duration, .. } => *duration,
-        Fault::Aimed {
-            action: Action::Pause(duration),
-            ..
-        } => *duration,
-        _ => SimDuration::ZERO,
-    }
 }
 
 fn expectation(
