@@ -150,7 +150,7 @@ fn time_range(
         toml::Value::Array(items) => Err(src.at(
             value,
             field,
-            format!("a range of {} times; {EXPECTED}", items.len()),
+            format!("a list of {} values; {EXPECTED}", items.len()),
         )),
         v => one(v).map(|d| (d, d)),
     }
