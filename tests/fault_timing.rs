@@ -314,9 +314,9 @@ fn two_picks_naming_one_server_or_others_naming_nobody_skip_the_fault() {
         said,
         vec![
             format!(
-                "fault skipped: @leader+1 and @leader+4 both name {next} (partition {{@leader+1}} | {{@leader+4}} (bridged by {{n1,n2,n3,c1}}))"
+                "fault skipped: @leader+1 and @leader+4 both name {next} (partition {{@leader+1}} | {{@leader+4}})"
             ),
-            "fault skipped: @others names nobody (partition {@leader} | {@leader+1,@leader+2} | {@others} (bridged by {n1,n2,n3,c1}))".to_string(),
+            "fault skipped: @others names nobody (partition {@leader} | {@leader+1,@leader+2} | {@others})".to_string(),
         ]
     );
     // set_link's from and to may share a node (a self-link is never changed).

@@ -184,13 +184,20 @@ pub struct TimedFault {
 impl Fault {
     /// A one-line description with node names, e.g. `partition {n1,n2} | {n3}`.
     pub fn describe(&self, names: &[String]) -> String {
+        self.describe_from(names, 0)
+    }
+
+    /// [`Fault::describe`], naming as bridges only unlisted nodes from id
+    /// `first` on (an aimed fault's placeholders: who else is unlisted is
+    /// known only when it fires).
+    fn describe_from(&self, names: &[String], first: usize) -> String {
         let name = |n: &NodeId| names[n.index()].clone();
         let set =
             |g: &[NodeId]| format!("{{{}}}", g.iter().map(name).collect::<Vec<_>>().join(","));
         match self {
             Fault::Partition(Cut::Groups(groups)) => {
                 let listed: Vec<NodeId> = groups.iter().flatten().copied().collect();
-                let unlisted: Vec<NodeId> = (0..names.len() as u32)
+                let unlisted: Vec<NodeId> = (first as u32..names.len() as u32)
                     .map(NodeId)
                     .filter(|n| !listed.contains(n))
                     .collect();
@@ -268,7 +275,9 @@ impl Fault {
                             .collect()
                     })
                     .collect();
-                action.on(placeholders).describe(&with_picks)
+                action
+                    .on(placeholders)
+                    .describe_from(&with_picks, names.len())
             }
         }
     }
@@ -346,5 +355,51 @@ pub fn describe_latency(latency: &Latency) -> String {
             "bimodal {min}-{max}, {} {slow_min}-{slow_max}",
             percent(*slow_probability)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aimed_faults_describe_their_picks() {
+        let names: Vec<String> = ["n1", "n2", "n3", "c1"].map(String::from).to_vec();
+        let servers: Vec<NodeId> = (0..3).map(NodeId).collect();
+        let leader = Target::parse("@leader", &["leader"], servers.clone())
+            .unwrap()
+            .unwrap();
+        let others = Pick::Others(servers);
+        let bridge = Fault::Aimed {
+            action: Action::Bridge,
+            picks: vec![
+                vec![Pick::Target(leader.clone())],
+                vec![Pick::Node(NodeId(0))],
+                vec![others.clone()],
+            ],
+        };
+        assert_eq!(
+            bridge.describe(&names),
+            "partition {n1} | {@others} (bridged by {@leader})"
+        );
+        assert_eq!(bridge.kind(), "partition");
+        let link = Fault::Aimed {
+            action: Action::SetLink {
+                change: LinkChange {
+                    loss: Some(Probability::ratio(1, 10)),
+                    latency: Some(Latency::Constant(SimDuration::from_millis(50))),
+                    duplicate: None,
+                },
+                symmetric: true,
+                duration: Some(SimDuration::from_secs(1)),
+            },
+            picks: vec![vec![Pick::Target(leader)], vec![others]],
+        };
+        assert_eq!(
+            link.describe(&names),
+            "set links {@leader} <-> {@others}: latency constant 50ms loss 10% for 1s"
+        );
+        assert_eq!(link.kind(), "set_link");
+        assert_eq!(link.length(), SimDuration::from_secs(1));
     }
 }

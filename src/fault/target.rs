@@ -18,6 +18,9 @@
 //! Every model has one more role, [`CRASHED`]: a crashed server (so
 //! `restart` can take `"@crashed"`); a crashed node reports no other role.
 //! A target that matches nobody skips the fault, and the trace says so.
+//! Lists of nodes (`groups`, `from`, `to`) may also hold `@others`, which
+//! is not a target but a [`crate::fault::Pick::Others`]: the servers no
+//! other pick of the fault names.
 
 use crate::node::NodeId;
 use crate::rng::SimRng;
