@@ -45,8 +45,9 @@ pub struct Topology {
     open: Vec<Option<u16>>,
     /// Directed edges between distinct nodes cut since the last heal.
     cut_edges: usize,
-    /// `base_table` as built, kept from the first [`Topology::set_links`] on.
-    initial_table: Option<Vec<Option<u16>>>,
+    /// Every edge a [`Topology::set_links`] changed since the last
+    /// [`Topology::reset_links`], with its spec before, in order.
+    changed: Vec<(u32, u16)>,
 }
 
 /// One edge whose spec a [`Topology::set_links`] changed: the edge (`from *
@@ -95,7 +96,7 @@ impl Topology {
             open: base_table.clone(),
             base_table,
             cut_edges: 0,
-            initial_table: None,
+            changed: Vec::new(),
         }
     }
 
@@ -200,10 +201,8 @@ impl Topology {
                 });
             }
         }
-        if self.initial_table.is_none() {
-            self.initial_table = Some(self.base_table.clone());
-        }
         for c in &changes {
+            self.changed.push((c.edge, c.before));
             self.point(c.edge as usize, c.after);
         }
         Some(changes)
@@ -220,17 +219,14 @@ impl Topology {
         }
     }
 
-    /// Returns every edge to the spec it was built with (cut edges stay cut).
+    /// Returns every edge to the spec it was built with (cut edges stay
+    /// cut): undoes the recorded changes, latest first, so each edge ends
+    /// with the spec from before its first change. O(changes recorded).
     pub fn reset_links(&mut self) {
-        let Some(initial) = self.initial_table.take() else {
-            return;
-        };
-        for (edge, spec) in initial.iter().enumerate() {
-            if self.open[edge].is_some() {
-                self.open[edge] = *spec;
-            }
+        let changed = std::mem::take(&mut self.changed);
+        for &(edge, before) in changed.iter().rev() {
+            self.point(edge as usize, before);
         }
-        self.base_table = initial;
     }
 
     /// The index of `spec` in `specs`, added if new; `None` if full.
