@@ -393,4 +393,42 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn a_link_change_is_in_force_until_its_links_are_restored() {
+        let mut world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+        let link = Fault::SetLink {
+            from: vec![NodeId(0)],
+            to: vec![NodeId(1)],
+            change: crate::net::LinkChange {
+                loss: Some(crate::rng::Probability::ONE),
+                ..Default::default()
+            },
+            symmetric: false,
+            duration: Some(SimDuration::from_secs(1)),
+        };
+        world.observe(&at(
+            10,
+            None,
+            EventKind::Fault {
+                fault: link.clone(),
+                applied: true,
+            },
+        ));
+        world.observe(&at(
+            20,
+            None,
+            EventKind::Fault {
+                fault: Fault::Heal,
+                applied: true,
+            },
+        ));
+        let text = world.faults_in_force();
+        assert!(
+            text.contains("set links {n1} -> {n2}: loss 100% for 1s since"),
+            "{text}"
+        );
+        world.observe(&at(1010, None, EventKind::LinksRestored { fault: link }));
+        assert!(!world.faults_in_force().contains("set links"));
+    }
 }
