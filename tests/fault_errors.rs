@@ -281,3 +281,22 @@ fn set_link() {
     let ok = format!("{HEARTBEAT}[[faults]]\nat = \"1s\"\nkind = \"set_link\"\nfrom = [\"n1\", \"n2\"]\nto = [\"n1\", \"n2\"]\nduplicate = 0.5\nsymmetric = false\nduration = \"1s\"\n");
     Scenario::parse(&ok, "ok.toml").unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn huge_lists_of_targets_are_refused_at_once() {
+    // Each pick names a different node: a fault has at most as many as
+    // there are nodes (here 4), however the file repeats or varies them.
+    let random = vec!["\"@random\""; 300_000].join(",");
+    check(RAFT, &format!("at = \"1s\"\nkind = \"partition\"\ngroups = [[\"@leader\"], [{random}]]\n"), "groups =", "faults[0].groups[1]", "more than 4 names and targets in one fault; each names a different node, and this scenario has n1, n2, n3, c1");
+    let offsets: Vec<String> = (0..100_000).map(|k| format!("\"@leader+{k}\"")).collect();
+    check(
+        RAFT,
+        &format!(
+            "at = \"1s\"\nkind = \"set_link\"\nfrom = [{}]\nto = [\"n1\"]\nloss = 0.5\n",
+            offsets.join(",")
+        ),
+        "from =",
+        "faults[0].from",
+        "more than 4 names and targets",
+    );
+}

@@ -81,7 +81,7 @@ pub enum Pick {
     Target(Target),
     /// Every one of `servers` that no other pick of the fault names
     /// (`@others`; clients are never among them).
-    Others(Vec<NodeId>),
+    Others(std::sync::Arc<[NodeId]>),
 }
 
 impl Pick {
@@ -365,8 +365,8 @@ mod tests {
     #[test]
     fn aimed_faults_describe_their_picks() {
         let names: Vec<String> = ["n1", "n2", "n3", "c1"].map(String::from).to_vec();
-        let servers: Vec<NodeId> = (0..3).map(NodeId).collect();
-        let leader = Target::parse("@leader", &["leader"], servers.clone())
+        let servers: std::sync::Arc<[NodeId]> = (0..3).map(NodeId).collect();
+        let leader = Target::parse("@leader", &["leader"], std::sync::Arc::clone(&servers))
             .unwrap()
             .unwrap();
         let others = Pick::Others(servers);

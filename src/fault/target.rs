@@ -24,6 +24,7 @@
 
 use crate::node::NodeId;
 use crate::rng::SimRng;
+use std::sync::Arc;
 
 /// Who a fault is aimed at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,8 +35,9 @@ pub struct Target {
     pub random: bool,
     /// How many servers after the pick, in name order, wrapping.
     pub offset: u32,
-    /// The servers, in name order (the candidates, and the ring `offset` walks).
-    pub servers: Vec<NodeId>,
+    /// The servers, in name order (the candidates, and the ring `offset`
+    /// walks); shared by every target of a scenario.
+    pub servers: Arc<[NodeId]>,
 }
 
 /// The role of a crashed server, in every model.
@@ -52,16 +54,16 @@ impl Target {
     pub fn parse(
         text: &str,
         roles: &[&'static str],
-        servers: Vec<NodeId>,
+        servers: impl Into<Arc<[NodeId]>>,
     ) -> Option<Result<Target, String>> {
         let rest = text.strip_prefix('@')?;
-        Some(Target::parse_rest(rest, roles, servers))
+        Some(Target::parse_rest(rest, roles, servers.into()))
     }
 
     fn parse_rest(
         rest: &str,
         roles: &[&'static str],
-        servers: Vec<NodeId>,
+        servers: Arc<[NodeId]>,
     ) -> Result<Target, String> {
         let (pick, offset) = match rest.split_once('+') {
             None => (rest, 0),

@@ -9,6 +9,8 @@ use crate::node::NodeId;
 use crate::scenario::file::{FaultSection, ScenarioFile};
 use crate::scenario::ScenarioError;
 use crate::time::{SimDuration, SimTime};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use toml::Spanned;
 
 /// The keys a kind requires (besides `kind` and its time).
@@ -250,19 +252,19 @@ pub(super) fn fault_of(
             ));
         }
     }
-    let all: Vec<NodeId> = (0..servers as u32).map(NodeId).collect();
+    let all: Arc<[NodeId]> = (0..servers as u32).map(NodeId).collect();
     // A node name, a target, or (in lists only) `@others`.
     let pick = |text: &str, at: &dyn Fn(String) -> ScenarioError, key: &str, in_list: bool| {
         if text == "@others" {
             return if in_list {
-                Ok(Pick::Others(all.clone()))
+                Ok(Pick::Others(Arc::clone(&all)))
             } else {
                 Err(at(format!(
                     "'@others' names a set of servers; it goes in groups, from or to, not in {key}"
                 )))
             };
         }
-        match Target::parse(text, roles, all.clone()) {
+        match Target::parse(text, roles, Arc::clone(&all)) {
             None => names
                 .iter()
                 .position(|n| n == text)
@@ -283,22 +285,30 @@ pub(super) fn fault_of(
         let p = pick(n.get_ref(), &at, "node", false)?;
         Ok(aimed(action, vec![vec![p]]))
     };
-    // A list of picks; `seen` holds the texts met so far in the fault, and
-    // `twice` says what is wrong when a name, a non-random target or
-    // @others comes again.
+    // A list of picks; `seen` holds the texts met so far in the fault
+    // (and `seen.1` counts them), and `twice` says what is wrong when a
+    // name, a non-random target or @others comes again. Each pick names a
+    // different node, so a fault has at most as many as there are nodes.
     let list = |texts: &[String],
                 at: &dyn Fn(String) -> ScenarioError,
-                seen: &mut Vec<String>,
+                seen: &mut (BTreeSet<String>, usize),
                 twice: &dyn Fn(&str) -> String|
      -> Result<Vec<Pick>, ScenarioError> {
-        let mut out = Vec::with_capacity(texts.len());
+        let mut out = Vec::with_capacity(texts.len().min(names.len()));
         for text in texts {
             let p = pick(text, at, "", true)?;
             let random = matches!(&p, Pick::Target(t) if t.random);
-            if !random && seen.contains(text) {
+            if !random && !seen.0.insert(text.clone()) {
                 return Err(at(twice(text)));
             }
-            seen.push(text.clone());
+            seen.1 += 1;
+            if seen.1 > names.len() {
+                return Err(at(format!(
+                    "more than {} names and targets in one fault; each names a different node, and this scenario has {}",
+                    names.len(),
+                    describe_names(names)
+                )));
+            }
             out.push(p);
         }
         Ok(out)
@@ -310,7 +320,7 @@ pub(super) fn fault_of(
             format!("node '{text}'")
         }
     };
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: (BTreeSet<String>, usize) = (BTreeSet::new(), 0);
     let fault = match kind {
         "partition" | "bridge" => {
             let groups = f.groups.as_ref().expect("checked present");
@@ -319,7 +329,7 @@ pub(super) fn fault_of(
                 let n = f.node.as_ref().expect("checked present");
                 let at = |m: String| src.at(n, &format!("{field}.node"), m);
                 lists.push(vec![pick(n.get_ref(), &at, "node", false)?]);
-                seen.push(n.get_ref().clone());
+                seen = (BTreeSet::from([n.get_ref().clone()]), 1);
             }
             let twice = |text: &str| {
                 format!(
@@ -379,8 +389,8 @@ pub(super) fn fault_of(
                 list(to.get_ref(), &to_at, &mut seen, &in_both)?
             } else {
                 // set_link's from and to may share nodes, not `@others`.
-                let mut to_seen: Vec<String> =
-                    seen.iter().filter(|t| *t == "@others").cloned().collect();
+                let others = seen.0.take("@others");
+                let mut to_seen = (others.into_iter().collect(), 0);
                 list(to.get_ref(), &to_at, &mut to_seen, &listed_twice)?
             };
             let action = if kind == "one_way" {
