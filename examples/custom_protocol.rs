@@ -248,7 +248,7 @@ mod tests {
         let mut scenario = world(sync_every);
         scenario.chaos = None;
         faults.sort_by_key(|f| f.at);
-        scenario.faults = faults;
+        scenario.faults = faults.into_iter().map(Into::into).collect();
         scenario
     }
 

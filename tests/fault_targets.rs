@@ -224,17 +224,17 @@ fn chaos_hits_servers_only_unless_told() {
     let clients_only = raft(&format!("{chaos}targets = [\"clients\"]\n"));
     let (mut client_hit, mut server_hit) = (false, false);
     for seed in 0..50 {
-        for f in servers_only.fault_schedule(seed) {
+        for f in servers_only.fault_schedule(seed).timed {
             assert!(
                 nodes_hit(&f.fault).iter().all(|&n| n < 3),
                 "seed {seed}: default chaos touched a client: {:?}",
                 f.fault
             );
         }
-        for f in clients_only.fault_schedule(seed) {
+        for f in clients_only.fault_schedule(seed).timed {
             assert!(nodes_hit(&f.fault).iter().all(|&n| n >= 3), "{:?}", f.fault);
         }
-        for f in everyone.fault_schedule(seed) {
+        for f in everyone.fault_schedule(seed).timed {
             let hit = nodes_hit(&f.fault);
             client_hit |= hit.iter().any(|&n| n >= 3);
             server_hit |= hit.iter().any(|&n| n < 3);

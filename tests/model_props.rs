@@ -97,7 +97,7 @@ proptest! {
     #[test]
     fn raft_keeps_election_safety_log_matching_and_linearizability(seed in any::<u64>(), schedule in faults(5, 6_000), drift in -200i64..200) {
         let mut scenario = Scenario::parse(RAFT, "raft-props.toml").expect("valid");
-        scenario.faults = schedule.clone();
+        scenario.faults = schedule.iter().cloned().map(Into::into).collect();
         scenario.clocks[1] = faultlab::clock::Clock::new(20_000_000, drift);
         let report = run(&scenario, seed, RunOptions { narrate: 0, ..RunOptions::default() });
         prop_assert!(
@@ -153,7 +153,7 @@ proptest! {
         drifts in prop::collection::vec(-20_000i64..=20_000, 5),
     ) {
         let mut scenario = Scenario::parse(LEASE, "lease-props.toml").expect("valid");
-        scenario.faults = schedule.clone();
+        scenario.faults = schedule.iter().cloned().map(Into::into).collect();
         for (i, drift) in drifts.iter().enumerate() {
             scenario.clocks[i] = faultlab::clock::Clock::new(0, *drift);
         }

@@ -475,7 +475,7 @@ fn fault_with_a_field_that_does_not_apply() {
 fn fault_after_the_end_of_the_run() {
     check(
         &with("[[faults]]\nat = \"11s\"\nkind = \"crash\"\nnode = \"n1\"\n"),
-        10,
+        11,
         "faults[0].at",
         "11s is after the end of the run (duration 10s)",
     );
@@ -1073,12 +1073,12 @@ fn role_target_on_a_model_without_roles() {
 }
 
 #[test]
-fn target_where_only_a_name_is_taken() {
+fn others_where_one_node_is_taken() {
     check(
-        &with("[[faults]]\nat = \"1s\"\nkind = \"bridge\"\nnode = \"@random\"\ngroups = [[\"n1\"], [\"n2\"]]\n"),
+        &with("[[faults]]\nat = \"1s\"\nkind = \"bridge\"\nnode = \"@others\"\ngroups = [[\"n1\"], [\"n2\"]]\n"),
         13,
         "faults[0].node",
-        "takes a node name",
+        "'@others' names a set of servers; it goes in groups, from or to, not in node",
     );
 }
 

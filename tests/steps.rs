@@ -330,8 +330,8 @@ fn mistakes_in_steps_name_their_line_and_field() {
         ("[[steps]]\nstop = true\n[[steps]]\nsleep = \"1s\"\n", "field 'steps[0].stop': stop ends the run, so it must be the last step"),
         ("[[steps]]\nstop = false\n", "field 'steps[0].stop': expected stop = true"),
         ("[[steps]]\nsleep = \"0s\"\n", "field 'steps[0].sleep': expected a time longer than 0"),
-        ("[[steps]]\nsleep = [\"9ms\", \"5ms\"]\n", "field 'steps[0].sleep': expected a time longer than 0, e.g. \"1s\", or a range"),
-        ("[[steps]]\nsleep = \"fast\"\n", "field 'steps[0].sleep': expected a time such as \"2s\", or a range"),
+        ("[[steps]]\nsleep = [\"9ms\", \"5ms\"]\n", "field 'steps[0].sleep': the range starts at 9ms, after its end 5ms"),
+        ("[[steps]]\nsleep = \"fast\"\n", "expected a time such as \"2s\" or a range"),
         ("[[steps]]\nsleep = \"1s\"\nfor = \"1s\"\n", "field 'steps[0].for': does not apply to a sleep step"),
         (
             "[[steps]]\nfault = { kind = \"crash\", node = \"@leader\", at = \"1s\" }\n",

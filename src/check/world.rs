@@ -111,6 +111,11 @@ impl World {
             (EventKind::LossBurstEnd, _) => self
                 .in_force
                 .retain(|(_, f)| !matches!(f, Fault::LossBurst { .. })),
+            (EventKind::LinksRestored { fault }, _) => {
+                if let Some(i) = self.in_force.iter().position(|(_, f)| f == fault) {
+                    self.in_force.remove(i);
+                }
+            }
             (
                 EventKind::Fault {
                     fault,
@@ -152,7 +157,9 @@ impl World {
                     self.in_force.push((t, fault.clone()));
                 }
             }
-            Fault::Partition(_) | Fault::LossBurst { .. } => self.in_force.push((t, fault.clone())),
+            Fault::Partition(_) | Fault::LossBurst { .. } | Fault::SetLink { .. } => {
+                self.in_force.push((t, fault.clone()))
+            }
             Fault::Heal => self
                 .in_force
                 .retain(|(_, f)| !matches!(f, Fault::Partition(_))),
@@ -163,7 +170,8 @@ impl World {
             Fault::ClockJump { node, .. } => {
                 self.jumps[node.index()] = Some((t, fault.describe(&self.names)));
             }
-            // An aimed fault is traced as itself only when it was skipped.
+            // An aimed fault is traced as itself only when it was skipped
+            // (as `EventKind::Skipped`).
             Fault::Restart(_) | Fault::Aimed { .. } => {}
         }
     }
@@ -387,5 +395,43 @@ mod tests {
             text.contains("loss burst") && text.contains("pause n2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_link_change_is_in_force_until_its_links_are_restored() {
+        let mut world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+        let link = Fault::SetLink {
+            from: vec![NodeId(0)],
+            to: vec![NodeId(1)],
+            change: crate::net::LinkChange {
+                loss: Some(crate::rng::Probability::ONE),
+                ..Default::default()
+            },
+            symmetric: false,
+            duration: Some(SimDuration::from_secs(1)),
+        };
+        world.observe(&at(
+            10,
+            None,
+            EventKind::Fault {
+                fault: link.clone(),
+                applied: true,
+            },
+        ));
+        world.observe(&at(
+            20,
+            None,
+            EventKind::Fault {
+                fault: Fault::Heal,
+                applied: true,
+            },
+        ));
+        let text = world.faults_in_force();
+        assert!(
+            text.contains("set links {n1} -> {n2}: loss 100% for 1s since"),
+            "{text}"
+        );
+        world.observe(&at(1010, None, EventKind::LinksRestored { fault: link }));
+        assert!(!world.faults_in_force().contains("set links"));
     }
 }

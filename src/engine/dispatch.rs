@@ -46,6 +46,12 @@ impl<M: Message> Sim<M> {
             }
             Payload::Depart { from, epoch, sends } => self.depart(from, epoch, sends),
             Payload::SyncDone { node, batch } => self.sync_done(node, batch),
+            Payload::Arm(index) => {
+                self.arm(index);
+                false
+            }
+            Payload::Expire(index) => self.expire(index),
+            Payload::RestoreLinks(index) => self.restore_links(index),
         }
     }
 
@@ -160,6 +166,9 @@ impl<M: Message> Sim<M> {
         handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
         self.apply_effects(id, syncs_before);
+        if self.watch_roles {
+            self.observe_role(id);
+        }
     }
 
     fn apply_effects(&mut self, id: NodeId, syncs_before: u64) {
@@ -169,6 +178,9 @@ impl<M: Message> Sim<M> {
                 let mut record = pending.record;
                 if let Some((start, end)) = pending.interval {
                     self.map_interval(id, start, end, &mut record.detail);
+                }
+                if self.watch_records {
+                    self.observe_record(&record.kind);
                 }
                 self.push_event(Some(id), EventKind::Record(record));
             }

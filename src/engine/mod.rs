@@ -21,14 +21,15 @@ mod dispatch;
 mod noise;
 mod queue;
 pub mod trace;
+mod trigger;
 
 pub use crate::hash::{digest, StableHasher, TraceHasher};
 pub use noise::Noise;
 pub use trace::{EventKind, TraceEvent};
 
 use crate::clock::{Clock, LocalTime};
-use crate::fault::{Fault, TimedFault};
-use crate::net::{DropReason, Topology};
+use crate::fault::{Fault, TimedFault, TriggeredFault};
+use crate::net::{DropReason, EdgeChange, Topology};
 use crate::node::{Effects, Message, Node, NodeId};
 use crate::rng::{Probability, SimRng};
 use crate::storage::Storage;
@@ -153,6 +154,7 @@ pub struct SimBuilder<M> {
     clocks: Vec<Clock>,
     peers: Option<Vec<Vec<NodeId>>>,
     faults: Vec<TimedFault>,
+    triggers: Vec<TriggeredFault>,
     limits: Limits,
     describe_messages: bool,
     noise: Noise,
@@ -173,6 +175,7 @@ impl<M: Message> SimBuilder<M> {
             clocks: vec![Clock::default(); count],
             peers: None,
             faults: Vec::new(),
+            triggers: Vec::new(),
             limits: Limits::default(),
             describe_messages: false,
             noise: Noise::default(),
@@ -213,6 +216,12 @@ impl<M: Message> SimBuilder<M> {
     /// Faults to apply at their times.
     pub fn faults(mut self, faults: Vec<TimedFault>) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Faults that fire after observations (see [`TriggeredFault`]).
+    pub fn triggers(mut self, triggers: Vec<TriggeredFault>) -> Self {
+        self.triggers = triggers;
         self
     }
 
@@ -283,6 +292,11 @@ impl<M: Message> SimBuilder<M> {
             loss_burst: None,
             loss_burst_generation: 0,
             faults: Vec::new(),
+            triggers: Vec::new(),
+            watching: Vec::new(),
+            watch_records: false,
+            watch_roles: false,
+            link_changes: Vec::new(),
             effects: Effects::default(),
             events: Vec::new(),
             next_timer: 0,
@@ -298,6 +312,7 @@ impl<M: Message> SimBuilder<M> {
         for timed in self.faults {
             sim.schedule(timed.at, timed.fault);
         }
+        sim.add_triggers(self.triggers);
         sim
     }
 }
@@ -322,6 +337,15 @@ pub struct Sim<M> {
     loss_burst: Option<Probability>,
     loss_burst_generation: u32,
     faults: Vec<Fault>,
+    /// Triggered faults, by index, and which of them are watching now.
+    triggers: Vec<trigger::Armed>,
+    watching: Vec<u32>,
+    /// Some watching trigger waits for a record kind / a role.
+    watch_records: bool,
+    watch_roles: bool,
+    /// Each `set_link` with a duration: the resolved fault and what it
+    /// changed (emptied when it ends or by `heal_all`).
+    link_changes: Vec<(Fault, Vec<EdgeChange>)>,
     effects: Effects<M>,
     events: Vec<TraceEvent>,
     next_timer: u64,

@@ -50,6 +50,12 @@ pub(crate) enum Payload<M> {
         node: NodeId,
         batch: u64,
     },
+    /// Trigger `n` starts watching.
+    Arm(u32),
+    /// Trigger `n`'s watch ends.
+    Expire(u32),
+    /// Link change `n` (a `set_link` with a duration) ends.
+    RestoreLinks(u32),
 }
 
 pub(crate) struct Entry<M> {

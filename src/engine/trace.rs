@@ -62,6 +62,12 @@ pub enum EventKind {
     Timer { timer: u64, tag: u64 },
     /// A fault happened (`applied` false: it did not apply, e.g. crashing a crashed node).
     Fault { fault: Fault, applied: bool },
+    /// A fault was skipped, and why: its target named nobody, two targets
+    /// named one node, or its trigger was not observed in time.
+    Skipped { fault: Fault, reason: String },
+    /// The links a `set_link` fault with a duration changed are back to
+    /// their settings from before (the fault as it was applied).
+    LinksRestored { fault: Fault },
     /// A paused node resumed.
     Resume,
     /// A loss burst ended.
@@ -84,11 +90,29 @@ impl EventKind {
             EventKind::Drop { .. } => "drop",
             EventKind::Deliver { .. } => "deliver",
             EventKind::Timer { .. } => "timer",
-            EventKind::Fault { .. } => "fault",
+            EventKind::Fault { .. } | EventKind::Skipped { .. } => "fault",
+            EventKind::LinksRestored { .. } => "links_restored",
             EventKind::Resume => "resume",
             EventKind::LossBurstEnd => "loss_burst_end",
             EventKind::Record(_) => "record",
             EventKind::Unsent { .. } => "unsent",
+        }
+    }
+}
+
+impl EventKind {
+    /// The line of a skipped fault (`fault skipped: no @leader (crash
+    /// @leader)`) or of links restored; `None` for other events.
+    pub fn fault_line(&self, names: &[String]) -> Option<String> {
+        match self {
+            EventKind::Skipped { fault, reason } => Some(format!(
+                "fault skipped: {reason} ({})",
+                fault.describe(names)
+            )),
+            EventKind::LinksRestored { fault } => {
+                Some(format!("links restored ({})", fault.describe(names)))
+            }
+            _ => None,
         }
     }
 }
@@ -121,6 +145,15 @@ impl TraceEvent {
             EventKind::Timer { timer, tag } => h.words(&[6, *timer, *tag]),
             EventKind::Fault { fault, applied } => {
                 h.words(&[7, u64::from(*applied)]);
+                h.bytes(format!("{fault:?}").as_bytes());
+            }
+            EventKind::Skipped { fault, reason } => {
+                h.words(&[7, 0]);
+                h.bytes(format!("{fault:?}").as_bytes());
+                h.bytes(reason.as_bytes());
+            }
+            EventKind::LinksRestored { fault } => {
+                h.word(11);
                 h.bytes(format!("{fault:?}").as_bytes());
             }
             EventKind::Resume => h.word(8),
@@ -190,10 +223,16 @@ impl TraceEvent {
                 obj.insert("fault".into(), json!(fault.kind()));
                 obj.insert("detail".into(), json!(fault.describe(names)));
                 obj.insert("applied".into(), json!(applied));
-                if let Fault::Aimed { target, .. } = fault {
-                    // Traced as itself only when its target named nobody.
-                    obj.insert("skipped".into(), json!(format!("no {}", target.text())));
-                }
+            }
+            EventKind::Skipped { fault, reason } => {
+                obj.insert("fault".into(), json!(fault.kind()));
+                obj.insert("detail".into(), json!(fault.describe(names)));
+                obj.insert("applied".into(), json!(false));
+                obj.insert("skipped".into(), json!(reason));
+            }
+            EventKind::LinksRestored { fault } => {
+                obj.insert("fault".into(), json!(fault.kind()));
+                obj.insert("detail".into(), json!(fault.describe(names)));
             }
             EventKind::Record(record) => {
                 obj.insert("record".into(), json!(record.kind));
@@ -216,14 +255,13 @@ impl TraceEvent {
         line.push(' ');
         match &self.kind {
             EventKind::Fault { fault, applied } => {
-                if let (Some(skipped), false) = (fault.skipped(names), applied) {
-                    line.push_str(&skipped);
-                } else {
-                    line.push_str(&fault.describe(names));
-                    if !applied {
-                        line.push_str(" (ignored)");
-                    }
+                line.push_str(&fault.describe(names));
+                if !applied {
+                    line.push_str(" (ignored)");
                 }
+            }
+            EventKind::Skipped { .. } | EventKind::LinksRestored { .. } => {
+                line.push_str(&self.kind.fault_line(names).expect("a fault event"))
             }
             EventKind::Record(r) => line.push_str(&format!("{} {}", r.kind, r.detail)),
             EventKind::Send { to, msg, text, .. } => {

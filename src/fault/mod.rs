@@ -5,18 +5,24 @@
 //! engine applies each at its time and records it in the trace, so every
 //! fault a run saw is visible and replayable.
 //!
+//! A scenario's own faults may also fire at a time drawn per seed or after
+//! an observation ([`when`]), and may aim at nodes chosen when they fire
+//! ([`Fault::Aimed`], [`target`]).
+//!
 //! What each fault means is documented on its variant. Faults that do not
 //! apply (crashing a crashed node, restarting a running one, resuming a node
 //! that is not paused) change nothing and are traced as `ignored`.
 
 pub mod chaos;
 pub mod target;
+pub mod when;
 
-use crate::net::Cut;
+use crate::net::{Cut, Latency, LinkChange};
 use crate::node::NodeId;
 use crate::rng::Probability;
 use crate::time::{SimDuration, SimTime};
 pub use target::Target;
+pub use when::{FaultSchedule, FaultTime, Observation, PlannedFault, TriggeredFault};
 
 /// One fault.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,16 +50,55 @@ pub enum Fault {
         probability: Probability,
         duration: SimDuration,
     },
-    /// End of the fault phase: heal the network, restart crashed nodes,
-    /// resume paused ones and end loss bursts.
+    /// End of the fault phase: heal the network, return every link to its
+    /// initial settings (undoing `SetLink`), restart crashed nodes, resume
+    /// paused ones and end loss bursts.
     HealAll,
-    /// `action` on the node `target` names when the fault fires (see
-    /// [`Target`]); the engine traces the resolved fault, or this one as
-    /// skipped when the target names nobody.
-    Aimed { action: Action, target: Target },
+    /// New settings for every directed link `a -> b`, `a` in `from`, `b` in
+    /// `to`, `a != b` (and `b -> a` too if `symmetric`), cut or not: a heal
+    /// keeps them. With `duration`, each link returns to its settings from
+    /// before, unless changed again since.
+    SetLink {
+        from: Vec<NodeId>,
+        to: Vec<NodeId>,
+        change: LinkChange,
+        symmetric: bool,
+        duration: Option<SimDuration>,
+    },
+    /// `action` on the nodes `picks` name when the fault fires: one list of
+    /// picks per node list of the action (see [`Action::on`]). The engine
+    /// traces the resolved fault, or this one as skipped (with the reason)
+    /// when a target names nobody or two picks name the same node.
+    Aimed {
+        action: Action,
+        picks: Vec<Vec<Pick>>,
+    },
 }
 
-/// What an aimed fault does to the node its target resolves to.
+/// A node slot of an aimed fault, resolved when it fires.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pick {
+    /// This node.
+    Node(NodeId),
+    /// Whoever the target names then.
+    Target(Target),
+    /// Every one of `servers` that no other pick of the fault names
+    /// (`@others`; clients are never among them).
+    Others(std::sync::Arc<[NodeId]>),
+}
+
+impl Pick {
+    /// The pick as written: a node name, a target, or `@others`.
+    pub fn text(&self, names: &[String]) -> String {
+        match self {
+            Pick::Node(n) => names[n.index()].clone(),
+            Pick::Target(t) => t.text(),
+            Pick::Others(_) => "@others".to_string(),
+        }
+    }
+}
+
+/// What an aimed fault does to the nodes its picks resolve to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// [`Fault::Crash`].
@@ -68,19 +113,68 @@ pub enum Action {
     Pause(SimDuration),
     /// [`Fault::ClockJump`].
     ClockJump(i64),
+    /// [`Fault::Partition`] with [`Cut::Groups`]: one node list per group.
+    Partition,
+    /// A partition bridged by one node: the first list is the bridge, the
+    /// others the groups.
+    Bridge,
+    /// [`Fault::Partition`] with [`Cut::OneWay`]: lists `from`, `to`.
+    OneWay,
+    /// [`Fault::SetLink`]: lists `from`, `to`.
+    SetLink {
+        change: LinkChange,
+        symmetric: bool,
+        duration: Option<SimDuration>,
+    },
 }
 
 impl Action {
-    /// The fault on `node`.
-    pub fn on(&self, node: NodeId) -> Fault {
-        match *self {
-            Action::Crash => Fault::Crash(node),
-            Action::Restart => Fault::Restart(node),
-            Action::Isolate => Fault::Partition(Cut::Isolate(node)),
-            Action::Reconnect => Fault::Reconnect(node),
-            Action::Pause(duration) => Fault::Pause { node, duration },
-            Action::ClockJump(by_ns) => Fault::ClockJump { node, by_ns },
+    /// The fault on `nodes`: one list per list of picks (the single-node
+    /// actions read the first node of the first list).
+    pub fn on(&self, mut nodes: Vec<Vec<NodeId>>) -> Fault {
+        debug_assert!(!nodes.is_empty() && !nodes[0].is_empty(), "no nodes");
+        let one = nodes[0][0];
+        match self {
+            Action::Crash => Fault::Crash(one),
+            Action::Restart => Fault::Restart(one),
+            Action::Isolate => Fault::Partition(Cut::Isolate(one)),
+            Action::Reconnect => Fault::Reconnect(one),
+            Action::Pause(duration) => Fault::Pause {
+                node: one,
+                duration: *duration,
+            },
+            Action::ClockJump(by_ns) => Fault::ClockJump {
+                node: one,
+                by_ns: *by_ns,
+            },
+            Action::Partition => Fault::Partition(Cut::Groups(nodes)),
+            Action::Bridge => Fault::Partition(Cut::Groups(nodes.split_off(1))),
+            Action::OneWay | Action::SetLink { .. } => {
+                let to = nodes.pop().expect("from and to");
+                let from = nodes.pop().expect("from and to");
+                match self {
+                    Action::OneWay => Fault::Partition(Cut::OneWay { from, to }),
+                    Action::SetLink {
+                        change,
+                        symmetric,
+                        duration,
+                    } => Fault::SetLink {
+                        from,
+                        to,
+                        change: change.clone(),
+                        symmetric: *symmetric,
+                        duration: *duration,
+                    },
+                    _ => unreachable!("matched above"),
+                }
+            }
         }
+    }
+
+    /// True if one node may be in two of its lists (`set_link`'s `from` and
+    /// `to`); else every node of the fault is named once.
+    pub fn lists_may_overlap(&self) -> bool {
+        matches!(self, Action::SetLink { .. })
     }
 }
 
@@ -96,13 +190,20 @@ pub struct TimedFault {
 impl Fault {
     /// A one-line description with node names, e.g. `partition {n1,n2} | {n3}`.
     pub fn describe(&self, names: &[String]) -> String {
+        self.describe_from(names, 0)
+    }
+
+    /// [`Fault::describe`], naming as bridges only unlisted nodes from id
+    /// `first` on (an aimed fault's placeholders: who else is unlisted is
+    /// known only when it fires).
+    fn describe_from(&self, names: &[String], first: usize) -> String {
         let name = |n: &NodeId| names[n.index()].clone();
         let set =
             |g: &[NodeId]| format!("{{{}}}", g.iter().map(name).collect::<Vec<_>>().join(","));
         match self {
             Fault::Partition(Cut::Groups(groups)) => {
                 let listed: Vec<NodeId> = groups.iter().flatten().copied().collect();
-                let unlisted: Vec<NodeId> = (0..names.len() as u32)
+                let unlisted: Vec<NodeId> = (first as u32..names.len() as u32)
                     .map(NodeId)
                     .filter(|n| !listed.contains(n))
                     .collect();
@@ -143,27 +244,48 @@ impl Fault {
                     probability.as_f64() * 100.0
                 )
             }
-            Fault::HealAll => "heal all (network, crashed, paused, loss)".to_string(),
-            Fault::Aimed { action, target } => {
-                // Described as the fault on a placeholder node, renamed.
-                let mut with_target = names.to_vec();
-                with_target.push(target.text());
-                action.on(NodeId(names.len() as u32)).describe(&with_target)
+            Fault::HealAll => "heal all (network, links, crashed, paused, loss)".to_string(),
+            Fault::SetLink {
+                from,
+                to,
+                change,
+                symmetric,
+                duration,
+            } => {
+                let arrow = if *symmetric { "<->" } else { "->" };
+                let mut text = format!("set links {} {arrow} {}:", set(from), set(to));
+                if let Some(latency) = &change.latency {
+                    text.push_str(&format!(" latency {}", describe_latency(latency)));
+                }
+                if let Some(loss) = change.loss {
+                    text.push_str(&format!(" loss {}", percent(loss)));
+                }
+                if let Some(duplicate) = change.duplicate {
+                    text.push_str(&format!(" duplicate {}", percent(duplicate)));
+                }
+                if let Some(duration) = duration {
+                    text.push_str(&format!(" for {duration}"));
+                }
+                text
             }
-        }
-    }
-
-    /// The line of an aimed fault that did not apply because its target
-    /// named nobody, e.g. `fault skipped: no @leader (crash @leader)`; `None`
-    /// for other faults.
-    pub fn skipped(&self, names: &[String]) -> Option<String> {
-        match self {
-            Fault::Aimed { target, .. } => Some(format!(
-                "fault skipped: no {} ({})",
-                target.text(),
-                self.describe(names)
-            )),
-            _ => None,
+            Fault::Aimed { action, picks } => {
+                // Described as the fault on placeholder nodes, one per pick, renamed.
+                let mut with_picks = names.to_vec();
+                let placeholders = picks
+                    .iter()
+                    .map(|list| {
+                        list.iter()
+                            .map(|pick| {
+                                with_picks.push(pick.text(names));
+                                NodeId(with_picks.len() as u32 - 1)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                action
+                    .on(placeholders)
+                    .describe_from(&with_picks, names.len())
+            }
         }
     }
 
@@ -181,7 +303,111 @@ impl Fault {
             Fault::ClockJump { .. } => "clock_jump",
             Fault::LossBurst { .. } => "loss_burst",
             Fault::HealAll => "heal_all",
-            Fault::Aimed { action, .. } => action.on(NodeId(0)).kind(),
+            Fault::SetLink { .. } => "set_link",
+            Fault::Aimed { action, picks } => {
+                let placeholders = picks
+                    .iter()
+                    .map(|list| vec![NodeId(0); list.len()])
+                    .collect();
+                action.on(placeholders).kind()
+            }
         }
+    }
+
+    /// How long its effect lasts by itself (pauses, loss bursts and link
+    /// changes with a duration end on their own); zero for the others.
+    pub fn length(&self) -> SimDuration {
+        match self {
+            Fault::Pause { duration, .. } | Fault::LossBurst { duration, .. } => *duration,
+            Fault::SetLink {
+                duration: Some(duration),
+                ..
+            } => *duration,
+            Fault::Aimed {
+                action: Action::Pause(duration),
+                ..
+            }
+            | Fault::Aimed {
+                action:
+                    Action::SetLink {
+                        duration: Some(duration),
+                        ..
+                    },
+                ..
+            } => *duration,
+            _ => SimDuration::ZERO,
+        }
+    }
+}
+
+fn percent(p: Probability) -> String {
+    format!("{}%", (p.as_f64() * 1000.0).round() / 10.0)
+}
+
+/// A latency distribution in a few words, e.g. `uniform 1ms-10ms`.
+pub fn describe_latency(latency: &Latency) -> String {
+    match latency {
+        Latency::Constant(d) => format!("constant {d}"),
+        Latency::Uniform { min, max } => format!("uniform {min}-{max}"),
+        Latency::Normal { mean, stddev, min } => {
+            format!("normal mean {mean} stddev {stddev} min {min}")
+        }
+        Latency::Exponential { mean, min } => format!("exponential mean {mean} min {min}"),
+        Latency::Bimodal {
+            min,
+            max,
+            slow_min,
+            slow_max,
+            slow_probability,
+        } => format!(
+            "bimodal {min}-{max}, {} {slow_min}-{slow_max}",
+            percent(*slow_probability)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aimed_faults_describe_their_picks() {
+        let names: Vec<String> = ["n1", "n2", "n3", "c1"].map(String::from).to_vec();
+        let servers: std::sync::Arc<[NodeId]> = (0..3).map(NodeId).collect();
+        let leader = Target::parse("@leader", &["leader"], std::sync::Arc::clone(&servers))
+            .unwrap()
+            .unwrap();
+        let others = Pick::Others(servers);
+        let bridge = Fault::Aimed {
+            action: Action::Bridge,
+            picks: vec![
+                vec![Pick::Target(leader.clone())],
+                vec![Pick::Node(NodeId(0))],
+                vec![others.clone()],
+            ],
+        };
+        assert_eq!(
+            bridge.describe(&names),
+            "partition {n1} | {@others} (bridged by {@leader})"
+        );
+        assert_eq!(bridge.kind(), "partition");
+        let link = Fault::Aimed {
+            action: Action::SetLink {
+                change: LinkChange {
+                    loss: Some(Probability::ratio(1, 10)),
+                    latency: Some(Latency::Constant(SimDuration::from_millis(50))),
+                    duplicate: None,
+                },
+                symmetric: true,
+                duration: Some(SimDuration::from_secs(1)),
+            },
+            picks: vec![vec![Pick::Target(leader)], vec![others]],
+        };
+        assert_eq!(
+            link.describe(&names),
+            "set links {@leader} <-> {@others}: latency constant 50ms loss 10% for 1s"
+        );
+        assert_eq!(link.kind(), "set_link");
+        assert_eq!(link.length(), SimDuration::from_secs(1));
     }
 }

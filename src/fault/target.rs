@@ -18,9 +18,13 @@
 //! Every model has one more role, [`CRASHED`]: a crashed server (so
 //! `restart` can take `"@crashed"`); a crashed node reports no other role.
 //! A target that matches nobody skips the fault, and the trace says so.
+//! Lists of nodes (`groups`, `from`, `to`) may also hold `@others`, which
+//! is not a target but a [`crate::fault::Pick::Others`]: the servers no
+//! other pick of the fault names.
 
 use crate::node::NodeId;
 use crate::rng::SimRng;
+use std::sync::Arc;
 
 /// Who a fault is aimed at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,8 +35,9 @@ pub struct Target {
     pub random: bool,
     /// How many servers after the pick, in name order, wrapping.
     pub offset: u32,
-    /// The servers, in name order (the candidates, and the ring `offset` walks).
-    pub servers: Vec<NodeId>,
+    /// The servers, in name order (the candidates, and the ring `offset`
+    /// walks); shared by every target of a scenario.
+    pub servers: Arc<[NodeId]>,
 }
 
 /// The role of a crashed server, in every model.
@@ -55,16 +60,16 @@ impl Target {
     pub fn parse(
         text: &str,
         roles: &[&'static str],
-        servers: Vec<NodeId>,
+        servers: impl Into<Arc<[NodeId]>>,
     ) -> Option<Result<Target, String>> {
         let rest = text.strip_prefix('@')?;
-        Some(Target::parse_rest(rest, roles, servers))
+        Some(Target::parse_rest(rest, roles, servers.into()))
     }
 
     fn parse_rest(
         rest: &str,
         roles: &[&'static str],
-        servers: Vec<NodeId>,
+        servers: Arc<[NodeId]>,
     ) -> Result<Target, String> {
         let (pick, offset) = match rest.split_once('+') {
             None => (rest, 0),

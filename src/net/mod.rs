@@ -7,7 +7,9 @@
 //! Messages travel over the direct edge only: there is no multi-hop routing,
 //! so a bridge node that sees both sides of a partition does not forward.
 //!
-//! A partition removes edges; healing restores the base topology.
+//! A partition removes edges; healing restores the base topology. A
+//! [`LinkChange`] (the `set_link` fault) changes the settings of some
+//! directed links mid-run; a heal keeps them.
 //!
 //! Delivery rules (the engine applies them):
 //! - at send: if the edge `from -> to` is cut, the message is dropped
@@ -27,7 +29,7 @@ pub mod latency;
 pub mod topology;
 
 pub use latency::Latency;
-pub use topology::{Cut, Topology};
+pub use topology::{Cut, EdgeChange, Topology, MAX_LINK_SPECS};
 
 use crate::rng::Probability;
 
@@ -64,6 +66,29 @@ impl Default for LinkSpec {
             loss: Probability::ZERO,
             duplicate: Probability::ZERO,
             ordering: Ordering::Any,
+        }
+    }
+}
+
+/// New settings for some links; `None` keeps a link's current value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinkChange {
+    /// The new latency distribution.
+    pub latency: Option<Latency>,
+    /// The new loss probability.
+    pub loss: Option<Probability>,
+    /// The new duplication probability.
+    pub duplicate: Option<Probability>,
+}
+
+impl LinkChange {
+    /// `spec` with this change applied.
+    pub fn applied_to(&self, spec: &LinkSpec) -> LinkSpec {
+        LinkSpec {
+            latency: self.latency.clone().unwrap_or_else(|| spec.latency.clone()),
+            loss: self.loss.unwrap_or(spec.loss),
+            duplicate: self.duplicate.unwrap_or(spec.duplicate),
+            ordering: spec.ordering,
         }
     }
 }

@@ -10,8 +10,15 @@
 //! table, so a partition of a 1,000-node network is a few milliseconds.
 //! Self-edges exist and are never cut. Questions about the current graph as
 //! a whole ([`Topology::reachability_groups`]) build it from the table.
+//!
+//! Link settings change mid-run ([`Topology::set_links`]) by pointing the
+//! touched edges at another spec (added to `specs` once, shared by equal
+//! settings): one write per edge, in `base_table` and, unless the edge is
+//! cut, in `open`, so a heal keeps the new settings.
+//! [`Topology::restore_links`] undoes one change, edge by edge;
+//! [`Topology::reset_links`] returns every edge to the settings it started with.
 
-use super::LinkSpec;
+use super::{LinkChange, LinkSpec};
 use crate::node::NodeId;
 use petgraph::graphmap::DiGraphMap;
 
@@ -38,7 +45,22 @@ pub struct Topology {
     open: Vec<Option<u16>>,
     /// Directed edges between distinct nodes cut since the last heal.
     cut_edges: usize,
+    /// Every edge a [`Topology::set_links`] changed since the last
+    /// [`Topology::reset_links`], with its spec before, in order.
+    changed: Vec<(u32, u16)>,
 }
+
+/// One edge whose spec a [`Topology::set_links`] changed: the edge (`from *
+/// n + to`) and its spec index before and after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EdgeChange {
+    edge: u32,
+    before: u16,
+    after: u16,
+}
+
+/// The most distinct link specs a topology holds (indices are `u16`).
+pub const MAX_LINK_SPECS: usize = u16::MAX as usize + 1;
 
 impl Topology {
     /// Every node linked to every other with one spec.
@@ -74,6 +96,7 @@ impl Topology {
             open: base_table.clone(),
             base_table,
             cut_edges: 0,
+            changed: Vec::new(),
         }
     }
 
@@ -169,6 +192,94 @@ impl Topology {
     pub fn heal(&mut self) {
         self.open.copy_from_slice(&self.base_table);
         self.cut_edges = 0;
+    }
+
+    /// Applies `change` to every edge `a -> b` with `a` in `from`, `b` in
+    /// `to` and `a != b` (directed; self-edges keep their spec), cut or not;
+    /// keys `change` leaves out keep each edge's current value. Returns what
+    /// changed, for [`Topology::restore_links`]; `None` (and nothing changed)
+    /// if the new settings would make more than [`MAX_LINK_SPECS`] specs.
+    pub fn set_links(
+        &mut self,
+        from: &[NodeId],
+        to: &[NodeId],
+        change: &LinkChange,
+    ) -> Option<Vec<EdgeChange>> {
+        // Old spec index -> new one; one lookup per distinct old spec.
+        let mut mapped: Vec<(u16, u16)> = Vec::new();
+        let mut changes = Vec::with_capacity(from.len() * to.len());
+        for a in from {
+            for b in to {
+                let edge = a.index() * self.n + b.index();
+                let Some(before) = self.base_table[edge] else {
+                    continue;
+                };
+                if a == b {
+                    continue;
+                }
+                let after = match mapped.iter().find(|(old, _)| *old == before) {
+                    Some(&(_, new)) => new,
+                    None => {
+                        let spec = change.applied_to(&self.specs[usize::from(before)]);
+                        let new = self.spec_index(spec)?;
+                        mapped.push((before, new));
+                        new
+                    }
+                };
+                changes.push(EdgeChange {
+                    edge: edge as u32,
+                    before,
+                    after,
+                });
+            }
+        }
+        for c in &changes {
+            self.changed.push((c.edge, c.before));
+            self.point(c.edge as usize, c.after);
+        }
+        Some(changes)
+    }
+
+    /// Undoes a [`Topology::set_links`]: each edge it changed that still has
+    /// the spec it set goes back to the spec it had (an edge changed again
+    /// since keeps its newer settings).
+    pub fn restore_links(&mut self, changes: &[EdgeChange]) {
+        for c in changes {
+            if self.base_table[c.edge as usize] == Some(c.after) {
+                self.point(c.edge as usize, c.before);
+            }
+        }
+    }
+
+    /// Returns every edge to the spec it was built with (cut edges stay
+    /// cut): undoes the recorded changes, latest first, so each edge ends
+    /// with the spec from before its first change. O(changes recorded).
+    pub fn reset_links(&mut self) {
+        let changed = std::mem::take(&mut self.changed);
+        for &(edge, before) in changed.iter().rev() {
+            self.point(edge as usize, before);
+        }
+    }
+
+    /// The index of `spec` in `specs`, added if new; `None` if full.
+    fn spec_index(&mut self, spec: LinkSpec) -> Option<u16> {
+        if let Some(i) = self.specs.iter().position(|s| *s == spec) {
+            return Some(i as u16);
+        }
+        if self.specs.len() >= MAX_LINK_SPECS {
+            return None;
+        }
+        self.specs.push(spec);
+        Some((self.specs.len() - 1) as u16)
+    }
+
+    /// Points one edge at spec `index`, in the base and (unless cut) now.
+    fn point(&mut self, edge: usize, index: u16) {
+        debug_assert!(self.base_table[edge].is_some(), "edge {edge} is not a link");
+        self.base_table[edge] = Some(index);
+        if self.open[edge].is_some() {
+            self.open[edge] = Some(index);
+        }
     }
 
     /// True if no edge is cut.
@@ -279,5 +390,53 @@ mod tests {
         assert!(t.is_whole());
         assert_eq!(t.open, before, "the same specs as before the cuts");
         assert_eq!(t.open[2], Some(1), "0 -> 2 crosses zones");
+    }
+
+    fn lossy(p: u64) -> LinkChange {
+        LinkChange {
+            loss: Some(crate::rng::Probability::ratio(p, 100)),
+            ..LinkChange::default()
+        }
+    }
+
+    #[test]
+    fn set_links_changes_only_the_named_directed_edges_and_survives_a_heal() {
+        let mut t = Topology::full_mesh(3, LinkSpec::default());
+        t.cut(&Cut::Isolate(NodeId(1)));
+        let changes = t
+            .set_links(&ids(&[0, 1]), &ids(&[1, 2]), &lossy(50))
+            .unwrap();
+        assert_eq!(changes.len(), 3, "0->1, 0->2, 1->2; 1->1 is a self-edge");
+        let loss = |t: &Topology, a: u32, b: u32| t.link(NodeId(a), NodeId(b)).map(|l| l.loss);
+        assert_eq!(loss(&t, 0, 2), Some(crate::rng::Probability::ratio(1, 2)));
+        assert_eq!(loss(&t, 2, 0), Some(crate::rng::Probability::ZERO));
+        assert_eq!(loss(&t, 0, 1), None, "still cut");
+        t.heal();
+        assert_eq!(loss(&t, 0, 1), Some(crate::rng::Probability::ratio(1, 2)));
+        assert_eq!(t.specs.len(), 3, "intra, inter and one new spec, shared");
+        // A later change on one edge survives the restore of the first.
+        let later = t.set_links(&ids(&[0]), &ids(&[2]), &lossy(10)).unwrap();
+        t.restore_links(&changes);
+        assert_eq!(loss(&t, 0, 1), Some(crate::rng::Probability::ZERO));
+        assert_eq!(loss(&t, 0, 2), Some(crate::rng::Probability::ratio(1, 10)));
+        t.restore_links(&later);
+        assert_eq!(loss(&t, 0, 2), Some(crate::rng::Probability::ratio(1, 2)));
+        t.reset_links();
+        assert!(
+            (0..3).all(|a| (0..3).all(|b| loss(&t, a, b) == Some(crate::rng::Probability::ZERO)))
+        );
+    }
+
+    #[test]
+    fn set_links_refuses_past_the_spec_limit() {
+        let mut t = Topology::full_mesh(2, LinkSpec::default());
+        t.specs.resize(MAX_LINK_SPECS, LinkSpec::default());
+        assert!(
+            t.set_links(&ids(&[0]), &ids(&[1]), &lossy(0)).is_some(),
+            "an existing spec"
+        );
+        assert!(t.set_links(&ids(&[0]), &ids(&[1]), &lossy(5)).is_none());
+        assert_eq!(t.specs.len(), MAX_LINK_SPECS);
+        assert_eq!(t.link(NodeId(0), NodeId(1)), Some(&LinkSpec::default()));
     }
 }

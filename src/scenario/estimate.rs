@@ -100,8 +100,13 @@ impl Scenario {
                     Fault::Partition(_)
                         | Fault::Heal
                         | Fault::HealAll
+                        | Fault::SetLink { .. }
                         | Fault::Aimed {
-                            action: Action::Isolate,
+                            action: Action::Isolate
+                                | Action::Partition
+                                | Action::Bridge
+                                | Action::OneWay
+                                | Action::SetLink { .. },
                             ..
                         }
                 )

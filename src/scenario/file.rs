@@ -157,25 +157,41 @@ pub struct ClockSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSection {
-    /// When (true time since the start); required in `[[faults]]`, absent in `[[steps]]`.
-    pub at: Option<Spanned<SimDuration>>,
+    /// When (true time since the start): `"2s"`, or `["2s", "2.075s"]` for a
+    /// uniform time drawn per seed; with `after`, when watching begins.
+    /// Required unless `after` is given.
+    pub at: Option<Spanned<toml::Value>>,
+    /// Fire after the first observation: a record kind (`"leader"`) or
+    /// `"role:ROLE"`.
+    pub after: Option<Spanned<String>>,
+    /// With `after`: how long after the observation, `"150ms"` or a range
+    /// `["0ms", "75ms"]` drawn per seed (default 0).
+    pub delay: Option<Spanned<toml::Value>>,
     /// partition, one_way, bridge, isolate, heal, crash, restart, pause,
-    /// clock_jump, loss_burst, heal_all.
+    /// clock_jump, loss_burst, set_link, heal_all.
     pub kind: Spanned<String>,
     /// The node (crash, restart, pause, clock_jump, isolate, bridge).
     pub node: Option<Spanned<String>>,
-    /// Groups of nodes (partition, bridge).
+    /// Groups of nodes or targets (partition, bridge).
     pub groups: Option<Spanned<Vec<Vec<String>>>>,
-    /// One-way: senders.
+    /// One-way, set_link: senders (nodes or targets).
     pub from: Option<Spanned<Vec<String>>>,
-    /// One-way: receivers.
+    /// One-way, set_link: receivers (nodes or targets).
     pub to: Option<Spanned<Vec<String>>>,
-    /// How long (pause, loss_burst).
+    /// How long (pause, loss_burst; set_link: until the links return).
     pub duration: Option<SimDuration>,
     /// Clock jump: signed amount, e.g. `"-2s"`.
     pub by: Option<Spanned<String>>,
     /// Loss burst: probability.
     pub probability: Option<Spanned<f64>>,
+    /// set_link: the new latency distribution (as `[network] latency`).
+    pub latency: Option<Spanned<LatencySection>>,
+    /// set_link: the new loss probability.
+    pub loss: Option<Spanned<f64>>,
+    /// set_link: the new duplication probability.
+    pub duplicate: Option<Spanned<f64>>,
+    /// set_link: change the links `to -> from` too (default false).
+    pub symmetric: Option<bool>,
 }
 
 /// One `[[steps]]` entry: one of `fault`, `sleep`, `check` or `stop`.
@@ -184,8 +200,8 @@ pub struct FaultSection {
 pub struct StepSection {
     /// A fault to apply when the step begins (a `[[faults]]` entry without its time).
     pub fault: Option<Spanned<FaultSection>>,
-    /// How long to wait: a time, or a range drawn per seed.
-    pub sleep: Option<Spanned<TimeOrRange>>,
+    /// How long to wait: `"1s"`, or a range `["0ms", "75ms"]` drawn per seed.
+    pub sleep: Option<Spanned<toml::Value>>,
     /// `stop = true`: end the run here (the last step).
     pub stop: Option<Spanned<bool>>,
     /// A condition to check: leader, no_leader, same_term, committed, no_commit.
@@ -199,16 +215,6 @@ pub struct StepSection {
     pub index: Option<Spanned<u64>>,
     /// committed: on how many servers (default: all).
     pub servers: Option<Spanned<u64>>,
-}
-
-/// A time (`"2s"`), or a range (`["2s", "2.075s"]`) to draw a time from per seed.
-#[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(untagged)]
-pub enum TimeOrRange {
-    /// Exactly this.
-    One(SimDuration),
-    /// Uniform in `[shortest, longest]`.
-    Range([SimDuration; 2]),
 }
 
 /// `[chaos]`

@@ -28,7 +28,7 @@ use crate::check::LivenessBound;
 use crate::clock::Clock;
 use crate::engine::{Limits, Noise};
 use crate::fault::chaos::ChaosConfig;
-use crate::fault::TimedFault;
+use crate::fault::{FaultSchedule, PlannedFault};
 use crate::model::Configured;
 use crate::models::workload::Workload;
 use crate::net::Topology;
@@ -64,8 +64,10 @@ pub struct Scenario {
     pub topology: Topology,
     /// Each node's clock.
     pub clocks: Vec<Clock>,
-    /// Faults written in the file.
-    pub faults: Vec<TimedFault>,
+    /// Faults written in the file, in file order, with their times as
+    /// written (fixed, a range, or a trigger): [`Scenario::fault_schedule`]
+    /// draws one seed's times.
+    pub faults: Vec<PlannedFault>,
     /// Seeded chaos, if any.
     pub chaos: Option<ChaosConfig>,
     /// The test script (`[[steps]]`), run in order from time zero.
@@ -122,16 +124,21 @@ impl Scenario {
         validate::parse(text, file, registry)
     }
 
-    /// The whole fault schedule for `seed`: the file's faults and the chaos
-    /// drawn from the seed's `"faults"` stream, merged by time (file first on ties).
-    pub fn fault_schedule(&self, seed: u64) -> Vec<TimedFault> {
-        let mut faults = self.faults.clone();
+    /// The whole fault schedule for `seed`: the file's faults, their
+    /// ranges and delays drawn from the seed's `"fault_times"` stream, and
+    /// the chaos drawn from its `"faults"` stream, merged by time (file
+    /// first on ties); the file's triggered faults watch until the end.
+    pub fn fault_schedule(&self, seed: u64) -> FaultSchedule {
+        let mut times = SimRng::stream(seed, "fault_times");
+        let mut schedule = FaultSchedule::draw(&self.faults, self.end(), &mut times);
         if let Some(chaos) = &self.chaos {
             let mut rng = SimRng::stream(seed, "faults");
-            faults.extend(chaos.schedule(self.names.len() as u32, &mut rng));
+            schedule
+                .timed
+                .extend(chaos.schedule(self.names.len() as u32, &mut rng));
         }
-        faults.sort_by_key(|f| f.at);
-        faults
+        schedule.timed.sort_by_key(|f| f.at);
+        schedule
     }
 
     /// The end of the run in true time.

@@ -406,6 +406,8 @@ impl Narrator {
 fn tells(event: &TraceEvent) -> bool {
     match &event.kind {
         EventKind::Fault { .. }
+        | EventKind::Skipped { .. }
+        | EventKind::LinksRestored { .. }
         | EventKind::Resume
         | EventKind::LossBurstEnd
         | EventKind::Unsent { .. } => true,
@@ -425,9 +427,10 @@ fn narrate(event: &TraceEvent, names: &[String]) -> String {
         EventKind::Fault {
             fault,
             applied: false,
-        } => fault
-            .skipped(names)
-            .unwrap_or_else(|| format!("{} (did not apply)", fault.describe(names))),
+        } => format!("{} (did not apply)", fault.describe(names)),
+        EventKind::Skipped { .. } | EventKind::LinksRestored { .. } => {
+            event.kind.fault_line(names).expect("a fault event")
+        }
         EventKind::Resume => format!("{node} resumes"),
         EventKind::LossBurstEnd => "loss burst ends".to_string(),
         EventKind::Unsent { messages } => {

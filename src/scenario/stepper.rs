@@ -142,11 +142,13 @@ impl<M: Message> Stepper<M> {
         last_time: Rc<Cell<SimTime>>,
     ) -> Stepper<M> {
         let names = scenario.names.clone();
+        let schedule = scenario.fault_schedule(seed);
         let mut builder = SimBuilder::new(seed, names.len(), factory)
             .names(names.clone())
             .peers(scenario.peers.clone())
             .topology(scenario.topology.clone())
-            .faults(scenario.fault_schedule(seed))
+            .faults(schedule.timed)
+            .triggers(schedule.triggered)
             .limits(scenario.limits)
             .noise(scenario.noise.clone())
             .describe_messages(options.trace.is_some());

@@ -1,19 +1,24 @@
-//! `[[faults]]`: each entry's time and what it does.
+//! `[[faults]]`: each entry's time (fixed, a range drawn per seed, or a
+//! delay after an observation) and what it does.
 
-use super::{node_id, probability, signed_duration, Source};
-use crate::fault::{Action, Fault, Target, TimedFault};
-use crate::net::Cut;
+use super::{describe_names, latency_of, probability, signed_duration, Source};
+use crate::fault::target::CRASHED;
+use crate::fault::{Action, Fault, FaultTime, Observation, Pick, PlannedFault, Target};
+use crate::net::LinkChange;
 use crate::node::NodeId;
 use crate::scenario::file::{FaultSection, ScenarioFile};
 use crate::scenario::ScenarioError;
 use crate::time::{SimDuration, SimTime};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use toml::Spanned;
 
+/// The keys a kind requires (besides `kind` and its time).
 fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "partition" => &["groups"],
         "bridge" => &["node", "groups"],
-        "one_way" => &["from", "to"],
+        "one_way" | "set_link" => &["from", "to"],
         "isolate" | "reconnect" | "crash" | "restart" => &["node"],
         "pause" => &["node", "duration"],
         "clock_jump" => &["node", "by"],
@@ -23,9 +28,17 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, reconnect, heal, crash, restart, pause, clock_jump, loss_burst, heal_all";
+/// The keys a kind may take besides those it requires.
+fn optional_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "set_link" => &["latency", "loss", "duplicate", "symmetric", "duration"],
+        _ => &[],
+    }
+}
 
-/// The file's `[[faults]]`, sorted by time.
+const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, reconnect, heal, crash, restart, pause, clock_jump, loss_burst, set_link, heal_all";
+
+/// The file's `[[faults]]`, in file order, each with its time as written.
 pub(super) fn faults(
     raw: &ScenarioFile,
     names: &[String],
@@ -33,39 +46,157 @@ pub(super) fn faults(
     roles: &[&'static str],
     duration: SimDuration,
     src: &Source<'_>,
-) -> Result<Vec<TimedFault>, ScenarioError> {
+) -> Result<Vec<PlannedFault>, ScenarioError> {
     let mut out = Vec::new();
     for (i, spanned) in raw.faults.iter().enumerate() {
-        let f = spanned.get_ref();
         let field = format!("faults[{i}]");
-        let Some(at) = &f.at else {
+        let time = fault_time(spanned, &field, servers, roles, duration, src)?;
+        let fault = fault_of(spanned, &field, names, servers, roles, src)?;
+        out.push(PlannedFault { time, fault });
+    }
+    Ok(out)
+}
+
+/// An entry's `at`, `after` and `delay`.
+fn fault_time(
+    spanned: &Spanned<FaultSection>,
+    field: &str,
+    servers: usize,
+    roles: &[&'static str],
+    duration: SimDuration,
+    src: &Source<'_>,
+) -> Result<FaultTime, ScenarioError> {
+    let f = spanned.get_ref();
+    let at = match &f.at {
+        Some(value) => Some((time_range(value, &format!("{field}.at"), src)?, value)),
+        None => None,
+    };
+    if let Some(((_, latest), value)) = &at {
+        if *latest > duration {
             return Err(src.at(
-                spanned,
+                value,
                 &format!("{field}.at"),
-                "a fault needs at, its time, e.g. at = \"2s\"",
-            ));
-        };
-        let at = *at.get_ref();
-        if at > duration {
-            return Err(src.at(
-                spanned,
-                &format!("{field}.at"),
-                format!("{at} is after the end of the run (duration {duration})"),
+                format!("{latest} is after the end of the run (duration {duration})"),
             ));
         }
-        let fault = fault_of(spanned, &field, names, servers, roles, src)?;
-        out.push(TimedFault {
-            at: SimTime::ZERO + at,
-            fault,
+    }
+    let Some(after) = &f.after else {
+        if let Some(delay) = &f.delay {
+            return Err(src.at(
+                delay,
+                &format!("{field}.delay"),
+                "delay applies only with after (e.g. after = \"leader\", delay = \"150ms\")",
+            ));
+        }
+        let Some(((earliest, latest), _)) = at else {
+            return Err(src.at(
+                spanned,
+                &format!("{field}.at"),
+                "a fault needs at (a time such as \"2s\" or a range [\"2s\", \"2.075s\"]) or after (e.g. after = \"leader\")",
+            ));
+        };
+        return Ok(FaultTime::At {
+            earliest: SimTime::ZERO + earliest,
+            latest: SimTime::ZERO + latest,
+        });
+    };
+    let from = match at {
+        None => SimTime::ZERO,
+        Some(((earliest, latest), value)) if earliest != latest => {
+            return Err(src.at(
+                value,
+                &format!("{field}.at"),
+                "with after, at is when watching begins: one time such as \"1s\", not a range",
+            ))
+        }
+        Some(((earliest, _), _)) => SimTime::ZERO + earliest,
+    };
+    let (delay_min, delay_max) = match &f.delay {
+        Some(value) => time_range(value, &format!("{field}.delay"), src)?,
+        None => (SimDuration::ZERO, SimDuration::ZERO),
+    };
+    Ok(FaultTime::After {
+        observation: observation(after, &format!("{field}.after"), servers, roles, src)?,
+        from,
+        delay_min,
+        delay_max,
+    })
+}
+
+/// `"2s"` or `["2s", "2.075s"]`: the least and the greatest.
+pub(super) fn time_range(
+    value: &Spanned<toml::Value>,
+    field: &str,
+    src: &Source<'_>,
+) -> Result<(SimDuration, SimDuration), ScenarioError> {
+    const EXPECTED: &str = "expected a time such as \"2s\" or a range such as [\"2s\", \"2.075s\"]";
+    let one = |v: &toml::Value| -> Result<SimDuration, ScenarioError> {
+        let text = v
+            .as_str()
+            .ok_or_else(|| src.at(value, field, format!("{v}: {EXPECTED}")))?;
+        SimDuration::parse_for_scenario(text)
+            .map_err(|e| src.at(value, field, format!("{e}; {EXPECTED}")))
+    };
+    match value.get_ref() {
+        toml::Value::Array(items) if items.len() == 2 => {
+            let (low, high) = (one(&items[0])?, one(&items[1])?);
+            if low > high {
+                return Err(src.at(
+                    value,
+                    field,
+                    format!("the range starts at {low}, after its end {high}; expected [earliest, latest]"),
+                ));
+            }
+            Ok((low, high))
+        }
+        toml::Value::Array(items) => Err(src.at(
+            value,
+            field,
+            format!("a list of {} values; {EXPECTED}", items.len()),
+        )),
+        v => one(v).map(|d| (d, d)),
+    }
+}
+
+/// `after = "leader"` (a record kind) or `"role:leader"` (a role).
+fn observation(
+    after: &Spanned<String>,
+    field: &str,
+    servers: usize,
+    roles: &[&'static str],
+    src: &Source<'_>,
+) -> Result<Observation, ScenarioError> {
+    let text = after.get_ref().as_str();
+    if let Some(role) = text.strip_prefix("role:") {
+        if role != CRASHED && !roles.contains(&role) {
+            let known = if roles.is_empty() {
+                format!("this model reports no roles; only \"role:{CRASHED}\"")
+            } else {
+                format!("this model's roles are {}, {CRASHED}", roles.join(", "))
+            };
+            return Err(src.at(after, field, format!("unknown role '{role}'; {known}")));
+        }
+        return Ok(Observation::Role {
+            role: role.to_string(),
+            servers: servers as u32,
         });
     }
-    out.sort_by_key(|f| f.at);
-    Ok(out)
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    if text.is_empty() || !text.chars().all(word) {
+        return Err(src.at(
+            after,
+            field,
+            format!("'{text}' is neither a record kind nor role:ROLE; expected e.g. \"leader\" (the first record of that kind) or \"role:leader\""),
+        ));
+    }
+    Ok(Observation::Record(text.to_string()))
 }
 
 /// What one fault entry does (its `kind` and the keys that kind takes;
 /// its time is the caller's). `field` names the entry in errors, e.g.
 /// `faults[2]`; `roles` are the model's, for targets such as `@leader`.
+/// A fault whose nodes are all named is returned resolved; one with a
+/// target (`@leader`, `@others`, ...) as [`Fault::Aimed`].
 pub(super) fn fault_of(
     spanned: &Spanned<FaultSection>,
     field: &str,
@@ -76,13 +207,14 @@ pub(super) fn fault_of(
 ) -> Result<Fault, ScenarioError> {
     let f = spanned.get_ref();
     let kind = f.kind.get_ref().as_str();
-    let Some(allowed) = fault_fields(kind) else {
+    let Some(required) = fault_fields(kind) else {
         return Err(src.at(
             &f.kind,
             &format!("{field}.kind"),
             format!("unknown fault kind '{kind}'; expected one of {FAULT_KINDS}"),
         ));
     };
+    let optional = optional_fields(kind);
     let present = [
         ("node", f.node.is_some()),
         ("groups", f.groups.is_some()),
@@ -91,23 +223,28 @@ pub(super) fn fault_of(
         ("duration", f.duration.is_some()),
         ("by", f.by.is_some()),
         ("probability", f.probability.is_some()),
+        ("latency", f.latency.is_some()),
+        ("loss", f.loss.is_some()),
+        ("duplicate", f.duplicate.is_some()),
+        ("symmetric", f.symmetric.is_some()),
     ];
     for (key, is_present) in present {
-        if is_present && !allowed.contains(&key) {
+        if is_present && !required.contains(&key) && !optional.contains(&key) {
+            let takes: Vec<&str> = required.iter().chain(optional).copied().collect();
             return Err(src.at(
                 spanned,
                 &format!("{field}.{key}"),
                 format!(
                     "does not apply to a '{kind}' fault; it takes {}",
-                    if allowed.is_empty() {
-                        "only at and kind".to_string()
+                    if takes.is_empty() {
+                        "only at (or after) and kind".to_string()
                     } else {
-                        allowed.join(", ")
+                        takes.join(", ")
                     }
                 ),
             ));
         }
-        if !is_present && allowed.contains(&key) {
+        if !is_present && required.contains(&key) {
             return Err(src.at(
                 spanned,
                 &format!("{field}.{key}"),
@@ -115,112 +252,166 @@ pub(super) fn fault_of(
             ));
         }
     }
-    let node = |key: &str| -> Result<NodeId, ScenarioError> {
-        let n = f.node.as_ref().expect("checked present");
-        if n.get_ref().starts_with('@') {
-            return Err(src.at(
-                n,
-                &format!("{field}.{key}"),
-                format!("'{}' is a target; a '{kind}' fault takes a node name (targets such as \"@leader\" are for crash, restart, pause, isolate and clock_jump)", n.get_ref()),
-            ));
+    let all: Arc<[NodeId]> = (0..servers as u32).map(NodeId).collect();
+    // A node name, a target, or (in lists only) `@others`.
+    let pick = |text: &str, at: &dyn Fn(String) -> ScenarioError, key: &str, in_list: bool| {
+        if text == "@others" {
+            return if in_list {
+                Ok(Pick::Others(Arc::clone(&all)))
+            } else {
+                Err(at(format!(
+                    "'@others' names a set of servers; it goes in groups, from or to, not in {key}"
+                )))
+            };
         }
-        node_id(names, n.get_ref(), n.span(), &format!("{field}.{key}"), src)
-    };
-    // A node name, or a target resolved when the fault fires.
-    let aimed = |action: Action| -> Result<Fault, ScenarioError> {
-        let n = f.node.as_ref().expect("checked present");
-        let all = (0..servers as u32).map(NodeId).collect();
-        match Target::parse(n.get_ref(), roles, all) {
-            None => Ok(action.on(node_id(
-                names,
-                n.get_ref(),
-                n.span(),
-                &format!("{field}.node"),
-                src,
-            )?)),
-            Some(Ok(target)) => Ok(Fault::Aimed { action, target }),
-            Some(Err(message)) => Err(src.at(n, &format!("{field}.node"), message)),
+        match Target::parse(text, roles, Arc::clone(&all)) {
+            None => names
+                .iter()
+                .position(|n| n == text)
+                .map(|i| Pick::Node(NodeId(i as u32)))
+                .ok_or_else(|| {
+                    at(format!(
+                        "names node '{text}'; this scenario has {}",
+                        describe_names(names)
+                    ))
+                }),
+            Some(Ok(target)) => Ok(Pick::Target(target)),
+            Some(Err(message)) => Err(at(message)),
         }
     };
-    let group_list =
-        |spanned: &Spanned<Vec<String>>, key: &str| -> Result<Vec<NodeId>, ScenarioError> {
-            let mut ids: Vec<NodeId> = Vec::new();
-            let mut seen = vec![false; names.len()];
-            for name in spanned.get_ref() {
-                let id = node_id(names, name, spanned.span(), &format!("{field}.{key}"), src)?;
-                if std::mem::replace(&mut seen[id.index()], true) {
-                    return Err(src.at(
-                        spanned,
-                        &format!("{field}.{key}"),
-                        format!("node '{name}' is listed twice"),
-                    ));
-                }
-                ids.push(id);
+    let single = |action: Action| -> Result<Fault, ScenarioError> {
+        let n = f.node.as_ref().expect("checked present");
+        let at = |m: String| src.at(n, &format!("{field}.node"), m);
+        let p = pick(n.get_ref(), &at, "node", false)?;
+        Ok(aimed(action, vec![vec![p]]))
+    };
+    // A list of picks; `seen` holds the texts met so far in the fault
+    // (and `seen.1` counts them), and `twice` says what is wrong when a
+    // name, a non-random target or @others comes again. Each pick names a
+    // different node, so a fault has at most as many as there are nodes.
+    let list = |texts: &[String],
+                at: &dyn Fn(String) -> ScenarioError,
+                seen: &mut (BTreeSet<String>, usize),
+                twice: &dyn Fn(&str) -> String|
+     -> Result<Vec<Pick>, ScenarioError> {
+        let mut out = Vec::with_capacity(texts.len().min(names.len()));
+        for text in texts {
+            let p = pick(text, at, "", true)?;
+            let random = matches!(&p, Pick::Target(t) if t.random);
+            if !random && !seen.0.insert(text.clone()) {
+                return Err(at(twice(text)));
             }
-            Ok(ids)
-        };
+            seen.1 += 1;
+            if seen.1 > names.len() {
+                return Err(at(format!(
+                    "more than {} names and targets in one fault; each names a different node, and this scenario has {}",
+                    names.len(),
+                    describe_names(names)
+                )));
+            }
+            out.push(p);
+        }
+        Ok(out)
+    };
+    let quoted = |text: &str| {
+        if text.starts_with('@') {
+            format!("'{text}'")
+        } else {
+            format!("node '{text}'")
+        }
+    };
+    let mut seen: (BTreeSet<String>, usize) = (BTreeSet::new(), 0);
     let fault = match kind {
         "partition" | "bridge" => {
             let groups = f.groups.as_ref().expect("checked present");
-            let mut ids: Vec<Vec<NodeId>> = Vec::new();
-            let mut seen: Vec<NodeId> = Vec::new();
+            let mut lists = Vec::new();
             if kind == "bridge" {
-                seen.push(node("node")?);
+                let n = f.node.as_ref().expect("checked present");
+                let at = |m: String| src.at(n, &format!("{field}.node"), m);
+                lists.push(vec![pick(n.get_ref(), &at, "node", false)?]);
+                seen = (BTreeSet::from([n.get_ref().clone()]), 1);
             }
-            for (g, group) in groups.get_ref().iter().enumerate() {
-                let mut members = Vec::new();
-                for name in group {
-                    let id = node_id(
-                        names,
-                        name,
-                        groups.span(),
-                        &format!("{field}.groups[{g}]"),
-                        src,
-                    )?;
-                    if seen.contains(&id) {
-                        return Err(src.at(groups, &format!("{field}.groups[{g}]"), format!("node '{name}' appears twice (a node is on one side of a partition{})", if kind == "bridge" { ", and the bridge is on none" } else { "" })));
+            let twice = |text: &str| {
+                format!(
+                    "{} appears twice (a node is on one side of a partition{})",
+                    quoted(text),
+                    if kind == "bridge" {
+                        ", and the bridge is on none"
+                    } else {
+                        ""
                     }
-                    seen.push(id);
-                    members.push(id);
+                )
+            };
+            for (g, group) in groups.get_ref().iter().enumerate() {
+                let key = format!("{field}.groups[{g}]");
+                let at = |m: String| src.at(groups, &key, m);
+                if group.is_empty() {
+                    return Err(at("an empty group; expected node names or targets".into()));
                 }
-                if members.is_empty() {
-                    return Err(src.at(
-                        groups,
-                        &format!("{field}.groups[{g}]"),
-                        "an empty group; expected node names",
-                    ));
-                }
-                ids.push(members);
+                lists.push(list(group, &at, &mut seen, &twice)?);
             }
-            if ids.len() < 2 {
+            if groups.get_ref().len() < 2 {
                 return Err(src.at(
                     groups,
                     &format!("{field}.groups"),
-                    "a partition needs at least two groups, e.g. [[\"n1\",\"n2\"],[\"n3\"]]",
+                    "a partition needs at least two groups, e.g. [[\"n1\",\"n2\"],[\"n3\"]] or [[\"@leader\"],[\"@others\"]]",
                 ));
             }
-            Fault::Partition(Cut::Groups(ids))
+            let action = if kind == "bridge" {
+                Action::Bridge
+            } else {
+                Action::Partition
+            };
+            aimed(action, lists)
         }
-        "one_way" => {
-            let from = group_list(f.from.as_ref().expect("checked"), "from")?;
-            let to = group_list(f.to.as_ref().expect("checked"), "to")?;
-            if let Some(both) = from.iter().find(|n| to.contains(n)) {
-                return Err(src.at(
-                    f.to.as_ref().expect("checked"),
-                    &format!("{field}.to"),
-                    format!("node '{}' is in both from and to", names[both.index()]),
+        "one_way" | "set_link" => {
+            let (from, to) = (
+                f.from.as_ref().expect("checked"),
+                f.to.as_ref().expect("checked"),
+            );
+            let (from_key, to_key) = (format!("{field}.from"), format!("{field}.to"));
+            let from_at = |m: String| src.at(from, &from_key, m);
+            let to_at = |m: String| src.at(to, &to_key, m);
+            if from.get_ref().is_empty() {
+                return Err(from_at(
+                    "an empty list; expected node names or targets".into(),
                 ));
             }
-            Fault::Partition(Cut::OneWay { from, to })
+            if to.get_ref().is_empty() {
+                return Err(to_at(
+                    "an empty list; expected node names or targets".into(),
+                ));
+            }
+            let listed_twice = |text: &str| format!("{} is listed twice", quoted(text));
+            let from_picks = list(from.get_ref(), &from_at, &mut seen, &listed_twice)?;
+            let to_picks = if kind == "one_way" {
+                let in_both = |text: &str| format!("{} is in both from and to", quoted(text));
+                list(to.get_ref(), &to_at, &mut seen, &in_both)?
+            } else {
+                // set_link's from and to may share nodes, not `@others`.
+                let others = seen.0.take("@others");
+                let mut to_seen = (others.into_iter().collect(), 0);
+                list(to.get_ref(), &to_at, &mut to_seen, &listed_twice)?
+            };
+            let action = if kind == "one_way" {
+                Action::OneWay
+            } else {
+                Action::SetLink {
+                    change: link_change(spanned, field, src)?,
+                    symmetric: f.symmetric.unwrap_or(false),
+                    duration: f.duration,
+                }
+            };
+            aimed(action, vec![from_picks, to_picks])
         }
-        "isolate" => aimed(Action::Isolate)?,
-        "reconnect" => aimed(Action::Reconnect)?,
+        "isolate" => single(Action::Isolate)?,
+        "reconnect" => single(Action::Reconnect)?,
         "heal" => Fault::Heal,
         "heal_all" => Fault::HealAll,
-        "crash" => aimed(Action::Crash)?,
-        "restart" => aimed(Action::Restart)?,
-        "pause" => aimed(Action::Pause(f.duration.expect("checked")))?,
-        "clock_jump" => aimed(Action::ClockJump(signed_duration(
+        "crash" => single(Action::Crash)?,
+        "restart" => single(Action::Restart)?,
+        "pause" => single(Action::Pause(f.duration.expect("checked")))?,
+        "clock_jump" => single(Action::ClockJump(signed_duration(
             f.by.as_ref().expect("checked"),
             &format!("{field}.by"),
             src,
@@ -236,4 +427,54 @@ pub(super) fn fault_of(
         _ => unreachable!("fault_fields accepted '{kind}'"),
     };
     Ok(fault)
+}
+
+/// The fault on named nodes if every pick is a name; else aimed.
+fn aimed(action: Action, picks: Vec<Vec<Pick>>) -> Fault {
+    let named: Option<Vec<Vec<NodeId>>> = picks
+        .iter()
+        .map(|list| {
+            list.iter()
+                .map(|p| match p {
+                    Pick::Node(n) => Some(*n),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    match named {
+        Some(nodes) => action.on(nodes),
+        None => Fault::Aimed { action, picks },
+    }
+}
+
+/// `set_link`'s latency, loss and duplicate: at least one.
+fn link_change(
+    spanned: &Spanned<FaultSection>,
+    field: &str,
+    src: &Source<'_>,
+) -> Result<LinkChange, ScenarioError> {
+    let f = spanned.get_ref();
+    let change = LinkChange {
+        latency: match &f.latency {
+            Some(l) => Some(latency_of(l, &format!("{field}.latency"), src)?),
+            None => None,
+        },
+        loss: match &f.loss {
+            Some(p) => Some(probability(p, &format!("{field}.loss"), src)?),
+            None => None,
+        },
+        duplicate: match &f.duplicate {
+            Some(p) => Some(probability(p, &format!("{field}.duplicate"), src)?),
+            None => None,
+        },
+    };
+    if change == LinkChange::default() {
+        return Err(src.at(
+            spanned,
+            &format!("{field}.latency"),
+            "a 'set_link' fault needs at least one of latency, loss, duplicate",
+        ));
+    }
+    Ok(change)
 }

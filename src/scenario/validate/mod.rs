@@ -11,7 +11,7 @@ use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::{Limits, Noise};
 use crate::fault::chaos::ChaosConfig;
-use crate::fault::{Action, Fault, TimedFault};
+use crate::fault::PlannedFault;
 use crate::model::{Configured, Layout, ParamError};
 use crate::models::workload::Workload;
 use crate::net::{Latency, LinkSpec, Ordering, Topology};
@@ -256,9 +256,6 @@ fn explain_serde(message: &str) -> String {
     let message = message.replace("invalid type: ", "wrong type: found ");
     if let Some(rest) = message.strip_prefix("unknown field ") {
         return format!("unknown key {rest}");
-    }
-    if message.contains("untagged enum TimeOrRange") {
-        return "expected a time such as \"2s\", or a range such as [\"2s\", \"2.075s\"] to draw one from per seed".to_string();
     }
     message
 }
@@ -1021,7 +1018,7 @@ fn checks(
 
 /// When the faults are over at the latest: the timed ones (and the pauses
 /// and bursts they start), chaos, and the script's fault steps.
-fn faults_end(faults: &[TimedFault], steps: &[Step], chaos: Option<&ChaosConfig>) -> SimTime {
+fn faults_end(faults: &[PlannedFault], steps: &[Step], chaos: Option<&ChaosConfig>) -> SimTime {
     // A script's faults come when its steps reach them: the last one at the
     // latest when every step before it took its longest.
     let script_end = steps
@@ -1030,7 +1027,7 @@ fn faults_end(faults: &[TimedFault], steps: &[Step], chaos: Option<&ChaosConfig>
         .map(|last| SimTime::ZERO + script::max_length(&steps[..=last]));
     faults
         .iter()
-        .map(|f| f.at.saturating_add(fault_length(&f.fault)))
+        .map(|f| f.time.latest_known().saturating_add(f.fault.length()))
         .chain(chaos.map(|c| c.until))
         .chain(script_end)
         .max()
@@ -1090,18 +1087,6 @@ fn liveness(
         });
     }
     Ok(LivenessBound { after, within })
-}
-
-/// How long a fault's effect lasts by itself (pauses and loss bursts end on their own).
-fn fault_length(fault: &Fault) -> SimDuration {
-    match fault {
-        Fault::Pause { duration, .. } | Fault::LossBurst { duration, .. } => *duration,
-        Fault::Aimed {
-            action: Action::Pause(duration),
-            ..
-        } => *duration,
-        _ => SimDuration::ZERO,
-    }
 }
 
 fn expectation(

@@ -1,8 +1,9 @@
 //! `[[steps]]`: a scenario's test script (see [`crate::scenario::script`]).
 
 use super::faults::fault_of;
+use super::faults::time_range;
 use super::Source;
-use crate::scenario::file::{ScenarioFile, StepSection, TimeOrRange};
+use crate::scenario::file::{ScenarioFile, StepSection};
 use crate::scenario::script::{max_length, Condition, Mode, Step, StepAction};
 use crate::scenario::ScenarioError;
 use crate::time::SimDuration;
@@ -49,11 +50,17 @@ pub(super) fn steps(
             "fault" => {
                 only(spanned, &field, "fault", &[], src)?;
                 let fault = step.fault.as_ref().expect("given");
-                if let Some(at) = &fault.get_ref().at {
+                let f = fault.get_ref();
+                let timed = [
+                    ("at", f.at.is_some()),
+                    ("after", f.after.is_some()),
+                    ("delay", f.delay.is_some()),
+                ];
+                if let Some((key, _)) = timed.iter().find(|(_, given)| *given) {
                     return Err(src.at(
-                        at,
-                        &format!("{field}.fault.at"),
-                        "a step's fault happens when the step begins; remove at (use a sleep step to wait)",
+                        fault,
+                        &format!("{field}.fault.{key}"),
+                        format!("a step's fault happens when the step begins; remove {key} (a sleep step waits, and may draw its time from a range)"),
                     ));
                 }
                 StepAction::Fault(fault_of(
@@ -68,11 +75,8 @@ pub(super) fn steps(
             "sleep" => {
                 only(spanned, &field, "sleep", &[], src)?;
                 let sleep = step.sleep.as_ref().expect("given");
-                let (min, max) = match *sleep.get_ref() {
-                    TimeOrRange::One(d) => (d, d),
-                    TimeOrRange::Range([min, max]) => (min, max),
-                };
-                if max == SimDuration::ZERO || min > max {
+                let (min, max) = time_range(sleep, &format!("{field}.sleep"), src)?;
+                if max == SimDuration::ZERO {
                     return Err(src.at(
                         sleep,
                         &format!("{field}.sleep"),
