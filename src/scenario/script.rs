@@ -198,6 +198,8 @@ pub struct Script {
     rng: SimRng,
     /// The current step's sleep, if it is one.
     sleep: SimDuration,
+    /// The connected servers, until an event may change them.
+    connected: Option<Vec<NodeId>>,
 }
 
 impl Script {
@@ -225,6 +227,7 @@ impl Script {
             commit_at_start: 0,
             rng: SimRng::stream(seed, "steps"),
             sleep: SimDuration::ZERO,
+            connected: None,
         };
         script.begin();
         script
@@ -283,8 +286,21 @@ impl Script {
         })
     }
 
-    /// Takes note of an event (the servers' `commit` records).
+    /// Takes note of an event (the servers' `commit` records, and the
+    /// faults and starts that change who is connected).
     pub fn observe(&mut self, event: &TraceEvent) {
+        if !matches!(
+            event.kind,
+            EventKind::Record(_)
+                | EventKind::Send { .. }
+                | EventKind::Deliver { .. }
+                | EventKind::Drop { .. }
+                | EventKind::Duplicate { .. }
+                | EventKind::Timer { .. }
+        ) {
+            // A fault, start, resume, link restore...: recompute.
+            self.connected = None;
+        }
         let (EventKind::Record(record), Some(node)) = (&event.kind, event.node) else {
             return;
         };
@@ -391,11 +407,14 @@ impl Script {
     /// Whether the condition holds: how (a phrase), or why not and the
     /// nodes involved.
     fn judge(
-        &self,
+        &mut self,
         condition: Condition,
         view: &dyn View,
     ) -> Result<String, (String, Vec<String>)> {
-        let connected = connected(view);
+        // Only faults and starts change who is up and who reaches whom.
+        let connected = self.connected.get_or_insert_with(|| connected(view));
+        debug_assert_eq!(*connected, self::connected(view), "stale connected set");
+        let connected = connected.clone();
         let name = |n: NodeId| view.name(n).to_string();
         let leaders: Vec<(NodeId, u64)> = connected
             .iter()
