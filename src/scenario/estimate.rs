@@ -55,7 +55,17 @@ impl Scenario {
     }
 
     fn event_terms(&self) -> Vec<Term> {
-        let run = self.duration.as_nanos() as f64;
+        // A script that ends in `stop` ends the run at its end, at the latest.
+        let stops = matches!(
+            self.steps.last().map(|s| &s.action),
+            Some(super::script::StepAction::Stop)
+        );
+        let longest = if stops {
+            self.duration.min(super::script::max_length(&self.steps))
+        } else {
+            self.duration
+        };
+        let run = longest.as_nanos() as f64;
         let servers = self.servers as f64;
         let link = self.topology.link(NodeId(0), NodeId(0));
         let latency = link.map_or(0.0, |l| l.latency.mean_estimate().as_nanos() as f64);
@@ -66,7 +76,7 @@ impl Scenario {
         let mut periodic = |every: SimDuration, per_tick: f64, what: String| {
             terms.push(Term {
                 events: times(every) * per_tick,
-                what: format!("{what} every {every} for {}", self.duration),
+                what: format!("{what} every {every} for {longest}"),
             })
         };
         for work in self.model.periodic_work(copies) {
