@@ -335,10 +335,10 @@ impl Script {
         if self.is_over() {
             return None;
         }
-        let step = self.steps[self.next].clone();
         let elapsed = now.saturating_since(self.started);
-        match step.action {
-            StepAction::Fault(fault) => {
+        match self.steps[self.next].action {
+            StepAction::Fault(ref fault) => {
+                let fault = fault.clone();
                 self.advance(now);
                 Some(Outcome::Fault(fault))
             }
@@ -351,28 +351,42 @@ impl Script {
                     return None;
                 }
                 let slept = self.sleep;
+                let line =
+                    (min != max).then(|| format!("{}: slept {slept}", self.steps[self.next].label));
                 self.advance(now);
                 // A drawn sleep is worth telling: it differs per seed.
-                (min != max).then(|| Outcome::Line(format!("{}: slept {slept}", step.label)))
+                line.map(Outcome::Line)
             }
             StepAction::Check { condition, mode } => {
-                let verdict = self.judge(condition, view);
+                // Only faults and starts change who is up and who reaches whom.
+                if self.connected.is_none() {
+                    self.connected = Some(connected(view));
+                }
+                let connected = self.connected.as_deref().expect("just set");
+                debug_assert_eq!(connected, self::connected(view), "stale connected set");
+                // Cheap first: most events change nothing a waiting check tells.
+                let held = self.holds(connected, condition, view);
+                match (mode, held) {
+                    (Mode::Within(d), false) if elapsed < d => return None,
+                    (Mode::For(d), true) if elapsed < d => return None,
+                    _ => {}
+                }
+                let verdict = self.judge(connected, condition, view);
+                debug_assert_eq!(verdict.is_ok(), held, "holds and judge disagree");
+                let label = self.steps[self.next].label.clone();
                 match (mode, verdict) {
                     (Mode::Now, Ok(how)) => {
                         self.advance(now);
-                        Some(Outcome::Line(format!("{}: {how}", step.label)))
+                        Some(Outcome::Line(format!("{label}: {how}")))
                     }
                     (Mode::Within(_), Ok(how)) => {
                         self.advance(now);
-                        Some(Outcome::Line(format!(
-                            "{}: {how}, after {elapsed}",
-                            step.label
-                        )))
+                        Some(Outcome::Line(format!("{label}: {how}, after {elapsed}")))
                     }
                     (Mode::Within(d), Err(_)) if elapsed < d => None,
                     (Mode::For(d), Ok(how)) if elapsed >= d => {
                         self.advance(now);
-                        Some(Outcome::Line(format!("{}: held; {how}", step.label)))
+                        Some(Outcome::Line(format!("{label}: held; {how}")))
                     }
                     (Mode::For(_), Ok(_)) => None,
                     (mode, Err((why, nodes))) => {
@@ -388,7 +402,7 @@ impl Script {
                             severity,
                             time: now,
                             nodes,
-                            explanation: format!("{}: {when}: {why}", step.label),
+                            explanation: format!("{label}: {when}: {why}"),
                         }))
                     }
                 }
@@ -406,15 +420,48 @@ impl Script {
 
     /// Whether the condition holds: how (a phrase), or why not and the
     /// nodes involved.
+    /// Whether the condition holds among `connected`, without words
+    /// ([`Script::judge`] tells the same, with them).
+    fn holds(&self, connected: &[NodeId], condition: Condition, view: &dyn View) -> bool {
+        let leaders = || {
+            connected.iter().filter_map(move |&n| match view.role(n) {
+                Some(("leader", rank)) => Some(rank),
+                _ => None,
+            })
+        };
+        let rank = |n: NodeId| view.role(n).map_or(0, |(_, r)| r);
+        match condition {
+            Condition::Leader => {
+                let top = connected.iter().map(|&n| rank(n)).max().unwrap_or(0);
+                leaders().filter(|&r| r == top).count() == 1
+            }
+            Condition::NoLeader => leaders().next().is_none(),
+            Condition::SameTerm => connected.windows(2).all(|w| rank(w[0]) == rank(w[1])),
+            Condition::NoCommit => {
+                !(self.highest_commit.1.is_some() && self.highest_commit.0 > self.commit_at_start)
+            }
+            Condition::Committed { index, servers } => {
+                let Some(nodes) = self.commits.get(&index) else {
+                    return false;
+                };
+                let mut digests: Vec<&str> = nodes.iter().map(|(_, d)| d.as_str()).collect();
+                digests.sort_unstable();
+                let most = digests
+                    .chunk_by(|a, b| a == b)
+                    .map(|same| same.len())
+                    .max()
+                    .unwrap_or(0);
+                most >= servers
+            }
+        }
+    }
+
     fn judge(
-        &mut self,
+        &self,
+        connected: &[NodeId],
         condition: Condition,
         view: &dyn View,
     ) -> Result<String, (String, Vec<String>)> {
-        // Only faults and starts change who is up and who reaches whom.
-        let connected = self.connected.get_or_insert_with(|| connected(view));
-        debug_assert_eq!(*connected, self::connected(view), "stale connected set");
-        let connected = connected.clone();
         let name = |n: NodeId| view.name(n).to_string();
         let leaders: Vec<(NodeId, u64)> = connected
             .iter()
