@@ -286,6 +286,59 @@ stop = true
 }
 
 #[test]
+fn a_relative_index_waits_for_entries_after_the_step_begins() {
+    let scenario = raft(
+        "8s",
+        r#"
+[[steps]]
+check = "committed"
+index = 10
+within = "3s"
+[[steps]]
+check = "committed"
+index = "+5"
+within = "2s"
+[[steps]]
+fault = { kind = "isolate", node = "@leader+1" }
+[[steps]]
+fault = { kind = "isolate", node = "@leader+2" }
+[[steps]]
+sleep = "100ms"
+[[steps]]
+check = "committed"
+index = "+1"
+servers = 1
+within = "1s"
+"#,
+    );
+    let report = go(&scenario, 5);
+    // With two of three servers cut off nothing new commits: the relative
+    // index is the one after everything committed when the step began.
+    assert_eq!(report.verdict, Verdict::Stuck, "{:?}", report.violations);
+    let v = &report.violations[0];
+    assert_eq!(v.name, "not_committed");
+    assert!(
+        v.explanation
+            .contains("steps[5] (committed index +1 on 1 within 1s)"),
+        "{}",
+        v.explanation
+    );
+    let line = report
+        .narration
+        .iter()
+        .find(|l| l.contains("steps[1] (committed index +5 on 3 within 2s)"))
+        .expect("the relative check is told");
+    // "index N committed on 3 servers": N is 5 above what the step saw, so above 10.
+    let n: u64 = line
+        .split("index ")
+        .nth(2)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("an index in {line}"));
+    assert!(n >= 15, "{line}");
+}
+
+#[test]
 fn scripts_are_deterministic() {
     let scenario = raft(
         "6s",
@@ -324,6 +377,9 @@ fn mistakes_in_steps_name_their_line_and_field() {
         ("[[steps]]\nwithin = \"1s\"\n", "give exactly one of fault, sleep, check, stop"),
         ("[[steps]]\ncheck = \"boss\"\n", "field 'steps[0].check': unknown condition 'boss'; expected one of leader, no_leader, same_term, committed, no_commit"),
         ("[[steps]]\ncheck = \"committed\"\n", "field 'steps[0].index': a 'committed' check needs index"),
+        ("[[steps]]\ncheck = \"committed\"\nindex = 0\n", "field 'steps[0].index': 0: expected a log index from 1"),
+        ("[[steps]]\ncheck = \"committed\"\nindex = \"5\"\n", "field 'steps[0].index': \"5\": expected a log index from 1 (index = 12), or \"+K\""),
+        ("[[steps]]\ncheck = \"committed\"\nindex = \"+0\"\n", "field 'steps[0].index': \"+0\": expected"),
         ("[[steps]]\ncheck = \"committed\"\nindex = 2\nservers = 4\n", "field 'steps[0].servers': 4; expected 1 to 3"),
         ("[[steps]]\ncheck = \"leader\"\nindex = 2\n", "field 'steps[0].index': does not apply to a check step; it takes within, for"),
         ("[[steps]]\ncheck = \"leader\"\nwithin = \"1s\"\nfor = \"1s\"\n", "field 'steps[0].for': give within"),

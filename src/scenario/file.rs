@@ -211,8 +211,9 @@ pub struct StepSection {
     /// The condition must hold after every event for this long.
     #[serde(rename = "for")]
     pub for_: Option<Spanned<SimDuration>>,
-    /// committed: the log index.
-    pub index: Option<Spanned<u64>>,
+    /// committed: the log index (`12`), or `"+K"` above the highest
+    /// committed when the step begins.
+    pub index: Option<Spanned<toml::Value>>,
     /// committed: on how many servers (default: all).
     pub servers: Option<Spanned<u64>>,
 }

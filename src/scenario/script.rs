@@ -92,10 +92,21 @@ pub enum Condition {
     /// `servers` servers.
     Committed {
         /// The log index.
-        index: u64,
+        index: LogIndex,
         /// How many servers.
         servers: usize,
     },
+}
+
+/// A log index a `committed` check names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogIndex {
+    /// This index (`index = 12`).
+    At(u64),
+    /// So many above the highest index any server had committed when the
+    /// step began (`index = "+1"`: the next entry to commit, like the lab's
+    /// `one()`).
+    Ahead(u64),
 }
 
 impl Condition {
@@ -200,6 +211,8 @@ pub struct Script {
     sleep: SimDuration,
     /// The connected servers, until an event may change them.
     connected: Option<Vec<NodeId>>,
+    /// The index the current relative `committed` check waits for.
+    ahead_index: u64,
 }
 
 impl Script {
@@ -209,7 +222,11 @@ impl Script {
             .iter()
             .filter_map(|s| match s.action {
                 StepAction::Check {
-                    condition: Condition::Committed { index, .. },
+                    condition:
+                        Condition::Committed {
+                            index: LogIndex::At(index),
+                            ..
+                        },
                     ..
                 } => Some(index),
                 _ => None,
@@ -228,13 +245,30 @@ impl Script {
             rng: SimRng::stream(seed, "steps"),
             sleep: SimDuration::ZERO,
             connected: None,
+            ahead_index: 0,
         };
         script.begin();
         script
     }
 
-    /// Sets up the current step as it begins: draws its sleep.
+    /// Sets up the current step as it begins: draws its sleep, fixes the
+    /// index a relative `committed` check waits for.
     fn begin(&mut self) {
+        if let Some(StepAction::Check {
+            condition:
+                Condition::Committed {
+                    index: LogIndex::Ahead(k),
+                    ..
+                },
+            ..
+        }) = self.steps.get(self.next).map(|s| &s.action)
+        {
+            self.ahead_index = self.highest_commit.0.saturating_add(*k);
+            debug_assert!(
+                !self.commits.contains_key(&self.ahead_index),
+                "an index above every commit was committed"
+            );
+        }
         if let Some(StepAction::Sleep { min, max }) = self.steps.get(self.next).map(|s| &s.action) {
             debug_assert!(min <= max, "sleep range {min}..{max}");
             self.sleep = if min == max {
@@ -313,7 +347,7 @@ impl Script {
         if index > self.highest_commit.0 {
             self.highest_commit = (index, Some(node));
         }
-        if index == 0 || index > self.max_index {
+        if index == 0 || (index > self.max_index && index != self.ahead_index) {
             return;
         }
         let digest = record
@@ -420,6 +454,14 @@ impl Script {
 
     /// Whether the condition holds: how (a phrase), or why not and the
     /// nodes involved.
+    /// The absolute log index a `committed` check names now.
+    fn index_of(&self, index: LogIndex) -> u64 {
+        match index {
+            LogIndex::At(i) => i,
+            LogIndex::Ahead(_) => self.ahead_index,
+        }
+    }
+
     /// Whether the condition holds among `connected`, without words
     /// ([`Script::judge`] tells the same, with them).
     fn holds(&self, connected: &[NodeId], condition: Condition, view: &dyn View) -> bool {
@@ -441,7 +483,7 @@ impl Script {
                 !(self.highest_commit.1.is_some() && self.highest_commit.0 > self.commit_at_start)
             }
             Condition::Committed { index, servers } => {
-                let Some(nodes) = self.commits.get(&index) else {
+                let Some(nodes) = self.commits.get(&self.index_of(index)) else {
                     return false;
                 };
                 let mut digests: Vec<&str> = nodes.iter().map(|(_, d)| d.as_str()).collect();
@@ -542,6 +584,7 @@ impl Script {
                 )),
             },
             Condition::Committed { index, servers } => {
+                let index = self.index_of(index);
                 let empty = Vec::new();
                 let nodes = self.commits.get(&index).unwrap_or(&empty);
                 // The entry most servers committed (they agree unless
@@ -731,7 +774,7 @@ mod tests {
     fn committed_counts_servers_once_each() {
         use crate::node::Record;
         let condition = Condition::Committed {
-            index: 2,
+            index: LogIndex::At(2),
             servers: 2,
         };
         let mut script = Script::new(vec![check(condition, Mode::Now)], 1);

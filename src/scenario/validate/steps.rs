@@ -4,7 +4,7 @@ use super::faults::fault_of;
 use super::faults::time_range;
 use super::Source;
 use crate::scenario::file::{ScenarioFile, StepSection};
-use crate::scenario::script::{max_length, Condition, Mode, Step, StepAction};
+use crate::scenario::script::{max_length, Condition, LogIndex, Mode, Step, StepAction};
 use crate::scenario::ScenarioError;
 use crate::time::SimDuration;
 use toml::Spanned;
@@ -165,9 +165,31 @@ fn check(
                     "a 'committed' check needs index, the log index (from 1)",
                 ));
             };
-            if *index.get_ref() == 0 {
-                return Err(src.at(index, &format!("{field}.index"), "log indexes start at 1"));
-            }
+            const EXPECTED: &str = "expected a log index from 1 (index = 12), or \"+K\": K above the highest committed when the step begins (index = \"+1\": the next entry)";
+            let at = match index.get_ref() {
+                toml::Value::Integer(i) if *i >= 1 => LogIndex::At(*i as u64),
+                toml::Value::String(text) => match text
+                    .strip_prefix('+')
+                    .filter(|k| k.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|k| k.parse::<u64>().ok())
+                {
+                    Some(k) if k >= 1 => LogIndex::Ahead(k),
+                    _ => {
+                        return Err(src.at(
+                            index,
+                            &format!("{field}.index"),
+                            format!("\"{text}\": {EXPECTED}"),
+                        ))
+                    }
+                },
+                other => {
+                    return Err(src.at(
+                        index,
+                        &format!("{field}.index"),
+                        format!("{other}: {EXPECTED}"),
+                    ))
+                }
+            };
             let count = match &step.servers {
                 None => servers,
                 Some(k) if (1..=servers as u64).contains(k.get_ref()) => *k.get_ref() as usize,
@@ -183,7 +205,7 @@ fn check(
                 }
             };
             Condition::Committed {
-                index: *index.get_ref(),
+                index: at,
                 servers: count,
             }
         }
@@ -272,9 +294,14 @@ fn label(field: &str, action: &StepAction) -> String {
         StepAction::Sleep { min, max } => format!("sleep {min}..{max}"),
         StepAction::Check { condition, mode } => {
             let name = match condition {
-                Condition::Committed { index, servers } => {
-                    format!("committed index {index} on {servers}")
-                }
+                Condition::Committed {
+                    index: LogIndex::At(index),
+                    servers,
+                } => format!("committed index {index} on {servers}"),
+                Condition::Committed {
+                    index: LogIndex::Ahead(k),
+                    servers,
+                } => format!("committed index +{k} on {servers}"),
                 other => other.name().to_string(),
             };
             match mode {
