@@ -321,6 +321,14 @@ fn list_shows_models_checks_and_every_scenario() {
     let text = stdout(&out);
     assert!(text.contains("heartbeat"));
     assert!(text.contains("strong_completeness"));
+    assert!(
+        text.contains("fault targets: @leader, @follower, @candidate, @precandidate, @crashed, @isolated, @random"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step conditions ([[steps]] check = ...): leader, no_leader, same_term, committed, no_commit"),
+        "{text}"
+    );
     let availability = text
         .lines()
         .find(|l| l.trim_start().starts_with("availability "))

@@ -33,14 +33,12 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
             model.servers.min,
             model.servers.roles
         );
-        if !model.roles.is_empty() {
-            outln!(
-                io,
-                "  {:<15} fault targets: @{}, @crashed, @random",
-                "",
-                model.roles.join(", @")
-            );
-        }
+        let roles: String = model.roles.iter().map(|r| format!("@{r}, ")).collect();
+        outln!(
+            io,
+            "  {:<15} fault targets: {roles}@crashed, @isolated, @random (+K after any; @others in groups, from, to)",
+            ""
+        );
     }
     outln!(io, "checks:");
     for c in registry.checks().map(|c| &c.info) {
@@ -61,6 +59,11 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
             c.about
         );
     }
+    outln!(
+        io,
+        "step conditions ([[steps]] check = ...): {} (leader and no_leader for models with a leader role)",
+        crate::scenario::script::Condition::NAMES.join(", ")
+    );
     let mut files: Vec<String> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok())
