@@ -53,6 +53,11 @@ pub trait Model: Send + Sync + 'static {
     fn roles(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The knobs a scenario's `set` fault may turn on its nodes (see
+    /// [`Node::on_knob`]); none by default.
+    fn knobs(&self) -> &'static [KnobInfo] {
+        &[]
+    }
     /// True if it has clients, described by the scenario's `[workload]`
     /// (named c1..cN, after the servers).
     fn uses_workload(&self) -> bool {
@@ -101,6 +106,21 @@ pub struct ModelChecks {
     pub default: &'static [&'static str],
     /// Checks that always run, named or not.
     pub always: &'static [&'static str],
+}
+
+/// A knob of a model's nodes that a `set` fault may turn mid-run.
+#[derive(Clone, Copy, Debug)]
+pub struct KnobInfo {
+    /// Its name, as the fault's `knob` spells it (e.g. `"rate"`).
+    pub name: &'static str,
+    /// Which nodes have it: `"servers"`, `"clients"` or `"all"`.
+    pub nodes: &'static str,
+    /// One line on what it means and its unit, e.g. "requests per second each client starts".
+    pub about: &'static str,
+    /// The least value it takes.
+    pub min: f64,
+    /// The greatest value it takes.
+    pub max: f64,
 }
 
 /// The servers a model needs.

@@ -89,6 +89,16 @@ pub trait Node<M> {
     fn role_rank(&self) -> u64 {
         0
     }
+    /// A scenario's `set` fault turns one of the model's knobs (see
+    /// [`crate::model::Model::knobs`]), e.g. a client's arrival `rate` or a
+    /// server's `capacity`. Returns the knob's previous value (so a fault
+    /// with a `duration` can set it back), or `None` if this node has no
+    /// such knob (the fault is then traced as skipped). None by default.
+    /// A restart rebuilds the node, so a knob's value does not survive a
+    /// crash.
+    fn on_knob(&mut self, _ctx: &mut Ctx<'_, M>, _knob: &str, _value: f64) -> Option<f64> {
+        None
+    }
 }
 
 /// The record kind of client operations (see [`Ctx::invoke`]).

@@ -7,7 +7,7 @@
 
 use crate::check::linearizability::LinModel;
 use crate::check::{self, CheckInfo, Checker, LivenessBound};
-use crate::model::{bind, Configured, Layout, Model, ModelChecks, Servers};
+use crate::model::{bind, Configured, KnobInfo, Layout, Model, ModelChecks, Servers};
 use crate::models;
 use crate::scenario::{ModelTable, ScenarioError};
 use std::fmt;
@@ -57,6 +57,7 @@ pub(crate) trait Entry: Send + Sync {
     fn checks(&self) -> ModelChecks;
     fn servers(&self) -> Servers;
     fn roles(&self) -> &'static [&'static str];
+    fn knobs(&self) -> &'static [KnobInfo];
     fn uses_workload(&self) -> bool;
     /// Reads the model's table and validates it for `layout`.
     fn configure(
@@ -83,6 +84,9 @@ impl<M: Model> Entry for ModelEntry<M> {
     }
     fn roles(&self) -> &'static [&'static str] {
         self.0.roles()
+    }
+    fn knobs(&self) -> &'static [KnobInfo] {
+        self.0.knobs()
     }
     fn uses_workload(&self) -> bool {
         self.0.uses_workload()
@@ -116,6 +120,8 @@ pub struct ModelInfo {
     pub uses_workload: bool,
     /// The roles its nodes report, for fault targets (see [`Model::roles`]).
     pub roles: &'static [&'static str],
+    /// The knobs a `set` fault may turn (see [`Model::knobs`]).
+    pub knobs: &'static [KnobInfo],
 }
 
 /// Models and checks by name.
@@ -217,6 +223,7 @@ impl Registry {
                 servers: m.servers(),
                 uses_workload: m.uses_workload(),
                 roles: m.roles(),
+                knobs: m.knobs(),
             })
             .collect()
     }
