@@ -13,6 +13,8 @@
 //! - [`engine`]: the event loop, the only place that advances time;
 //! - [`models`]: protocols (they know [`node`], never [`engine`]), each a
 //!   [`model::Model`] that a [`registry::Registry`] holds by name;
+//! - [`retry`]: client resilience policies (backoff, retry budget, circuit
+//!   breaker), pure types any model's clients may hold;
 //! - [`check`]: judges of a run's trace;
 //! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds.
 //!
@@ -33,6 +35,7 @@ pub mod net;
 pub mod node;
 pub mod registry;
 pub mod report;
+pub mod retry;
 pub mod rng;
 pub mod scenario;
 pub mod storage;
