@@ -25,6 +25,9 @@ pub struct CheckSetup {
     /// How many of the nodes are servers (node ids `0..servers`; the rest
     /// are clients).
     pub servers: usize,
+    /// The scenario's `[metrics]` section (time-series interval, windows,
+    /// SLO), for the `service` family of checks.
+    pub metrics: check::service::MetricsConfig,
 }
 
 type BuildCheck = dyn Fn(&CheckSetup) -> Box<dyn Checker> + Send + Sync;
@@ -154,6 +157,11 @@ impl Registry {
             registry = registry.with_check(*info, move |setup: &CheckSetup| {
                 if name == "availability" {
                     return Box::new(check::availability::Availability::new(setup.servers));
+                }
+                if let Some(check) =
+                    check::resilience::build(name, setup.metrics, setup.liveness, setup.servers)
+                {
+                    return check;
                 }
                 check::build_with_memory(
                     name,

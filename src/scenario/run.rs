@@ -124,6 +124,9 @@ pub struct RunReport {
     /// Numbers the checks report (see [`crate::check::Checker::metrics`]),
     /// sorted by name.
     pub metrics: Vec<(String, f64)>,
+    /// The time series of the first check that keeps one (the `service`
+    /// observer: see [`crate::check::series::TimeSeries`]), if any.
+    pub series: Option<crate::check::series::TimeSeries>,
     /// The command that reproduces this run (a caller of `run_custom` may set its own).
     pub reproduce: String,
     /// The first error writing [`RunOptions::trace`], if any: the trace is
@@ -286,6 +289,7 @@ pub(super) fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         checks: scenario.checks.clone(),
         check_outcomes: Vec::new(),
         metrics: Vec::new(),
+        series: None,
         reproduce: crate::report::summary::reproduce_command(&scenario.file, seed),
         trace_error: None,
     }
