@@ -219,7 +219,7 @@ impl Recovers {
             deadline,
             Vec::new(),
             format!(
-                "goodput did not come back to {} of its baseline by {deadline}: the baseline was {baseline:.1}/s (good requests per second before the first fault at {fault}), the target {target:.1}/s over a {window} window; the best window from {} to {deadline}, {best_start} to {}, had {best:.1}/s ({} of the baseline)",
+                "goodput did not come back to {} of its baseline by {deadline}: the baseline was {baseline:.1}/s (good requests per second before the first fault at {fault}), the target {target:.1}/s over a {window} window; of the windows from {} to {deadline}, the best, {best_start} to {}, had {best:.1}/s ({} of the baseline)",
                 percent(self.config.recover_to),
                 self.phase_start(),
                 best_start.saturating_add(window),
@@ -517,4 +517,208 @@ pub fn build(
         "breaker_opens" => Box::new(BreakerOpens::new()),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service::testing::*;
+    use super::service::{BREAKER, REQUEST};
+    use super::*;
+    use crate::time::SimDuration;
+    use serde_json::json;
+
+    fn config() -> MetricsConfig {
+        MetricsConfig {
+            interval: SimDuration::from_millis(100),
+            window: SimDuration::from_secs(1),
+            slo: 0.9,
+            recover_to: 0.75,
+        }
+    }
+
+    /// Liveness from 6s, within 5s (deadline 11s).
+    fn bound() -> LivenessBound {
+        LivenessBound {
+            after: ms(6000),
+            within: SimDuration::from_secs(5),
+        }
+    }
+
+    /// 10 good requests a second until the crash of n2 at 5s, bad ones
+    /// until `back`, then good ones every `every` ms until 12s.
+    fn trigger(back: u64, every: u64) -> Vec<TraceEvent> {
+        let mut events = steady(0, 5000, 100, true);
+        events.push(crash(5000, 1));
+        events.extend(steady(5000, back, 100, false));
+        events.extend(steady(back, 12_000, every, true));
+        events
+    }
+
+    #[test]
+    fn recovers_passes_at_the_first_window_back_to_the_share_of_the_baseline() {
+        let mut check = Recovers::new(config(), bound());
+        assert!(feed(&mut check, trigger(8000, 100), 12_000).is_empty());
+        assert!(!check.inconclusive());
+        // (7.8s, 8.8s] holds 8 good requests: 8/s >= 0.75 x 10/s.
+        assert_eq!(metric(&check, "recovers.baseline_per_s"), Some(10.0));
+        assert_eq!(metric(&check, "recovers.recovery_s"), Some(2.8));
+        assert_eq!(
+            check.note().unwrap(),
+            "recovers: goodput back to 8.0/s (80% of the 10.0/s baseline before the first fault at 5.000s) in the window 7.800s to 8.800s, 2.8s after the liveness phase began at 6.000s"
+        );
+    }
+
+    #[test]
+    fn recovers_fails_at_the_deadline_with_the_best_window() {
+        let mut check = Recovers::new(config(), bound());
+        let found = feed(&mut check, trigger(8000, 500), 12_000);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let v = &found[0];
+        assert_eq!((v.name.as_str(), v.time), ("no_recovery", ms(11_000)));
+        assert_eq!(v.severity, Severity::Liveness);
+        assert!(
+            v.explanation.starts_with("goodput did not come back to 75% of its baseline by 11.000s: the baseline was 10.0/s (good requests per second before the first fault at 5.000s), the target 7.5/s over a 1s window; of the windows from 6.000s to 11.000s, the best, 7.600s to 8.600s, "),
+            "{}",
+            v.explanation
+        );
+        assert!(
+            v.explanation.ends_with("had 2.0/s (20% of the baseline)"),
+            "{}",
+            v.explanation
+        );
+        assert_eq!(metric(&check, "recovers.best_fraction"), Some(0.2));
+        assert_eq!(metric(&check, "recovers.recovery_s"), None);
+    }
+
+    #[test]
+    fn recovers_without_a_fault_passes_and_without_a_baseline_is_unknown() {
+        let mut check = Recovers::new(config(), bound());
+        assert!(feed(&mut check, steady(0, 12_000, 100, true), 12_000).is_empty());
+        assert!(!check.inconclusive());
+        assert_eq!(
+            check.note().unwrap(),
+            "recovers: no fault in the run, nothing to recover from"
+        );
+
+        // Nothing good before the fault: a baseline of 0.
+        let mut events = steady(0, 5000, 100, false);
+        events.push(crash(5000, 1));
+        let mut check = Recovers::new(config(), bound());
+        assert!(feed(&mut check, events, 12_000).is_empty());
+        assert!(check.inconclusive());
+        assert!(
+            check.note().unwrap().contains("the baseline goodput is 0"),
+            "{:?}",
+            check.note()
+        );
+
+        // A fault before one window of baseline.
+        let mut events = steady(0, 12_000, 100, true);
+        events.push(crash(500, 1));
+        let mut check = Recovers::new(config(), bound());
+        assert!(feed(&mut check, events, 12_000).is_empty());
+        assert!(check.inconclusive());
+        assert!(
+            check.note().unwrap().contains(
+                "the first fault came at 0.500s, before one window (1s) of baseline had passed"
+            ),
+            "{:?}",
+            check.note()
+        );
+
+        // A deadline past the end of the run (built without validation).
+        let late = LivenessBound {
+            after: ms(6000),
+            within: SimDuration::from_secs(60),
+        };
+        let mut check = Recovers::new(config(), late);
+        assert!(feed(&mut check, trigger(8000, 500), 12_000).is_empty());
+        assert!(check.inconclusive());
+        assert!(check
+            .note()
+            .unwrap()
+            .contains("before the deadline 66.000s"));
+    }
+
+    #[test]
+    fn goodput_slo_compares_good_requests_with_requests() {
+        let mut events = steady(0, 900, 100, true);
+        events.extend(steady(900, 1000, 100, false));
+        let mut check = GoodputSlo::new(0.9);
+        assert!(
+            feed(&mut check, events.clone(), 1000).is_empty(),
+            "9 of 10 meets 90%"
+        );
+        assert_eq!(metric(&check, "goodput_slo.fraction"), Some(0.9));
+        assert_eq!(
+            check.note().unwrap(),
+            "goodput_slo: 9 of 10 requests good (90%; the SLO is 90%) from 0s to 1.000s"
+        );
+
+        events.push(rec(950, 3, REQUEST, json!({"id": 1}))); // never answered
+        let mut check = GoodputSlo::new(0.9);
+        let found = feed(&mut check, events, 1000);
+        assert_eq!(found.len(), 1);
+        let v = &found[0];
+        assert_eq!((v.name.as_str(), v.time), ("goodput_below_slo", ms(1000)));
+        assert_eq!(
+            v.explanation,
+            "goodput was 9.0/s, 82% of the offered load of 11.0/s over the run (0s to 1.000s), below the SLO of 90%: 9 of 11 requests were answered ok within their deadline"
+        );
+
+        let mut check = GoodputSlo::new(0.9);
+        assert!(feed(&mut check, Vec::new(), 1000).is_empty());
+        assert_eq!(
+            check.note().unwrap(),
+            "goodput_slo: no requests in the run, nothing to judge"
+        );
+    }
+
+    fn breaker(t: u64, node: u32, state: &str) -> TraceEvent {
+        rec(t, node, BREAKER, json!({ "state": state }))
+    }
+
+    #[test]
+    fn breaker_opens_needs_an_open_and_every_breaker_closed_at_the_end() {
+        let mut check = BreakerOpens::new();
+        let found = feed(&mut check, steady(0, 1000, 100, true), 1000);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].name, "breaker_never_opened");
+
+        let cycle = vec![
+            breaker(100, 2, "open"),
+            breaker(200, 3, "open"),
+            breaker(300, 2, "half_open"),
+            breaker(400, 2, "closed"),
+            breaker(500, 3, "half_open"),
+            breaker(600, 3, "closed"),
+        ];
+        let mut check = BreakerOpens::new();
+        assert!(feed(&mut check, cycle.clone(), 1000).is_empty());
+        assert_eq!(
+            check.note().unwrap(),
+            "breaker_opens: breakers opened 2 times (the first at 0.100s); all closed again, the last at 0.600s"
+        );
+
+        let mut stuck = cycle.clone();
+        stuck.push(breaker(700, 2, "open"));
+        stuck.push(breaker(800, 4, "open"));
+        stuck.push(breaker(900, 4, "half_open"));
+        let mut check = BreakerOpens::new();
+        let found = feed(&mut check, stuck.clone(), 1000);
+        assert_eq!(found.len(), 1);
+        let v = &found[0];
+        assert_eq!(v.name, "breaker_stuck_open");
+        assert_eq!(v.nodes, vec!["c1", "c3"]);
+        assert_eq!(
+            v.explanation,
+            "2 circuit breakers are not closed at the end of the run (1.000s): c1's is open (opened at 0.700s), c3's is half-open (opened at 0.800s)"
+        );
+
+        // A client that crashed lost its breaker.
+        stuck.push(crash(950, 2));
+        stuck.push(crash(960, 4));
+        let mut check = BreakerOpens::new();
+        assert!(feed(&mut check, stuck, 1000).is_empty());
+    }
 }

@@ -580,3 +580,276 @@ impl Checker for Service {
         })
     }
 }
+
+/// Events for the tests of the service family.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// Two servers n1, n2 (ids 0, 1) and three clients c1..c3 (ids 2..4).
+    pub(crate) fn world() -> World {
+        let names = ["n1", "n2", "c1", "c2", "c3"];
+        World::new(names.iter().map(|n| n.to_string()).collect())
+    }
+
+    pub(crate) fn ms(t: u64) -> SimTime {
+        SimTime(t * 1_000_000)
+    }
+
+    /// Node `node` records `kind {detail}` at `t` ms.
+    pub(crate) fn rec(t: u64, node: u32, kind: &str, detail: Value) -> TraceEvent {
+        TraceEvent {
+            time: ms(t),
+            node: Some(NodeId(node)),
+            kind: EventKind::Record(Record {
+                kind: kind.into(),
+                detail,
+            }),
+        }
+    }
+
+    /// A request of client `node` issued at `t` ms and done `latency` ms
+    /// later (`good` if true, else timed out), served by n1 with `queue`.
+    pub(crate) fn request(t: u64, node: u32, latency: u64, good: bool) -> Vec<TraceEvent> {
+        let done = json!({"id": t, "ok": good, "good": good, "latency_ns": latency * 1_000_000, "calls": 1, "why": if good {"ok"} else {"timeout"}});
+        let mut events = vec![
+            rec(t, node, REQUEST, json!({"id": t})),
+            rec(t, node, CALL, json!({"id": t, "attempt": 1})),
+        ];
+        if good {
+            events.push(rec(t + latency, 0, SERVED, json!({"queue": 0})));
+        }
+        events.push(rec(t + latency, node, DONE, done));
+        events
+    }
+
+    /// Client c1's steady traffic: one request every `every` ms from `from`
+    /// (inclusive) to `to` (exclusive), each done 10 ms later, good or not.
+    pub(crate) fn steady(from: u64, to: u64, every: u64, good: bool) -> Vec<TraceEvent> {
+        (from..to)
+            .step_by(every as usize)
+            .flat_map(|t| request(t, 2, 10, good))
+            .collect()
+    }
+
+    /// A crash of `node` at `t` ms (a fault, so also `recovers`' first fault).
+    pub(crate) fn crash(t: u64, node: u32) -> TraceEvent {
+        TraceEvent {
+            time: ms(t),
+            node: Some(NodeId(node)),
+            kind: EventKind::Fault {
+                fault: Fault::Crash(NodeId(node)),
+                applied: true,
+            },
+        }
+    }
+
+    /// Feeds `events` (sorted by time here) to `check` and finishes at `end`
+    /// ms; the violations it reported.
+    pub(crate) fn feed(
+        check: &mut dyn Checker,
+        mut events: Vec<TraceEvent>,
+        end: u64,
+    ) -> Vec<Violation> {
+        events.sort_by_key(|e| e.time);
+        let mut world = world();
+        let mut found = Vec::new();
+        for event in &events {
+            found.extend(check.on_event(event, &world));
+            world.observe(event);
+        }
+        found.extend(check.finish(ms(end), &world));
+        found
+    }
+
+    /// The value of metric `name` (full name).
+    pub(crate) fn metric(check: &dyn Checker, name: &str) -> Option<f64> {
+        check
+            .metrics()
+            .into_iter()
+            .find(|(m, _)| m == name)
+            .map(|(_, v)| v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use serde_json::json;
+
+    fn config(interval_ms: u64) -> MetricsConfig {
+        MetricsConfig {
+            interval: SimDuration::from_millis(interval_ms),
+            ..MetricsConfig::default()
+        }
+    }
+
+    #[test]
+    fn run_metrics_count_every_record() {
+        let mut events = Vec::new();
+        // c1: 4 good requests; c2: one that took 3 calls and timed out; c3: one never done.
+        for t in [0, 250, 500, 750] {
+            events.extend(request(t, 2, 100, true));
+        }
+        events.push(rec(100, 3, REQUEST, json!({"id": 1})));
+        for attempt in 1..=3 {
+            events.push(rec(
+                100 + attempt,
+                3,
+                CALL,
+                json!({"id": 1, "attempt": attempt}),
+            ));
+        }
+        let timeout = json!({"id": 1, "ok": false, "good": false, "latency_ns": 900_000_000u64, "calls": 3, "why": "timeout"});
+        events.push(rec(1000, 3, DONE, timeout));
+        // An ok answer past its deadline: success, not goodput.
+        events.push(rec(1100, 4, REQUEST, json!({"id": 9})));
+        events.push(rec(1100, 4, CALL, json!({"id": 9, "attempt": 1})));
+        let late = json!({"id": 9, "ok": true, "good": false, "latency_ns": 700_000_000u64, "calls": 1, "why": "ok"});
+        events.push(rec(1800, 4, DONE, late));
+        events.push(rec(1200, 4, REQUEST, json!({"id": 10})));
+        events.push(rec(300, 1, SHED, json!({"why": "queue_full", "queue": 8})));
+        events.push(rec(400, 4, BREAKER, json!({"state": "open"})));
+        events.push(rec(600, 4, BREAKER, json!({"state": "half_open"})));
+        events.push(rec(700, 4, BREAKER, json!({"state": "open"})));
+        let mut check = Service::new(config(1000), 2);
+        assert!(
+            feed(&mut check, events, 2000).is_empty(),
+            "it never fails a run"
+        );
+        let m = |name: &str| metric(&check, &format!("service.{name}"));
+        assert_eq!(m("requests"), Some(7.0));
+        assert_eq!(m("completed"), Some(6.0));
+        assert_eq!(m("unfinished"), Some(1.0));
+        assert_eq!(m("calls"), Some(8.0));
+        assert_eq!(m("calls_per_request"), Some(8.0 / 7.0));
+        assert_eq!(m("shed"), Some(1.0));
+        assert_eq!(m("breaker_opens"), Some(2.0));
+        assert_eq!(m("offered_per_s"), Some(3.5));
+        assert_eq!(m("throughput_per_s"), Some(2.0));
+        assert_eq!(m("goodput_per_s"), Some(2.0));
+        assert_eq!(m("success_per_s"), Some(2.5));
+        assert_eq!(m("completion_s"), Some(1.8));
+        // Five ok latencies: 100ms x4 and 700ms; p50 100ms, p99 700ms (within 0.8%).
+        let p50 = m("latency_p50_s").unwrap();
+        let p99 = m("latency_p99_s").unwrap();
+        assert!((p50 - 0.1).abs() < 0.1 * 0.008, "{p50}");
+        assert_eq!(p99, 0.7, "the greatest value is exact");
+        let note = check.note().unwrap();
+        assert!(
+            note.starts_with(
+                "service: offered 3.5/s, throughput 2.0/s, goodput 2.0/s, success 2.5/s, p50 10"
+            ),
+            "{note}"
+        );
+        assert!(
+            note.contains("p99 700ms, 1.14 calls/request; 7 requests, 6 done (1 unfinished), 1 shed, 2 breaker opens"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn the_series_has_a_row_per_interval_with_rates_gauges_and_latencies() {
+        let mut events = steady(0, 300, 50, true); // 6 requests, done 10ms later
+        events.push(rec(120, 0, "enqueued", json!({"queue": 5}))); // any server record
+        events.push(rec(130, 1, SERVED, json!({"queue": 2})));
+        events.push(rec(140, 3, "whatever", json!({"queue": 99}))); // a client: no gauge
+        events.push(rec(150, 3, BREAKER, json!({"state": "open"})));
+        events.push(rec(250, 3, BREAKER, json!({"state": "half_open"})));
+        events.push(rec(260, 4, BREAKER, json!({"state": "open"})));
+        events.push(rec(270, 4, BREAKER, json!({"state": "closed"})));
+        // At the very end: falls in the last row, which is 50ms long.
+        events.push(rec(350, 2, REQUEST, json!({"id": 99})));
+        let mut check = Service::new(config(100), 2);
+        feed(&mut check, events, 350);
+        let series = check.take_series().unwrap();
+        assert_eq!(series.interval, SimDuration::from_millis(100));
+        assert!(!series.truncated);
+        let rows = &series.rows;
+        assert_eq!(rows.len(), 4);
+        // Row 0 is [0, 100]: requests at 0, 50, 100; dones at 10, 60.
+        assert_eq!(
+            (rows[0].offered, rows[0].calls, rows[0].good, rows[0].ok),
+            (3, 3, 2, 2)
+        );
+        assert_eq!(rows[0].served, 2);
+        assert_eq!(rows[0].latency_p50, Some(SimDuration::from_millis(10)));
+        // At 200ms: n1's last gauge 0 (enqueued 5 at 120ms, served at 160ms), n2's 2.
+        assert_eq!(rows[1].queue, 2, "{rows:?}");
+        assert_eq!(rows[1].open_breakers, 1);
+        assert_eq!(
+            rows[2].open_breakers, 1,
+            "half-open counts, c3's closed again"
+        );
+        assert_eq!(rows[3].start, ms(300));
+        assert_eq!(rows[3].length, SimDuration::from_millis(50));
+        assert_eq!(rows[3].offered, 1);
+        assert_eq!(rows[3].latency_p99, None);
+        assert_eq!(series.records, 6 * 4 + 1 + 4 + 1);
+    }
+
+    #[test]
+    fn rows_past_the_cap_are_not_kept_and_the_note_says_so() {
+        let mut check = Service::with_max_rows(config(100), 2, 3);
+        feed(&mut check, steady(0, 1000, 100, true), 1000);
+        let note = check.note().unwrap();
+        assert!(
+            note.contains("only the first 3 rows of 100ms kept (to 0.300s)"),
+            "{note}"
+        );
+        let series = check.take_series().unwrap();
+        assert_eq!(series.rows.len(), 3);
+        assert!(series.truncated);
+        // The run metrics still count the whole run.
+        assert_eq!(metric(&check, "service.requests"), Some(10.0));
+    }
+
+    #[test]
+    fn no_records_malformed_records_and_resets_are_told() {
+        let mut check = Service::new(config(1000), 2);
+        feed(
+            &mut check,
+            vec![rec(5, 0, "leader", json!({"term": 1}))],
+            1000,
+        );
+        assert!(check.note().unwrap().contains("no service records"));
+        assert_eq!(check.take_series().unwrap().records, 0);
+        assert_eq!(metric(&check, "service.latency_p50_s"), None);
+
+        let mut check = Service::new(config(1000), 2);
+        let events = vec![
+            rec(1, 2, DONE, json!({"id": 1, "ok": true})),
+            rec(2, 2, BREAKER, json!({"state": "ajar"})),
+            rec(3, 0, SERVED, json!({"queue": 4})),
+            rec(4, 3, BREAKER, json!({"state": "open"})),
+            crash(500, 0),
+            crash(600, 3),
+        ];
+        feed(&mut check, events, 1000);
+        let note = check.note().unwrap();
+        assert!(
+            note.contains("2 malformed records ignored, the first: done {\"id\":1,\"ok\":true}: expected ok and good"),
+            "{note}"
+        );
+        let row = &check.take_series().unwrap().rows[0];
+        assert_eq!(
+            (row.queue, row.open_breakers),
+            (0, 0),
+            "a crash loses the queue and breaker"
+        );
+    }
+
+    #[test]
+    fn the_default_window_is_a_whole_number_of_intervals() {
+        let w = |ms| MetricsConfig::default_window(SimDuration::from_millis(ms));
+        assert_eq!(w(100), SimDuration::from_secs(1));
+        assert_eq!(w(300), SimDuration::from_millis(1200));
+        assert_eq!(w(5000), SimDuration::from_secs(5));
+        let c = config(100);
+        assert_eq!(c.row_of(SimTime::ZERO), 0);
+        assert_eq!(c.row_of(ms(100)), 0);
+        assert_eq!(c.row_of(SimTime(100_000_001)), 1);
+    }
+}
