@@ -403,3 +403,19 @@ fn a_bad_metrics_key_is_exit_2_with_file_line_and_field() {
     assert_eq!(err.trim_end(), expected);
     assert!(out.is_empty(), "nothing runs: {out}");
 }
+
+#[test]
+fn list_shows_the_service_checks() {
+    let (code, out, _) = cli(&registry(), &["list", "tests/data"]);
+    assert_eq!(code, 0, "{out}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+            .to_string()
+    };
+    assert!(line("service").contains("measure  -> (never fails)"));
+    assert!(line("recovers").contains("liveness -> no_recovery"));
+    assert!(line("goodput_slo").contains("liveness -> goodput_below_slo"));
+    assert!(line("breaker_opens").contains("liveness -> breaker_never_opened, breaker_stuck_open"));
+}

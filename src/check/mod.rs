@@ -277,7 +277,7 @@ pub const CATALOGUE: &[CheckInfo] = &[
     },
     CheckInfo {
         name: "breaker_opens",
-        about: "some client's circuit breaker opens, and every breaker that opened is closed at the end (also breaker_stuck_open)",
+        about: "some client's circuit breaker opens (else breaker_never_opened), and every one that opened is closed at the end (else breaker_stuck_open)",
         severity: Severity::Liveness,
         violation: "breaker_never_opened, breaker_stuck_open",
     },

@@ -93,6 +93,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_row_is_small_enough_for_the_cap() {
+        // MAX_ROWS rows stay near 10 MB.
+        assert!(std::mem::size_of::<SeriesRow>() <= 104);
+    }
+
+    #[test]
     fn csv_has_the_header_and_rates_per_second() {
         let series = TimeSeries {
             interval: SimDuration::from_millis(100),
