@@ -28,6 +28,8 @@ pub struct CheckSetup {
     /// The scenario's `[metrics]` section (time-series interval, windows,
     /// SLO), for the `service` family of checks.
     pub metrics: check::service::MetricsConfig,
+    /// Keep the time series (see [`crate::scenario::RunOptions::series`]).
+    pub keep_series: bool,
 }
 
 type BuildCheck = dyn Fn(&CheckSetup) -> Box<dyn Checker> + Send + Sync;
@@ -158,9 +160,13 @@ impl Registry {
                 if name == "availability" {
                     return Box::new(check::availability::Availability::new(setup.servers));
                 }
-                if let Some(check) =
-                    check::resilience::build(name, setup.metrics, setup.liveness, setup.servers)
-                {
+                if let Some(check) = check::resilience::build(
+                    name,
+                    setup.metrics,
+                    setup.liveness,
+                    setup.servers,
+                    setup.keep_series,
+                ) {
                     return check;
                 }
                 check::build_with_memory(

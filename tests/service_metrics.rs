@@ -231,6 +231,17 @@ fn a_run_reports_service_metrics_a_series_and_the_checks_verdicts() {
         series.rows[50].latency_p99,
         Some(SimDuration(1_002_438_656))
     );
+    // A sweep's runs keep no series.
+    let lean = run(
+        &s,
+        1,
+        RunOptions {
+            series: false,
+            ..RunOptions::default()
+        },
+    );
+    assert!(lean.series.is_none());
+    assert_eq!(lean.metrics, report.metrics);
     // The trace is the same with or without the checks: they only read.
     let mut bare = s.clone();
     bare.checks.clear();

@@ -172,12 +172,14 @@ pub fn build_with_memory(
         // the registry builds it with the scenario's server count.
         "availability" => Ok(Box::new(availability::Availability::every_node_a_server())),
         // Built by name: the default `[metrics]`, every node a server.
-        "service" | "recovers" | "goodput_slo" | "breaker_opens" => {
-            Ok(
-                resilience::build(name, service::MetricsConfig::default(), bound, usize::MAX)
-                    .expect("a check of the service family"),
-            )
-        }
+        "service" | "recovers" | "goodput_slo" | "breaker_opens" => Ok(resilience::build(
+            name,
+            service::MetricsConfig::default(),
+            bound,
+            usize::MAX,
+            true,
+        )
+        .expect("a check of the service family")),
         other => Err(format!(
             "unknown check '{other}'; expected one of {}",
             CATALOGUE

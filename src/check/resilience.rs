@@ -503,15 +503,18 @@ impl Checker for BreakerOpens {
 }
 
 /// The check of this family named `name`, if it is one, for a scenario's
-/// `[metrics]`, liveness bound and server count.
+/// `[metrics]`, liveness bound and server count; `keep_series`: the
+/// `service` check keeps its time series.
 pub fn build(
     name: &str,
     config: MetricsConfig,
     bound: LivenessBound,
     servers: usize,
+    keep_series: bool,
 ) -> Option<Box<dyn Checker>> {
     Some(match name {
-        "service" => Box::new(service::Service::new(config, servers)),
+        "service" if keep_series => Box::new(service::Service::new(config, servers)),
+        "service" => Box::new(service::Service::without_series(config, servers)),
         "recovers" => Box::new(Recovers::new(config, bound)),
         "goodput_slo" => Box::new(GoodputSlo::new(config.slo)),
         "breaker_opens" => Box::new(BreakerOpens::new()),

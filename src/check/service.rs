@@ -254,6 +254,8 @@ pub struct Service {
     config: MetricsConfig,
     /// Servers are the nodes `0..servers`: their `queue` fields are gauges.
     servers: usize,
+    /// False: no series is kept (rows are counted, not stored).
+    keep: bool,
     max_rows: u64,
     total: Counts,
     completed: u64,
@@ -282,12 +284,22 @@ impl Service {
         Service::with_max_rows(config, servers, MAX_ROWS)
     }
 
+    /// [`Service::new`] without a time series (the run metrics only):
+    /// [`Checker::take_series`] gives `None`.
+    pub fn without_series(config: MetricsConfig, servers: usize) -> Service {
+        Service {
+            keep: false,
+            ..Service::with_max_rows(config, servers, 0)
+        }
+    }
+
     /// [`Service::new`] keeping at most `max_rows` rows of the series.
     pub fn with_max_rows(config: MetricsConfig, servers: usize, max_rows: u64) -> Service {
         debug_assert!(config.interval > SimDuration::ZERO);
         Service {
             config,
             servers,
+            keep: true,
             max_rows,
             total: Counts::default(),
             completed: 0,
@@ -507,7 +519,7 @@ impl Checker for Service {
             self.shed,
             self.breaker_opens
         ));
-        if self.truncated {
+        if self.truncated && self.keep {
             text.push_str(&format!(
                 "; time series: only the first {} rows of {} kept (to {}); a longer [metrics] interval keeps them all",
                 self.max_rows,
@@ -571,6 +583,9 @@ impl Checker for Service {
     }
 
     fn take_series(&mut self) -> Option<TimeSeries> {
+        if !self.keep {
+            return None;
+        }
         self.finalize(self.last_time);
         Some(TimeSeries {
             interval: self.config.interval,
@@ -803,6 +818,13 @@ mod tests {
         assert_eq!(series.rows.len(), 3);
         assert!(series.truncated);
         // The run metrics still count the whole run.
+        assert_eq!(metric(&check, "service.requests"), Some(10.0));
+
+        // Without a series: nothing kept, nothing to say about it.
+        let mut check = Service::without_series(config(100), 2);
+        feed(&mut check, steady(0, 1000, 100, true), 1000);
+        assert!(!check.note().unwrap().contains("rows"));
+        assert_eq!(check.take_series(), None);
         assert_eq!(metric(&check, "service.requests"), Some(10.0));
     }
 

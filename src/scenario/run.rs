@@ -59,6 +59,10 @@ pub struct RunOptions {
     pub capture_event: Option<u64>,
     /// Checks of your own, run after the scenario's (see `examples/custom_protocol.rs`).
     pub extra_checks: Vec<Box<dyn Checker>>,
+    /// Keep the time series of the checks that measure one (the `service`
+    /// check: [`RunReport::series`], up to about 10 MB); default true, a
+    /// sweep turns it off.
+    pub series: bool,
 }
 
 impl Default for RunOptions {
@@ -69,6 +73,7 @@ impl Default for RunOptions {
             event_hashes: false,
             capture_event: None,
             extra_checks: Vec::new(),
+            series: true,
         }
     }
 }

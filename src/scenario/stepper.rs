@@ -162,6 +162,7 @@ impl<M: Message> Stepper<M> {
             linearizability_memory: scenario.linearizability_memory,
             servers: scenario.servers,
             metrics: scenario.metrics,
+            keep_series: options.series,
         };
         // By name: a caller may have taken checks out of `scenario.checks`.
         let mut checkers: Vec<Box<dyn Checker>> = scenario
