@@ -6,11 +6,10 @@
 //! `64..128`; a percentile reports its bucket's midpoint (clamped to the
 //! least and greatest value recorded), so its error is at most half a
 //! bucket, `0.5 / 64` of the value: under 0.8%. At most 3,776 buckets
-//! exist for the whole `u64` range, and only the ones used are kept (a
-//! sorted map), so a histogram holds at most about 100 KB however many
-//! values it counts, and clearing it costs the buckets used.
-
-use std::collections::BTreeMap;
+//! exist for the whole `u64` range; a histogram keeps the counts from its
+//! least to its greatest bucket used (at most 30 KB however many values
+//! it counts; 64 buckets a power of two the values span), and clearing it
+//! costs that range.
 
 /// Sub-buckets per power of two: the precision (64: relative error under 0.8%).
 const SUB_BUCKETS: u64 = 64;
@@ -20,7 +19,9 @@ const EXACT_BELOW: u64 = 2 * SUB_BUCKETS;
 /// Counts of values (nanoseconds) in log buckets; see the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct LatencyHistogram {
-    buckets: BTreeMap<u16, u64>,
+    /// Counts of the buckets `low..low + counts.len()`.
+    counts: Vec<u64>,
+    low: usize,
     count: u64,
     min: u64,
     max: u64,
@@ -60,7 +61,19 @@ impl LatencyHistogram {
 
     /// Counts one value.
     pub fn record(&mut self, value: u64) {
-        *self.buckets.entry(bucket_of(value)).or_insert(0) += 1;
+        let b = usize::from(bucket_of(value));
+        if self.counts.is_empty() {
+            self.low = b;
+        } else if b < self.low {
+            let more = self.low - b;
+            self.counts.splice(0..0, std::iter::repeat_n(0, more));
+            self.low = b;
+        }
+        let i = b - self.low;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += 1;
         if self.count == 0 {
             (self.min, self.max) = (value, value);
         } else {
@@ -85,9 +98,10 @@ impl LatencyHistogram {
         debug_assert!(q > 0.0 && q <= 1.0, "quantile {q}");
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
         let mut seen = 0;
-        for (&bucket, &n) in &self.buckets {
+        for (i, &n) in self.counts.iter().enumerate() {
             seen += n;
             if seen >= rank {
+                let bucket = (self.low + i) as u16;
                 return Some(value_of(bucket).clamp(self.min, self.max));
             }
         }
@@ -97,7 +111,7 @@ impl LatencyHistogram {
 
     /// Forgets every value.
     pub fn clear(&mut self) {
-        self.buckets.clear();
+        self.counts.clear();
         self.count = 0;
     }
 }
@@ -149,6 +163,14 @@ mod tests {
         let mut one = LatencyHistogram::new();
         one.record(123_456_789);
         assert_eq!(one.quantile(0.99), Some(123_456_789));
+        // The same values in falling order (buckets grow downwards).
+        let mut falling = LatencyHistogram::new();
+        for ms in (1..=100u64).rev() {
+            falling.record(ms * 1_000_000);
+        }
+        for q in [0.01, 0.5, 0.99, 1.0] {
+            assert_eq!(falling.quantile(q), h.quantile(q), "{q}");
+        }
         h.clear();
         assert_eq!((h.count(), h.quantile(0.5)), (0, None));
         h.record(5);
