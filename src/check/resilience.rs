@@ -56,8 +56,8 @@ fn violation(check: &str, name: &str, time: SimTime, nodes: Vec<String>, why: St
 /// Why `recovers` could not judge, or that it had nothing to judge.
 #[derive(Clone, Debug, PartialEq)]
 enum Unjudged {
-    /// No fault before the deadline: passes.
-    NoFault,
+    /// No fault before the deadline (where): passes.
+    NoFault(String),
     /// Unknown: the reason.
     Unknown(String),
 }
@@ -189,7 +189,12 @@ impl Recovers {
         self.done = true;
         let deadline = self.deadline();
         let Some(fault) = self.first_fault else {
-            self.unjudged = Some(Unjudged::NoFault);
+            let when = if now > deadline {
+                format!("by the liveness deadline {deadline}")
+            } else {
+                "in the run".to_string()
+            };
+            self.unjudged = Some(Unjudged::NoFault(when));
             return None;
         };
         let Some(baseline) = self.baseline else {
@@ -266,9 +271,9 @@ impl Checker for Recovers {
     /// in the window 9.000s to 10.000s, 2s after the liveness phase began at 8.000s".
     fn note(&self) -> Option<String> {
         match (&self.unjudged, self.recovered, self.baseline) {
-            (Some(Unjudged::NoFault), _, _) => {
-                Some("recovers: no fault in the run, nothing to recover from".to_string())
-            }
+            (Some(Unjudged::NoFault(when)), _, _) => Some(format!(
+                "recovers: no fault {when}, nothing to recover from"
+            )),
             (Some(Unjudged::Unknown(why)), _, _) => Some(format!("recovers: not judged: {why}")),
             (None, Some((rate, start)), Some(baseline)) => {
                 let end = start.saturating_add(self.config.window);
@@ -598,6 +603,12 @@ mod tests {
         let mut check = Recovers::new(config(), bound());
         assert!(feed(&mut check, steady(0, 12_000, 100, true), 12_000).is_empty());
         assert!(!check.inconclusive());
+        assert_eq!(
+            check.note().unwrap(),
+            "recovers: no fault by the liveness deadline 11.000s, nothing to recover from"
+        );
+        let mut check = Recovers::new(config(), bound());
+        assert!(feed(&mut check, steady(0, 11_000, 100, true), 11_000).is_empty());
         assert_eq!(
             check.note().unwrap(),
             "recovers: no fault in the run, nothing to recover from"
