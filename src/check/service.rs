@@ -268,7 +268,7 @@ pub struct Service {
     first_malformed: Option<String>,
     /// Each server's last queue gauge, and their sum.
     queues: Vec<u64>,
-    queue_sum: u64,
+    queue_sum: u128,
     breakers: Breakers,
     open: OpenRow,
     rows: Vec<SeriesRow>,
@@ -336,7 +336,7 @@ impl Service {
                 ok: c.ok,
                 latency_p50: quantile(0.5),
                 latency_p99: quantile(0.99),
-                queue: self.queue_sum,
+                queue: u64::try_from(self.queue_sum).unwrap_or(u64::MAX),
                 open_breakers: self.breakers.not_closed(),
             });
         } else {
@@ -377,7 +377,7 @@ impl Service {
             self.queues.resize(node.index() + 1, 0);
         }
         let old = std::mem::replace(&mut self.queues[node.index()], queue);
-        self.queue_sum = self.queue_sum - old + queue;
+        self.queue_sum = self.queue_sum - u128::from(old) + u128::from(queue);
     }
 
     fn on_record(&mut self, at: SimTime, node: NodeId, record: &Record) {
@@ -455,7 +455,7 @@ pub(crate) fn short(d: SimDuration) -> String {
     let mut n = d.as_nanos();
     let mut scale = 1;
     while n >= 1000 {
-        n = (n + 5) / 10;
+        n = n / 10 + u64::from(n % 10 >= 5);
         scale *= 10;
     }
     SimDuration(n.saturating_mul(scale)).to_string()
@@ -861,6 +861,25 @@ mod tests {
             (0, 0),
             "a crash loses the queue and breaker"
         );
+    }
+
+    #[test]
+    fn huge_values_saturate_instead_of_overflowing() {
+        let mut check = Service::new(config(1000), 2);
+        let huge = json!({"id": 1, "ok": true, "good": true, "latency_ns": u64::MAX, "calls": 1, "why": "ok"});
+        let events = vec![
+            rec(1, 0, SERVED, json!({"queue": u64::MAX})),
+            rec(2, 1, SERVED, json!({"queue": u64::MAX})),
+            rec(3, 2, DONE, huge),
+        ];
+        feed(&mut check, events, 1000);
+        assert!(
+            check.note().unwrap().contains("p99 18446744073.71s"),
+            "{:?}",
+            check.note()
+        );
+        assert_eq!(check.take_series().unwrap().rows[0].queue, u64::MAX);
+        assert_eq!(short(SimDuration::from_nanos(1_234_567)), "1.23ms");
     }
 
     #[test]
