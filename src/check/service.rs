@@ -452,13 +452,14 @@ pub(crate) fn per_second(count: u64, d: SimDuration) -> Option<f64> {
 
 /// `d` to 3 significant digits: `843ms`, `1.23s`.
 pub(crate) fn short(d: SimDuration) -> String {
-    let mut n = d.as_nanos();
-    let mut scale = 1;
-    while n >= 1000 {
-        n = n / 10 + u64::from(n % 10 >= 5);
+    let n = d.as_nanos();
+    let mut scale: u64 = 1;
+    while n / scale >= 1000 {
         scale *= 10;
     }
-    SimDuration(n.saturating_mul(scale)).to_string()
+    // Rounded once, half up.
+    let kept = n / scale + u64::from(n % scale >= scale / 2 && scale > 1);
+    SimDuration(kept.saturating_mul(scale)).to_string()
 }
 
 impl Checker for Service {
@@ -874,7 +875,7 @@ mod tests {
         ];
         feed(&mut check, events, 1000);
         assert!(
-            check.note().unwrap().contains("p99 18446744073.71s"),
+            check.note().unwrap().contains("p99 18400000000s"),
             "{:?}",
             check.note()
         );
