@@ -4,12 +4,11 @@
 //! section and `run --metrics FILE.csv` are checked through the library and
 //! the command line.
 
-use faultlab::check::service::{BREAKER, CALL, DONE, QUIET_RECORDS, REQUEST, SERVED};
+use faultlab::check::service::{detail, BREAKER, CALL, DONE, QUIET_RECORDS, REQUEST, SERVED};
 use faultlab::model::{Layout, ModelChecks, ParamError};
 use faultlab::scenario::{run, RunOptions, Scenario};
 use faultlab::{Ctx, Model, Node, NodeId, Registry, SimDuration, TimerId};
 use serde::Deserialize;
-use serde_json::json;
 
 /// n1 answers every request at once; every other node is a client that
 /// sends one request every `every` and counts an answer within `deadline`
@@ -45,7 +44,7 @@ impl Node<Msg> for Server {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
         if let Msg::Req(id) = msg {
-            ctx.record(SERVED, json!({"queue": 0}));
+            ctx.record(SERVED, detail::served(0));
             ctx.send(from, Msg::Rep(id));
         }
     }
@@ -68,22 +67,21 @@ impl Node<Msg> for Client {
         let Msg::Rep(id) = msg else { return };
         let latency = (ctx.now_local().0 - self.sent[id as usize]).max(0) as u64;
         let good = latency <= self.p.deadline.as_nanos();
-        let done = json!({"id": id, "ok": true, "good": good, "latency_ns": latency, "calls": 1, "why": "ok"});
-        ctx.record(DONE, done);
+        ctx.record(DONE, detail::done(id, true, good, latency, 1, "ok"));
         if !good && !self.open {
             self.open = true;
-            ctx.record(BREAKER, json!({"state": "open"}));
+            ctx.record(BREAKER, detail::breaker("open"));
         } else if good && self.open && !self.p.stuck {
             self.open = false;
-            ctx.record(BREAKER, json!({"state": "closed"}));
+            ctx.record(BREAKER, detail::breaker("closed"));
         }
     }
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {
         let id = self.next;
         self.next += 1;
         self.sent.push(ctx.now_local().0);
-        ctx.record(REQUEST, json!({"id": id}));
-        ctx.record(CALL, json!({"id": id, "attempt": 1}));
+        ctx.record(REQUEST, detail::request(id));
+        ctx.record(CALL, detail::call(id, 1));
         ctx.send(NodeId(0), Msg::Req(id));
         ctx.set_timer(self.p.every, 0);
     }

@@ -47,6 +47,47 @@ pub const RECORDS: &[&str] = &[REQUEST, CALL, DONE, SERVED, SHED, BREAKER];
 /// (all but [`BREAKER`]).
 pub const QUIET_RECORDS: &[&str] = &[REQUEST, CALL, DONE, SERVED, SHED];
 
+/// The details of the service records, with the keys the checks read:
+/// `ctx.record(DONE, detail::done(id, true, good, latency_ns, 1, "ok"))`.
+pub mod detail {
+    use serde_json::{json, Value};
+
+    /// [`super::REQUEST`]'s detail.
+    pub fn request(id: u64) -> Value {
+        json!({ "id": id })
+    }
+
+    /// [`super::CALL`]'s detail (`attempt` 1 is the first, above 1 a retry).
+    pub fn call(id: u64, attempt: u32) -> Value {
+        json!({ "id": id, "attempt": attempt })
+    }
+
+    /// [`super::DONE`]'s detail: `good` is ok within the client's
+    /// deadline; `latency_ns` from the request on the client's clock;
+    /// `why` one of "ok", "timeout", "error", "shed", "breaker_open",
+    /// "budget", "gave_up".
+    pub fn done(id: u64, ok: bool, good: bool, latency_ns: u64, calls: u32, why: &str) -> Value {
+        debug_assert!(ok || !good, "good implies ok");
+        json!({ "id": id, "ok": ok, "good": good, "latency_ns": latency_ns, "calls": calls, "why": why })
+    }
+
+    /// [`super::SERVED`]'s detail: requests still waiting.
+    pub fn served(queue: u64) -> Value {
+        json!({ "queue": queue })
+    }
+
+    /// [`super::SHED`]'s detail: `why` one of "queue_full", "deadline",
+    /// "concurrency", "overloaded".
+    pub fn shed(why: &str, queue: u64) -> Value {
+        json!({ "why": why, "queue": queue })
+    }
+
+    /// [`super::BREAKER`]'s detail: `state` "open", "half_open" or "closed".
+    pub fn breaker(state: &str) -> Value {
+        json!({ "state": state })
+    }
+}
+
 /// The most time-series rows a run keeps (104 bytes each: about 10 MB).
 pub const MAX_ROWS: u64 = 100_000;
 
@@ -537,7 +578,8 @@ impl Checker for Service {
         Some(text)
     }
 
-    /// `service.requests`, `completed`, `unfinished`, `calls`, `shed`,
+    /// `service.requests`, `completed`, `unfinished` (requests minus
+    /// completed, never below 0), `calls`, `shed`,
     /// `breaker_opens`; `calls_per_request` (if any request); the rates
     /// `offered_per_s`, `throughput_per_s`, `goodput_per_s`,
     /// `success_per_s` over the run; `latency_p50_s`, `latency_p99_s` of
@@ -881,6 +923,44 @@ mod tests {
         );
         assert_eq!(check.take_series().unwrap().rows[0].queue, u64::MAX);
         assert_eq!(short(SimDuration::from_nanos(1_234_567)), "1.23ms");
+    }
+
+    #[test]
+    fn the_detail_builders_write_what_the_checks_read() {
+        let read = |kind: &str, detail| {
+            parse(&Record {
+                kind: kind.into(),
+                detail,
+            })
+        };
+        assert_eq!(
+            read(REQUEST, detail::request(7)),
+            Some(Ok(ServiceRecord::Request))
+        );
+        assert_eq!(
+            read(CALL, detail::call(7, 2)),
+            Some(Ok(ServiceRecord::Call))
+        );
+        let done = ServiceRecord::Done {
+            ok: true,
+            good: false,
+            latency_ns: 5,
+        };
+        assert_eq!(
+            read(DONE, detail::done(7, true, false, 5, 2, "ok")),
+            Some(Ok(done))
+        );
+        assert_eq!(
+            read(SERVED, detail::served(3)),
+            Some(Ok(ServiceRecord::Served))
+        );
+        assert_eq!(
+            read(SHED, detail::shed("deadline", 3)),
+            Some(Ok(ServiceRecord::Shed))
+        );
+        let half = ServiceRecord::Breaker(BreakerState::HalfOpen);
+        assert_eq!(read(BREAKER, detail::breaker("half_open")), Some(Ok(half)));
+        assert_eq!(read("leader", json!({})), None);
     }
 
     #[test]
