@@ -119,10 +119,10 @@ impl Recovers {
         }
         self.first_fault = Some(at);
         let since_start = at.saturating_since(SimTime::ZERO);
-        if since_start < self.config.window {
+        if since_start < self.config.window_len() {
             self.unjudge(format!(
                 "the first fault came at {at}, before one window ({}) of baseline had passed",
-                self.config.window
+                self.config.window_len()
             ));
             return;
         }
@@ -166,12 +166,12 @@ impl Recovers {
             return;
         };
         let start = self.config.row_start(first);
-        let end = start.saturating_add(self.config.window);
+        let end = start.saturating_add(self.config.window_len());
         if start < self.phase_start() || end > self.deadline() {
             return;
         }
         let sum: u64 = self.recent.iter().sum();
-        let rate = per_second(sum, self.config.window).unwrap_or(0.0);
+        let rate = per_second(sum, self.config.window_len()).unwrap_or(0.0);
         if self.best.is_none_or(|(best, _)| rate > best) {
             self.best = Some((rate, start));
         }
@@ -202,7 +202,7 @@ impl Recovers {
             return None;
         };
         let target = self.config.recover_to * baseline;
-        let window = self.config.window;
+        let window = self.config.window_len();
         if deadline > now {
             self.unjudged = Some(Unjudged::Unknown(format!(
                 "the run ended at {now}, before the deadline {deadline}"
@@ -276,7 +276,7 @@ impl Checker for Recovers {
             )),
             (Some(Unjudged::Unknown(why)), _, _) => Some(format!("recovers: not judged: {why}")),
             (None, Some((rate, start)), Some(baseline)) => {
-                let end = start.saturating_add(self.config.window);
+                let end = start.saturating_add(self.config.window_len());
                 let phase = self.phase_start();
                 Some(format!(
                     "recovers: goodput back to {rate:.1}/s ({} of the {baseline:.1}/s baseline before the first fault at {}) in the window {start} to {end}, {} after the liveness phase began at {phase}",
@@ -305,7 +305,7 @@ impl Checker for Recovers {
             }
         }
         if let Some((_, start)) = self.recovered {
-            let end = start.saturating_add(self.config.window);
+            let end = start.saturating_add(self.config.window_len());
             let took = end.saturating_since(self.phase_start());
             m.push(("recovers.recovery_s".to_string(), took.as_secs_f64()));
         }

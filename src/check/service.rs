@@ -137,6 +137,12 @@ impl MetricsConfig {
         SimTime(k.saturating_mul(self.interval.as_nanos()))
     }
 
+    /// A window's length in whole intervals (the window itself once
+    /// validated: a scenario's window is a multiple of the interval).
+    pub fn window_len(&self) -> SimDuration {
+        SimDuration(self.window_rows().saturating_mul(self.interval.as_nanos()))
+    }
+
     /// Intervals in a window (at least 1).
     pub fn window_rows(&self) -> u64 {
         let i = self.interval.as_nanos().max(1);
@@ -969,6 +975,15 @@ mod tests {
         assert_eq!(w(100), SimDuration::from_secs(1));
         assert_eq!(w(300), SimDuration::from_millis(1200));
         assert_eq!(w(5000), SimDuration::from_secs(5));
+        // Built without validation, a window is judged in whole intervals.
+        let odd = MetricsConfig {
+            interval: SimDuration::from_millis(300),
+            ..MetricsConfig::default()
+        };
+        assert_eq!(
+            (odd.window_rows(), odd.window_len()),
+            (4, SimDuration::from_millis(1200))
+        );
         let c = config(100);
         assert_eq!(c.row_of(SimTime::ZERO), 0);
         assert_eq!(c.row_of(ms(100)), 0);
