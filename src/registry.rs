@@ -25,6 +25,11 @@ pub struct CheckSetup {
     /// How many of the nodes are servers (node ids `0..servers`; the rest
     /// are clients).
     pub servers: usize,
+    /// The scenario's `[metrics]` section (time-series interval, windows,
+    /// SLO), for the `service` family of checks.
+    pub metrics: check::service::MetricsConfig,
+    /// Keep the time series (see [`crate::scenario::RunOptions::series`]).
+    pub keep_series: bool,
 }
 
 type BuildCheck = dyn Fn(&CheckSetup) -> Box<dyn Checker> + Send + Sync;
@@ -154,6 +159,15 @@ impl Registry {
             registry = registry.with_check(*info, move |setup: &CheckSetup| {
                 if name == "availability" {
                     return Box::new(check::availability::Availability::new(setup.servers));
+                }
+                if let Some(check) = check::resilience::build(
+                    name,
+                    setup.metrics,
+                    setup.liveness,
+                    setup.servers,
+                    setup.keep_series,
+                ) {
+                    return check;
                 }
                 check::build_with_memory(
                     name,

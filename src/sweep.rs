@@ -196,6 +196,7 @@ pub fn sweep(
             seed,
             RunOptions {
                 narrate: 0,
+                series: false,
                 ..RunOptions::default()
             },
         )

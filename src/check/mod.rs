@@ -15,9 +15,13 @@
 
 pub mod availability;
 pub mod failure_detector;
+pub mod histogram;
 pub mod history_check;
 pub mod invariants;
 pub mod linearizability;
+pub mod resilience;
+pub mod series;
+pub mod service;
 pub mod world;
 
 pub use world::World;
@@ -76,6 +80,11 @@ pub trait Checker {
     fn metrics(&self) -> Vec<(String, f64)> {
         Vec::new()
     }
+    /// After the run: its time series, if the check keeps one (the
+    /// `service` observer does; see [`series::TimeSeries`]); taken once.
+    fn take_series(&mut self) -> Option<series::TimeSeries> {
+        None
+    }
 }
 
 /// What a scenario can say about liveness: after `after`, progress is due
@@ -98,9 +107,17 @@ pub struct CheckInfo {
     /// Safety or liveness (of a check that only measures: `Safety`, so
     /// that naming it asks for no liveness bound).
     pub severity: Severity,
-    /// The violation name it reports; empty for a check that only
-    /// measures and never fails a run (e.g. `availability`).
+    /// The violation name it reports (several separated by `", "`, e.g.
+    /// `breaker_opens`'s; see [`CheckInfo::violations`]); empty for a check
+    /// that only measures and never fails a run (e.g. `availability`).
     pub violation: &'static str,
+}
+
+impl CheckInfo {
+    /// Each violation name the check may report (none for a measure).
+    pub fn violations(&self) -> impl Iterator<Item = &'static str> {
+        self.violation.split(", ").filter(|v| !v.is_empty())
+    }
 }
 
 /// Builds the named check, or says which names exist. `linearizability`
@@ -154,6 +171,15 @@ pub fn build_with_memory(
         // Built by name, without a scenario, every node counts as a server;
         // the registry builds it with the scenario's server count.
         "availability" => Ok(Box::new(availability::Availability::every_node_a_server())),
+        // Built by name: the default `[metrics]`, every node a server.
+        "service" | "recovers" | "goodput_slo" | "breaker_opens" => Ok(resilience::build(
+            name,
+            service::MetricsConfig::default(),
+            bound,
+            usize::MAX,
+            true,
+        )
+        .expect("a check of the service family")),
         other => Err(format!(
             "unknown check '{other}'; expected one of {}",
             CATALOGUE
@@ -232,6 +258,30 @@ pub const CATALOGUE: &[CheckInfo] = &[
         about: "measures the time without a leader after a fault takes the leader out (from `leader`, `follow`, `stepped_down`); never fails a run",
         severity: Severity::Safety,
         violation: "",
+    },
+    CheckInfo {
+        name: "service",
+        about: "measures offered load, throughput, goodput, latency p50/p99 and calls per request, with a time series (from `request`, `call`, `done`, `served`, `shed`, `breaker`); never fails a run",
+        severity: Severity::Safety,
+        violation: "",
+    },
+    CheckInfo {
+        name: "recovers",
+        about: "after the faults, goodput over a [metrics] window returns to recover_to x its pre-fault baseline within the liveness bound",
+        severity: Severity::Liveness,
+        violation: "no_recovery",
+    },
+    CheckInfo {
+        name: "goodput_slo",
+        about: "over the run, requests answered ok within their deadline are at least [metrics] slo x the requests issued",
+        severity: Severity::Liveness,
+        violation: "goodput_below_slo",
+    },
+    CheckInfo {
+        name: "breaker_opens",
+        about: "some client's circuit breaker opens (else breaker_never_opened), and every one that opened is closed at the end (else breaker_stuck_open)",
+        severity: Severity::Liveness,
+        violation: "breaker_never_opened, breaker_stuck_open",
     },
 ];
 

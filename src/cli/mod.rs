@@ -91,6 +91,9 @@ enum Command {
         /// Write the clients' history (JSON lines) to this file.
         #[arg(long, value_name = "FILE.jsonl")]
         history: Option<String>,
+        /// Write the run's time series (the `service` check's, one row per `[metrics] interval`) as CSV to this file.
+        #[arg(long, value_name = "FILE.csv")]
+        metrics: Option<String>,
         /// Run the seed twice and report the first event where the traces differ.
         #[arg(long)]
         check_determinism: bool,
@@ -207,6 +210,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             json,
             trace,
             history,
+            metrics,
             check_determinism,
             narrate,
         } => {
@@ -215,6 +219,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 json,
                 trace,
                 history,
+                metrics,
                 check: check_determinism,
                 narrate,
             };

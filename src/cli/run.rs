@@ -16,6 +16,8 @@ pub(super) struct RunFlags {
     pub(super) trace: Option<String>,
     /// `--history FILE`.
     pub(super) history: Option<String>,
+    /// `--metrics FILE.csv`.
+    pub(super) metrics: Option<String>,
     /// `--check-determinism`.
     pub(super) check: bool,
     /// `--narrate N`.
@@ -28,6 +30,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         json,
         trace,
         history,
+        metrics,
         check,
         narrate,
     } = flags;
@@ -87,6 +90,16 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
             output_errors.push(format!("--history {path}: cannot write the file: {e}"));
         }
     }
+    let metrics_written = match &metrics {
+        None => None,
+        Some(path) => match write_series(path, &report) {
+            Ok(rows) => Some((path, rows)),
+            Err(e) => {
+                output_errors.push(format!("--metrics {path}: {e}"));
+                None
+            }
+        },
+    };
     let determinism = determinism.map(|d| match d.first_difference {
         None => {
             if !json {
@@ -122,6 +135,17 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
                 report.trace_events
             );
         }
+        if let Some((file, rows)) = metrics_written {
+            let interval = report
+                .series
+                .as_ref()
+                .map(|s| s.interval)
+                .unwrap_or_default();
+            outln!(
+                io,
+                "time series written to {file} ({rows} rows of {interval}, CSV)"
+            );
+        }
     }
     for e in &output_errors {
         errln!(io, "error: {e}");
@@ -131,4 +155,23 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
     } else {
         2
     }
+}
+
+/// Writes the run's time series to `path` as CSV (whole or absent); the
+/// number of rows, or what went wrong.
+fn write_series(path: &str, report: &crate::scenario::RunReport) -> Result<usize, String> {
+    let series = report.series.as_ref().filter(|s| s.records > 0).ok_or_else(|| {
+        format!(
+            "the scenario's model ({}) emitted no service records ({}), so there is no time series to write; \
+             the `service` check measures the models of the retry family, whose clients and servers record them",
+            report.model,
+            crate::check::service::RECORDS.join(", ")
+        )
+    })?;
+    let mut file = AtomicFile::create(path).map_err(|e| format!("cannot create the file: {e}"))?;
+    series
+        .write_csv(&mut file)
+        .and_then(|()| file.commit())
+        .map_err(|e| format!("cannot write the file: {e}"))?;
+    Ok(series.rows.len())
 }

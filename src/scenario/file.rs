@@ -27,6 +27,7 @@ pub const KEYS: &[&str] = &[
     "limits",
     "steps",
     "noise",
+    "metrics",
 ];
 
 /// The whole file but the model's table (each model reads its own, see
@@ -72,6 +73,8 @@ pub struct ScenarioFile {
     /// Timing noise (default: none).
     #[serde(default)]
     pub noise: NoiseSection,
+    /// How the service checks measure (default: see [`MetricsSection`]).
+    pub metrics: Option<Spanned<MetricsSection>>,
 }
 
 /// `[workload]`
@@ -270,6 +273,21 @@ pub struct NoiseSection {
     pub processing: Option<Spanned<LatencySection>>,
     /// Disk time of each storage sync.
     pub sync: Option<Spanned<LatencySection>>,
+}
+
+/// `[metrics]`: the time series and the service checks' thresholds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Time-series bucket (default 1s).
+    pub interval: Option<Spanned<SimDuration>>,
+    /// `recovers` judges goodput over windows this long (default 1s, or the
+    /// least multiple of `interval` above it).
+    pub window: Option<Spanned<SimDuration>>,
+    /// `goodput_slo`: the least share of requests answered well (default 0.9).
+    pub slo: Option<Spanned<f64>>,
+    /// `recovers`: the share of the baseline goodput to get back to (default 0.8).
+    pub recover_to: Option<Spanned<f64>>,
 }
 
 /// `[limits]`

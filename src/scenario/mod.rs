@@ -86,6 +86,8 @@ pub struct Scenario {
     /// Bytes the linearizability check's search may hold (`[limits]
     /// linearizability_memory`, default 1 GiB).
     pub linearizability_memory: u64,
+    /// How the service checks measure and judge (`[metrics]`).
+    pub metrics: crate::check::service::MetricsConfig,
 }
 
 impl Scenario {

@@ -59,6 +59,10 @@ pub struct RunOptions {
     pub capture_event: Option<u64>,
     /// Checks of your own, run after the scenario's (see `examples/custom_protocol.rs`).
     pub extra_checks: Vec<Box<dyn Checker>>,
+    /// Keep the time series of the checks that measure one (the `service`
+    /// check: [`RunReport::series`], up to about 10 MB); default true, a
+    /// sweep turns it off.
+    pub series: bool,
 }
 
 impl Default for RunOptions {
@@ -69,6 +73,7 @@ impl Default for RunOptions {
             event_hashes: false,
             capture_event: None,
             extra_checks: Vec::new(),
+            series: true,
         }
     }
 }
@@ -124,6 +129,9 @@ pub struct RunReport {
     /// Numbers the checks report (see [`crate::check::Checker::metrics`]),
     /// sorted by name.
     pub metrics: Vec<(String, f64)>,
+    /// The time series of the first check that keeps one (the `service`
+    /// observer: see [`crate::check::series::TimeSeries`]), if any.
+    pub series: Option<crate::check::series::TimeSeries>,
     /// The command that reproduces this run (a caller of `run_custom` may set its own).
     pub reproduce: String,
     /// The first error writing [`RunOptions::trace`], if any: the trace is
@@ -286,6 +294,7 @@ pub(super) fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         checks: scenario.checks.clone(),
         check_outcomes: Vec::new(),
         metrics: Vec::new(),
+        series: None,
         reproduce: crate::report::summary::reproduce_command(&scenario.file, seed),
         trace_error: None,
     }

@@ -161,6 +161,8 @@ impl<M: Message> Stepper<M> {
             history_model: scenario.model.history_model(),
             linearizability_memory: scenario.linearizability_memory,
             servers: scenario.servers,
+            metrics: scenario.metrics,
+            keep_series: options.series,
         };
         // By name: a caller may have taken checks out of `scenario.checks`.
         let mut checkers: Vec<Box<dyn Checker>> = scenario
@@ -357,6 +359,7 @@ impl<M: Message> Stepper<M> {
         report.observations = counts;
         report.faults = faults;
         report.metrics = checks.iter().flat_map(|(c, _)| c.metrics()).collect();
+        report.series = checks.iter_mut().find_map(|(c, _)| c.take_series());
         report.metrics.sort_by(|a, b| a.0.cmp(&b.0));
         report.verdict = verdict_of(&report.violations);
         report.check_outcomes = crate::report::summary::check_outcomes(&report);

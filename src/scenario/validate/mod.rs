@@ -7,6 +7,7 @@ mod steps;
 use super::file::*;
 use super::script::{self, Step, StepAction};
 use super::{Lines, Scenario, ScenarioError};
+use crate::check::service::MetricsConfig;
 use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::{Limits, Noise};
@@ -345,6 +346,7 @@ fn build(
         duration,
         src,
     )?;
+    let metrics = metrics(&raw, duration, &check_defs, liveness, src)?;
     let expect = expectation(&raw, &check_defs, &steps, src)?;
     let noise = noise(&raw.noise, src)?;
     let defaults = Limits::default();
@@ -379,7 +381,120 @@ fn build(
         limits,
         noise,
         linearizability_memory,
+        metrics,
     })
+}
+
+/// The most time-series rows a scenario may ask for with `[metrics] interval`.
+const MAX_ROWS: u64 = crate::check::service::MAX_ROWS;
+
+/// `[metrics]`: positive durations, whole windows, shares in (0, 1], at
+/// most [`MAX_ROWS`] rows; and a window that fits the liveness phase when
+/// `recovers` runs.
+fn metrics(
+    raw: &ScenarioFile,
+    duration: SimDuration,
+    checks: &[CheckDef],
+    liveness: LivenessBound,
+    src: &Source<'_>,
+) -> Result<MetricsConfig, ScenarioError> {
+    let defaults = MetricsConfig::default();
+    let empty = MetricsSection {
+        interval: None,
+        window: None,
+        slo: None,
+        recover_to: None,
+    };
+    let section = raw.metrics.as_ref().map_or(&empty, |m| m.get_ref());
+    let positive = |d: &Spanned<SimDuration>, key: &str| {
+        let value = *d.get_ref();
+        if value == SimDuration::ZERO {
+            return Err(src.at(
+                d,
+                &format!("metrics.{key}"),
+                "must be longer than 0; expected e.g. \"100ms\"",
+            ));
+        }
+        if value > duration {
+            return Err(src.at(
+                d,
+                &format!("metrics.{key}"),
+                format!("{value} is longer than the run (duration {duration})"),
+            ));
+        }
+        Ok(value)
+    };
+    let interval = match &section.interval {
+        None => defaults.interval,
+        Some(i) => {
+            let interval = positive(i, "interval")?;
+            let rows = duration.as_nanos().div_ceil(interval.as_nanos());
+            if rows > MAX_ROWS {
+                return Err(src.at(
+                    i,
+                    "metrics.interval",
+                    format!(
+                        "{interval} makes {rows} time-series rows over {duration}; expected at most {MAX_ROWS} (an interval of at least {})",
+                        SimDuration(duration.as_nanos().div_ceil(MAX_ROWS))
+                    ),
+                ));
+            }
+            interval
+        }
+    };
+    let window = match &section.window {
+        None => MetricsConfig::default_window(interval),
+        Some(w) => {
+            let window = positive(w, "window")?;
+            if !window.as_nanos().is_multiple_of(interval.as_nanos()) {
+                return Err(src.at(
+                    w,
+                    "metrics.window",
+                    format!("{window} is not a whole number of intervals ({interval}); expected e.g. {}", MetricsConfig::default_window(interval)),
+                ));
+            }
+            window
+        }
+    };
+    let share = |value: &Option<Spanned<f64>>, key: &str, default: f64| match value {
+        None => Ok(default),
+        Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => Ok(*v.get_ref()),
+        Some(v) => Err(src.at(
+            v,
+            &format!("metrics.{key}"),
+            format!(
+                "{}; expected a share above 0 and at most 1, e.g. 0.9",
+                v.get_ref()
+            ),
+        )),
+    };
+    let config = MetricsConfig {
+        interval,
+        window,
+        slo: share(&section.slo, "slo", defaults.slo)?,
+        recover_to: share(&section.recover_to, "recover_to", defaults.recover_to)?,
+    };
+    if checks.iter().any(|c| c.info.name == "recovers") {
+        // The first window starts on the first multiple of the interval in
+        // the liveness phase, and must end by its deadline.
+        let i = interval.as_nanos();
+        let first = SimTime(liveness.after.as_nanos().div_ceil(i).saturating_mul(i));
+        let due = liveness.after.saturating_add(liveness.within);
+        if first.saturating_add(window) > due {
+            let message = format!(
+                "recovers judges windows of {window} starting on a multiple of the interval ({interval}); the first after the liveness phase begins at {} ends at {}, after the deadline {due} ([liveness] within {}); shorten the window or lengthen within",
+                liveness.after,
+                first.saturating_add(window),
+                liveness.within
+            );
+            return Err(match (&section.window, &raw.metrics) {
+                (Some(w), _) => src.at(w, "metrics.window", message),
+                (None, Some(m)) => src.at(m, "metrics.window", message),
+                (None, None) => src.at(&raw.model, "metrics.window", message),
+            });
+        }
+    }
+    Ok(config)
 }
 
 /// `[noise]`: each knob a latency distribution.
@@ -1104,8 +1219,7 @@ fn expectation(
     }
     let reachable: Vec<&str> = checks
         .iter()
-        .map(|c| c.info.violation)
-        .filter(|v| !v.is_empty())
+        .flat_map(|c| c.info.violations())
         .chain(steps.iter().filter_map(|s| match &s.action {
             StepAction::Check { condition, .. } => Some(condition.violation()),
             _ => None,
