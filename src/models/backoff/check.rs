@@ -130,3 +130,95 @@ impl Checker for ExactlyOnce {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::NodeId;
+    use serde_json::json;
+
+    fn record(node: u32, at_ms: u64, kind: &str, detail: serde_json::Value) -> TraceEvent {
+        TraceEvent {
+            time: SimTime(at_ms * 1_000_000),
+            node: Some(NodeId(node)),
+            kind: EventKind::Record(Record {
+                kind: kind.into(),
+                detail,
+            }),
+        }
+    }
+
+    fn landing(at_ms: u64, client: &str, attempt: u64, version: u64) -> TraceEvent {
+        let detail = json!({ "client": client, "id": 1, "attempt": attempt, "version": version });
+        record(0, at_ms, "write", detail)
+    }
+
+    fn done_ok(client: u32, at_ms: u64) -> TraceEvent {
+        let detail =
+            json!({ "id": 1, "ok": true, "good": true, "latency_ns": 1, "calls": 1, "why": "ok" });
+        record(client, at_ms, "done", detail)
+    }
+
+    fn world() -> World {
+        World::new(vec!["n1".into(), "c1".into(), "c2".into()])
+    }
+
+    #[test]
+    fn one_landing_per_write_and_ok_after_it_passes() {
+        let (mut check, world) = (ExactlyOnce::default(), world());
+        for event in [
+            landing(3, "c1", 1, 1),
+            done_ok(1, 4),
+            landing(5, "c2", 2, 2),
+            done_ok(2, 6),
+        ] {
+            assert_eq!(check.on_event(&event, &world), None);
+        }
+        assert_eq!(check.finish(SimTime(10), &world), None);
+        assert_eq!(
+            check.note().unwrap(),
+            "2 landings of 2 logical writes (each once); 2 confirmed ok to their clients"
+        );
+    }
+
+    #[test]
+    fn a_write_landing_twice_is_caught_when_it_lands_again() {
+        let (mut check, world) = (ExactlyOnce::default(), world());
+        assert_eq!(check.on_event(&landing(3, "c1", 1, 1), &world), None);
+        let v = check
+            .on_event(&landing(9, "c1", 2, 2), &world)
+            .expect("a violation");
+        assert_eq!(v.name, "not_exactly_once");
+        assert_eq!(v.time, SimTime(9_000_000));
+        assert_eq!(v.nodes, vec!["n1".to_string(), "c1".to_string()]);
+        assert!(
+            v.explanation.contains("attempt 1 as version 1")
+                && v.explanation.contains("attempt 2 as version 2"),
+            "{}",
+            v.explanation
+        );
+    }
+
+    #[test]
+    fn ok_without_a_landing_is_caught() {
+        let (mut check, world) = (ExactlyOnce::default(), world());
+        assert_eq!(check.on_event(&landing(3, "c1", 1, 1), &world), None);
+        let v = check
+            .on_event(&done_ok(2, 4), &world)
+            .expect("c2 never landed");
+        assert_eq!(v.nodes, vec!["c2".to_string()]);
+        assert!(
+            v.explanation.contains("no write of it had landed"),
+            "{}",
+            v.explanation
+        );
+        // A client that gave up is not a violation.
+        let gave_up = record(
+            2,
+            5,
+            "done",
+            json!({ "id": 1, "ok": false, "why": "gave_up" }),
+        );
+        assert_eq!(check.on_event(&gave_up, &world), None);
+    }
+}

@@ -480,3 +480,29 @@ impl Harness {
         self.call(|n, ctx| n.on_start(ctx));
     }
 }
+
+#[test]
+fn landings_and_give_ups_are_narrated_and_the_per_call_records_are_quiet() {
+    use crate::model::Model;
+    let model = BackoffModel;
+    let p = params(Backoff::None {});
+    let landed = Record {
+        kind: "write".into(),
+        detail: serde_json::json!({ "client": "c7", "id": 1, "attempt": 3, "version": 12 }),
+    };
+    assert_eq!(
+        model.narrate(&p, &landed).as_deref(),
+        Some("c7's write lands (attempt 3): version 12")
+    );
+    let gave_up = Record {
+        kind: "gave_up".into(),
+        detail: serde_json::json!({ "id": 1, "attempts": 5, "last": "timeout" }),
+    };
+    assert_eq!(
+        model.narrate(&p, &gave_up).as_deref(),
+        Some("gives up its write after 5 attempts (last: timeout)")
+    );
+    for kind in ["request", "call", "done", "served"] {
+        assert!(model.quiet_records().contains(&kind), "{kind}");
+    }
+}
