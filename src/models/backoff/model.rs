@@ -99,6 +99,19 @@ impl Model for BackoffModel {
         })
     }
 
+    /// Each client makes one write; a round of conflicts costs every
+    /// remaining client a call or two, so the calls grow as N^2 / 2 (the
+    /// most, with no backoff: N(N+1) if each round has one winner).
+    fn client_operations(
+        &self,
+        _params: &BackoffParams,
+        layout: &Layout,
+        _run: SimDuration,
+    ) -> Option<f64> {
+        let n = f64::from(layout.workload.map_or(0, |w| w.clients));
+        Some(n * (n + 4.0) / 2.0)
+    }
+
     fn narrate(&self, _params: &BackoffParams, record: &Record) -> Option<String> {
         let detail = &record.detail;
         match record.kind.as_str() {
