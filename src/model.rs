@@ -82,6 +82,18 @@ pub trait Model: Send + Sync + 'static {
     fn periodic_work(&self, _params: &Self::Params, _layout: &Layout, _copies: f64) -> Vec<Work> {
         Vec::new()
     }
+    /// How many operations (request and reply) its clients make in a run
+    /// of `run`, for the estimate of a run's events, when they do not run
+    /// [`Workload`]'s closed loop for the whole run (e.g. each makes one
+    /// request and stops); `None` (the default) estimates that loop.
+    fn client_operations(
+        &self,
+        _params: &Self::Params,
+        _layout: &Layout,
+        _run: SimDuration,
+    ) -> Option<f64> {
+        None
+    }
     /// The narrated line of one of its nodes' records, after the node's
     /// name (e.g. `"elected leader of term 3"`); `None` tells it the default
     /// way (`kind key=value ...`).
@@ -190,6 +202,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn default_liveness(&self) -> Option<SimDuration>;
     /// Its periodic work (see [`Model::periodic_work`]).
     fn periodic_work(&self, copies: f64) -> Vec<Work>;
+    /// See [`Model::client_operations`].
+    fn client_operations(&self, run: SimDuration) -> Option<f64>;
     /// See [`Model::narrate`].
     fn narrate(&self, record: &Record) -> Option<String>;
     /// See [`Model::quiet_records`].
@@ -252,6 +266,11 @@ impl<M: Model> Configured for Bound<M> {
 
     fn periodic_work(&self, copies: f64) -> Vec<Work> {
         self.model.periodic_work(&self.params, &self.layout, copies)
+    }
+
+    fn client_operations(&self, run: SimDuration) -> Option<f64> {
+        self.model
+            .client_operations(&self.params, &self.layout, run)
     }
 
     fn narrate(&self, record: &Record) -> Option<String> {

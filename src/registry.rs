@@ -151,7 +151,8 @@ impl Registry {
         Registry::default()
     }
 
-    /// faultlab's checks and its models: heartbeat, raft, lease, primary_backup.
+    /// faultlab's checks and its models: heartbeat, raft, lease,
+    /// primary_backup, backoff (and its `exactly_once` check).
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -179,10 +180,14 @@ impl Registry {
             });
         }
         registry
+            .with_check(models::backoff::EXACTLY_ONCE, |_| {
+                Box::new(models::backoff::ExactlyOnce::default())
+            })
             .with(models::heartbeat::HeartbeatModel)
             .with(models::raft::RaftModel)
             .with(models::lease::LeaseModel)
             .with(models::primary_backup::PrimaryBackupModel)
+            .with(models::backoff::BackoffModel)
     }
 
     /// This registry and `model`. Panics if a model of that name is

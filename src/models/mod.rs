@@ -1,6 +1,8 @@
 //! Built-in protocol models. Each is a set of [`crate::node::Node`]
 //! implementations; models know the node API, never the engine.
 //!
+//! - [`backoff`]: clients racing conditional writes to one store, retrying
+//!   conflicts with backoff and jitter (the AWS experiment, 2015).
 //! - [`heartbeat`]: an all-to-all heartbeat failure detector.
 //! - [`lease`]: leader election with leases; a pause or a clock jump makes
 //!   two holders, and fencing tokens keep the storage safe.
@@ -17,6 +19,7 @@
 //! `check/` or the CLI changes, since they know models only through the
 //! trait and the registry.
 
+pub mod backoff;
 pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;
