@@ -8,6 +8,7 @@
 //! ```
 
 use super::{BackoffMsg, BackoffParams};
+use crate::check::service;
 use crate::clock::LocalTime;
 use crate::models::workload::Workload;
 use crate::node::{Ctx, Node, NodeId, TimerId};
@@ -79,7 +80,7 @@ impl Client {
         ctx.storage().put_json(ISSUED_KEY, &self.id);
         ctx.storage().sync();
         self.requested_at = ctx.now_local();
-        ctx.record("request", json!({ "id": self.id }));
+        ctx.record(service::REQUEST, service::detail::request(self.id));
         self.start_attempt(ctx);
     }
 
@@ -87,7 +88,7 @@ impl Client {
     fn start_attempt(&mut self, ctx: &mut Ctx<'_, BackoffMsg>) {
         self.attempt += 1;
         let (id, attempt) = (self.id, self.attempt);
-        ctx.record("call", json!({ "id": id, "attempt": attempt }));
+        ctx.record(service::CALL, service::detail::call(id, attempt));
         ctx.send(STORE, BackoffMsg::Read { id, attempt });
         self.phase = Phase::Reading(ctx.set_timer(self.workload.timeout, TIMEOUT));
     }
@@ -150,17 +151,9 @@ impl Client {
     /// The logical write ended: record `done` and remember it on disk.
     fn finish(&mut self, ctx: &mut Ctx<'_, BackoffMsg>, ok: bool, why: &str) {
         let latency = ctx.now_local().saturating_since(self.requested_at);
-        ctx.record(
-            "done",
-            json!({
-                "id": self.id,
-                "ok": ok,
-                "good": ok,
-                "latency_ns": latency.as_nanos(),
-                "calls": self.attempt,
-                "why": why,
-            }),
-        );
+        // No deadline in this experiment: every success is good.
+        let detail = service::detail::done(self.id, ok, ok, latency.as_nanos(), self.attempt, why);
+        ctx.record(service::DONE, detail);
         ctx.storage().put_json(FINISHED_KEY, &true);
         ctx.storage().sync();
         self.phase = Phase::Finished;

@@ -46,9 +46,9 @@ impl Model for BackoffModel {
 
     fn checks(&self) -> ModelChecks {
         ModelChecks {
-            supported: &["exactly_once"],
+            supported: &["exactly_once", "service", "goodput_slo"],
             default: &["exactly_once"],
-            always: &["exactly_once"],
+            always: &["exactly_once", "service"],
         }
     }
 
@@ -132,7 +132,7 @@ impl Model for BackoffModel {
 
     /// The contract's per-call records: far too many to narrate.
     fn quiet_records(&self) -> &'static [&'static str] {
-        &["request", "call", "done", "served", "shed"]
+        crate::check::service::QUIET_RECORDS
     }
 
     fn node(

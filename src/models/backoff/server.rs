@@ -2,6 +2,7 @@
 //! limit) handling calls in a fixed service time.
 
 use super::{BackoffMsg, BackoffParams};
+use crate::check::service;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
@@ -91,7 +92,7 @@ impl Server {
         };
         ctx.send(from, reply);
         let queue = self.queue.len() as u64;
-        ctx.record("served", json!({ "queue": queue }));
+        ctx.record(service::SERVED, service::detail::served(queue));
     }
 
     /// A conditional write found the version it expected: it lands.
