@@ -1,6 +1,9 @@
 //! Built-in protocol models. Each is a set of [`crate::node::Node`]
 //! implementations; models know the node API, never the engine.
 //!
+//! - [`cache`]: clients reading through a cache in front of a database;
+//!   cold starts and synchronized TTLs make thundering herds, single flight
+//!   and jittered TTLs tame them.
 //! - [`heartbeat`]: an all-to-all heartbeat failure detector.
 //! - [`lease`]: leader election with leases; a pause or a clock jump makes
 //!   two holders, and fencing tokens keep the storage safe.
@@ -17,6 +20,7 @@
 //! `check/` or the CLI changes, since they know models only through the
 //! trait and the registry.
 
+pub mod cache;
 pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;
