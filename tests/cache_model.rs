@@ -133,25 +133,16 @@ fn each_seed(file: &str, mut judge: impl FnMut(u64, &Measures)) {
             report.violations
         );
         let m = measures.lock().unwrap();
-        if std::env::var_os("FAULTLAB_CACHE_PRINT").is_some() {
-            print_seed(file, seed, &m);
-        }
         judge(seed, &m);
     }
 }
 
-/// One line per seed, for tuning: goodput per second and the database's load.
-fn print_seed(file: &str, seed: u64, m: &Measures) {
-    let per_s: Vec<String> = (0..8)
-        .map(|s| format!("{:.0}", m.goodput(s * 1000, s * 1000 + 1000)))
-        .collect();
-    println!(
-        "{file} seed {seed}: goodput/s {} | peak queue {} | fetches {:?} | min 500ms goodput after 2s {:.0}",
-        per_s.join(" "),
-        m.peak_queue(0),
-        m.fetches(2000),
-        m.min_goodput(2000, 6500, 500),
-    );
+/// With `FAULTLAB_CACHE_PRINT` set, one line per seed: what a story measured.
+fn show(file: &str, seed: u64, values: &[(&str, f64)]) {
+    if std::env::var_os("FAULTLAB_CACHE_PRINT").is_some() {
+        let shown: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v:.3}")).collect();
+        println!("{file} seed {seed}: {}", shown.join(" "));
+    }
 }
 
 /// The restart is at 2.1 s; the baseline is 0.5-2 s (all hits).
@@ -183,6 +174,16 @@ fn cold_start_without_coalescing_is_a_thundering_herd() {
             fetches >= 3 * COLD_KEYS,
             "seed {seed}: {fetches} fetches for {COLD_KEYS} keys"
         );
+        show(
+            "cold",
+            seed,
+            &[
+                ("first", first / base),
+                ("second", second / base),
+                ("peak", peak as f64),
+                ("fetches", fetches as f64),
+            ],
+        );
     });
 }
 
@@ -210,6 +211,16 @@ fn cold_start_with_single_flight_fetches_each_key_once_and_rides_it_out() {
             fetches <= COLD_KEYS && most == 1,
             "seed {seed}: {fetches} fetches, {most} of one key"
         );
+        show(
+            "coalesced",
+            seed,
+            &[
+                ("first", first / base),
+                ("second", second / base),
+                ("peak", peak as f64),
+                ("fetches", fetches as f64),
+            ],
+        );
     });
 }
 
@@ -227,8 +238,20 @@ fn synchronized_ttls_expire_together_into_a_herd() {
         );
         let peak = m.peak_queue(EXPIRY_MS);
         assert!(
-            peak >= 60,
+            peak >= 40,
             "seed {seed}: the database's queue peaked at {peak}"
+        );
+        let first = m.goodput(EXPIRY_MS, EXPIRY_MS + 1000) / base;
+        let second = m.goodput(EXPIRY_MS + 1000, EXPIRY_MS + 2000) / base;
+        show(
+            "sync",
+            seed,
+            &[
+                ("first", first),
+                ("second", second),
+                ("low", low / base),
+                ("peak", peak as f64),
+            ],
         );
     });
 }
@@ -237,15 +260,44 @@ fn synchronized_ttls_expire_together_into_a_herd() {
 fn jittered_ttls_spread_the_refreshes() {
     each_seed("scenarios/cache-ttl-jitter.toml", |seed, m| {
         let base = m.goodput(500, 1900);
-        let low = m.min_goodput(500, 7500, 500);
+        let low = m.min_goodput(500, 5500, 500);
         assert!(
-            low >= 0.8 * base,
+            low >= 0.75 * base,
             "seed {seed}: goodput fell to {low:.0}/s, baseline {base:.0}/s"
         );
         let peak = m.peak_queue(0);
         assert!(
-            peak <= 30,
+            peak <= 25,
             "seed {seed}: the database's queue peaked at {peak}"
         );
+        show(
+            "jitter",
+            seed,
+            &[("low", low / base), ("peak", peak as f64)],
+        );
     });
+}
+
+#[test]
+fn a_bad_cache_table_is_an_error_naming_its_line_and_key() {
+    let scenario = |cache: &str| {
+        format!(
+            "model = \"cache\"\nduration = \"1s\"\n[cache]\n{cache}\n[nodes]\ncount = 2\n[workload]\nclients = 1\ntimeout = \"100ms\"\n"
+        )
+    };
+    let err = Scenario::parse(&scenario("ttl_jitter = 1.5"), "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("x.toml:4") && err.contains("cache.ttl_jitter") && err.contains("below 1"),
+        "{err}"
+    );
+    let err = Scenario::parse(&scenario("tll = \"1s\""), "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("x.toml:4") && err.contains("tll"), "{err}");
+    let three = scenario("").replace("count = 2", "count = 3");
+    let err = Scenario::parse(&three, "x.toml").unwrap_err().to_string();
+    assert!(err.contains("exactly two servers"), "{err}");
+    assert!(Scenario::parse(&scenario(""), "x.toml").is_ok());
 }

@@ -128,7 +128,7 @@ impl Model for CacheModel {
     fn servers(&self) -> Servers {
         Servers {
             min: 2,
-            roles: "n1 the database, n2 the cache (exactly two servers)",
+            roles: "n1 the database, n2 the cache, no other servers",
         }
     }
 
