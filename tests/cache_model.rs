@@ -157,16 +157,16 @@ fn cold_start_without_coalescing_is_a_thundering_herd() {
         let first = m.goodput(RESTART_MS, RESTART_MS + 1000);
         let second = m.goodput(RESTART_MS + 1000, RESTART_MS + 2000);
         assert!(
-            first < 0.5 * base,
+            first < 0.35 * base,
             "seed {seed}: goodput {first:.0}/s in the first second, baseline {base:.0}/s"
         );
         assert!(
-            second < 0.9 * base,
+            second < 0.8 * base,
             "seed {seed}: goodput {second:.0}/s in the second second, baseline {base:.0}/s"
         );
         let peak = m.peak_queue(RESTART_MS);
         assert!(
-            peak >= 100,
+            peak >= 80,
             "seed {seed}: the database's queue peaked at {peak}"
         );
         let (fetches, most) = m.fetches(RESTART_MS);
@@ -195,7 +195,7 @@ fn cold_start_with_single_flight_fetches_each_key_once_and_rides_it_out() {
         let first = m.goodput(RESTART_MS, RESTART_MS + 1000);
         let second = m.goodput(RESTART_MS + 1000, RESTART_MS + 2000);
         assert!(
-            first >= 0.4 * base,
+            first >= 0.45 * base,
             "seed {seed}: goodput {first:.0}/s in the first second, baseline {base:.0}/s"
         );
         assert!(
@@ -268,7 +268,7 @@ fn jittered_ttls_spread_the_refreshes() {
         );
         let peak = m.peak_queue(0);
         assert!(
-            peak <= 25,
+            peak <= 35,
             "seed {seed}: the database's queue peaked at {peak}"
         );
         show(
