@@ -48,9 +48,11 @@ const KNOBS: &[KnobInfo] = &[KnobInfo {
     max: 1.0,
 }];
 
-/// The longest a duration knob may be: keeps `ttl` and friends meaningful.
+/// The most database workers (each fetch in service is a map entry and a timer).
 const MAX_WORKERS: u32 = 10_000;
+/// The longest database queue (memory stays bounded on any input).
 const MAX_QUEUE: u32 = 1_000_000;
+/// The steepest popularity: past it, every read is of k1 anyway.
 const MAX_ZIPF: f64 = 10.0;
 
 fn positive(
