@@ -152,7 +152,7 @@ impl Registry {
     }
 
     /// faultlab's checks and its models: heartbeat, raft, lease,
-    /// primary_backup, backoff (and its `exactly_once` check).
+    /// primary_backup, backoff (and its `exactly_once` check), cache.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -188,6 +188,7 @@ impl Registry {
             .with(models::lease::LeaseModel)
             .with(models::primary_backup::PrimaryBackupModel)
             .with(models::backoff::BackoffModel)
+            .with(models::cache::CacheModel)
     }
 
     /// This registry and `model`. Panics if a model of that name is

@@ -3,6 +3,9 @@
 //!
 //! - [`backoff`]: clients racing conditional writes to one store, retrying
 //!   conflicts with backoff and jitter (the AWS experiment, 2015).
+//! - [`cache`]: clients reading through a cache in front of a database;
+//!   cold starts and synchronized TTLs make thundering herds, single flight
+//!   and jittered TTLs tame them.
 //! - [`heartbeat`]: an all-to-all heartbeat failure detector.
 //! - [`lease`]: leader election with leases; a pause or a clock jump makes
 //!   two holders, and fencing tokens keep the storage safe.
@@ -20,6 +23,7 @@
 //! trait and the registry.
 
 pub mod backoff;
+pub mod cache;
 pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;

@@ -1,0 +1,588 @@
+//! Unit tests of the cache model's nodes, each driven by hand through a
+//! [`Harness`]: a hand-built `Ctx` whose sends, timers and records the test
+//! reads back; and of its parameters.
+
+use super::*;
+use crate::clock::LocalTime;
+use crate::model::{Layout, Model};
+use crate::models::workload::Workload;
+use crate::node::{Ctx, Effects, Node, Record, TimerId, TimerOp};
+use crate::rng::SimRng;
+use crate::storage::Storage;
+
+fn ms(n: u64) -> SimDuration {
+    SimDuration::from_millis(n)
+}
+
+fn params() -> CacheParams {
+    CacheParams {
+        workers: 2,
+        queue: 1,
+        service_min: ms(10),
+        service_max: ms(10),
+        ttl: ms(1000),
+        ttl_jitter_span: SimDuration::ZERO,
+        single_flight: false,
+        fetch_timeout: ms(500),
+        prewarm: false,
+        popularity: Arc::new(Popularity::zipf(4, 1.0)),
+    }
+}
+
+const C1: NodeId = NodeId(2);
+const C2: NodeId = NodeId(3);
+
+/// One node under test, and everything it asked for.
+struct Harness<N> {
+    id: NodeId,
+    peers: Vec<NodeId>,
+    names: Vec<String>,
+    storage: Storage,
+    rng: SimRng,
+    next_timer: u64,
+    now: LocalTime,
+    effects: Effects<CacheMsg>,
+    timers: Vec<(TimerId, LocalTime)>,
+    records: Vec<Record>,
+    node: N,
+}
+
+impl<N: Node<CacheMsg>> Harness<N> {
+    fn start(id: NodeId, node: N, storage: Storage) -> Harness<N> {
+        let mut h = Harness {
+            id,
+            peers: Vec::new(),
+            names: ["n1", "n2", "c1", "c2"].map(String::from).to_vec(),
+            storage,
+            rng: SimRng::for_node(7, id.0),
+            next_timer: 0,
+            now: LocalTime(0),
+            effects: Effects::default(),
+            timers: Vec::new(),
+            records: Vec::new(),
+            node,
+        };
+        h.call(|n, ctx| n.on_start(ctx));
+        h
+    }
+
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut N, &mut Ctx<'_, CacheMsg>) -> R,
+    ) -> (R, Vec<(NodeId, CacheMsg)>) {
+        let mut ctx = Ctx {
+            id: self.id,
+            now_local: self.now,
+            peers: &self.peers,
+            names: &self.names,
+            effects: &mut self.effects,
+            storage: &mut self.storage,
+            rng: &mut self.rng,
+            next_timer: &mut self.next_timer,
+        };
+        let out = f(&mut self.node, &mut ctx);
+        for op in self.effects.timers.drain(..) {
+            match op {
+                TimerOp::Set { id, deadline } => self.timers.push((id, deadline)),
+                TimerOp::Cancel(id) => self.timers.retain(|(t, _)| *t != id),
+            }
+        }
+        self.records
+            .extend(self.effects.records.drain(..).map(|p| p.record));
+        (out, std::mem::take(&mut self.effects.sends))
+    }
+
+    fn deliver(&mut self, from: NodeId, msg: CacheMsg) -> Vec<(NodeId, CacheMsg)> {
+        self.call(|n, ctx| n.on_message(ctx, from, msg)).1
+    }
+
+    /// Fires the earliest pending timer, moving the clock to it.
+    fn fire(&mut self) -> Vec<(NodeId, CacheMsg)> {
+        let at = (0..self.timers.len())
+            .min_by_key(|&i| (self.timers[i].1, self.timers[i].0))
+            .expect("a timer is pending");
+        let (timer, deadline) = self.timers.remove(at);
+        self.now = self.now.max(deadline);
+        self.call(|n, ctx| n.on_timer(ctx, timer)).1
+    }
+
+    fn advance(&mut self, d: SimDuration) {
+        self.now = self.now + d;
+    }
+
+    fn kinds(&self) -> Vec<&str> {
+        self.records.iter().map(|r| r.kind.as_str()).collect()
+    }
+}
+
+fn get(id: u64, key: u32) -> CacheMsg {
+    CacheMsg::Get { id, key }
+}
+
+fn answer(id: u64, outcome: Outcome) -> CacheMsg {
+    CacheMsg::Answer { id, outcome }
+}
+
+fn cache(p: &CacheParams) -> Harness<CacheServer> {
+    Harness::start(CACHE, CacheServer::new(p), Storage::new())
+}
+
+/// The fetch the cache sent (exactly one message, to the database).
+fn fetch_of(sent: &[(NodeId, CacheMsg)]) -> (u64, u32) {
+    match sent {
+        [(DATABASE, CacheMsg::Fetch { fetch, key })] => (*fetch, *key),
+        other => panic!("expected one fetch to the database, got {other:?}"),
+    }
+}
+
+#[test]
+fn zipf_popularity_matches_its_formula_and_draws_every_key() {
+    let p = Popularity::zipf(100, 1.0);
+    let h100: f64 = (1..=100).map(|k| 1.0 / k as f64).sum();
+    assert!(
+        (p.probability(0) - 1.0 / h100).abs() < 1e-9,
+        "{}",
+        p.probability(0)
+    );
+    assert!((p.probability(9) - 0.1 / h100).abs() < 1e-9);
+    let uniform = Popularity::zipf(4, 0.0);
+    assert!((0..4).all(|k| (uniform.probability(k) - 0.25).abs() < 1e-9));
+    let mut rng = SimRng::for_node(3, 0);
+    let mut counts = [0u32; 4];
+    for _ in 0..40_000 {
+        counts[uniform.draw(&mut rng) as usize] += 1;
+    }
+    assert!(
+        counts.iter().all(|&c| (9_000..11_000).contains(&c)),
+        "{counts:?}"
+    );
+    let mut top = 0;
+    for _ in 0..10_000 {
+        top += u32::from(p.draw(&mut rng) == 0);
+    }
+    assert!(
+        (1_700..2_150).contains(&top),
+        "k1 drawn {top} times of 10000, expected ~1930"
+    );
+}
+
+#[test]
+fn a_miss_fetches_and_the_fill_makes_the_next_read_a_hit_until_the_ttl() {
+    let p = params();
+    let mut h = cache(&p);
+    assert_eq!(h.kinds(), ["cold"]);
+    let (fetch, key) = fetch_of(&h.deliver(C1, get(1, 2)));
+    assert_eq!(key, 2);
+    let sent = h.deliver(
+        DATABASE,
+        CacheMsg::Fetched {
+            fetch,
+            key,
+            ok: true,
+        },
+    );
+    assert_eq!(sent, [(C1, answer(1, Outcome::Value))]);
+    assert!(h.timers.is_empty(), "the fetch timeout was not cancelled");
+    h.advance(ms(999));
+    assert_eq!(h.deliver(C2, get(7, 2)), [(C2, answer(7, Outcome::Value))]);
+    assert_eq!(h.records.last().unwrap().kind, "hit");
+    h.advance(ms(1));
+    fetch_of(&h.deliver(C2, get(8, 2)));
+    let miss = h.records.last().unwrap();
+    assert_eq!(miss.kind, "miss");
+    assert_eq!(miss.detail["expired"], true);
+    assert_eq!(miss.detail["key"], "k3");
+}
+
+#[test]
+fn without_single_flight_every_miss_is_its_own_fetch() {
+    let p = params();
+    let mut h = cache(&p);
+    let a = fetch_of(&h.deliver(C1, get(1, 0)));
+    let b = fetch_of(&h.deliver(C2, get(1, 0)));
+    assert_ne!(a.0, b.0);
+    assert_eq!(h.node.fetches_in_flight(), 2);
+}
+
+#[test]
+fn single_flight_coalesces_misses_into_one_fetch_and_answers_every_waiter() {
+    let p = CacheParams {
+        single_flight: true,
+        ..params()
+    };
+    let mut h = cache(&p);
+    let (fetch, key) = fetch_of(&h.deliver(C1, get(1, 0)));
+    assert!(
+        h.deliver(C2, get(5, 0)).is_empty(),
+        "a second fetch of a key in flight"
+    );
+    assert_eq!(h.records.last().unwrap().detail["coalesced"], true);
+    fetch_of(&h.deliver(C2, get(6, 1)));
+    let sent = h.deliver(
+        DATABASE,
+        CacheMsg::Fetched {
+            fetch,
+            key,
+            ok: true,
+        },
+    );
+    assert_eq!(
+        sent,
+        [
+            (C1, answer(1, Outcome::Value)),
+            (C2, answer(5, Outcome::Value))
+        ]
+    );
+    // The key is free again: once expired, a new fetch.
+    h.advance(ms(1000));
+    fetch_of(&h.deliver(C1, get(2, 0)));
+}
+
+#[test]
+fn a_shed_fetch_answers_its_waiters_shed_and_fills_nothing() {
+    let p = CacheParams {
+        single_flight: true,
+        ..params()
+    };
+    let mut h = cache(&p);
+    let (fetch, key) = fetch_of(&h.deliver(C1, get(1, 0)));
+    h.deliver(C2, get(2, 0));
+    let sent = h.deliver(
+        DATABASE,
+        CacheMsg::Fetched {
+            fetch,
+            key,
+            ok: false,
+        },
+    );
+    assert_eq!(
+        sent,
+        [
+            (C1, answer(1, Outcome::Shed)),
+            (C2, answer(2, Outcome::Shed))
+        ]
+    );
+    assert_eq!(h.node.expiry(0), None);
+    fetch_of(&h.deliver(C1, get(3, 0)));
+}
+
+#[test]
+fn a_fetch_timeout_answers_error_frees_the_key_and_a_late_reply_still_fills() {
+    let p = CacheParams {
+        single_flight: true,
+        ..params()
+    };
+    let mut h = cache(&p);
+    let (fetch, key) = fetch_of(&h.deliver(C1, get(1, 0)));
+    assert_eq!(h.fire(), [(C1, answer(1, Outcome::Error))]);
+    let (again, _) = fetch_of(&h.deliver(C2, get(2, 0)));
+    assert_ne!(again, fetch);
+    // The first fetch comes back late: nobody waits for it, but the entry fills.
+    assert!(h
+        .deliver(
+            DATABASE,
+            CacheMsg::Fetched {
+                fetch,
+                key,
+                ok: true
+            }
+        )
+        .is_empty());
+    assert_eq!(h.deliver(C1, get(3, 0)), [(C1, answer(3, Outcome::Value))]);
+    // The second fetch's waiter is still answered when it returns.
+    let sent = h.deliver(
+        DATABASE,
+        CacheMsg::Fetched {
+            fetch: again,
+            key,
+            ok: true,
+        },
+    );
+    assert_eq!(sent, [(C2, answer(2, Outcome::Value))]);
+}
+
+#[test]
+fn jittered_ttls_are_drawn_within_the_span_and_differ() {
+    let p = CacheParams {
+        ttl_jitter_span: ms(500),
+        prewarm: true,
+        popularity: Arc::new(Popularity::zipf(200, 1.0)),
+        ..params()
+    };
+    let h = cache(&p);
+    let expiries: Vec<i64> = (0..200)
+        .map(|k| h.node.expiry(k).expect("prewarmed").0)
+        .collect();
+    assert!(
+        expiries
+            .iter()
+            .all(|&e| (500_000_000..=1_000_000_000).contains(&e)),
+        "{expiries:?}"
+    );
+    let spread = expiries.iter().max().unwrap() - expiries.iter().min().unwrap();
+    assert!(
+        spread > 400_000_000,
+        "200 TTLs spread over only {spread} ns"
+    );
+    let fixed = cache(&CacheParams {
+        prewarm: true,
+        ..params()
+    });
+    assert!((0..4).all(|k| fixed.node.expiry(k) == Some(LocalTime(1_000_000_000))));
+}
+
+#[test]
+fn prewarm_fills_only_the_first_start_and_a_restart_is_cold() {
+    let p = CacheParams {
+        prewarm: true,
+        ..params()
+    };
+    let h = cache(&p);
+    assert!(h.kinds().is_empty(), "a prewarmed start is not cold");
+    assert_eq!(h.node.fresh_entries(LocalTime(0)), 4);
+    // A crash keeps the disk (the marker) and loses the memory.
+    let restarted = Harness::start(CACHE, CacheServer::new(&p), h.storage.clone());
+    assert_eq!(restarted.node.fresh_entries(LocalTime(0)), 0);
+    assert_eq!(restarted.kinds(), ["cold"]);
+}
+
+#[test]
+fn the_flush_knob_empties_the_cache_and_other_knobs_are_unknown() {
+    let p = CacheParams {
+        prewarm: true,
+        ..params()
+    };
+    let mut h = cache(&p);
+    let (previous, _) = h.call(|n, ctx| n.on_knob(ctx, "flush", 1.0));
+    assert_eq!(previous, Some(0.0));
+    assert_eq!(h.records.last().unwrap().kind, "flush");
+    assert_eq!(h.records.last().unwrap().detail["entries"], 4);
+    assert_eq!(h.node.fresh_entries(LocalTime(0)), 0);
+    fetch_of(&h.deliver(C1, get(1, 3)));
+    assert_eq!(h.call(|n, ctx| n.on_knob(ctx, "rate", 1.0)).0, None);
+    let mut db = Harness::start(DATABASE, Database::new(&p), Storage::new());
+    assert_eq!(db.call(|n, ctx| n.on_knob(ctx, "flush", 1.0)).0, None);
+    assert_eq!(CacheModel.knobs()[0].name, "flush");
+}
+
+#[test]
+fn the_database_serves_with_its_workers_queues_fifo_and_sheds_when_full() {
+    let p = params(); // 2 workers, queue 1, 10 ms
+    let mut db = Harness::start(DATABASE, Database::new(&p), Storage::new());
+    let fetch = |n: u64| CacheMsg::Fetch { fetch: n, key: 0 };
+    assert!(db.deliver(CACHE, fetch(1)).is_empty());
+    assert!(db.deliver(CACHE, fetch(2)).is_empty());
+    assert!(db.deliver(CACHE, fetch(3)).is_empty());
+    assert_eq!((db.node.busy(), db.node.queue_len()), (2, 1));
+    let shed = db.deliver(CACHE, fetch(4));
+    assert_eq!(
+        shed,
+        [(
+            CACHE,
+            CacheMsg::Fetched {
+                fetch: 4,
+                key: 0,
+                ok: false
+            }
+        )]
+    );
+    assert_eq!(
+        db.records.last().unwrap().detail,
+        serde_json::json!({ "why": "queue_full", "queue": 1 })
+    );
+    let done = db.fire();
+    assert_eq!(
+        done,
+        [(
+            CACHE,
+            CacheMsg::Fetched {
+                fetch: 1,
+                key: 0,
+                ok: true
+            }
+        )]
+    );
+    assert_eq!(
+        db.records.last().unwrap().detail["queue"],
+        0,
+        "fetch 3 left the queue for a worker"
+    );
+    assert_eq!((db.node.busy(), db.node.queue_len()), (2, 0));
+    let order: Vec<u64> = (0..2)
+        .map(|_| match db.fire()[..] {
+            [(_, CacheMsg::Fetched { fetch, .. })] => fetch,
+            ref other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(order, [2, 3]);
+    assert_eq!(db.kinds(), ["shed", "served", "served", "served"]);
+}
+
+fn workload() -> Workload {
+    Workload {
+        clients: 2,
+        think_min: ms(5),
+        think_max: ms(5),
+        timeout: ms(100),
+        read_ppm: 1_000_000,
+        keys: 4,
+    }
+}
+
+#[test]
+fn a_client_records_request_call_and_done_with_its_latency() {
+    let p = params();
+    let mut c = Harness::start(
+        C1,
+        CacheClient::new(workload(), Arc::clone(&p.popularity)),
+        Storage::new(),
+    );
+    let sent = c.fire();
+    let [(CACHE, CacheMsg::Get { id: 1, key })] = sent[..] else {
+        panic!("{sent:?}");
+    };
+    assert!(key < 4);
+    c.advance(ms(30));
+    assert!(c.deliver(CACHE, answer(1, Outcome::Value)).is_empty());
+    assert_eq!(c.kinds(), ["request", "call", "done"]);
+    let done = &c.records[2].detail;
+    assert_eq!(done["ok"], true);
+    assert_eq!(done["good"], true);
+    assert_eq!(done["why"], "ok");
+    assert_eq!(done["latency_ns"], 30_000_000);
+    assert_eq!(done["calls"], 1);
+    assert_eq!(c.timers.len(), 1, "only the think timer is left");
+}
+
+#[test]
+fn a_client_times_out_at_its_deadline_and_ignores_the_late_answer() {
+    let p = params();
+    let mut c = Harness::start(
+        C1,
+        CacheClient::new(workload(), Arc::clone(&p.popularity)),
+        Storage::new(),
+    );
+    c.fire();
+    c.fire(); // the deadline, 100 ms later
+    let done = &c.records.last().unwrap().detail;
+    assert_eq!(
+        (done["ok"].clone(), done["why"].clone()),
+        (false.into(), "timeout".into())
+    );
+    assert!(c.deliver(CACHE, answer(1, Outcome::Value)).is_empty());
+    assert_eq!(c.kinds(), ["request", "call", "done"]);
+    c.fire(); // thinks, then request 2
+    assert_eq!(c.records.last().unwrap().detail["id"], 2);
+    c.deliver(CACHE, answer(2, Outcome::Shed));
+    let done = &c.records.last().unwrap().detail;
+    assert_eq!(
+        (done["good"].clone(), done["why"].clone()),
+        (false.into(), "shed".into())
+    );
+}
+
+fn layout(servers: usize) -> Layout {
+    Layout {
+        servers,
+        workload: Some(workload()),
+    }
+}
+
+fn table() -> CacheTable {
+    CacheTable {
+        workers: None,
+        queue: None,
+        service: None,
+        ttl: None,
+        ttl_jitter: None,
+        single_flight: None,
+        fetch_timeout: None,
+        prewarm: None,
+        zipf: None,
+    }
+}
+
+#[test]
+fn params_have_defaults_and_reject_bad_values_by_key() {
+    let p = CacheModel
+        .params(table(), &layout(2))
+        .expect("defaults are valid");
+    assert_eq!(
+        (p.workers, p.queue, p.ttl, p.keys()),
+        (4, 1000, SimDuration::from_secs(60), 4)
+    );
+    let p = CacheModel
+        .params(
+            CacheTable {
+                ttl_jitter: Some(0.25),
+                ..table()
+            },
+            &layout(2),
+        )
+        .unwrap();
+    assert_eq!(p.ttl_jitter_span, SimDuration::from_secs(15));
+    let key_of = |t: CacheTable| CacheModel.params(t, &layout(2)).unwrap_err().key;
+    assert_eq!(
+        key_of(CacheTable {
+            workers: Some(0),
+            ..table()
+        }),
+        Some("workers".into())
+    );
+    assert_eq!(
+        key_of(CacheTable {
+            queue: Some(2_000_000),
+            ..table()
+        }),
+        Some("queue".into())
+    );
+    assert_eq!(
+        key_of(CacheTable {
+            service: Some([ms(5), ms(1)]),
+            ..table()
+        }),
+        Some("service".into())
+    );
+    assert_eq!(
+        key_of(CacheTable {
+            ttl: Some(SimDuration::ZERO),
+            ..table()
+        }),
+        Some("ttl".into())
+    );
+    assert_eq!(
+        key_of(CacheTable {
+            ttl_jitter: Some(1.0),
+            ..table()
+        }),
+        Some("ttl_jitter".into())
+    );
+    assert_eq!(
+        key_of(CacheTable {
+            ttl_jitter: Some(f64::NAN),
+            ..table()
+        }),
+        Some("ttl_jitter".into())
+    );
+    assert_eq!(
+        key_of(CacheTable {
+            zipf: Some(-1.0),
+            ..table()
+        }),
+        Some("zipf".into())
+    );
+    assert_eq!(
+        key_of(CacheTable {
+            fetch_timeout: Some(SimDuration::ZERO),
+            ..table()
+        }),
+        Some("fetch_timeout".into())
+    );
+    let three = CacheModel.params(table(), &layout(3)).unwrap_err();
+    assert_eq!(three.key, None);
+    assert!(
+        three.message.contains("exactly two servers"),
+        "{}",
+        three.message
+    );
+}
