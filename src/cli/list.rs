@@ -39,6 +39,18 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
             "  {:<15} fault targets: {roles}@crashed, @isolated, @random (+K after any; @others in groups, from, to)",
             ""
         );
+        for k in model.knobs {
+            outln!(
+                io,
+                "  {:<15} knob {} on {}, {} to {}: {}",
+                "",
+                k.name,
+                k.nodes,
+                k.min,
+                k.max,
+                k.about
+            );
+        }
     }
     outln!(io, "checks:");
     for c in registry.checks().map(|c| &c.info) {
