@@ -82,6 +82,14 @@ pub trait Model: Send + Sync + 'static {
     fn periodic_work(&self, _params: &Self::Params, _layout: &Layout, _copies: f64) -> Vec<Work> {
         Vec::new()
     }
+    /// True (the default) if its clients run `[workload]`'s closed loop
+    /// (think, one operation, wait for it): the event estimate counts
+    /// their operations from the think time and timeout. A model whose
+    /// clients offer load their own way (an open loop at a rate) returns
+    /// false and counts them in [`Model::periodic_work`].
+    fn closed_loop_clients(&self) -> bool {
+        true
+    }
     /// The narrated line of one of its nodes' records, after the node's
     /// name (e.g. `"elected leader of term 3"`); `None` tells it the default
     /// way (`kind key=value ...`).
@@ -190,6 +198,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn default_liveness(&self) -> Option<SimDuration>;
     /// Its periodic work (see [`Model::periodic_work`]).
     fn periodic_work(&self, copies: f64) -> Vec<Work>;
+    /// See [`Model::closed_loop_clients`].
+    fn closed_loop_clients(&self) -> bool;
     /// See [`Model::narrate`].
     fn narrate(&self, record: &Record) -> Option<String>;
     /// See [`Model::quiet_records`].
@@ -252,6 +262,10 @@ impl<M: Model> Configured for Bound<M> {
 
     fn periodic_work(&self, copies: f64) -> Vec<Work> {
         self.model.periodic_work(&self.params, &self.layout, copies)
+    }
+
+    fn closed_loop_clients(&self) -> bool {
+        self.model.closed_loop_clients()
     }
 
     fn narrate(&self, record: &Record) -> Option<String> {

@@ -169,6 +169,7 @@ impl Registry {
             .with(models::raft::RaftModel)
             .with(models::lease::LeaseModel)
             .with(models::primary_backup::PrimaryBackupModel)
+            .with(models::zones::ZonesModel)
     }
 
     /// This registry and `model`. Panics if a model of that name is

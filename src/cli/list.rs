@@ -14,12 +14,19 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
         } else {
             checks.always.join(", ")
         };
+        let or_none = |names: &[&str]| {
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
         outln!(
             io,
             "  {:<15} checks: {} (default: {}; always: {always})",
             "",
-            checks.supported.join(", "),
-            checks.default.join(", ")
+            or_none(checks.supported),
+            or_none(checks.default)
         );
         let clients = if model.uses_workload {
             "; clients c1..cN from [workload]"

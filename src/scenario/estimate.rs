@@ -82,7 +82,11 @@ impl Scenario {
         for work in self.model.periodic_work(copies) {
             periodic(work.every, work.events_per_tick, work.what);
         }
-        if let Some(w) = &self.workload {
+        if let Some(w) = self
+            .workload
+            .as_ref()
+            .filter(|_| self.model.closed_loop_clients())
+        {
             terms.push(client_ops(w, run, latency, servers, copies));
         }
         let changes = self.network_changes(run);
