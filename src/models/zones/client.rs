@@ -1,6 +1,7 @@
 //! A client: an open loop of requests at `rate` per second (Poisson), one
 //! call each through the balancer, judged good if it succeeds within the
-//! deadline.
+//! deadline. A crash loses its open requests (they never get a `done`); a
+//! restarted client numbers its requests anew above the old ones.
 
 use super::{Outcome, ZonesMsg, ZonesParams, BALANCER};
 use crate::clock::LocalTime;
@@ -11,6 +12,9 @@ use std::collections::BTreeMap;
 
 /// The timer tag of the next arrival; a call's timeout has tag `id + 1`.
 const ARRIVAL: u64 = 0;
+/// The client's starts, on its disk: incarnation `k` numbers its requests
+/// from `(k - 1) << 32`, so ids stay unique across restarts.
+const INCARNATION_KEY: &str = "incarnation";
 
 /// One client node.
 #[derive(Debug)]
@@ -79,6 +83,10 @@ impl Client {
 
 impl Node<ZonesMsg> for Client {
     fn on_start(&mut self, ctx: &mut Ctx<'_, ZonesMsg>) {
+        let incarnation = ctx.storage().get_json::<u64>(INCARNATION_KEY).unwrap_or(0);
+        ctx.storage().put_json(INCARNATION_KEY, &(incarnation + 1));
+        ctx.storage().sync();
+        self.next_id = incarnation << 32;
         self.schedule_arrival(ctx);
     }
 

@@ -20,7 +20,8 @@ struct Tally {
     requests: Vec<u64>,
     good: Vec<u64>,
     done: u64,
-    /// (client, id) of every `done`: each request ends once.
+    /// (client, id) of every `request` and every `done`: each once.
+    issued: BTreeSet<(u32, u64)>,
     ended: BTreeSet<(u32, u64)>,
     sheds: Vec<String>,
     /// True times (ms) of `scale_out` records, and of `backend_down`.
@@ -56,12 +57,16 @@ impl Checker for Collect {
             }
             v[second] += 1;
         };
+        let key = || (event.node.unwrap().0, r.detail["id"].as_u64().unwrap());
         match r.kind.as_str() {
-            "request" => bump(&mut t.requests),
+            "request" => {
+                bump(&mut t.requests);
+                assert!(t.issued.insert(key()), "request {:?} issued twice", key());
+            }
             "done" => {
                 t.done += 1;
-                let key = (event.node.unwrap().0, r.detail["id"].as_u64().unwrap());
-                assert!(t.ended.insert(key), "request {key:?} ended twice");
+                assert!(t.issued.contains(&key()), "{:?} done, never issued", key());
+                assert!(t.ended.insert(key()), "request {:?} ended twice", key());
                 if r.detail["good"].as_bool().unwrap() {
                     bump(&mut t.good);
                 }
@@ -169,6 +174,28 @@ fn a_set_fault_turns_the_clients_rate_and_the_servers_capacity() {
     assert!(t.requests[4] > 50, "the rate is back: {:?}", t.requests);
     // One worker at n7 (5 requests/s of the 11 to 16 it gets): its queue fills and it sheds.
     assert!(!t.sheds.is_empty() && t.sheds.iter().all(|w| w == "queue_full"));
+}
+
+#[test]
+fn a_restarted_client_numbers_its_requests_anew() {
+    let text = format!(
+        "{}{}",
+        file("zones-static"),
+        "[[faults]]\nat = \"3s\"\nkind = \"crash\"\nnode = \"c1\"\n[[faults]]\nat = \"4s\"\nkind = \"restart\"\nnode = \"c1\"\n",
+    );
+    let t = tally(&text, 1);
+    let after: Vec<u64> = t
+        .issued
+        .iter()
+        .filter(|(c, id)| *c == 14 && *id >= 1 << 32)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(
+        after.first(),
+        Some(&(1 << 32)),
+        "the second incarnation starts at 2^32"
+    );
+    assert!(after.len() > 1000, "{}", after.len());
 }
 
 #[test]
