@@ -102,6 +102,23 @@ fn file(name: &str) -> String {
     std::fs::read_to_string(format!("scenarios/{name}.toml")).unwrap()
 }
 
+/// `text` with the line that sets `key` setting it to `value`.
+fn with(text: &str, key: &str, value: &str) -> String {
+    let prefix = format!("{key} = ");
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| match l.starts_with(&prefix) {
+            true => format!("{prefix}{value}"),
+            false => l.to_string(),
+        })
+        .collect();
+    assert!(
+        lines.iter().any(|l| l == &format!("{prefix}{value}")),
+        "no {key}"
+    );
+    lines.join("\n") + "\n"
+}
+
 #[test]
 fn the_statically_stable_service_keeps_its_goodput_through_a_zone_loss() {
     for seed in [1, 2] {
@@ -131,11 +148,12 @@ fn the_on_demand_service_loses_its_goodput_while_its_control_plane_is_cut_off() 
     assert!(t.goodput(2, 8) > 0.95, "before: {}", t.goodput(2, 8));
     assert!(t.goodput(16, 23) < 0.3, "during: {}", t.goodput(16, 23));
     assert!(t.scale_outs.is_empty(), "the control plane hears nothing");
-    // After the heal the queues take a few seconds to drain.
+    // After the heal the queues of the six servers take seconds to drain
+    // (their waiting requests are served late: wasted work).
     assert!(
-        t.goodput(28, 30) > 0.9,
+        t.goodput(32, 35) > 0.9,
         "after the heal: {}",
-        t.goodput(28, 30)
+        t.goodput(32, 35)
     );
 }
 
@@ -152,11 +170,11 @@ fn the_on_demand_service_scales_out_when_its_control_plane_is_reachable() {
     assert!((8400..=11_000).contains(&first), "launched at {first}ms");
     // Too late for the first seconds; once the new servers serve, it recovers.
     assert!(
-        t.goodput(16, 19) < 0.6,
+        t.goodput(12, 19) < 0.2,
         "before they serve: {}",
-        t.goodput(16, 19)
+        t.goodput(12, 19)
     );
-    assert!(t.goodput(22, 30) > 0.9, "with them: {}", t.goodput(22, 30));
+    assert!(t.goodput(25, 35) > 0.9, "with them: {}", t.goodput(25, 35));
 }
 
 #[test]
@@ -200,9 +218,7 @@ fn a_restarted_client_numbers_its_requests_anew() {
 
 #[test]
 fn a_server_sheds_beyond_its_queue() {
-    let text = file("zones-static")
-        .replace("queue = 50 ", "queue = 2 ")
-        .replace("rate = 65.0 ", "rate = 200.0 ");
+    let text = with(&with(&file("zones-static"), "queue", "2"), "rate", "200.0");
     let t = tally(&text, 1);
     assert!(t.sheds.len() > 1000, "{}", t.sheds.len());
 }
