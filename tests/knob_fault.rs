@@ -539,6 +539,12 @@ fn mistakes_in_a_set_name_their_line_and_field() {
         "node 'c1' is listed twice",
     );
     b(
+        "knob = \"size\"\nvalue = 3\nnodes = [\"@random\", \"@random\", \"@random\", \"@random\", \"@random\"]\n",
+        "nodes =",
+        "faults[0].nodes",
+        "more than 4 names and targets in one fault",
+    );
+    b(
         "knob = \"rate\"\nvalue = 3\nnodes = [\"c1\", \"c9\"]\n",
         "nodes =",
         "faults[0].nodes",

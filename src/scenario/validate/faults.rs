@@ -415,27 +415,21 @@ pub(super) fn fault_of(
         }
         "set" => {
             let (knob, value) = knob_and_value(spanned, field, knobs, src)?;
-            let has = |id: NodeId| match knob.nodes {
-                "servers" => id.index() < servers,
-                "clients" => id.index() >= servers,
-                _ => true,
-            };
-            let lacks = |text: &str| {
-                format!(
+            // A named node must have the knob; targets pick servers only.
+            let check = |p: &Pick, text: &str, at: &dyn Fn(String) -> ScenarioError| {
+                match p {
+                Pick::Node(id) if !has_knob(knob, *id, servers) => Err(at(format!(
                     "{} has no knob '{}' (it is on the model's {})",
                     quoted(text),
                     knob.name,
                     knob.nodes
-                )
-            };
-            // Targets pick servers only.
-            let check = |p: &Pick, text: &str, at: &dyn Fn(String) -> ScenarioError| {
-                match p {
-                Pick::Node(id) if !has(*id) => Err(at(lacks(text))),
-                Pick::Target(_) | Pick::Others(_) if knob.nodes == "clients" => Err(at(format!(
-                    "targets pick servers, and knob '{}' is on the model's clients; name them, or nodes = \"clients\"",
-                    knob.name
                 ))),
+                Pick::Target(_) | Pick::Others(_) if knob.nodes == "clients" => {
+                    Err(at(format!(
+                        "targets pick servers, and knob '{}' is on the model's clients; name them, or nodes = \"clients\"",
+                        knob.name
+                    )))
+                }
                 _ => Ok(()),
             }
             };
@@ -451,42 +445,10 @@ pub(super) fn fault_of(
                     let at = |m: String| src.at(nodes, &key, m);
                     match nodes.get_ref() {
                         toml::Value::String(group) => {
-                            let all = 0..names.len();
-                            let ids: Vec<usize> = match group.as_str() {
-                                "servers" => all.take(servers).collect(),
-                                "clients" => all.skip(servers).collect(),
-                                "all" => all.collect(),
-                                other => return Err(at(format!(
-                                    "'{other}': expected \"clients\", \"servers\", \"all\" or a list of node names and targets such as [\"c1\", \"@leader\"]"
-                                ))),
-                            };
-                            if ids.is_empty() {
-                                return Err(at(format!("this scenario has no {group}")));
-                            }
-                            if let Some(&id) = ids.iter().find(|&&i| !has(NodeId(i as u32))) {
-                                return Err(at(format!(
-                                    "{group} include {}, which has no knob '{}' (it is on the model's {}); expected nodes = \"{}\"",
-                                    names[id], knob.name, knob.nodes, knob.nodes
-                                )));
-                            }
-                            ids.into_iter().map(|i| Pick::Node(NodeId(i as u32))).collect()
+                            knob_group(group, names, servers, knob, &at)?
                         }
                         toml::Value::Array(items) => {
-                            let mut texts = Vec::with_capacity(items.len().min(names.len()));
-                            for item in items {
-                                match item.as_str() {
-                                    Some(text) => texts.push(text.to_string()),
-                                    None => return Err(at(format!(
-                                        "{item}: expected node names or targets, e.g. [\"c1\", \"c2\"]"
-                                    ))),
-                                }
-                                if texts.len() > names.len() {
-                                    break; // `list` says there are too many
-                                }
-                            }
-                            if texts.is_empty() {
-                                return Err(at("an empty list; expected node names or targets".into()));
-                            }
+                            let texts = list_texts(items, names.len(), &at)?;
                             let twice = |text: &str| format!("{} is listed twice", quoted(text));
                             let picks = list(&texts, &at, &mut seen, &twice)?;
                             for (p, text) in picks.iter().zip(&texts) {
@@ -494,9 +456,7 @@ pub(super) fn fault_of(
                             }
                             picks
                         }
-                        other => return Err(at(format!(
-                            "{other}: expected \"clients\", \"servers\", \"all\" or a list of node names and targets"
-                        ))),
+                        other => return Err(at(format!("{other}: {NODES_EXPECTED}"))),
                     }
                 }
                 (Some(_), Some(_)) => {
@@ -514,14 +474,12 @@ pub(super) fn fault_of(
                     ))
                 }
             };
-            aimed(
-                Action::Set {
-                    knob: Arc::from(knob.name),
-                    value,
-                    duration: f.duration,
-                },
-                vec![picks],
-            )
+            let action = Action::Set {
+                knob: Arc::from(knob.name),
+                value,
+                duration: f.duration,
+            };
+            aimed(action, vec![picks])
         }
         "isolate" => single(Action::Isolate)?,
         "reconnect" => single(Action::Reconnect)?,
@@ -614,6 +572,72 @@ fn knob_and_value<'k>(
         ));
     }
     Ok((knob, v))
+}
+
+/// What `nodes` of a `set` takes.
+const NODES_EXPECTED: &str = "expected \"clients\", \"servers\", \"all\" or a list of node names and targets such as [\"c1\", \"@leader\"]";
+
+/// True if node `id` has `knob` (by the knob's `nodes`).
+fn has_knob(knob: &KnobInfo, id: NodeId, servers: usize) -> bool {
+    match knob.nodes {
+        "servers" => id.index() < servers,
+        "clients" => id.index() >= servers,
+        _ => true,
+    }
+}
+
+/// `nodes = "clients"`, `"servers"` or `"all"`: those nodes, each of
+/// which must have `knob`.
+fn knob_group(
+    group: &str,
+    names: &[String],
+    servers: usize,
+    knob: &KnobInfo,
+    at: &dyn Fn(String) -> ScenarioError,
+) -> Result<Vec<Pick>, ScenarioError> {
+    let all = (0..names.len() as u32).map(NodeId);
+    let ids: Vec<NodeId> = match group {
+        "servers" => all.take(servers).collect(),
+        "clients" => all.skip(servers).collect(),
+        "all" => all.collect(),
+        other => return Err(at(format!("'{other}': {NODES_EXPECTED}"))),
+    };
+    if ids.is_empty() {
+        return Err(at(format!("this scenario has no {group}")));
+    }
+    if let Some(id) = ids.iter().find(|&&id| !has_knob(knob, id, servers)) {
+        return Err(at(format!(
+            "{group} include {}, which has no knob '{}' (it is on the model's {}); expected nodes = \"{}\"",
+            names[id.index()],
+            knob.name,
+            knob.nodes,
+            knob.nodes
+        )));
+    }
+    Ok(ids.into_iter().map(Pick::Node).collect())
+}
+
+/// The texts of a list of names and targets; at most `max` + 1 are read
+/// (the caller refuses more than `max`).
+fn list_texts(
+    items: &[toml::Value],
+    max: usize,
+    at: &dyn Fn(String) -> ScenarioError,
+) -> Result<Vec<String>, ScenarioError> {
+    if items.is_empty() {
+        return Err(at("an empty list; expected node names or targets".into()));
+    }
+    items
+        .iter()
+        .take(max + 1)
+        .map(|item| {
+            item.as_str().map(str::to_string).ok_or_else(|| {
+                at(format!(
+                    "{item}: expected node names or targets, e.g. [\"c1\", \"c2\"]"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `set_link`'s latency, loss and duplicate: at least one.
