@@ -24,6 +24,8 @@ struct Tally {
     issued: BTreeSet<(u32, u64)>,
     ended: BTreeSet<(u32, u64)>,
     sheds: Vec<String>,
+    /// `done` records by `why`, from second 9 on.
+    whys_late: std::collections::BTreeMap<String, u64>,
     /// True times (ms) of `scale_out` records, and of `backend_down`.
     scale_outs: Vec<u64>,
     backend_down: Vec<u64>,
@@ -69,6 +71,10 @@ impl Checker for Collect {
                 assert!(t.ended.insert(key()), "request {:?} ended twice", key());
                 if r.detail["good"].as_bool().unwrap() {
                     bump(&mut t.good);
+                }
+                if second >= 9 {
+                    let why = r.detail["why"].as_str().unwrap().to_string();
+                    *t.whys_late.entry(why).or_default() += 1;
                 }
             }
             "shed" => t.sheds.push(r.detail["why"].as_str().unwrap().to_string()),
@@ -214,6 +220,24 @@ fn a_restarted_client_numbers_its_requests_anew() {
         "the second incarnation starts at 2^32"
     );
     assert!(after.len() > 1000, "{}", after.len());
+}
+
+#[test]
+fn with_no_server_in_rotation_requests_fail_at_once() {
+    // The static service without its zone fault: every server cut off at 5s.
+    let base = with(&file("zones-static"), "duration", "\"12s\"");
+    let base = &base[..base.find("[[faults]]").unwrap()];
+    let servers: Vec<String> = (3..=14).map(|i| format!("\"n{i}\"")).collect();
+    let text = format!(
+        "{base}[[faults]]\nat = \"5s\"\nkind = \"partition\"\ngroups = [[{}], [\"n1\", \"n2\", \"c1\", \"c2\"]]\n",
+        servers.join(", ")
+    );
+    let t = tally(&text, 1);
+    // From 9s (the calls sent before the balancer noticed have timed
+    // out), every request ends at once: no server in rotation.
+    let whys: Vec<&str> = t.whys_late.keys().map(String::as_str).collect();
+    assert_eq!(whys, ["error"], "{:?}", t.whys_late);
+    assert!(t.whys_late["error"] > 300, "{:?}", t.whys_late);
 }
 
 #[test]
