@@ -30,31 +30,34 @@
 //!   over the servers in rotation (none: the request fails at once), and
 //!   reports the offered load to the control plane every
 //!   `report_interval`.
-//! - Servers (n3..) do `workers` requests at once, each taking a
-//!   time uniform from half to one and a half `service_time`; up to `queue` more wait, in
-//!   order; beyond that a request is shed. The first `active` servers are
+//! - Servers (n3..) do `workers` requests at once, each taking a time
+//!   uniform from half to one and a half `service_time`; up to `queue`
+//!   more wait, in order; beyond that a request is shed. The first `active` servers are
 //!   in service from the start; the others are standby, idle until the
 //!   control plane launches them (a knob `capacity` sets a server's
 //!   workers).
 //! - The control plane (n2) adds capacity on demand: when the offered load
 //!   per server (in rotation or being provisioned) is above
 //!   `target_utilization` of a server's capacity (`workers /
-//!   service_time`), it launches as many reachable standby servers as
-//!   bring it back under, each in service `provisioning_delay` later. It
-//!   never removes capacity.
+//!   service_time`) in two reports in a row, it launches as many
+//!   reachable standby servers as bring it back under, each in service
+//!   `provisioning_delay` later. It never removes capacity.
 //!
 //! The model knows no zones: the scenarios place servers in zones with
 //! `[nodes] zones` (for the latency between zones) and take a zone away
 //! with a partition. `scenarios/zones-static.toml` provisions each zone for
-//! half the load and loses no goodput beyond the seconds the balancer
-//! takes to notice; `scenarios/zones-on-demand.toml` provisions each zone
-//! for a third, with standby servers to launch, and puts the control plane
-//! in the zone that is lost: the two remaining zones saturate and nothing
-//! scales until the zone returns.
+//! half the load and loses only the calls sent to the lost zone in the
+//! 400ms the balancer takes to notice; `scenarios/zones-on-demand.toml`
+//! provisions each zone for a third, with standby servers to launch, and
+//! puts the control plane in the zone that is lost: the two remaining
+//! zones saturate, their queues fill with requests that will be served
+//! too late, nothing scales, and goodput stays down until the zone
+//! returns and those queues drain.
 //!
-//! Records (the retry family's, see the contract in `crate::check`):
-//! clients `request {id}`, `call {id, attempt}`, `done {id, ok, good,
-//! latency_ns, calls, why}`; servers `served {queue}` and `shed {why,
+//! Records, the retry family's (for the `service` measures): clients
+//! `request {id}`, `call {id, attempt}`, `done {id, ok, good, latency_ns,
+//! calls, why}` (`why`: ok, timeout, shed, or error when no server is in
+//! rotation); servers `served {queue}` and `shed {why,
 //! queue}` (too frequent to narrate); the balancer `backend_down {server}`
 //! and `backend_up {server}`; the control plane `scale_out {launch, rate,
 //! desired, have}`; servers `provisioning {}` and `in_service {}`.
