@@ -82,15 +82,17 @@ pub trait Model: Send + Sync + 'static {
     fn periodic_work(&self, _params: &Self::Params, _layout: &Layout, _copies: f64) -> Vec<Work> {
         Vec::new()
     }
-    /// How many operations (request and reply) its clients make in a run
-    /// of `run`, for the estimate of a run's events, when they do not run
-    /// [`Workload`]'s closed loop for the whole run (e.g. each makes one
-    /// request and stops); `None` (the default) estimates that loop.
-    fn client_operations(
+    /// The events its clients cause in a run of `run`, for the estimate
+    /// of a run's events, when they do not run [`Workload`]'s closed loop
+    /// for the whole run (an open loop at a rate, or one request each and
+    /// stop); `copies` is as in [`Model::periodic_work`]. `None` (the
+    /// default) estimates that closed loop from the think time and timeout.
+    fn client_events(
         &self,
         _params: &Self::Params,
         _layout: &Layout,
         _run: SimDuration,
+        _copies: f64,
     ) -> Option<f64> {
         None
     }
@@ -202,8 +204,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn default_liveness(&self) -> Option<SimDuration>;
     /// Its periodic work (see [`Model::periodic_work`]).
     fn periodic_work(&self, copies: f64) -> Vec<Work>;
-    /// See [`Model::client_operations`].
-    fn client_operations(&self, run: SimDuration) -> Option<f64>;
+    /// See [`Model::client_events`].
+    fn client_events(&self, run: SimDuration, copies: f64) -> Option<f64>;
     /// See [`Model::narrate`].
     fn narrate(&self, record: &Record) -> Option<String>;
     /// See [`Model::quiet_records`].
@@ -268,9 +270,9 @@ impl<M: Model> Configured for Bound<M> {
         self.model.periodic_work(&self.params, &self.layout, copies)
     }
 
-    fn client_operations(&self, run: SimDuration) -> Option<f64> {
+    fn client_events(&self, run: SimDuration, copies: f64) -> Option<f64> {
         self.model
-            .client_operations(&self.params, &self.layout, run)
+            .client_events(&self.params, &self.layout, run, copies)
     }
 
     fn narrate(&self, record: &Record) -> Option<String> {

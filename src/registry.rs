@@ -189,6 +189,7 @@ impl Registry {
             .with(models::primary_backup::PrimaryBackupModel)
             .with(models::backoff::BackoffModel)
             .with(models::cache::CacheModel)
+            .with(models::zones::ZonesModel)
     }
 
     /// This registry and `model`. Panics if a model of that name is

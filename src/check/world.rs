@@ -172,7 +172,9 @@ impl World {
             }
             // An aimed fault is traced as itself only when it was skipped
             // (as `EventKind::Skipped`).
-            Fault::Restart(_) | Fault::Aimed { .. } => {}
+            // A knob turn changes no node's status or link (its per-node
+            // turns are traced as `EventKind::Knob`).
+            Fault::Restart(_) | Fault::Aimed { .. } | Fault::Set { .. } => {}
         }
     }
 

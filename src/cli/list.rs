@@ -14,12 +14,19 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
         } else {
             checks.always.join(", ")
         };
+        let or_none = |names: &[&str]| {
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
         outln!(
             io,
             "  {:<15} checks: {} (default: {}; always: {always})",
             "",
-            checks.supported.join(", "),
-            checks.default.join(", ")
+            or_none(checks.supported),
+            or_none(checks.default)
         );
         let clients = if model.uses_workload {
             "; clients c1..cN from [workload]"
@@ -39,6 +46,18 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
             "  {:<15} fault targets: {roles}@crashed, @isolated, @random (+K after any; @others in groups, from, to)",
             ""
         );
+        for k in model.knobs {
+            outln!(
+                io,
+                "  {:<15} knob {} on {}, {} to {}: {}",
+                "",
+                k.name,
+                k.nodes,
+                k.min,
+                k.max,
+                k.about
+            );
+        }
     }
     outln!(io, "checks:");
     for c in registry.checks().map(|c| &c.info) {

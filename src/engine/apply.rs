@@ -23,6 +23,10 @@ impl<M: Message> Sim<M> {
             self.set_link(fault);
             return;
         }
+        if let Fault::Set { .. } = &fault {
+            self.set_knob(fault);
+            return;
+        }
         let node = match &fault {
             Fault::Crash(n) | Fault::Restart(n) | Fault::Reconnect(n) => Some(*n),
             Fault::Pause { node, .. } | Fault::ClockJump { node, .. } => Some(*node),
@@ -52,7 +56,7 @@ impl<M: Message> Sim<M> {
             Fault::Restart(n) => self.slots[n.index()].node.is_none(),
             Fault::Pause { node, .. } => self.slots[node.index()].node.is_some(),
             Fault::ClockJump { .. } | Fault::LossBurst { .. } | Fault::HealAll => true,
-            Fault::SetLink { .. } => unreachable!("applied above"),
+            Fault::SetLink { .. } | Fault::Set { .. } => unreachable!("applied above"),
             Fault::Aimed { .. } => unreachable!("resolved above"),
         };
         self.push_event(
@@ -66,7 +70,11 @@ impl<M: Message> Sim<M> {
             return;
         }
         match fault {
-            Fault::Partition(_) | Fault::Heal | Fault::Reconnect(_) | Fault::SetLink { .. } => {}
+            Fault::Partition(_)
+            | Fault::Heal
+            | Fault::Reconnect(_)
+            | Fault::SetLink { .. }
+            | Fault::Set { .. } => {}
             Fault::Crash(n) => self.crash_now(n),
             Fault::Restart(n) => self.start_node(n, true),
             Fault::Pause { node, duration } => self.pause_now(node, duration),
@@ -254,6 +262,9 @@ impl<M: Message> Sim<M> {
             self.observe_role(node);
         }
         for payload in held {
+            if let Payload::Knob { node, task } = payload {
+                self.knob_lost_in_crash(node, task);
+            }
             if let Payload::Deliver {
                 from, to, msg_id, ..
             } = payload

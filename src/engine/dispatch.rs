@@ -52,6 +52,7 @@ impl<M: Message> Sim<M> {
             }
             Payload::Expire(index) => self.expire(index),
             Payload::RestoreLinks(index) => self.restore_links(index),
+            Payload::Knob { node, task } => self.turn_knob(node, task),
         }
     }
 
@@ -146,11 +147,21 @@ impl<M: Message> Sim<M> {
     /// effects. While the handler runs, [`Sim::in_handler`] names the node, so
     /// a panic caught outside is blamed on the node only if it came from there.
     fn call(&mut self, id: NodeId, handler: impl FnOnce(&mut dyn Node<M>, &mut Ctx<'_, M>)) {
+        self.call_then(id, handler, |_, _| {});
+    }
+
+    /// [`Sim::call`] for a handler that returns something: `then` sees it
+    /// (and may trace it) before the handler's effects are applied. `None`
+    /// if the node is down.
+    pub(super) fn call_then<R>(
+        &mut self,
+        id: NodeId,
+        handler: impl FnOnce(&mut dyn Node<M>, &mut Ctx<'_, M>) -> R,
+        then: impl FnOnce(&mut Self, &R),
+    ) -> Option<R> {
         let now = self.now;
         let slot = &mut self.slots[id.index()];
-        let Some(node) = slot.node.as_mut() else {
-            return;
-        };
+        let node = slot.node.as_mut()?;
         let syncs_before = slot.storage.sync_count();
         let mut ctx = Ctx {
             id,
@@ -163,12 +174,14 @@ impl<M: Message> Sim<M> {
             next_timer: &mut self.next_timer,
         };
         self.in_handler = Some(id);
-        handler(node.as_mut(), &mut ctx);
+        let out = handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
+        then(self, &out);
         self.apply_effects(id, syncs_before);
         if self.watch_roles {
             self.observe_role(id);
         }
+        Some(out)
     }
 
     fn apply_effects(&mut self, id: NodeId, syncs_before: u64) {

@@ -18,6 +18,7 @@
 
 mod apply;
 mod dispatch;
+mod knob;
 mod noise;
 mod queue;
 pub mod trace;
@@ -25,7 +26,7 @@ mod trigger;
 
 pub use crate::hash::{digest, StableHasher, TraceHasher};
 pub use noise::Noise;
-pub use trace::{EventKind, TraceEvent};
+pub use trace::{EventKind, KnobOutcome, KnobTurn, TraceEvent};
 
 use crate::clock::{Clock, LocalTime};
 use crate::fault::{Fault, TimedFault, TriggeredFault};
@@ -143,6 +144,8 @@ struct Slot<M> {
     pause_generation: u32,
     held: Vec<Payload<M>>,
     noise: NodeNoise,
+    /// Each knob a `set` turned here, with the task that last did (few).
+    knob_sets: Vec<(std::sync::Arc<str>, u32)>,
 }
 
 /// Builds a [`Sim`].
@@ -265,6 +268,7 @@ impl<M: Message> SimBuilder<M> {
                 pause_generation: 0,
                 held: Vec::new(),
                 noise: NodeNoise::default(),
+                knob_sets: Vec::new(),
             })
             .collect();
         let all: Vec<NodeId> = (0..n as u32).map(NodeId).collect();
@@ -297,6 +301,7 @@ impl<M: Message> SimBuilder<M> {
             watch_records: false,
             watch_roles: false,
             link_changes: Vec::new(),
+            knob_tasks: Vec::new(),
             effects: Effects::default(),
             events: Vec::new(),
             next_timer: 0,
@@ -346,6 +351,8 @@ pub struct Sim<M> {
     /// Each `set_link` with a duration: the resolved fault and what it
     /// changed (emptied when it ends or by `heal_all`).
     link_changes: Vec<(Fault, Vec<EdgeChange>)>,
+    /// Each knob turn of a `set` fault and each return (by task index).
+    knob_tasks: Vec<knob::KnobTask>,
     effects: Effects<M>,
     events: Vec<TraceEvent>,
     next_timer: u64,

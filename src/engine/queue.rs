@@ -56,6 +56,11 @@ pub(crate) enum Payload<M> {
     Expire(u32),
     /// Link change `n` (a `set_link` with a duration) ends.
     RestoreLinks(u32),
+    /// Knob task `task` (a `set` fault's turn, or its return) reaches `node`.
+    Knob {
+        node: NodeId,
+        task: u32,
+    },
 }
 
 pub(crate) struct Entry<M> {

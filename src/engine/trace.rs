@@ -17,6 +17,7 @@ use crate::net::DropReason;
 use crate::node::{NodeId, Record};
 use crate::time::SimTime;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// Something that happened at a true time, at a node (or to the network).
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +78,79 @@ pub enum EventKind {
     /// The node crashed while `messages` it had sent were still waiting to
     /// leave (timing noise: for its processing or its disk): they never left.
     Unsent { messages: u64 },
+    /// A `set` fault's knob at the node: turned, set back, or not (the
+    /// fault itself is traced once before, as a [`EventKind::Fault`]).
+    Knob(KnobTurn),
+}
+
+/// A knob of one node turned by a `set` fault, or set back when its
+/// duration ended (`restore`), or why not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KnobTurn {
+    /// The knob's name.
+    pub knob: Arc<str>,
+    /// The value it was to take.
+    pub value: f64,
+    /// True if this sets back the value a node had before a `set`.
+    pub restore: bool,
+    /// What happened.
+    pub outcome: KnobOutcome,
+}
+
+/// What became of a [`KnobTurn`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum KnobOutcome {
+    /// The node took the value; it had `previous`.
+    Set { previous: f64 },
+    /// The node said it has no such knob (`Node::on_knob` returned `None`).
+    NoSuchKnob,
+    /// The node is down (or crashed while the turn waited for its pause).
+    Crashed,
+    /// The node is paused: the turn waits and runs when it resumes.
+    Held,
+    /// A return skipped: the node restarted since, so it has its
+    /// configured value again.
+    Restarted,
+    /// A return skipped: a later `set` turned the knob since.
+    SetAgain,
+}
+
+impl KnobOutcome {
+    /// Why the knob was not turned, as traced (`None` if it was).
+    pub fn skipped(&self) -> Option<&'static str> {
+        Some(match self {
+            KnobOutcome::Set { .. } => return None,
+            KnobOutcome::NoSuchKnob => "no such knob",
+            KnobOutcome::Crashed => "the node is down",
+            KnobOutcome::Held => "the node is paused: held until it resumes",
+            KnobOutcome::Restarted => "the node restarted since: it has its configured value",
+            KnobOutcome::SetAgain => "set again since",
+        })
+    }
+
+    fn code(&self) -> u64 {
+        match self {
+            KnobOutcome::Set { .. } => 0,
+            KnobOutcome::NoSuchKnob => 1,
+            KnobOutcome::Crashed => 2,
+            KnobOutcome::Held => 3,
+            KnobOutcome::Restarted => 4,
+            KnobOutcome::SetAgain => 5,
+        }
+    }
+}
+
+impl KnobTurn {
+    /// A line after the node's name, e.g. `knob rate = 40 (was 10)` or
+    /// `knob rate back to 10 (was 40)`.
+    pub fn describe(&self) -> String {
+        let verb = if self.restore { "back to" } else { "=" };
+        let text = format!("knob {} {verb} {}", self.knob, self.value);
+        match self.outcome {
+            KnobOutcome::Set { previous } => format!("{text} (was {previous})"),
+            other => format!("{text}: not set, {}", other.skipped().expect("skipped")),
+        }
+    }
 }
 
 impl EventKind {
@@ -96,6 +170,7 @@ impl EventKind {
             EventKind::LossBurstEnd => "loss_burst_end",
             EventKind::Record(_) => "record",
             EventKind::Unsent { .. } => "unsent",
+            EventKind::Knob(_) => "knob",
         }
     }
 }
@@ -164,6 +239,20 @@ impl TraceEvent {
                 hash_json(&record.detail, h);
             }
             EventKind::Unsent { messages } => h.words(&[11, *messages]),
+            EventKind::Knob(turn) => {
+                h.word(12);
+                h.bytes(turn.knob.as_bytes());
+                let previous = match turn.outcome {
+                    KnobOutcome::Set { previous } => previous.to_bits(),
+                    _ => 0,
+                };
+                h.words(&[
+                    turn.value.to_bits(),
+                    u64::from(turn.restore),
+                    turn.outcome.code(),
+                    previous,
+                ]);
+            }
         }
     }
 
@@ -241,6 +330,19 @@ impl TraceEvent {
             EventKind::Unsent { messages } => {
                 obj.insert("messages".into(), json!(messages));
             }
+            EventKind::Knob(turn) => {
+                obj.insert("knob".into(), json!(turn.knob.as_ref()));
+                obj.insert("value".into(), json!(turn.value));
+                obj.insert("restore".into(), json!(turn.restore));
+                match turn.outcome {
+                    KnobOutcome::Set { previous } => {
+                        obj.insert("previous".into(), json!(previous));
+                    }
+                    other => {
+                        obj.insert("skipped".into(), json!(other.skipped()));
+                    }
+                }
+            }
         }
         Value::Object(obj)
     }
@@ -287,6 +389,7 @@ impl TraceEvent {
             EventKind::Unsent { messages } => line.push_str(&format!(
                 "unsent: {messages} messages were still waiting to leave (processing or disk sync)"
             )),
+            EventKind::Knob(turn) => line.push_str(&turn.describe()),
             other => line.push_str(other.name()),
         }
         line

@@ -21,6 +21,7 @@ use crate::net::{Cut, Latency, LinkChange};
 use crate::node::NodeId;
 use crate::rng::Probability;
 use crate::time::{SimDuration, SimTime};
+use std::sync::Arc;
 pub use target::Target;
 pub use when::{FaultSchedule, FaultTime, Observation, PlannedFault, TriggeredFault};
 
@@ -63,6 +64,17 @@ pub enum Fault {
         to: Vec<NodeId>,
         change: LinkChange,
         symmetric: bool,
+        duration: Option<SimDuration>,
+    },
+    /// Turn the model's knob `knob` to `value` on each of `nodes` that is
+    /// up ([`crate::Node::on_knob`]): a crashed node is skipped, a paused
+    /// one takes it when it resumes. With `duration`, each node that took
+    /// it is set back that much later to the value it returned, unless
+    /// the knob was set again there or the node restarted since.
+    Set {
+        knob: Arc<str>,
+        value: f64,
+        nodes: Vec<NodeId>,
         duration: Option<SimDuration>,
     },
     /// `action` on the nodes `picks` name when the fault fires: one list of
@@ -126,6 +138,12 @@ pub enum Action {
         symmetric: bool,
         duration: Option<SimDuration>,
     },
+    /// [`Fault::Set`]: one list, the nodes.
+    Set {
+        knob: Arc<str>,
+        value: f64,
+        duration: Option<SimDuration>,
+    },
 }
 
 impl Action {
@@ -148,6 +166,16 @@ impl Action {
                 by_ns: *by_ns,
             },
             Action::Partition => Fault::Partition(Cut::Groups(nodes)),
+            Action::Set {
+                knob,
+                value,
+                duration,
+            } => Fault::Set {
+                knob: Arc::clone(knob),
+                value: *value,
+                nodes: nodes.swap_remove(0),
+                duration: *duration,
+            },
             Action::Bridge => Fault::Partition(Cut::Groups(nodes.split_off(1))),
             Action::OneWay | Action::SetLink { .. } => {
                 let to = nodes.pop().expect("from and to");
@@ -268,6 +296,18 @@ impl Fault {
                 }
                 text
             }
+            Fault::Set {
+                knob,
+                value,
+                nodes,
+                duration,
+            } => {
+                let mut text = format!("set {knob} = {value} on {}", set(nodes));
+                if let Some(duration) = duration {
+                    text.push_str(&format!(" for {duration}"));
+                }
+                text
+            }
             Fault::Aimed { action, picks } => {
                 // Described as the fault on placeholder nodes, one per pick, renamed.
                 let mut with_picks = names.to_vec();
@@ -304,6 +344,7 @@ impl Fault {
             Fault::LossBurst { .. } => "loss_burst",
             Fault::HealAll => "heal_all",
             Fault::SetLink { .. } => "set_link",
+            Fault::Set { .. } => "set",
             Fault::Aimed { action, picks } => {
                 let placeholders = picks
                     .iter()
@@ -322,6 +363,10 @@ impl Fault {
             Fault::SetLink {
                 duration: Some(duration),
                 ..
+            }
+            | Fault::Set {
+                duration: Some(duration),
+                ..
             } => *duration,
             Fault::Aimed {
                 action: Action::Pause(duration),
@@ -330,6 +375,10 @@ impl Fault {
             | Fault::Aimed {
                 action:
                     Action::SetLink {
+                        duration: Some(duration),
+                        ..
+                    }
+                    | Action::Set {
                         duration: Some(duration),
                         ..
                     },
@@ -401,7 +450,7 @@ mod tests {
                 symmetric: true,
                 duration: Some(SimDuration::from_secs(1)),
             },
-            picks: vec![vec![Pick::Target(leader)], vec![others]],
+            picks: vec![vec![Pick::Target(leader.clone())], vec![others]],
         };
         assert_eq!(
             link.describe(&names),
@@ -409,5 +458,19 @@ mod tests {
         );
         assert_eq!(link.kind(), "set_link");
         assert_eq!(link.length(), SimDuration::from_secs(1));
+        let set = Fault::Aimed {
+            action: Action::Set {
+                knob: Arc::from("capacity"),
+                value: 2.5,
+                duration: Some(SimDuration::from_secs(5)),
+            },
+            picks: vec![vec![Pick::Target(leader), Pick::Node(NodeId(3))]],
+        };
+        assert_eq!(
+            set.describe(&names),
+            "set capacity = 2.5 on {@leader,c1} for 5s"
+        );
+        assert_eq!(set.kind(), "set");
+        assert_eq!(set.length(), SimDuration::from_secs(5));
     }
 }

@@ -13,6 +13,8 @@
 //!   reads it serves stale reads (the linearizability canary).
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
+//! - [`zones`]: a service over availability zones with a balancer and a
+//!   control plane that scales out: static stability.
 //! - [`workload`]: what clients do.
 //!
 //! Each model is also a [`crate::Model`] (in its `model.rs`): its name, its
@@ -29,3 +31,4 @@ pub mod lease;
 pub mod primary_backup;
 pub mod raft;
 pub mod workload;
+pub mod zones;

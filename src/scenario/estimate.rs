@@ -83,8 +83,13 @@ impl Scenario {
             periodic(work.every, work.events_per_tick, work.what);
         }
         if let Some(w) = &self.workload {
-            let ops = self.model.client_operations(longest);
-            terms.push(client_ops(w, ops, run, latency, servers, copies));
+            terms.push(match self.model.client_events(longest, copies) {
+                Some(events) => Term {
+                    events,
+                    what: format!("{} clients' requests", w.clients),
+                },
+                None => client_ops(w, run, latency, servers, copies),
+            });
         }
         let changes = self.network_changes(run);
         if changes > 0.0 {
@@ -139,19 +144,10 @@ fn servers_and_clients(scenario: &Scenario) -> f64 {
 /// Clients' operations (`ops`, from the model; else a closed loop for the
 /// whole run): each is a think timer, a request, its replication to the
 /// other servers and back, and a reply.
-fn client_ops(
-    w: &Workload,
-    ops: Option<f64>,
-    run: f64,
-    latency: f64,
-    servers: f64,
-    copies: f64,
-) -> Term {
-    let ops = ops.unwrap_or_else(|| {
-        let think = (w.think_min.as_nanos() as f64 + w.think_max.as_nanos() as f64) / 2.0;
-        let op = (think + (4.0 * latency).min(w.timeout.as_nanos() as f64)).max(1.0);
-        f64::from(w.clients) * run / op
-    });
+fn client_ops(w: &Workload, run: f64, latency: f64, servers: f64, copies: f64) -> Term {
+    let think = (w.think_min.as_nanos() as f64 + w.think_max.as_nanos() as f64) / 2.0;
+    let op = (think + (4.0 * latency).min(w.timeout.as_nanos() as f64)).max(1.0);
+    let ops = f64::from(w.clients) * run / op;
     Term {
         events: ops * (1.0 + (2.0 + 2.0 * (servers - 1.0)) * copies),
         what: format!("{} clients' operations", w.clients),

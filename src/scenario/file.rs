@@ -171,9 +171,9 @@ pub struct FaultSection {
     /// `["0ms", "75ms"]` drawn per seed (default 0).
     pub delay: Option<Spanned<toml::Value>>,
     /// partition, one_way, bridge, isolate, heal, crash, restart, pause,
-    /// clock_jump, loss_burst, set_link, heal_all.
+    /// clock_jump, loss_burst, set_link, set, heal_all.
     pub kind: Spanned<String>,
-    /// The node (crash, restart, pause, clock_jump, isolate, bridge).
+    /// The node (crash, restart, pause, clock_jump, isolate, bridge, set).
     pub node: Option<Spanned<String>>,
     /// Groups of nodes or targets (partition, bridge).
     pub groups: Option<Spanned<Vec<Vec<String>>>>,
@@ -181,7 +181,8 @@ pub struct FaultSection {
     pub from: Option<Spanned<Vec<String>>>,
     /// One-way, set_link: receivers (nodes or targets).
     pub to: Option<Spanned<Vec<String>>>,
-    /// How long (pause, loss_burst; set_link: until the links return).
+    /// How long (pause, loss_burst; set_link: until the links return;
+    /// set: until the knobs return).
     pub duration: Option<SimDuration>,
     /// Clock jump: signed amount, e.g. `"-2s"`.
     pub by: Option<Spanned<String>>,
@@ -195,6 +196,12 @@ pub struct FaultSection {
     pub duplicate: Option<Spanned<f64>>,
     /// set_link: change the links `to -> from` too (default false).
     pub symmetric: Option<bool>,
+    /// set: the model's knob to turn (`faultlab list` shows them).
+    pub knob: Option<Spanned<String>>,
+    /// set: the knob's new value.
+    pub value: Option<Spanned<f64>>,
+    /// set: `"clients"`, `"servers"`, `"all"`, or a list of names and targets.
+    pub nodes: Option<Spanned<toml::Value>>,
 }
 
 /// One `[[steps]]` entry: one of `fault`, `sleep`, `check` or `stop`.

@@ -419,7 +419,8 @@ fn tells(event: &TraceEvent) -> bool {
         | EventKind::LinksRestored { .. }
         | EventKind::Resume
         | EventKind::LossBurstEnd
-        | EventKind::Unsent { .. } => true,
+        | EventKind::Unsent { .. }
+        | EventKind::Knob(_) => true,
         EventKind::Record(record) => !QUIET_RECORDS.contains(&record.kind.as_str()),
         _ => false,
     }
@@ -441,6 +442,7 @@ fn narrate(event: &TraceEvent, names: &[String]) -> String {
             event.kind.fault_line(names).expect("a fault event")
         }
         EventKind::Resume => format!("{node} resumes"),
+        EventKind::Knob(turn) => format!("{node} {}", turn.describe()),
         EventKind::LossBurstEnd => "loss burst ends".to_string(),
         EventKind::Unsent { messages } => {
             format!("{node} never sent {messages} messages: they waited for its processing or disk")

@@ -102,14 +102,17 @@ impl Model for BackoffModel {
     /// Each client makes one write; a round of conflicts costs every
     /// remaining client a call or two, so the calls grow as N^2 / 2 (the
     /// most, with no backoff: N(N+1) if each round has one winner).
-    fn client_operations(
+    /// Each call is the client's send, the store's receipt and reply, and
+    /// the client's receipt.
+    fn client_events(
         &self,
         _params: &BackoffParams,
         layout: &Layout,
         _run: SimDuration,
+        copies: f64,
     ) -> Option<f64> {
         let n = f64::from(layout.workload.map_or(0, |w| w.clients));
-        Some(n * (n + 4.0) / 2.0)
+        Some(n * (n + 4.0) / 2.0 * (1.0 + 2.0 * copies))
     }
 
     fn narrate(&self, _params: &BackoffParams, record: &Record) -> Option<String> {

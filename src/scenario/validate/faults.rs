@@ -4,6 +4,7 @@
 use super::{describe_names, latency_of, probability, signed_duration, Source};
 use crate::fault::target::CRASHED;
 use crate::fault::{Action, Fault, FaultTime, Observation, Pick, PlannedFault, Target};
+use crate::model::KnobInfo;
 use crate::net::LinkChange;
 use crate::node::NodeId;
 use crate::scenario::file::{FaultSection, ScenarioFile};
@@ -24,6 +25,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
         "clock_jump" => &["node", "by"],
         "loss_burst" => &["probability", "duration"],
         "heal" | "heal_all" => &[],
+        "set" => &["knob", "value"],
         _ => return None,
     })
 }
@@ -32,11 +34,12 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
 fn optional_fields(kind: &str) -> &'static [&'static str] {
     match kind {
         "set_link" => &["latency", "loss", "duplicate", "symmetric", "duration"],
+        "set" => &["nodes", "node", "duration"],
         _ => &[],
     }
 }
 
-const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, reconnect, heal, crash, restart, pause, clock_jump, loss_burst, set_link, heal_all";
+const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, reconnect, heal, crash, restart, pause, clock_jump, loss_burst, set_link, set, heal_all";
 
 /// The file's `[[faults]]`, in file order, each with its time as written.
 pub(super) fn faults(
@@ -44,6 +47,7 @@ pub(super) fn faults(
     names: &[String],
     servers: usize,
     roles: &[&'static str],
+    knobs: &[KnobInfo],
     duration: SimDuration,
     src: &Source<'_>,
 ) -> Result<Vec<PlannedFault>, ScenarioError> {
@@ -51,7 +55,7 @@ pub(super) fn faults(
     for (i, spanned) in raw.faults.iter().enumerate() {
         let field = format!("faults[{i}]");
         let time = fault_time(spanned, &field, servers, roles, duration, src)?;
-        let fault = fault_of(spanned, &field, names, servers, roles, src)?;
+        let fault = fault_of(spanned, &field, names, servers, roles, knobs, src)?;
         out.push(PlannedFault { time, fault });
     }
     Ok(out)
@@ -194,7 +198,8 @@ fn observation(
 
 /// What one fault entry does (its `kind` and the keys that kind takes;
 /// its time is the caller's). `field` names the entry in errors, e.g.
-/// `faults[2]`; `roles` are the model's, for targets such as `@leader`.
+/// `faults[2]`; `roles` are the model's, for targets such as `@leader`,
+/// and `knobs` its knobs, for `set`.
 /// A fault whose nodes are all named is returned resolved; one with a
 /// target (`@leader`, `@others`, ...) as [`Fault::Aimed`].
 pub(super) fn fault_of(
@@ -203,6 +208,7 @@ pub(super) fn fault_of(
     names: &[String],
     servers: usize,
     roles: &[&'static str],
+    knobs: &[KnobInfo],
     src: &Source<'_>,
 ) -> Result<Fault, ScenarioError> {
     let f = spanned.get_ref();
@@ -227,6 +233,9 @@ pub(super) fn fault_of(
         ("loss", f.loss.is_some()),
         ("duplicate", f.duplicate.is_some()),
         ("symmetric", f.symmetric.is_some()),
+        ("knob", f.knob.is_some()),
+        ("value", f.value.is_some()),
+        ("nodes", f.nodes.is_some()),
     ];
     for (key, is_present) in present {
         if is_present && !required.contains(&key) && !optional.contains(&key) {
@@ -404,6 +413,74 @@ pub(super) fn fault_of(
             };
             aimed(action, vec![from_picks, to_picks])
         }
+        "set" => {
+            let (knob, value) = knob_and_value(spanned, field, knobs, src)?;
+            // A named node must have the knob; targets pick servers only.
+            let check = |p: &Pick, text: &str, at: &dyn Fn(String) -> ScenarioError| {
+                match p {
+                Pick::Node(id) if !has_knob(knob, *id, servers) => Err(at(format!(
+                    "{} has no knob '{}' (it is on the model's {})",
+                    quoted(text),
+                    knob.name,
+                    knob.nodes
+                ))),
+                Pick::Target(_) | Pick::Others(_) if knob.nodes == "clients" => {
+                    Err(at(format!(
+                        "targets pick servers, and knob '{}' is on the model's clients; name them, or nodes = \"clients\"",
+                        knob.name
+                    )))
+                }
+                _ => Ok(()),
+            }
+            };
+            let picks = match (&f.node, &f.nodes) {
+                (Some(n), None) => {
+                    let at = |m: String| src.at(n, &format!("{field}.node"), m);
+                    let p = pick(n.get_ref(), &at, "node", false)?;
+                    check(&p, n.get_ref(), &at)?;
+                    vec![p]
+                }
+                (None, Some(nodes)) => {
+                    let key = format!("{field}.nodes");
+                    let at = |m: String| src.at(nodes, &key, m);
+                    match nodes.get_ref() {
+                        toml::Value::String(group) => {
+                            knob_group(group, names, servers, knob, &at)?
+                        }
+                        toml::Value::Array(items) => {
+                            let texts = list_texts(items, names.len(), &at)?;
+                            let twice = |text: &str| format!("{} is listed twice", quoted(text));
+                            let picks = list(&texts, &at, &mut seen, &twice)?;
+                            for (p, text) in picks.iter().zip(&texts) {
+                                check(p, text, &at)?;
+                            }
+                            picks
+                        }
+                        other => return Err(at(format!("{other}: {NODES_EXPECTED}"))),
+                    }
+                }
+                (Some(_), Some(_)) => {
+                    return Err(src.at(
+                        spanned,
+                        &format!("{field}.node"),
+                        "give node or nodes, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(src.at(
+                        spanned,
+                        &format!("{field}.nodes"),
+                        "a 'set' fault needs nodes (\"clients\", \"servers\", \"all\" or a list of names) or node (a name or a target such as \"@leader\")",
+                    ))
+                }
+            };
+            let action = Action::Set {
+                knob: Arc::from(knob.name),
+                value,
+                duration: f.duration,
+            };
+            aimed(action, vec![picks])
+        }
         "isolate" => single(Action::Isolate)?,
         "reconnect" => single(Action::Reconnect)?,
         "heal" => Fault::Heal,
@@ -446,6 +523,121 @@ fn aimed(action: Action, picks: Vec<Vec<Pick>>) -> Fault {
         Some(nodes) => action.on(nodes),
         None => Fault::Aimed { action, picks },
     }
+}
+
+/// `set`'s knob (one of the model's) and value (within the knob's range),
+/// and its duration (longer than 0 if given).
+fn knob_and_value<'k>(
+    spanned: &Spanned<FaultSection>,
+    field: &str,
+    knobs: &'k [KnobInfo],
+    src: &Source<'_>,
+) -> Result<(&'k KnobInfo, f64), ScenarioError> {
+    let f = spanned.get_ref();
+    let name = f.knob.as_ref().expect("checked present");
+    let Some(knob) = knobs.iter().find(|k| k.name == name.get_ref()) else {
+        let known = if knobs.is_empty() {
+            "this model has no knobs (faultlab list shows each model's)".to_string()
+        } else {
+            let each: Vec<String> = knobs
+                .iter()
+                .map(|k| format!("{} ({}, {} to {})", k.name, k.nodes, k.min, k.max))
+                .collect();
+            format!("this model's knobs are {}", each.join(", "))
+        };
+        return Err(src.at(
+            name,
+            &format!("{field}.knob"),
+            format!("unknown knob '{}'; {known}", name.get_ref()),
+        ));
+    };
+    let value = f.value.as_ref().expect("checked present");
+    let v = *value.get_ref();
+    // `contains` is false for NaN too.
+    if !(knob.min..=knob.max).contains(&v) {
+        return Err(src.at(
+            value,
+            &format!("{field}.value"),
+            format!(
+                "{v} is outside knob '{}''s range; expected {} to {} ({})",
+                knob.name, knob.min, knob.max, knob.about
+            ),
+        ));
+    }
+    if f.duration == Some(SimDuration::ZERO) {
+        return Err(src.at(
+            spanned,
+            &format!("{field}.duration"),
+            "a duration of 0 would set the knob back at once; expected e.g. \"5s\", or no duration (the value stays)",
+        ));
+    }
+    Ok((knob, v))
+}
+
+/// What `nodes` of a `set` takes.
+const NODES_EXPECTED: &str = "expected \"clients\", \"servers\", \"all\" or a list of node names and targets such as [\"c1\", \"@leader\"]";
+
+/// True if node `id` has `knob` (by the knob's `nodes`).
+fn has_knob(knob: &KnobInfo, id: NodeId, servers: usize) -> bool {
+    match knob.nodes {
+        "servers" => id.index() < servers,
+        "clients" => id.index() >= servers,
+        _ => true,
+    }
+}
+
+/// `nodes = "clients"`, `"servers"` or `"all"`: those nodes, each of
+/// which must have `knob`.
+fn knob_group(
+    group: &str,
+    names: &[String],
+    servers: usize,
+    knob: &KnobInfo,
+    at: &dyn Fn(String) -> ScenarioError,
+) -> Result<Vec<Pick>, ScenarioError> {
+    let all = (0..names.len() as u32).map(NodeId);
+    let ids: Vec<NodeId> = match group {
+        "servers" => all.take(servers).collect(),
+        "clients" => all.skip(servers).collect(),
+        "all" => all.collect(),
+        other => return Err(at(format!("'{other}': {NODES_EXPECTED}"))),
+    };
+    if ids.is_empty() {
+        return Err(at(format!("this scenario has no {group}")));
+    }
+    if let Some(id) = ids.iter().find(|&&id| !has_knob(knob, id, servers)) {
+        return Err(at(format!(
+            "{group} include {}, which has no knob '{}' (it is on the model's {}); expected nodes = \"{}\"",
+            names[id.index()],
+            knob.name,
+            knob.nodes,
+            knob.nodes
+        )));
+    }
+    Ok(ids.into_iter().map(Pick::Node).collect())
+}
+
+/// The texts of a list of names and targets; at most `max` + 1 are read
+/// (the caller refuses more than `max`).
+fn list_texts(
+    items: &[toml::Value],
+    max: usize,
+    at: &dyn Fn(String) -> ScenarioError,
+) -> Result<Vec<String>, ScenarioError> {
+    if items.is_empty() {
+        return Err(at("an empty list; expected node names or targets".into()));
+    }
+    items
+        .iter()
+        .take(max + 1)
+        .map(|item| {
+            item.as_str().map(str::to_string).ok_or_else(|| {
+                at(format!(
+                    "{item}: expected node names or targets, e.g. [\"c1\", \"c2\"]"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `set_link`'s latency, loss and duplicate: at least one.

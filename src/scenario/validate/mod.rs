@@ -334,8 +334,9 @@ fn build(
     let peers = peers_of(servers, names.len());
     let topology = topology(&raw, &names, src)?;
     let clocks = clocks(&raw, &names, src)?;
-    let faults = faults::faults(&raw, &names, servers, entry.roles(), duration, src)?;
-    let steps = steps::steps(&raw, &names, servers, entry.roles(), duration, src)?;
+    let (roles, knobs) = (entry.roles(), entry.knobs());
+    let faults = faults::faults(&raw, &names, servers, roles, knobs, duration, src)?;
+    let steps = steps::steps(&raw, &names, servers, roles, knobs, duration, src)?;
     let chaos = chaos(&raw, duration, servers, names.len(), src)?;
     let check_defs = checks(&raw, entry.as_ref(), registry, src)?;
     let liveness = liveness(

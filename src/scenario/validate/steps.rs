@@ -3,6 +3,7 @@
 use super::faults::fault_of;
 use super::faults::time_range;
 use super::Source;
+use crate::model::KnobInfo;
 use crate::scenario::file::{ScenarioFile, StepSection};
 use crate::scenario::script::{max_length, Condition, LogIndex, Mode, Step, StepAction};
 use crate::scenario::ScenarioError;
@@ -15,6 +16,7 @@ pub(super) fn steps(
     names: &[String],
     servers: usize,
     roles: &[&'static str],
+    knobs: &[KnobInfo],
     duration: SimDuration,
     src: &Source<'_>,
 ) -> Result<Vec<Step>, ScenarioError> {
@@ -69,6 +71,7 @@ pub(super) fn steps(
                     names,
                     servers,
                     roles,
+                    knobs,
                     src,
                 )?)
             }
