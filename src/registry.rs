@@ -146,7 +146,7 @@ impl Registry {
         Registry::default()
     }
 
-    /// faultlab's checks and its models: heartbeat, raft, lease, primary_backup.
+    /// faultlab's checks and its models: heartbeat, raft, lease, primary_backup, service.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -169,6 +169,7 @@ impl Registry {
             .with(models::raft::RaftModel)
             .with(models::lease::LeaseModel)
             .with(models::primary_backup::PrimaryBackupModel)
+            .with(models::service::ServiceModel)
     }
 
     /// This registry and `model`. Panics if a model of that name is

@@ -8,6 +8,9 @@
 //!   reads it serves stale reads (the linearizability canary).
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
+//! - [`service`]: servers with workers and a bounded queue, clients that
+//!   time out and retry (backoff, retry budget, circuit breaker): overload,
+//!   metastable failure and load shedding.
 //! - [`workload`]: what clients do.
 //!
 //! Each model is also a [`crate::Model`] (in its `model.rs`): its name, its
@@ -21,4 +24,5 @@ pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;
 pub mod raft;
+pub mod service;
 pub mod workload;
