@@ -82,6 +82,14 @@ pub trait Model: Send + Sync + 'static {
     fn periodic_work(&self, _params: &Self::Params, _layout: &Layout, _copies: f64) -> Vec<Work> {
         Vec::new()
     }
+    /// Its clients' work, for the estimate of a run's events, when the
+    /// model knows it better than the closed-loop guess made from
+    /// `[workload]` (an operation per think time plus a few latencies);
+    /// `None` (the default) keeps that guess. Open-loop clients, whose
+    /// requests arrive at a rate whatever the replies, need this.
+    fn client_work(&self, _params: &Self::Params, _layout: &Layout, _copies: f64) -> Option<Work> {
+        None
+    }
     /// The narrated line of one of its nodes' records, after the node's
     /// name (e.g. `"elected leader of term 3"`); `None` tells it the default
     /// way (`kind key=value ...`).
@@ -190,6 +198,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn default_liveness(&self) -> Option<SimDuration>;
     /// Its periodic work (see [`Model::periodic_work`]).
     fn periodic_work(&self, copies: f64) -> Vec<Work>;
+    /// Its clients' work, if it knows it (see [`Model::client_work`]).
+    fn client_work(&self, copies: f64) -> Option<Work>;
     /// See [`Model::narrate`].
     fn narrate(&self, record: &Record) -> Option<String>;
     /// See [`Model::quiet_records`].
@@ -252,6 +262,10 @@ impl<M: Model> Configured for Bound<M> {
 
     fn periodic_work(&self, copies: f64) -> Vec<Work> {
         self.model.periodic_work(&self.params, &self.layout, copies)
+    }
+
+    fn client_work(&self, copies: f64) -> Option<Work> {
+        self.model.client_work(&self.params, &self.layout, copies)
     }
 
     fn narrate(&self, record: &Record) -> Option<String> {

@@ -82,7 +82,10 @@ impl Scenario {
         for work in self.model.periodic_work(copies) {
             periodic(work.every, work.events_per_tick, work.what);
         }
-        if let Some(w) = &self.workload {
+        let clients = self.model.client_work(copies);
+        if let Some(work) = clients {
+            periodic(work.every, work.events_per_tick, work.what);
+        } else if let Some(w) = &self.workload {
             terms.push(client_ops(w, run, latency, servers, copies));
         }
         let changes = self.network_changes(run);

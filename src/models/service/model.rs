@@ -292,22 +292,19 @@ impl Model for ServiceModel {
         ))
     }
 
-    fn periodic_work(&self, p: &ServiceParams, layout: &Layout, copies: f64) -> Vec<Work> {
+    fn client_work(&self, p: &ServiceParams, layout: &Layout, copies: f64) -> Option<Work> {
         let Arrivals::Open { rate } = p.client.arrivals else {
-            return Vec::new(); // closed loops are counted as the workload's operations
+            return None; // closed loops: the workload's guess
         };
         let clients = layout.workload.map_or(0, |w| w.clients);
-        let total = rate * f64::from(clients);
-        if total <= 0.0 {
-            return Vec::new();
-        }
-        vec![Work {
+        let total = (rate * f64::from(clients)).max(1e-9);
+        Some(Work {
             every: SimDuration::from_nanos((1e9 / total).max(1.0) as u64),
-            // arrival timer, request and call records, the call and its reply,
-            // served, done, the attempt's timer; more with retries.
-            events_per_tick: 6.0 + 2.0 * copies * f64::from(p.client.max_attempts),
-            what: format!("{clients} open-loop clients at {rate}/s each"),
-        }]
+            // the arrival timer, then per attempt the call, the work timer
+            // and the reply (a timeout instead when it is lost or late)
+            events_per_tick: 1.0 + 3.0 * copies,
+            what: format!("{clients} open-loop clients' requests at {rate}/s each"),
+        })
     }
 
     fn narrate(&self, _params: &ServiceParams, record: &Record) -> Option<String> {
