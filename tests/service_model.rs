@@ -112,7 +112,8 @@ fn load(file: &str) -> Scenario {
 /// seed that broke one, so a sweep of seeds shows how often a story holds).
 macro_rules! want {
     ($bad:expr, $cond:expr, $($why:tt)+) => {
-        if !$cond {
+        let held: bool = $cond;
+        if !held {
             $bad.push(format!($($why)+));
         }
     };
@@ -224,10 +225,7 @@ fn breakers_fail_fast_while_the_server_is_down_and_close_after_it_returns() {
             "seed {seed}: {after} good after vs {before}"
         );
         for client in 1..=4 {
-            let last = r
-                .iter()
-                .filter(|x| x.kind == "breaker" && x.node == client)
-                .last();
+            let last = r.iter().rfind(|x| x.kind == "breaker" && x.node == client);
             let last =
                 last.unwrap_or_else(|| panic!("seed {seed}: c{client}'s breaker never changed"));
             want!(
