@@ -15,6 +15,13 @@ const ARRIVAL: u64 = 0;
 const ATTEMPT: u64 = 1;
 const RETRY: u64 = 2;
 
+/// The storage key of the client's incarnation (1 for its first start).
+const INCARNATION: &str = "incarnation";
+
+/// Request ids of incarnation `k` start after `(k - 1) * ID_SPAN`, so they
+/// stay unique within the client across crashes and restarts.
+pub(crate) const ID_SPAN: u64 = 1_000_000_000;
+
 /// The most requests per second the `rate` knob may set, per client.
 pub(crate) const MAX_RATE: f64 = 100_000.0;
 
@@ -292,6 +299,10 @@ impl Client {
 
 impl Node<ServiceMsg> for Client {
     fn on_start(&mut self, ctx: &mut Ctx<'_, ServiceMsg>) {
+        let before: u64 = ctx.storage().get_json(INCARNATION).unwrap_or(0);
+        ctx.storage().put_json(INCARNATION, &(before + 1));
+        ctx.storage().sync();
+        self.next_id = before.saturating_mul(ID_SPAN);
         self.schedule_next(ctx);
     }
 

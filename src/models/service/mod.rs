@@ -91,7 +91,7 @@
 //! Not modelled: server-side errors other than shedding, load balancers
 //! smarter than a uniform pick, connection limits, request sizes.
 
-mod client;
+pub(crate) mod client;
 pub(crate) mod model;
 mod server;
 #[cfg(test)]

@@ -239,13 +239,6 @@ impl Model for ServiceModel {
         }
     }
 
-    fn servers(&self) -> crate::model::Servers {
-        crate::model::Servers {
-            min: 1,
-            roles: "every node is a server; clients c1..cN come from [workload]",
-        }
-    }
-
     fn knobs(&self) -> &'static [KnobInfo] {
         &[
             KnobInfo {
