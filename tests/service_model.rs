@@ -270,3 +270,63 @@ fn under_three_times_the_load_lifo_and_deadline_drops_keep_goodput_fifo_does_not
     }
     verdict(&bad, 3 * seeds().len());
 }
+
+/// The same pause with closed-loop clients (each waits for its request to
+/// end, then thinks 100-400ms): they can never have more than one request
+/// each in the system, so the queue stays short and goodput returns.
+#[test]
+fn closed_loop_clients_cannot_keep_the_server_overloaded() {
+    let text = std::fs::read_to_string("scenarios/service-metastable.toml").unwrap();
+    assert!(text.contains("rate = 3.0\n") && text.contains("timeout = \"1s\"\n"));
+    let text = text.replace("rate = 3.0\n", "").replace(
+        "timeout = \"1s\"\n",
+        "timeout = \"1s\"\nthink = [\"100ms\", \"400ms\"]\n",
+    );
+    let s = Scenario::parse(&text, "closed-loop.toml").unwrap_or_else(|e| panic!("{e}"));
+    let mut bad = Vec::new();
+    for seed in seeds() {
+        let r = records(&s, seed);
+        let (before, after) = (good_share(&r, 2.0, 8.0), good_share(&r, 12.0, 30.0));
+        println!("closed loop seed {seed}: good {before:.2} before, {after:.2} after");
+        want!(bad, before > 0.9, "seed {seed}: {before} good before");
+        want!(
+            bad,
+            after > 0.9,
+            "seed {seed}: {after} good after the pause"
+        );
+        want!(
+            bad,
+            per_s(&r, "done", 12.0, 30.0, |_| true) > 5.0,
+            "seed {seed}: the clients go on"
+        );
+    }
+    verdict(&bad, seeds().len());
+}
+
+/// A mistake in `[service]` names the file, the line and the key.
+#[test]
+fn a_bad_service_table_is_refused_with_its_line_and_key() {
+    let text = std::fs::read_to_string("scenarios/service-breaker.toml").unwrap();
+    let bad = text.replace("workers = 2\n", "workers = 0\n");
+    let e = Scenario::parse(&bad, "bad.toml").expect_err("0 workers");
+    let line = bad.lines().position(|l| l == "workers = 0").unwrap() + 1;
+    assert_eq!(e.line, Some(line), "{e}");
+    let message = e.to_string();
+    assert!(
+        message.contains("service.workers") && message.contains("expected 1 to"),
+        "{message}"
+    );
+    let bad = text.replace("probes = 2 }", "probes = 0 }");
+    let message = Scenario::parse(&bad, "bad.toml")
+        .expect_err("0 probes")
+        .to_string();
+    assert!(
+        message.contains("service.breaker") && message.contains("probes"),
+        "{message}"
+    );
+    let bad = text.replace("queue = 100\n", "queue = 100\nqueue_size = 3\n");
+    let message = Scenario::parse(&bad, "bad.toml")
+        .expect_err("unknown key")
+        .to_string();
+    assert!(message.contains("queue_size"), "{message}");
+}
