@@ -40,7 +40,8 @@
 //! and a service time drawn per request from `service_time` (times the
 //! `slowdown` knob). A request that finds the queue full is rejected at
 //! once with an error reply (`shed why="queue_full"`; under `lifo` the
-//! *oldest* waiting request is dropped instead, and the newcomer queued).
+//! *oldest* waiting request gets that reply instead, and the newcomer
+//! takes its place).
 //! With `concurrency_limit`, a request that finds that many requests in
 //! the server (working and waiting) is rejected (`why="concurrency"`).
 //! With `shed_expired`, when a worker would take a queued request whose
@@ -78,8 +79,19 @@
 //! latency_ns, calls, why}` with `why` one of `ok`, `timeout`, `shed`,
 //! `breaker_open`, `budget`, `gave_up`, and `breaker {state}`. Servers:
 //! `served {queue}` and `shed {why, queue}`. `good` is `ok` and a latency
-//! within `deadline` (every ok is good without a deadline). Latency is
-//! measured on the client's own clock.
+//! within `deadline`; since no attempt here waits past the deadline, every
+//! ok is good (the difference between throughput, `served`, and goodput is
+//! the work whose reply nobody waited for). Latency is measured on the
+//! client's own clock.
+//!
+//! # Scenarios
+//!
+//! `service-metastable.toml` (a pause tips a server into overload that
+//! retries sustain), `-budget` and `-shed` (two cures),
+//! `service-breaker.toml` (fail fast while the server is down),
+//! `service-shed-{fifo,lifo,deadline}.toml` (three times the capacity under
+//! three policies); `tests/service_model.rs` measures each story and
+//! `examples/service_load.rs` runs the policies from 1x to 5x the load.
 //!
 //! # Knobs
 //!
