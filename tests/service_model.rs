@@ -330,3 +330,31 @@ fn a_bad_service_table_is_refused_with_its_line_and_key() {
         .to_string();
     assert!(message.contains("queue_size"), "{message}");
 }
+
+/// The trigger does not matter, the loop does: instead of the pause, the
+/// server's links to its clients take 1.5s each way for 3s (`set_link`);
+/// the replies come too late, the clients retry, and the server stays
+/// overloaded as after the pause.
+#[test]
+fn a_latency_spike_tips_the_server_into_the_same_lasting_overload() {
+    let text = std::fs::read_to_string("scenarios/service-metastable.toml").unwrap();
+    let pause = "kind = \"pause\"\nnode = \"n1\"\n";
+    assert!(text.contains(pause));
+    let spike = "kind = \"set_link\"\nfrom = [\"n1\"]\nto = [\"c1\", \"c2\", \"c3\", \"c4\"]\n\
+                 latency = { dist = \"constant\", value = \"1500ms\" }\nsymmetric = true\n";
+    let s = Scenario::parse(&text.replace(pause, spike), "spike.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut bad = Vec::new();
+    for seed in seeds() {
+        let r = records(&s, seed);
+        let (before, after) = (good_share(&r, 2.0, 8.0), good_share(&r, 20.0, 30.0));
+        println!("latency spike seed {seed}: good {before:.2} before, {after:.2} after");
+        want!(bad, before > 0.9, "seed {seed}: {before} good before");
+        want!(
+            bad,
+            after < 0.2,
+            "seed {seed}: {after} good after: it recovered"
+        );
+    }
+    verdict(&bad, seeds().len());
+}
