@@ -152,7 +152,8 @@ impl Registry {
     }
 
     /// faultlab's checks and its models: heartbeat, raft, lease,
-    /// primary_backup, backoff (and its `exactly_once` check), cache.
+    /// primary_backup, backoff (and its `exactly_once` check), cache,
+    /// zones, service.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -190,6 +191,7 @@ impl Registry {
             .with(models::backoff::BackoffModel)
             .with(models::cache::CacheModel)
             .with(models::zones::ZonesModel)
+            .with(models::service::ServiceModel)
     }
 
     /// This registry and `model`. Panics if a model of that name is

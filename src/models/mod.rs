@@ -15,6 +15,9 @@
 //!   replicating a key-value store, with its clients.
 //! - [`zones`]: a service over availability zones with a balancer and a
 //!   control plane that scales out: static stability.
+//! - [`service`]: servers with workers and a bounded queue, clients that
+//!   time out and retry (backoff, retry budget, circuit breaker): overload,
+//!   metastable failure and load shedding.
 //! - [`workload`]: what clients do.
 //!
 //! Each model is also a [`crate::Model`] (in its `model.rs`): its name, its
@@ -30,5 +33,6 @@ pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;
 pub mod raft;
+pub mod service;
 pub mod workload;
 pub mod zones;
