@@ -417,10 +417,13 @@ fn a_bad_metrics_key_is_exit_2_with_file_line_and_field() {
 fn list_shows_the_service_checks() {
     let (code, out, _) = cli(&registry(), &["list", "tests/data"]);
     assert_eq!(code, 0, "{out}");
+    // The checks section (a model is named `service` too).
+    let checks = &out[out.find("\nchecks:").expect("a checks section")..];
     let line = |name: &str| {
-        out.lines()
+        checks
+            .lines()
             .find(|l| l.trim_start().starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no {name} in {out}"))
+            .unwrap_or_else(|| panic!("no {name} in {checks}"))
             .to_string()
     };
     assert!(line("service").contains("measure  -> (never fails)"));
