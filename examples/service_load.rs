@@ -72,7 +72,13 @@ fn measure(scenario: &Scenario, seed: u64) -> (f64, f64) {
         ..RunOptions::default()
     };
     let report = run(scenario, seed, options);
-    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    // The scenario's own SLO check may judge the overloaded runs; this
+    // example measures them, so only that verdict is expected.
+    assert!(
+        report.violations.iter().all(|v| v.check == "goodput_slo"),
+        "{:?}",
+        report.violations
+    );
     let span = TO - FROM;
     (served.get() as f64 / span, good.get() as f64 / span)
 }
