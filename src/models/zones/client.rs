@@ -4,10 +4,10 @@
 //! restarted client numbers its requests anew above the old ones.
 
 use super::{Outcome, ZonesMsg, ZonesParams, BALANCER};
+use crate::check::service;
 use crate::clock::LocalTime;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;
-use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The timer tag of the next arrival; a call's timeout has tag `id + 1`.
@@ -56,8 +56,8 @@ impl Client {
     fn issue(&mut self, ctx: &mut Ctx<'_, ZonesMsg>) {
         let id = self.next_id;
         self.next_id += 1;
-        ctx.record("request", json!({ "id": id }));
-        ctx.record("call", json!({ "id": id, "attempt": 1 }));
+        ctx.record(service::REQUEST, service::detail::request(id));
+        ctx.record(service::CALL, service::detail::call(id, 1));
         ctx.send(BALANCER, ZonesMsg::Request { id, attempt: 1 });
         let timer = ctx.set_timer(self.params.timeout, id + 1);
         self.open.insert(id, (ctx.now_local(), timer));
@@ -74,10 +74,8 @@ impl Client {
         let latency = ctx.now_local().saturating_since(issued);
         let ok = why == "ok";
         let good = ok && latency <= self.params.deadline;
-        ctx.record(
-            "done",
-            json!({ "id": id, "ok": ok, "good": good, "latency_ns": latency.as_nanos(), "calls": 1, "why": why }),
-        );
+        let detail = service::detail::done(id, ok, good, latency.as_nanos(), 1, why);
+        ctx.record(service::DONE, detail);
     }
 }
 

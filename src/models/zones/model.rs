@@ -240,7 +240,7 @@ impl Model for ZonesModel {
     }
 
     fn quiet_records(&self) -> &'static [&'static str] {
-        &["request", "call", "done", "served", "shed"]
+        crate::check::service::QUIET_RECORDS
     }
 
     fn node(&self, params: &ZonesParams, layout: &Layout, id: NodeId) -> Box<dyn Node<ZonesMsg>> {

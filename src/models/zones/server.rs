@@ -7,6 +7,7 @@
 //! ```
 
 use super::{Outcome, ServerState, ZonesMsg, ZonesParams, BALANCER};
+use crate::check::service;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;
 use serde_json::json;
@@ -71,7 +72,7 @@ impl Server {
     }
 
     fn shed(&mut self, ctx: &mut Ctx<'_, ZonesMsg>, call: Call, why: &str) {
-        ctx.record("shed", json!({ "why": why, "queue": self.queue() }));
+        ctx.record(service::SHED, service::detail::shed(why, self.queue()));
         let reply = ZonesMsg::Reply {
             id: call.id,
             attempt: call.attempt,
@@ -104,7 +105,7 @@ impl Server {
         };
         ctx.send(call.client, reply);
         self.start_work(ctx);
-        ctx.record("served", json!({ "queue": self.queue() }));
+        ctx.record(service::SERVED, service::detail::served(self.queue()));
     }
 }
 
