@@ -16,7 +16,8 @@
 //! - [`retry`]: client resilience policies (backoff, retry budget, circuit
 //!   breaker), pure types any model's clients may hold;
 //! - [`check`]: judges of a run's trace;
-//! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds.
+//! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds;
+//! - [`plot`]: pictures of runs and sweeps (plotters, an embedded font).
 //!
 //! A protocol is a type implementing [`node::Node`]; see
 //! `examples/bench_engine.rs` for the smallest one.
@@ -33,6 +34,7 @@ pub mod model;
 pub mod models;
 pub mod net;
 pub mod node;
+pub mod plot;
 pub mod registry;
 pub mod report;
 pub mod retry;
