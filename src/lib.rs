@@ -19,7 +19,8 @@
 //! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds.
 //!
 //! A protocol is a type implementing [`node::Node`]; see
-//! `examples/bench_engine.rs` for the smallest one.
+//! `examples/bench_engine.rs` for the smallest one, and
+//! [`node::testing::NodeHarness`] to unit-test one node without the engine.
 
 pub mod check;
 pub mod cli;
