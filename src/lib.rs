@@ -20,7 +20,8 @@
 //! - [`plot`]: pictures of runs and sweeps (plotters, an embedded font).
 //!
 //! A protocol is a type implementing [`node::Node`]; see
-//! `examples/bench_engine.rs` for the smallest one.
+//! `examples/bench_engine.rs` for the smallest one, and
+//! [`node::testing::NodeHarness`] to unit-test one node without the engine.
 
 pub mod check;
 pub mod cli;

@@ -14,6 +14,8 @@
 //! restart builds a fresh value with the node's factory and calls
 //! [`Node::on_start`] again, where it reads what it synced before.
 
+pub mod testing;
+
 use crate::clock::LocalTime;
 use crate::history::{OpType, Value};
 use crate::rng::SimRng;

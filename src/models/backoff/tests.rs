@@ -1,14 +1,13 @@
-//! The store and the client, each driven by hand through a [`Harness`]: a
-//! hand-built `Ctx` whose sends, timers and records the test reads back.
+//! The store and the client, each driven by hand through a [`NodeHarness`]:
+//! a hand-built `Ctx` whose sends, timers and records the test reads back.
 
 use super::client::{RETRY, START, TIMEOUT};
 use super::server::SERVICE;
 use super::*;
 use crate::clock::LocalTime;
 use crate::models::workload::Workload;
-use crate::node::{Ctx, Effects, Node, NodeId, Record, TimerId, TimerOp};
-use crate::rng::SimRng;
-use crate::storage::Storage;
+use crate::node::testing::NodeHarness;
+use crate::node::{Node, NodeId, Record};
 
 fn ms(n: u64) -> SimDuration {
     SimDuration::from_millis(n)
@@ -39,112 +38,31 @@ fn workload() -> Workload {
     }
 }
 
-/// One node under test (n1 the store, n2 and n3 clients), and what it asked for.
-struct Harness {
-    id: NodeId,
-    peers: Vec<NodeId>,
-    names: Vec<String>,
-    storage: Storage,
-    rng: SimRng,
-    next_timer: u64,
-    now: LocalTime,
-    effects: Effects<BackoffMsg>,
-    timers: Vec<(TimerId, LocalTime)>,
-    records: Vec<Record>,
-    node: Box<dyn Node<BackoffMsg>>,
+/// `node` as node `id` (n1 the store, n2 and n3 clients), started; every
+/// handler must sync what it wrote.
+fn start<N: Node<BackoffMsg>>(id: u32, node: N) -> NodeHarness<BackoffMsg, N> {
+    let mut h = NodeHarness::new(NodeId(id), node)
+        .with_peers((0..3).filter(|&i| i != id).map(NodeId))
+        .with_names(["n1", "c1", "c2"])
+        .with_seed(1)
+        .with_sync_check();
+    h.start();
+    h
 }
 
-impl Harness {
-    fn new(id: u32, node: Box<dyn Node<BackoffMsg>>) -> Harness {
-        let mut h = Harness {
-            id: NodeId(id),
-            peers: (0..3).filter(|&i| i != id).map(NodeId).collect(),
-            names: vec!["n1".into(), "c1".into(), "c2".into()],
-            storage: Storage::new(),
-            rng: SimRng::for_node(1, id),
-            next_timer: 0,
-            now: LocalTime(0),
-            effects: Effects::default(),
-            timers: Vec::new(),
-            records: Vec::new(),
-            node,
-        };
-        h.call(|n, ctx| n.on_start(ctx));
-        h
-    }
+/// The store under test.
+fn store(p: BackoffParams) -> NodeHarness<BackoffMsg, Server> {
+    start(0, Server::new(p))
+}
 
-    fn store(p: BackoffParams) -> Harness {
-        Harness::new(0, Box::new(Server::new(p)))
-    }
+/// A client under test (n2).
+fn client(p: BackoffParams) -> NodeHarness<BackoffMsg, Client> {
+    start(1, Client::new(p, workload()))
+}
 
-    fn client(p: BackoffParams) -> Harness {
-        Harness::new(1, Box::new(Client::new(p, workload())))
-    }
-
-    fn call(
-        &mut self,
-        f: impl FnOnce(&mut dyn Node<BackoffMsg>, &mut Ctx<'_, BackoffMsg>),
-    ) -> Vec<(NodeId, BackoffMsg)> {
-        let mut ctx = Ctx {
-            id: self.id,
-            now_local: self.now,
-            peers: &self.peers,
-            names: &self.names,
-            effects: &mut self.effects,
-            storage: &mut self.storage,
-            rng: &mut self.rng,
-            next_timer: &mut self.next_timer,
-        };
-        f(self.node.as_mut(), &mut ctx);
-        assert!(
-            !self.storage.has_unsynced(),
-            "a handler left unsynced writes"
-        );
-        for op in self.effects.timers.drain(..) {
-            match op {
-                TimerOp::Set { id, deadline } => self.timers.push((id, deadline)),
-                TimerOp::Cancel(id) => self.timers.retain(|(t, _)| *t != id),
-            }
-        }
-        self.records
-            .extend(self.effects.records.drain(..).map(|p| p.record));
-        std::mem::take(&mut self.effects.sends)
-    }
-
-    fn deliver(&mut self, from: u32, msg: BackoffMsg) -> Vec<(NodeId, BackoffMsg)> {
-        self.call(|n, ctx| n.on_message(ctx, NodeId(from), msg))
-    }
-
-    /// Fires the earliest pending timer with `tag`, moving the clock to it.
-    fn fire(&mut self, tag: u64) -> Vec<(NodeId, BackoffMsg)> {
-        let at = self
-            .timers
-            .iter()
-            .enumerate()
-            .filter(|(_, (t, _))| t.tag() == tag)
-            .min_by_key(|(_, (_, d))| *d)
-            .map(|(i, _)| i)
-            .unwrap_or_else(|| panic!("no timer with tag {tag} pending"));
-        let (timer, deadline) = self.timers.remove(at);
-        self.now = self.now.max(deadline);
-        self.call(|n, ctx| n.on_timer(ctx, timer))
-    }
-
-    fn pending(&self, tag: u64) -> Vec<SimDuration> {
-        self.timers
-            .iter()
-            .filter(|(t, _)| t.tag() == tag)
-            .map(|(_, d)| d.saturating_since(self.now))
-            .collect()
-    }
-
-    fn records_of(&self, kind: &str) -> Vec<&serde_json::Value> {
-        self.records
-            .iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| &r.detail)
-            .collect()
-    }
+/// A client's crash and restart: timers gone, unsynced writes lost, a fresh node.
+fn restart(c: &mut NodeHarness<BackoffMsg, Client>) {
+    c.restart(Client::new(params(EXPONENTIAL), workload()));
 }
 
 fn read(attempt: u32) -> BackoffMsg {
@@ -161,10 +79,10 @@ fn write(attempt: u32, expected: u64) -> BackoffMsg {
 
 #[test]
 fn the_store_lands_the_first_conditional_write_and_rejects_the_stale_one() {
-    let mut store = Harness::store(params(Backoff::None {}));
+    let mut store = store(params(Backoff::None {}));
     // Both clients read version 0.
-    store.deliver(1, read(1));
-    store.deliver(2, read(1));
+    store.deliver(NodeId(1), read(1));
+    store.deliver(NodeId(2), read(1));
     let mut replies = store.fire(SERVICE);
     replies.extend(store.fire(SERVICE));
     let version_0 = |to: u32| {
@@ -179,8 +97,8 @@ fn the_store_lands_the_first_conditional_write_and_rejects_the_stale_one() {
     };
     assert_eq!(replies, vec![version_0(1), version_0(2)]);
     // Both write conditionally on version 0: c1's lands, c2's conflicts.
-    store.deliver(1, write(1, 0));
-    store.deliver(2, write(1, 0));
+    store.deliver(NodeId(1), write(1, 0));
+    store.deliver(NodeId(2), write(1, 0));
     let landed = store.fire(SERVICE);
     let conflict = store.fire(SERVICE);
     assert_eq!(
@@ -210,7 +128,7 @@ fn the_store_lands_the_first_conditional_write_and_rejects_the_stale_one() {
     assert_eq!(writes[0]["client"], "c1");
     assert_eq!(writes[0]["version"], 1);
     // c2 reads again (version 1) and its write on version 1 lands.
-    store.deliver(2, read(2));
+    store.deliver(NodeId(2), read(2));
     assert_eq!(
         store.fire(SERVICE),
         vec![(
@@ -222,7 +140,7 @@ fn the_store_lands_the_first_conditional_write_and_rejects_the_stale_one() {
             }
         )]
     );
-    store.deliver(2, write(2, 1));
+    store.deliver(NodeId(2), write(2, 1));
     assert_eq!(
         store.fire(SERVICE),
         vec![(
@@ -239,12 +157,12 @@ fn the_store_lands_the_first_conditional_write_and_rejects_the_stale_one() {
 
 #[test]
 fn with_one_worker_calls_wait_in_arrival_order() {
-    let mut store = Harness::store(BackoffParams {
+    let mut store = store(BackoffParams {
         workers: Some(1),
         ..params(Backoff::None {})
     });
-    store.deliver(1, read(1));
-    store.deliver(2, read(1));
+    store.deliver(NodeId(1), read(1));
+    store.deliver(NodeId(2), read(1));
     assert_eq!(store.pending(SERVICE), vec![ms(1)], "one call in service");
     assert_eq!(store.fire(SERVICE)[0].0, NodeId(1));
     assert_eq!(
@@ -263,7 +181,7 @@ fn with_one_worker_calls_wait_in_arrival_order() {
 
 #[test]
 fn a_client_reads_then_writes_on_the_version_it_read() {
-    let mut c = Harness::client(params(EXPONENTIAL));
+    let mut c = client(params(EXPONENTIAL));
     // Think time 0: the write begins at start, with a read.
     assert_eq!(
         c.records_of("request"),
@@ -275,7 +193,7 @@ fn a_client_reads_then_writes_on_the_version_it_read() {
     );
     assert!(c.pending(START).is_empty());
     let sent = c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::ReadReply {
             id: 1,
             attempt: 1,
@@ -287,9 +205,9 @@ fn a_client_reads_then_writes_on_the_version_it_read() {
 
 #[test]
 fn a_conflict_backs_off_by_the_policy_then_retries_with_a_fresh_read() {
-    let mut c = Harness::client(params(EXPONENTIAL));
+    let mut c = client(params(EXPONENTIAL));
     c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::ReadReply {
             id: 1,
             attempt: 1,
@@ -297,7 +215,7 @@ fn a_conflict_backs_off_by_the_policy_then_retries_with_a_fresh_read() {
         },
     );
     let sent = c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::WriteReply {
             id: 1,
             attempt: 1,
@@ -309,7 +227,7 @@ fn a_conflict_backs_off_by_the_policy_then_retries_with_a_fresh_read() {
     assert_eq!(c.fire(RETRY), vec![(NodeId(0), read(2))]);
     assert_eq!(c.records_of("call").last().unwrap()["attempt"], 2);
     c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::ReadReply {
             id: 1,
             attempt: 2,
@@ -317,7 +235,7 @@ fn a_conflict_backs_off_by_the_policy_then_retries_with_a_fresh_read() {
         },
     );
     c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::WriteReply {
             id: 1,
             attempt: 2,
@@ -330,9 +248,9 @@ fn a_conflict_backs_off_by_the_policy_then_retries_with_a_fresh_read() {
 
 #[test]
 fn without_backoff_a_conflict_retries_at_once() {
-    let mut c = Harness::client(params(Backoff::None {}));
+    let mut c = client(params(Backoff::None {}));
     c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::ReadReply {
             id: 1,
             attempt: 1,
@@ -340,7 +258,7 @@ fn without_backoff_a_conflict_retries_at_once() {
         },
     );
     let sent = c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::WriteReply {
             id: 1,
             attempt: 1,
@@ -353,18 +271,18 @@ fn without_backoff_a_conflict_retries_at_once() {
 
 #[test]
 fn a_client_finishes_exactly_once_and_never_writes_again() {
-    let mut c = Harness::client(params(EXPONENTIAL));
+    let mut c = client(params(EXPONENTIAL));
     c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::ReadReply {
             id: 1,
             attempt: 1,
             version: 0,
         },
     );
-    c.advance_to(ms(3));
+    c.set_now(LocalTime(0) + ms(3));
     c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::WriteReply {
             id: 1,
             attempt: 1,
@@ -377,10 +295,10 @@ fn a_client_finishes_exactly_once_and_never_writes_again() {
         done[0],
         &serde_json::json!({ "id": 1, "ok": true, "good": true, "latency_ns": 3_000_000u64, "calls": 1, "why": "ok" })
     );
-    assert!(c.timers.is_empty(), "nothing left to do");
+    assert!(c.timers().is_empty(), "nothing left to do");
     // A duplicate answer, or a late one, changes nothing.
     let sent = c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::WriteReply {
             id: 1,
             attempt: 1,
@@ -390,14 +308,14 @@ fn a_client_finishes_exactly_once_and_never_writes_again() {
     assert!(sent.is_empty());
     assert_eq!(c.records_of("done").len(), 1);
     // A restart after the write ended does not write again.
-    c.restart();
-    assert!(c.records_of("request").len() == 1 && c.timers.is_empty());
+    restart(&mut c);
+    assert!(c.records_of("request").len() == 1 && c.timers().is_empty());
 }
 
 #[test]
 fn a_restart_mid_write_abandons_it_and_issues_a_new_id() {
-    let mut c = Harness::client(params(EXPONENTIAL));
-    c.restart();
+    let mut c = client(params(EXPONENTIAL));
+    restart(&mut c);
     let ids: Vec<u64> = c
         .records_of("request")
         .iter()
@@ -408,14 +326,14 @@ fn a_restart_mid_write_abandons_it_and_issues_a_new_id() {
 
 #[test]
 fn a_timed_out_call_is_retried_and_its_late_reply_ignored() {
-    let mut c = Harness::client(params(EXPONENTIAL));
+    let mut c = client(params(EXPONENTIAL));
     assert_eq!(c.pending(TIMEOUT), vec![ms(100)]);
     c.fire(TIMEOUT);
     assert_eq!(c.pending(RETRY), vec![ms(10)]);
     c.fire(RETRY);
     // The reply to attempt 1's read arrives late: ignored.
     let sent = c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::ReadReply {
             id: 1,
             attempt: 1,
@@ -424,7 +342,7 @@ fn a_timed_out_call_is_retried_and_its_late_reply_ignored() {
     );
     assert!(sent.is_empty());
     let sent = c.deliver(
-        0,
+        NodeId(0),
         BackoffMsg::ReadReply {
             id: 1,
             attempt: 2,
@@ -436,13 +354,13 @@ fn a_timed_out_call_is_retried_and_its_late_reply_ignored() {
 
 #[test]
 fn a_client_gives_up_after_max_attempts() {
-    let mut c = Harness::client(BackoffParams {
+    let mut c = client(BackoffParams {
         max_attempts: 2,
         ..params(Backoff::None {})
     });
     for attempt in 1..=2 {
         c.deliver(
-            0,
+            NodeId(0),
             BackoffMsg::ReadReply {
                 id: 1,
                 attempt,
@@ -450,7 +368,7 @@ fn a_client_gives_up_after_max_attempts() {
             },
         );
         c.deliver(
-            0,
+            NodeId(0),
             BackoffMsg::WriteReply {
                 id: 1,
                 attempt,
@@ -465,20 +383,6 @@ fn a_client_gives_up_after_max_attempts() {
     assert_eq!(done[0]["calls"], 2);
     assert_eq!(c.records_of("gave_up").len(), 1);
     assert_eq!(c.records_of("call").len(), 2, "no third attempt");
-}
-
-impl Harness {
-    fn advance_to(&mut self, t: SimDuration) {
-        self.now = LocalTime(t.as_nanos() as i64);
-    }
-
-    /// A crash and restart: timers gone, unsynced writes lost, a fresh node.
-    fn restart(&mut self) {
-        self.storage.lose_unsynced();
-        self.timers.clear();
-        self.node = Box::new(Client::new(params(EXPONENTIAL), workload()));
-        self.call(|n, ctx| n.on_start(ctx));
-    }
 }
 
 #[test]

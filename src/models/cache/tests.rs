@@ -1,12 +1,13 @@
 //! Unit tests of the cache model's nodes, each driven by hand through a
-//! [`Harness`]: a hand-built `Ctx` whose sends, timers and records the test
-//! reads back; and of its parameters.
+//! [`NodeHarness`]: a hand-built `Ctx` whose sends, timers and records the
+//! test reads back; and of its parameters.
 
 use super::*;
 use crate::clock::LocalTime;
 use crate::model::{Layout, Model};
 use crate::models::workload::Workload;
-use crate::node::{Ctx, Effects, Node, Record, TimerId, TimerOp};
+use crate::node::testing::NodeHarness;
+use crate::node::Node;
 use crate::rng::SimRng;
 use crate::storage::Storage;
 
@@ -33,86 +34,17 @@ const C1: NodeId = NodeId(2);
 const C2: NodeId = NodeId(3);
 
 /// One node under test, and everything it asked for.
-struct Harness<N> {
-    id: NodeId,
-    peers: Vec<NodeId>,
-    names: Vec<String>,
-    storage: Storage,
-    rng: SimRng,
-    next_timer: u64,
-    now: LocalTime,
-    effects: Effects<CacheMsg>,
-    timers: Vec<(TimerId, LocalTime)>,
-    records: Vec<Record>,
-    node: N,
-}
+type Harness<N> = NodeHarness<CacheMsg, N>;
 
-impl<N: Node<CacheMsg>> Harness<N> {
-    fn start(id: NodeId, node: N, storage: Storage) -> Harness<N> {
-        let mut h = Harness {
-            id,
-            peers: Vec::new(),
-            names: ["n1", "n2", "c1", "c2"].map(String::from).to_vec(),
-            storage,
-            rng: SimRng::for_node(7, id.0),
-            next_timer: 0,
-            now: LocalTime(0),
-            effects: Effects::default(),
-            timers: Vec::new(),
-            records: Vec::new(),
-            node,
-        };
-        h.call(|n, ctx| n.on_start(ctx));
-        h
-    }
-
-    fn call<R>(
-        &mut self,
-        f: impl FnOnce(&mut N, &mut Ctx<'_, CacheMsg>) -> R,
-    ) -> (R, Vec<(NodeId, CacheMsg)>) {
-        let mut ctx = Ctx {
-            id: self.id,
-            now_local: self.now,
-            peers: &self.peers,
-            names: &self.names,
-            effects: &mut self.effects,
-            storage: &mut self.storage,
-            rng: &mut self.rng,
-            next_timer: &mut self.next_timer,
-        };
-        let out = f(&mut self.node, &mut ctx);
-        for op in self.effects.timers.drain(..) {
-            match op {
-                TimerOp::Set { id, deadline } => self.timers.push((id, deadline)),
-                TimerOp::Cancel(id) => self.timers.retain(|(t, _)| *t != id),
-            }
-        }
-        self.records
-            .extend(self.effects.records.drain(..).map(|p| p.record));
-        (out, std::mem::take(&mut self.effects.sends))
-    }
-
-    fn deliver(&mut self, from: NodeId, msg: CacheMsg) -> Vec<(NodeId, CacheMsg)> {
-        self.call(|n, ctx| n.on_message(ctx, from, msg)).1
-    }
-
-    /// Fires the earliest pending timer, moving the clock to it.
-    fn fire(&mut self) -> Vec<(NodeId, CacheMsg)> {
-        let at = (0..self.timers.len())
-            .min_by_key(|&i| (self.timers[i].1, self.timers[i].0))
-            .expect("a timer is pending");
-        let (timer, deadline) = self.timers.remove(at);
-        self.now = self.now.max(deadline);
-        self.call(|n, ctx| n.on_timer(ctx, timer)).1
-    }
-
-    fn advance(&mut self, d: SimDuration) {
-        self.now = self.now + d;
-    }
-
-    fn kinds(&self) -> Vec<&str> {
-        self.records.iter().map(|r| r.kind.as_str()).collect()
-    }
+/// `node` as node `id` (of the cache, the database and two clients) on
+/// disk `storage`, started.
+fn start<N: Node<CacheMsg>>(id: NodeId, node: N, storage: Storage) -> Harness<N> {
+    let mut h = NodeHarness::new(id, node)
+        .with_names(["n1", "n2", "c1", "c2"])
+        .with_storage(storage)
+        .with_seed(7);
+    h.start();
+    h
 }
 
 fn get(id: u64, key: u32) -> CacheMsg {
@@ -124,7 +56,7 @@ fn answer(id: u64, outcome: Outcome) -> CacheMsg {
 }
 
 fn cache(p: &CacheParams) -> Harness<CacheServer> {
-    Harness::start(CACHE, CacheServer::new(p), Storage::new())
+    start(CACHE, CacheServer::new(p), Storage::new())
 }
 
 /// The fetch the cache sent (exactly one message, to the database).
@@ -182,13 +114,13 @@ fn a_miss_fetches_and_the_fill_makes_the_next_read_a_hit_until_the_ttl() {
         },
     );
     assert_eq!(sent, [(C1, answer(1, Outcome::Value))]);
-    assert!(h.timers.is_empty(), "the fetch timeout was not cancelled");
+    assert!(h.timers().is_empty(), "the fetch timeout was not cancelled");
     h.advance(ms(999));
     assert_eq!(h.deliver(C2, get(7, 2)), [(C2, answer(7, Outcome::Value))]);
-    assert_eq!(h.records.last().unwrap().kind, "hit");
+    assert_eq!(h.records().last().unwrap().kind, "hit");
     h.advance(ms(1));
     fetch_of(&h.deliver(C2, get(8, 2)));
-    let miss = h.records.last().unwrap();
+    let miss = h.records().last().unwrap();
     assert_eq!(miss.kind, "miss");
     assert_eq!(miss.detail["expired"], true);
     assert_eq!(miss.detail["key"], "k3");
@@ -201,7 +133,7 @@ fn without_single_flight_every_miss_is_its_own_fetch() {
     let a = fetch_of(&h.deliver(C1, get(1, 0)));
     let b = fetch_of(&h.deliver(C2, get(1, 0)));
     assert_ne!(a.0, b.0);
-    assert_eq!(h.node.fetches_in_flight(), 2);
+    assert_eq!(h.node().fetches_in_flight(), 2);
 }
 
 #[test]
@@ -216,7 +148,7 @@ fn single_flight_coalesces_misses_into_one_fetch_and_answers_every_waiter() {
         h.deliver(C2, get(5, 0)).is_empty(),
         "a second fetch of a key in flight"
     );
-    assert_eq!(h.records.last().unwrap().detail["coalesced"], true);
+    assert_eq!(h.records().last().unwrap().detail["coalesced"], true);
     fetch_of(&h.deliver(C2, get(6, 1)));
     let sent = h.deliver(
         DATABASE,
@@ -262,7 +194,7 @@ fn a_shed_fetch_answers_its_waiters_shed_and_fills_nothing() {
             (C2, answer(2, Outcome::Shed))
         ]
     );
-    assert_eq!(h.node.expiry(0), None);
+    assert_eq!(h.node().expiry(0), None);
     fetch_of(&h.deliver(C1, get(3, 0)));
 }
 
@@ -274,7 +206,7 @@ fn a_fetch_timeout_answers_error_frees_the_key_and_a_late_reply_still_fills() {
     };
     let mut h = cache(&p);
     let (fetch, key) = fetch_of(&h.deliver(C1, get(1, 0)));
-    assert_eq!(h.fire(), [(C1, answer(1, Outcome::Error))]);
+    assert_eq!(h.fire_next(), [(C1, answer(1, Outcome::Error))]);
     let (again, _) = fetch_of(&h.deliver(C2, get(2, 0)));
     assert_ne!(again, fetch);
     // The first fetch comes back late: nobody waits for it, but the entry fills.
@@ -311,7 +243,7 @@ fn jittered_ttls_are_drawn_within_the_span_and_differ() {
     };
     let h = cache(&p);
     let expiries: Vec<i64> = (0..200)
-        .map(|k| h.node.expiry(k).expect("prewarmed").0)
+        .map(|k| h.node().expiry(k).expect("prewarmed").0)
         .collect();
     assert!(
         expiries
@@ -328,7 +260,7 @@ fn jittered_ttls_are_drawn_within_the_span_and_differ() {
         prewarm: true,
         ..params()
     });
-    assert!((0..4).all(|k| fixed.node.expiry(k) == Some(LocalTime(1_000_000_000))));
+    assert!((0..4).all(|k| fixed.node().expiry(k) == Some(LocalTime(1_000_000_000))));
 }
 
 #[test]
@@ -339,10 +271,10 @@ fn prewarm_fills_only_the_first_start_and_a_restart_is_cold() {
     };
     let h = cache(&p);
     assert!(h.kinds().is_empty(), "a prewarmed start is not cold");
-    assert_eq!(h.node.fresh_entries(LocalTime(0)), 4);
+    assert_eq!(h.node().fresh_entries(LocalTime(0)), 4);
     // A crash keeps the disk (the marker) and loses the memory.
-    let restarted = Harness::start(CACHE, CacheServer::new(&p), h.storage.clone());
-    assert_eq!(restarted.node.fresh_entries(LocalTime(0)), 0);
+    let restarted = start(CACHE, CacheServer::new(&p), h.storage().clone());
+    assert_eq!(restarted.node().fresh_entries(LocalTime(0)), 0);
     assert_eq!(restarted.kinds(), ["cold"]);
 }
 
@@ -353,27 +285,27 @@ fn the_flush_knob_empties_the_cache_and_other_knobs_are_unknown() {
         ..params()
     };
     let mut h = cache(&p);
-    let (previous, _) = h.call(|n, ctx| n.on_knob(ctx, "flush", 1.0));
+    let (previous, _) = h.knob("flush", 1.0);
     assert_eq!(previous, Some(0.0));
-    assert_eq!(h.records.last().unwrap().kind, "flush");
-    assert_eq!(h.records.last().unwrap().detail["entries"], 4);
-    assert_eq!(h.node.fresh_entries(LocalTime(0)), 0);
+    assert_eq!(h.records().last().unwrap().kind, "flush");
+    assert_eq!(h.records().last().unwrap().detail["entries"], 4);
+    assert_eq!(h.node().fresh_entries(LocalTime(0)), 0);
     fetch_of(&h.deliver(C1, get(1, 3)));
-    assert_eq!(h.call(|n, ctx| n.on_knob(ctx, "rate", 1.0)).0, None);
-    let mut db = Harness::start(DATABASE, Database::new(&p), Storage::new());
-    assert_eq!(db.call(|n, ctx| n.on_knob(ctx, "flush", 1.0)).0, None);
+    assert_eq!(h.knob("rate", 1.0).0, None);
+    let mut db = start(DATABASE, Database::new(&p), Storage::new());
+    assert_eq!(db.knob("flush", 1.0).0, None);
     assert_eq!(CacheModel.knobs()[0].name, "flush");
 }
 
 #[test]
 fn the_database_serves_with_its_workers_queues_fifo_and_sheds_when_full() {
     let p = params(); // 2 workers, queue 1, 10 ms
-    let mut db = Harness::start(DATABASE, Database::new(&p), Storage::new());
+    let mut db = start(DATABASE, Database::new(&p), Storage::new());
     let fetch = |n: u64| CacheMsg::Fetch { fetch: n, key: 0 };
     assert!(db.deliver(CACHE, fetch(1)).is_empty());
     assert!(db.deliver(CACHE, fetch(2)).is_empty());
     assert!(db.deliver(CACHE, fetch(3)).is_empty());
-    assert_eq!((db.node.busy(), db.node.queue_len()), (2, 1));
+    assert_eq!((db.node().busy(), db.node().queue_len()), (2, 1));
     let shed = db.deliver(CACHE, fetch(4));
     assert_eq!(
         shed,
@@ -387,10 +319,10 @@ fn the_database_serves_with_its_workers_queues_fifo_and_sheds_when_full() {
         )]
     );
     assert_eq!(
-        db.records.last().unwrap().detail,
+        db.records().last().unwrap().detail,
         serde_json::json!({ "why": "queue_full", "queue": 1 })
     );
-    let done = db.fire();
+    let done = db.fire_next();
     assert_eq!(
         done,
         [(
@@ -403,13 +335,13 @@ fn the_database_serves_with_its_workers_queues_fifo_and_sheds_when_full() {
         )]
     );
     assert_eq!(
-        db.records.last().unwrap().detail["queue"],
+        db.records().last().unwrap().detail["queue"],
         0,
         "fetch 3 left the queue for a worker"
     );
-    assert_eq!((db.node.busy(), db.node.queue_len()), (2, 0));
+    assert_eq!((db.node().busy(), db.node().queue_len()), (2, 0));
     let order: Vec<u64> = (0..2)
-        .map(|_| match db.fire()[..] {
+        .map(|_| match db.fire_next()[..] {
             [(_, CacheMsg::Fetched { fetch, .. })] => fetch,
             ref other => panic!("{other:?}"),
         })
@@ -432,12 +364,12 @@ fn workload() -> Workload {
 #[test]
 fn a_client_records_request_call_and_done_with_its_latency() {
     let p = params();
-    let mut c = Harness::start(
+    let mut c = start(
         C1,
         CacheClient::new(workload(), Arc::clone(&p.popularity)),
         Storage::new(),
     );
-    let sent = c.fire();
+    let sent = c.fire_next();
     let [(CACHE, CacheMsg::Get { id: 1, key })] = sent[..] else {
         panic!("{sent:?}");
     };
@@ -445,36 +377,36 @@ fn a_client_records_request_call_and_done_with_its_latency() {
     c.advance(ms(30));
     assert!(c.deliver(CACHE, answer(1, Outcome::Value)).is_empty());
     assert_eq!(c.kinds(), ["request", "call", "done"]);
-    let done = &c.records[2].detail;
+    let done = &c.records()[2].detail;
     assert_eq!(done["ok"], true);
     assert_eq!(done["good"], true);
     assert_eq!(done["why"], "ok");
     assert_eq!(done["latency_ns"], 30_000_000);
     assert_eq!(done["calls"], 1);
-    assert_eq!(c.timers.len(), 1, "only the think timer is left");
+    assert_eq!(c.timers().len(), 1, "only the think timer is left");
 }
 
 #[test]
 fn a_client_times_out_at_its_deadline_and_ignores_the_late_answer() {
     let p = params();
-    let mut c = Harness::start(
+    let mut c = start(
         C1,
         CacheClient::new(workload(), Arc::clone(&p.popularity)),
         Storage::new(),
     );
-    c.fire();
-    c.fire(); // the deadline, 100 ms later
-    let done = &c.records.last().unwrap().detail;
+    c.fire_next();
+    c.fire_next(); // the deadline, 100 ms later
+    let done = &c.records().last().unwrap().detail;
     assert_eq!(
         (done["ok"].clone(), done["why"].clone()),
         (false.into(), "timeout".into())
     );
     assert!(c.deliver(CACHE, answer(1, Outcome::Value)).is_empty());
     assert_eq!(c.kinds(), ["request", "call", "done"]);
-    c.fire(); // thinks, then request 2
-    assert_eq!(c.records.last().unwrap().detail["id"], 2);
+    c.fire_next(); // thinks, then request 2
+    assert_eq!(c.records().last().unwrap().detail["id"], 2);
     c.deliver(CACHE, answer(2, Outcome::Shed));
-    let done = &c.records.last().unwrap().detail;
+    let done = &c.records().last().unwrap().detail;
     assert_eq!(
         (done["good"].clone(), done["why"].clone()),
         (false.into(), "shed".into())

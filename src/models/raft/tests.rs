@@ -1,21 +1,20 @@
 //! One test per rule of Figure 2 (named after it), the options, and small
 //! clusters run by the engine.
 //!
-//! Rule tests drive one [`RaftServer`] through a [`Harness`]: a hand-built
-//! `Ctx` whose sends, timers and records the test reads back. Cluster tests
+//! Rule tests drive one [`RaftServer`] through a [`Harness`] (a
+//! [`NodeHarness`]: a hand-built `Ctx` whose sends, timers and records the
+//! test reads back). Cluster tests
 //! build a [`crate::engine::Sim`] of servers and clients.
 
 use super::server::{hex16, ELECTION, HEARTBEAT, QUORUM};
 use super::*;
-use crate::clock::LocalTime;
 use crate::engine::{EventKind, SimBuilder, TraceEvent};
 use crate::fault::Fault;
 use crate::history::{History, OpType};
 use crate::models::workload::Workload;
 use crate::net::Cut;
-use crate::node::{Ctx, Effects, Node, NodeId, Record, TimerId, TimerOp};
-use crate::rng::SimRng;
-use crate::storage::Storage;
+use crate::node::testing::NodeHarness;
+use crate::node::{Node, NodeId};
 use crate::time::{SimDuration, SimTime};
 use std::rc::Rc;
 
@@ -23,143 +22,75 @@ fn ms(n: u64) -> SimDuration {
     SimDuration::from_millis(n)
 }
 
-/// One server under test, and everything it asked for.
+/// One server under test (with its parameters, for a restart), and
+/// everything it asked for; every handler must sync what it wrote.
 struct Harness {
-    id: NodeId,
-    peers: Vec<NodeId>,
-    names: Vec<String>,
-    storage: Storage,
-    rng: SimRng,
-    next_timer: u64,
-    now: LocalTime,
-    effects: Effects<RaftMsg>,
-    timers: Vec<(TimerId, LocalTime)>,
-    records: Vec<Record>,
+    inner: NodeHarness<RaftMsg, RaftServer>,
     params: RaftParams,
-    server: RaftServer,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = NodeHarness<RaftMsg, RaftServer>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
 }
 
 impl Harness {
     /// Server `n1` of an `n`-server cluster, started.
     fn new(n: u32, params: RaftParams) -> Harness {
-        let mut h = Harness {
-            id: NodeId(0),
-            peers: (1..n).map(NodeId).collect(),
-            names: (1..=n + 1).map(|i| format!("n{i}")).collect(),
-            storage: Storage::new(),
-            rng: SimRng::for_node(1, 0),
-            next_timer: 0,
-            now: LocalTime(0),
-            effects: Effects::default(),
-            timers: Vec::new(),
-            records: Vec::new(),
-            params,
-            server: RaftServer::new(params),
-        };
-        h.call(|s, ctx| s.on_start(ctx));
-        h
-    }
-
-    fn call(
-        &mut self,
-        f: impl FnOnce(&mut RaftServer, &mut Ctx<'_, RaftMsg>),
-    ) -> Vec<(NodeId, RaftMsg)> {
-        let mut ctx = Ctx {
-            id: self.id,
-            now_local: self.now,
-            peers: &self.peers,
-            names: &self.names,
-            effects: &mut self.effects,
-            storage: &mut self.storage,
-            rng: &mut self.rng,
-            next_timer: &mut self.next_timer,
-        };
-        f(&mut self.server, &mut ctx);
-        assert!(
-            !self.storage.has_unsynced(),
-            "a handler left unsynced writes"
-        );
-        for op in self.effects.timers.drain(..) {
-            match op {
-                TimerOp::Set { id, deadline } => self.timers.push((id, deadline)),
-                TimerOp::Cancel(id) => self.timers.retain(|(t, _)| *t != id),
-            }
-        }
-        self.records
-            .extend(self.effects.records.drain(..).map(|p| p.record));
-        std::mem::take(&mut self.effects.sends)
-    }
-
-    fn deliver(&mut self, from: u32, msg: RaftMsg) -> Vec<(NodeId, RaftMsg)> {
-        self.call(|s, ctx| s.on_message(ctx, NodeId(from), msg))
-    }
-
-    /// Fires the earliest pending timer with `tag`, moving the clock to it.
-    fn fire(&mut self, tag: u64) -> Vec<(NodeId, RaftMsg)> {
-        let at = self
-            .timers
-            .iter()
-            .enumerate()
-            .filter(|(_, (t, _))| t.tag() == tag)
-            .min_by_key(|(_, (_, d))| *d)
-            .map(|(i, _)| i)
-            .unwrap_or_else(|| panic!("no timer with tag {tag} pending"));
-        let (timer, deadline) = self.timers.remove(at);
-        self.now = self.now.max(deadline);
-        self.call(|s, ctx| s.on_timer(ctx, timer))
+        let mut inner = NodeHarness::new(NodeId(0), RaftServer::new(params))
+            .with_peers((1..n).map(NodeId))
+            .with_names((1..=n + 1).map(|i| format!("n{i}")))
+            .with_seed(1)
+            .with_sync_check();
+        inner.start();
+        Harness { inner, params }
     }
 
     /// Fires election timers until the server campaigns (they re-arm
     /// lazily when the deadline moved).
     fn time_out(&mut self) -> Vec<(NodeId, RaftMsg)> {
-        let role = self.server.role();
+        let role = self.node().role();
         loop {
             let sent = self.fire(ELECTION);
-            if self.server.role() != role || !sent.is_empty() {
+            if self.node().role() != role || !sent.is_empty() {
                 return sent;
             }
         }
     }
 
-    fn advance(&mut self, d: SimDuration) {
-        self.now = self.now + d;
-    }
-
     /// The crash and restart: unsynced writes lost, a fresh value from disk.
-    fn restart(&mut self) {
-        self.storage.lose_unsynced();
-        self.timers.clear();
-        self.server = RaftServer::new(self.params);
-        self.call(|s, ctx| s.on_start(ctx));
+    fn reboot(&mut self) {
+        let server = RaftServer::new(self.params);
+        self.inner.restart(server);
     }
 
     /// Campaigns and collects votes from peers until leader.
     fn elect(&mut self) {
         self.time_out();
-        if self.server.role() == Role::PreCandidate {
-            let term = self.server.term() + 1;
+        if self.node().role() == Role::PreCandidate {
+            let term = self.node().term() + 1;
             for p in 1..=self.majority_peers() {
-                self.deliver(p, pre_vote_reply(term, true));
+                self.deliver(NodeId(p), pre_vote_reply(term, true));
             }
         }
-        let term = self.server.term();
+        let term = self.node().term();
         for p in 1..=self.majority_peers() {
-            self.deliver(p, vote_reply(term, true));
+            self.deliver(NodeId(p), vote_reply(term, true));
         }
-        assert_eq!(self.server.role(), Role::Leader);
+        assert_eq!(self.node().role(), Role::Leader);
     }
 
     fn majority_peers(&self) -> u32 {
-        let size = self.peers.len() as u32 + 1;
+        let size = self.peers().len() as u32 + 1;
         size / 2
-    }
-
-    fn records_of(&self, kind: &str) -> Vec<&serde_json::Value> {
-        self.records
-            .iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| &r.detail)
-            .collect()
     }
 }
 
@@ -274,7 +205,7 @@ fn follower_with_log(n: u32, terms: &[u64]) -> Harness {
     let mut h = Harness::new(n, RaftParams::default());
     let top = terms.iter().copied().max().unwrap_or(1);
     let entries = terms.iter().map(|&t| noop(t)).collect();
-    let reply = append_result(h.deliver(1, append(top, (0, 0), entries, 0)));
+    let reply = append_result(h.deliver(NodeId(1), append(top, (0, 0), entries, 0)));
     assert!(reply.success);
     h
 }
@@ -285,17 +216,17 @@ fn follower_with_log(n: u32, terms: &[u64]) -> Harness {
 fn rules_for_all_servers_higher_term_converts_to_follower() {
     let mut h = Harness::new(3, RaftParams::default());
     h.elect();
-    let term = h.server.term();
-    h.deliver(1, ack(term + 3, 0, 0));
-    assert_eq!(h.server.role(), Role::Follower);
-    assert_eq!(h.server.term(), term + 3);
-    assert_eq!(h.server.voted_for(), None);
+    let term = h.node().term();
+    h.deliver(NodeId(1), ack(term + 3, 0, 0));
+    assert_eq!(h.node().role(), Role::Follower);
+    assert_eq!(h.node().term(), term + 3);
+    assert_eq!(h.node().voted_for(), None);
     // A candidate, too, yields to a vote request of a higher term.
     h.time_out();
-    assert_eq!(h.server.role(), Role::Candidate);
-    let (t, granted) = vote_granted(h.deliver(2, vote(term + 9, 0, 0)));
+    assert_eq!(h.node().role(), Role::Candidate);
+    let (t, granted) = vote_granted(h.deliver(NodeId(2), vote(term + 9, 0, 0)));
     assert_eq!(
-        (h.server.role(), t, granted),
+        (h.node().role(), t, granted),
         (Role::Follower, term + 9, false)
     );
 }
@@ -304,12 +235,12 @@ fn rules_for_all_servers_higher_term_converts_to_follower() {
 fn rules_for_all_servers_apply_committed_entries_in_order() {
     let mut h = Harness::new(3, RaftParams::default());
     let entries = vec![put(1, 0, "a"), put(1, 0, "b"), put(1, 1, "c")];
-    h.deliver(1, append(1, (0, 0), entries, 2));
-    assert_eq!(h.server.last_applied(), 2);
-    assert_eq!(h.server.value(0), "b");
-    assert_eq!(h.server.value(1), "");
-    h.deliver(1, append(1, (3, 1), vec![], 3));
-    assert_eq!(h.server.value(1), "c");
+    h.deliver(NodeId(1), append(1, (0, 0), entries, 2));
+    assert_eq!(h.node().last_applied(), 2);
+    assert_eq!(h.node().value(0), "b");
+    assert_eq!(h.node().value(1), "");
+    h.deliver(NodeId(1), append(1, (3, 1), vec![], 3));
+    assert_eq!(h.node().value(1), "c");
     let indexes: Vec<u64> = h
         .records_of("commit")
         .iter()
@@ -329,11 +260,11 @@ fn rules_for_all_servers_apply_committed_entries_in_order() {
 #[test]
 fn request_vote_reply_false_if_term_lt_current_term() {
     let mut h = follower_with_log(3, &[]);
-    h.deliver(1, append(5, (0, 0), vec![], 0));
-    assert_eq!(h.server.term(), 5);
-    let (term, granted) = vote_granted(h.deliver(2, vote(4, 10, 4)));
+    h.deliver(NodeId(1), append(5, (0, 0), vec![], 0));
+    assert_eq!(h.node().term(), 5);
+    let (term, granted) = vote_granted(h.deliver(NodeId(2), vote(4, 10, 4)));
     assert_eq!((term, granted), (5, false));
-    assert_eq!(h.server.voted_for(), None);
+    assert_eq!(h.node().voted_for(), None);
 }
 
 #[test]
@@ -342,22 +273,22 @@ fn request_vote_grants_only_if_log_up_to_date() {
     // the same last term needs at least our length.
     let mut h = follower_with_log(5, &[1, 2]);
     assert!(
-        !vote_granted(h.deliver(2, vote(3, 5, 1))).1,
+        !vote_granted(h.deliver(NodeId(2), vote(3, 5, 1))).1,
         "older last term"
     );
     assert!(
-        !vote_granted(h.deliver(3, vote(3, 1, 2))).1,
+        !vote_granted(h.deliver(NodeId(3), vote(3, 1, 2))).1,
         "shorter, same last term"
     );
-    assert_eq!(h.server.voted_for(), None);
+    assert_eq!(h.node().voted_for(), None);
     assert!(
-        vote_granted(h.deliver(4, vote(3, 2, 2))).1,
+        vote_granted(h.deliver(NodeId(4), vote(3, 2, 2))).1,
         "same last entry"
     );
-    assert_eq!(h.server.voted_for(), Some(NodeId(4)));
+    assert_eq!(h.node().voted_for(), Some(NodeId(4)));
     let mut h = follower_with_log(5, &[1, 2]);
     assert!(
-        vote_granted(h.deliver(2, vote(4, 1, 3))).1,
+        vote_granted(h.deliver(NodeId(2), vote(4, 1, 3))).1,
         "later last term"
     );
 }
@@ -365,15 +296,18 @@ fn request_vote_grants_only_if_log_up_to_date() {
 #[test]
 fn votes_at_most_once_per_term() {
     let mut h = Harness::new(5, RaftParams::default());
-    assert_eq!(vote_granted(h.deliver(1, vote(1, 0, 0))), (1, true));
-    assert_eq!(vote_granted(h.deliver(2, vote(1, 0, 0))), (1, false));
+    assert_eq!(vote_granted(h.deliver(NodeId(1), vote(1, 0, 0))), (1, true));
     assert_eq!(
-        vote_granted(h.deliver(1, vote(1, 0, 0))),
+        vote_granted(h.deliver(NodeId(2), vote(1, 0, 0))),
+        (1, false)
+    );
+    assert_eq!(
+        vote_granted(h.deliver(NodeId(1), vote(1, 0, 0))),
         (1, true),
         "a retry"
     );
     assert_eq!(
-        vote_granted(h.deliver(2, vote(2, 0, 0))),
+        vote_granted(h.deliver(NodeId(2), vote(2, 0, 0))),
         (2, true),
         "a new term"
     );
@@ -384,66 +318,66 @@ fn votes_at_most_once_per_term() {
 #[test]
 fn append_entries_reply_false_if_term_lt_current_term() {
     let mut h = follower_with_log(3, &[1, 1]);
-    h.deliver(2, append(4, (2, 1), vec![], 0));
-    let reply = append_result(h.deliver(1, append(3, (2, 1), vec![noop(3)], 0)));
+    h.deliver(NodeId(2), append(4, (2, 1), vec![], 0));
+    let reply = append_result(h.deliver(NodeId(1), append(3, (2, 1), vec![noop(3)], 0)));
     assert!(!reply.success);
     assert_eq!(reply.term, 4);
-    assert_eq!(h.server.last_log_index(), 2, "nothing appended");
-    assert_eq!(h.server.leader(), Some(NodeId(2)));
+    assert_eq!(h.node().last_log_index(), 2, "nothing appended");
+    assert_eq!(h.node().leader(), Some(NodeId(2)));
 }
 
 #[test]
 fn append_entries_reply_false_if_log_lacks_prev_entry() {
     let mut h = follower_with_log(3, &[1, 1, 2, 2]);
     // Too short: the hint is our end.
-    let reply = append_result(h.deliver(1, append(3, (7, 3), vec![noop(3)], 0)));
+    let reply = append_result(h.deliver(NodeId(1), append(3, (7, 3), vec![noop(3)], 0)));
     assert!(!reply.success);
     assert_eq!((reply.conflict_term, reply.conflict_index), (None, 5));
     // Wrong term at prev: the hint is that term and where it starts.
-    let reply = append_result(h.deliver(1, append(3, (4, 3), vec![noop(3)], 0)));
+    let reply = append_result(h.deliver(NodeId(1), append(3, (4, 3), vec![noop(3)], 0)));
     assert!(!reply.success);
     assert_eq!((reply.conflict_term, reply.conflict_index), (Some(2), 3));
-    assert_eq!(h.server.last_log_index(), 4);
+    assert_eq!(h.node().last_log_index(), 4);
 }
 
 #[test]
 fn append_entries_deletes_conflicting_entries() {
     let mut h = follower_with_log(3, &[1, 1, 2, 2]);
-    let reply = append_result(h.deliver(1, append(3, (2, 1), vec![noop(3)], 0)));
+    let reply = append_result(h.deliver(NodeId(1), append(3, (2, 1), vec![noop(3)], 0)));
     assert!(reply.success);
     assert_eq!(reply.match_index, 3);
     assert_eq!(
-        h.server.last_log_index(),
+        h.node().last_log_index(),
         3,
         "entries 3 and 4 of term 2 are gone"
     );
-    assert_eq!(h.server.log_term_at(3), Some(3));
-    h.restart();
-    assert_eq!(h.server.last_log_index(), 3, "the truncation was synced");
+    assert_eq!(h.node().log_term_at(3), Some(3));
+    h.reboot();
+    assert_eq!(h.node().last_log_index(), 3, "the truncation was synced");
 }
 
 #[test]
 fn append_entries_appends_new_entries() {
     let mut h = follower_with_log(3, &[1]);
-    let reply = append_result(h.deliver(1, append(1, (1, 1), vec![noop(1), noop(1)], 0)));
+    let reply = append_result(h.deliver(NodeId(1), append(1, (1, 1), vec![noop(1), noop(1)], 0)));
     assert_eq!((reply.success, reply.match_index), (true, 3));
     // A late copy of an earlier, shorter request changes nothing.
-    let reply = append_result(h.deliver(1, append(1, (0, 0), vec![noop(1)], 0)));
+    let reply = append_result(h.deliver(NodeId(1), append(1, (0, 0), vec![noop(1)], 0)));
     assert_eq!((reply.success, reply.match_index), (true, 1));
-    assert_eq!(h.server.last_log_index(), 3);
+    assert_eq!(h.node().last_log_index(), 3);
 }
 
 #[test]
 fn append_entries_advances_commit_to_min_leader_commit_last_new() {
     let mut h = follower_with_log(3, &[]);
-    h.deliver(1, append(1, (0, 0), vec![noop(1), noop(1)], 9));
-    assert_eq!(h.server.commit_index(), 2, "only up to the last new entry");
-    h.deliver(1, append(1, (2, 1), vec![noop(1)], 2));
-    assert_eq!(h.server.commit_index(), 2, "leaderCommit bounds it");
-    h.deliver(1, append(1, (1, 1), vec![], 1));
-    assert_eq!(h.server.commit_index(), 2, "never goes back");
-    h.deliver(1, append(1, (3, 1), vec![], 3));
-    assert_eq!(h.server.commit_index(), 3);
+    h.deliver(NodeId(1), append(1, (0, 0), vec![noop(1), noop(1)], 9));
+    assert_eq!(h.node().commit_index(), 2, "only up to the last new entry");
+    h.deliver(NodeId(1), append(1, (2, 1), vec![noop(1)], 2));
+    assert_eq!(h.node().commit_index(), 2, "leaderCommit bounds it");
+    h.deliver(NodeId(1), append(1, (1, 1), vec![], 1));
+    assert_eq!(h.node().commit_index(), 2, "never goes back");
+    h.deliver(NodeId(1), append(1, (3, 1), vec![], 3));
+    assert_eq!(h.node().commit_index(), 3);
 }
 
 // ----- Candidates ---------------------------------------------------------------
@@ -452,20 +386,20 @@ fn append_entries_advances_commit_to_min_leader_commit_last_new() {
 fn candidate_becomes_leader_with_majority() {
     let mut h = Harness::new(5, RaftParams::default());
     let sent = h.time_out();
-    assert_eq!(h.server.role(), Role::Candidate);
-    assert_eq!(h.server.term(), 1);
-    assert_eq!(h.server.voted_for(), Some(NodeId(0)));
+    assert_eq!(h.node().role(), Role::Candidate);
+    assert_eq!(h.node().term(), 1);
+    assert_eq!(h.node().voted_for(), Some(NodeId(0)));
     assert_eq!(sent.len(), 4, "RequestVote to every other server");
-    h.deliver(1, vote_reply(1, true));
-    h.deliver(1, vote_reply(1, true));
-    h.deliver(2, vote_reply(1, false));
+    h.deliver(NodeId(1), vote_reply(1, true));
+    h.deliver(NodeId(1), vote_reply(1, true));
+    h.deliver(NodeId(2), vote_reply(1, false));
     assert_eq!(
-        h.server.role(),
+        h.node().role(),
         Role::Candidate,
         "2 of 5 votes, one counted twice"
     );
-    let sent = h.deliver(3, vote_reply(1, true));
-    assert_eq!(h.server.role(), Role::Leader);
+    let sent = h.deliver(NodeId(3), vote_reply(1, true));
+    assert_eq!(h.node().role(), Role::Leader);
     assert_eq!(h.records_of("leader"), [&serde_json::json!({ "term": 1 })]);
     let appends = appends_to_peers(&sent);
     assert_eq!(appends.len(), 4);
@@ -479,12 +413,12 @@ fn candidate_becomes_leader_with_majority() {
 fn candidate_steps_down_on_append_entries_from_current_leader() {
     let mut h = Harness::new(3, RaftParams::default());
     h.time_out();
-    assert_eq!((h.server.role(), h.server.term()), (Role::Candidate, 1));
-    let reply = append_result(h.deliver(2, append(1, (0, 0), vec![noop(1)], 0)));
+    assert_eq!((h.node().role(), h.node().term()), (Role::Candidate, 1));
+    let reply = append_result(h.deliver(NodeId(2), append(1, (0, 0), vec![noop(1)], 0)));
     assert!(reply.success);
-    assert_eq!(h.server.role(), Role::Follower);
-    assert_eq!((h.server.term(), h.server.leader()), (1, Some(NodeId(2))));
-    assert_eq!(h.server.voted_for(), Some(NodeId(0)), "its vote stands");
+    assert_eq!(h.node().role(), Role::Follower);
+    assert_eq!((h.node().term(), h.node().leader()), (1, Some(NodeId(2))));
+    assert_eq!(h.node().voted_for(), Some(NodeId(0)), "its vote stands");
 }
 
 #[test]
@@ -492,7 +426,7 @@ fn candidate_starts_new_election_on_timeout() {
     let mut h = Harness::new(3, RaftParams::default());
     h.time_out();
     let sent = h.time_out();
-    assert_eq!((h.server.role(), h.server.term()), (Role::Candidate, 2));
+    assert_eq!((h.node().role(), h.node().term()), (Role::Candidate, 2));
     assert_eq!(sent.len(), 2);
 }
 
@@ -517,20 +451,20 @@ fn leader_commits_only_current_term_entries_by_counting() {
     // does not commit it; a majority storing index 2 commits both.
     let mut h = follower_with_log(5, &[2]);
     h.elect();
-    let term = h.server.term();
+    let term = h.node().term();
     assert_eq!(term, 3);
-    assert_eq!(h.server.last_log_index(), 2);
-    h.deliver(1, ack(term, 1, 0));
-    h.deliver(2, ack(term, 1, 0));
+    assert_eq!(h.node().last_log_index(), 2);
+    h.deliver(NodeId(1), ack(term, 1, 0));
+    h.deliver(NodeId(2), ack(term, 1, 0));
     assert_eq!(
-        h.server.commit_index(),
+        h.node().commit_index(),
         0,
         "index 1 is on 3 of 5, but of term 2"
     );
-    h.deliver(1, ack(term, 2, 0));
-    assert_eq!(h.server.commit_index(), 0, "index 2 is on 2 of 5");
-    h.deliver(2, ack(term, 2, 0));
-    assert_eq!(h.server.commit_index(), 2);
+    h.deliver(NodeId(1), ack(term, 2, 0));
+    assert_eq!(h.node().commit_index(), 0, "index 2 is on 2 of 5");
+    h.deliver(NodeId(2), ack(term, 2, 0));
+    assert_eq!(h.node().commit_index(), 2);
     assert_eq!(h.records_of("commit").len(), 2);
 }
 
@@ -540,10 +474,10 @@ fn leader_backtracks_a_whole_term_per_rejection() {
     // rejects prev (4, 1) with conflict term 2 starting at 2: the leader,
     // having no entry of term 2, retries from index 2 at once.
     let mut h = follower_with_log(3, &[1, 1, 1]);
-    h.deliver(2, vote(3, 0, 0));
+    h.deliver(NodeId(2), vote(3, 0, 0));
     h.elect();
-    let term = h.server.term();
-    assert_eq!((term, h.server.last_log_index()), (4, 4));
+    let term = h.node().term();
+    assert_eq!((term, h.node().last_log_index()), (4, 4));
     let reject = RaftMsg::AppendEntriesReply(AppendReply {
         term,
         success: false,
@@ -552,7 +486,7 @@ fn leader_backtracks_a_whole_term_per_rejection() {
         conflict_index: 2,
         round: 0,
     });
-    let sent = h.deliver(1, reject);
+    let sent = h.deliver(NodeId(1), reject);
     let appends = appends_to_peers(&sent);
     assert_eq!(appends.len(), 1);
     assert_eq!(appends[0].1.prev_log_index, 1);
@@ -563,8 +497,8 @@ fn leader_backtracks_a_whole_term_per_rejection() {
 fn leader_replicates_client_command_and_replies_when_applied() {
     let mut h = Harness::new(3, RaftParams::default());
     h.elect();
-    let term = h.server.term();
-    h.deliver(1, ack(term, 1, 0));
+    let term = h.node().term();
+    h.deliver(NodeId(1), ack(term, 1, 0));
     let command = ClientCommand {
         client: NodeId(3),
         seq: 1,
@@ -573,23 +507,23 @@ fn leader_replicates_client_command_and_replies_when_applied() {
             value: "x".into(),
         },
     };
-    let sent = h.deliver(3, RaftMsg::ClientRequest(command.clone()));
+    let sent = h.deliver(NodeId(3), RaftMsg::ClientRequest(command.clone()));
     assert_eq!(
         appends_to_peers(&sent).len(),
         1,
         "sent to the follower that is not probing"
     );
-    let sent = h.deliver(1, ack(term, 2, 0));
+    let sent = h.deliver(NodeId(1), ack(term, 2, 0));
     let reply = RaftMsg::ClientReply {
         seq: 1,
         outcome: Outcome::Applied,
     };
     assert_eq!(sent, [(NodeId(3), reply.clone())]);
     // A retry of the same command is logged again but applied once.
-    h.deliver(3, RaftMsg::ClientRequest(command));
-    let sent = h.deliver(1, ack(term, 3, 0));
+    h.deliver(NodeId(3), RaftMsg::ClientRequest(command));
+    let sent = h.deliver(NodeId(1), ack(term, 3, 0));
     assert_eq!(sent, [(NodeId(3), reply)]);
-    assert_eq!(h.server.value(0), "x");
+    assert_eq!(h.node().value(0), "x");
 }
 
 #[test]
@@ -600,7 +534,7 @@ fn follower_points_clients_to_the_leader() {
         seq: 1,
         op: Op::Get { key: 0 },
     };
-    let sent = h.deliver(3, RaftMsg::ClientRequest(command));
+    let sent = h.deliver(NodeId(3), RaftMsg::ClientRequest(command));
     let outcome = Outcome::NotLeader {
         leader_hint: Some(NodeId(1)),
     };
@@ -615,22 +549,22 @@ fn follower_points_clients_to_the_leader() {
 #[test]
 fn persistent_state_survives_restart() {
     let mut h = follower_with_log(3, &[1, 1]);
-    h.deliver(1, append(1, (2, 1), vec![], 2));
-    assert!(vote_granted(h.deliver(2, vote(4, 2, 1))).1);
-    assert_eq!(h.server.commit_index(), 2);
-    h.restart();
-    assert_eq!(h.server.term(), 4);
-    assert_eq!(h.server.voted_for(), Some(NodeId(2)));
-    assert_eq!(h.server.last_log_index(), 2);
-    assert_eq!(h.server.log_term_at(2), Some(1));
-    assert_eq!(h.server.role(), Role::Follower);
+    h.deliver(NodeId(1), append(1, (2, 1), vec![], 2));
+    assert!(vote_granted(h.deliver(NodeId(2), vote(4, 2, 1))).1);
+    assert_eq!(h.node().commit_index(), 2);
+    h.reboot();
+    assert_eq!(h.node().term(), 4);
+    assert_eq!(h.node().voted_for(), Some(NodeId(2)));
+    assert_eq!(h.node().last_log_index(), 2);
+    assert_eq!(h.node().log_term_at(2), Some(1));
+    assert_eq!(h.node().role(), Role::Follower);
     assert_eq!(
-        (h.server.commit_index(), h.server.last_applied()),
+        (h.node().commit_index(), h.node().last_applied()),
         (0, 0),
         "volatile"
     );
     assert!(
-        !vote_granted(h.deliver(1, vote(4, 9, 3))).1,
+        !vote_granted(h.deliver(NodeId(1), vote(4, 9, 3))).1,
         "no second vote in term 4"
     );
 }
@@ -649,18 +583,18 @@ fn with_options(pre_vote: bool, check_quorum: bool) -> RaftParams {
 fn pre_vote_campaign_changes_no_term_until_a_majority_agrees() {
     let mut h = Harness::new(3, with_options(true, false));
     let sent = h.time_out();
-    assert_eq!((h.server.role(), h.server.term()), (Role::PreCandidate, 0));
+    assert_eq!((h.node().role(), h.node().term()), (Role::PreCandidate, 0));
     assert!(sent
         .iter()
         .all(|(_, m)| matches!(m, RaftMsg::RequestVote(v) if v.pre_vote && v.term == 1)));
     h.time_out();
     assert_eq!(
-        (h.server.role(), h.server.term()),
+        (h.node().role(), h.node().term()),
         (Role::PreCandidate, 0),
         "still no term"
     );
-    let sent = h.deliver(1, pre_vote_reply(1, true));
-    assert_eq!((h.server.role(), h.server.term()), (Role::Candidate, 1));
+    let sent = h.deliver(NodeId(1), pre_vote_reply(1, true));
+    assert_eq!((h.node().role(), h.node().term()), (Role::Candidate, 1));
     assert!(sent
         .iter()
         .all(|(_, m)| matches!(m, RaftMsg::RequestVote(v) if !v.pre_vote)));
@@ -669,10 +603,10 @@ fn pre_vote_campaign_changes_no_term_until_a_majority_agrees() {
 #[test]
 fn pre_vote_receiver_grants_without_changing_its_term() {
     let mut h = follower_with_log(3, &[1]);
-    let (term, granted) = vote_granted(h.deliver(2, pre_vote(2, 1, 1)));
+    let (term, granted) = vote_granted(h.deliver(NodeId(2), pre_vote(2, 1, 1)));
     assert_eq!((term, granted), (2, true));
-    assert_eq!((h.server.term(), h.server.voted_for()), (1, None));
-    let (term, granted) = vote_granted(h.deliver(2, pre_vote(2, 0, 0)));
+    assert_eq!((h.node().term(), h.node().voted_for()), (1, None));
+    let (term, granted) = vote_granted(h.deliver(NodeId(2), pre_vote(2, 0, 0)));
     assert_eq!((term, granted), (1, false), "stale log");
 }
 
@@ -680,40 +614,40 @@ fn pre_vote_receiver_grants_without_changing_its_term() {
 fn leader_stickiness_rejects_votes_within_lease() {
     for params in [with_options(true, false), with_options(false, true)] {
         let mut h = Harness::new(3, params);
-        h.deliver(1, append(1, (0, 0), vec![noop(1)], 0));
-        let (term, granted) = vote_granted(h.deliver(2, pre_vote(2, 5, 5)));
+        h.deliver(NodeId(1), append(1, (0, 0), vec![noop(1)], 0));
+        let (term, granted) = vote_granted(h.deliver(NodeId(2), pre_vote(2, 5, 5)));
         assert_eq!((term, granted), (1, false), "pre-vote in lease");
-        let (term, granted) = vote_granted(h.deliver(2, vote(2, 5, 5)));
+        let (term, granted) = vote_granted(h.deliver(NodeId(2), vote(2, 5, 5)));
         assert_eq!((term, granted), (1, false), "vote in lease");
-        assert_eq!(h.server.term(), 1, "the term did not move");
+        assert_eq!(h.node().term(), 1, "the term did not move");
         h.advance(params.election_timeout_min);
         assert_eq!(
-            vote_granted(h.deliver(2, vote(2, 5, 5))),
+            vote_granted(h.deliver(NodeId(2), vote(2, 5, 5))),
             (2, true),
             "lease over"
         );
     }
     // Without either option, plain Raft grants at once.
     let mut h = Harness::new(3, RaftParams::default());
-    h.deliver(1, append(1, (0, 0), vec![noop(1)], 0));
-    assert_eq!(vote_granted(h.deliver(2, vote(2, 5, 5))), (2, true));
+    h.deliver(NodeId(1), append(1, (0, 0), vec![noop(1)], 0));
+    assert_eq!(vote_granted(h.deliver(NodeId(2), vote(2, 5, 5))), (2, true));
 }
 
 #[test]
 fn check_quorum_leader_steps_down_without_majority() {
     let mut h = Harness::new(5, with_options(false, true));
     h.elect();
-    let term = h.server.term();
-    h.deliver(1, ack(term, 1, 0));
-    h.deliver(2, ack(term, 1, 0));
+    let term = h.node().term();
+    h.deliver(NodeId(1), ack(term, 1, 0));
+    h.deliver(NodeId(2), ack(term, 1, 0));
     h.fire(QUORUM);
-    assert_eq!(h.server.role(), Role::Leader, "heard from 3 of 5");
-    h.deliver(1, ack(term, 1, 0));
+    assert_eq!(h.node().role(), Role::Leader, "heard from 3 of 5");
+    h.deliver(NodeId(1), ack(term, 1, 0));
     h.fire(QUORUM);
-    assert_eq!(h.server.role(), Role::Follower, "heard from 2 of 5");
-    assert_eq!(h.server.term(), term);
+    assert_eq!(h.node().role(), Role::Follower, "heard from 2 of 5");
+    assert_eq!(h.node().term(), term);
     assert!(
-        h.timers.iter().all(|(t, _)| t.tag() == ELECTION),
+        h.timers().iter().all(|(t, _)| t.tag() == ELECTION),
         "leader timers cancelled"
     );
 }
@@ -724,10 +658,10 @@ fn check_quorum_leader_steps_down_without_majority() {
 fn a_leader_that_stops_leading_records_the_term_it_led() {
     let mut h = Harness::new(3, RaftParams::default());
     h.elect();
-    let term = h.server.term();
+    let term = h.node().term();
     assert!(h.records_of("stepped_down").is_empty());
-    h.deliver(1, ack(term + 2, 0, 0));
-    assert_eq!(h.server.role(), Role::Follower);
+    h.deliver(NodeId(1), ack(term + 2, 0, 0));
+    assert_eq!(h.node().role(), Role::Follower);
     assert_eq!(
         h.records_of("stepped_down"),
         [&serde_json::json!({ "term": term })],
@@ -735,7 +669,7 @@ fn a_leader_that_stops_leading_records_the_term_it_led() {
     );
     // A candidate that yields records nothing: it never led.
     h.time_out();
-    h.deliver(2, vote(term + 9, 0, 0));
+    h.deliver(NodeId(2), vote(term + 9, 0, 0));
     assert_eq!(h.records_of("stepped_down").len(), 1);
     // CheckQuorum: the same term.
     let mut h = Harness::new(3, with_options(false, true));
@@ -743,7 +677,7 @@ fn a_leader_that_stops_leading_records_the_term_it_led() {
     h.fire(QUORUM);
     assert_eq!(
         h.records_of("stepped_down"),
-        [&serde_json::json!({ "term": h.server.term() })]
+        [&serde_json::json!({ "term": h.node().term() })]
     );
 }
 
@@ -751,18 +685,18 @@ fn a_leader_that_stops_leading_records_the_term_it_led() {
 fn a_follower_records_the_first_append_entries_of_each_terms_leader() {
     let mut h = Harness::new(3, RaftParams::default());
     let follow = |term: u64, leader: &str| serde_json::json!({ "term": term, "leader": leader });
-    h.deliver(1, append(1, (0, 0), vec![noop(1)], 0));
-    h.deliver(1, append(1, (1, 1), vec![], 1));
+    h.deliver(NodeId(1), append(1, (0, 0), vec![noop(1)], 0));
+    h.deliver(NodeId(1), append(1, (1, 1), vec![], 1));
     assert_eq!(h.records_of("follow"), [&follow(1, "n2")], "once per term");
     // Stale AppendEntries are not accepted and not recorded.
-    h.deliver(2, append(3, (1, 1), vec![], 1));
-    h.deliver(1, append(1, (1, 1), vec![], 1));
+    h.deliver(NodeId(2), append(3, (1, 1), vec![], 1));
+    h.deliver(NodeId(1), append(1, (1, 1), vec![], 1));
     // A rejected log check still recognises the leader.
-    h.deliver(2, append(3, (5, 3), vec![], 1));
+    h.deliver(NodeId(2), append(3, (5, 3), vec![], 1));
     assert_eq!(h.records_of("follow"), [&follow(1, "n2"), &follow(3, "n3")]);
     // After a restart, it records its term's leader again.
-    h.restart();
-    h.deliver(2, append(3, (1, 1), vec![], 1));
+    h.reboot();
+    h.deliver(NodeId(2), append(3, (1, 1), vec![], 1));
     assert_eq!(h.records_of("follow").len(), 3);
 }
 
@@ -776,25 +710,25 @@ fn read_index_answers_after_quorum_heartbeat_and_apply() {
     };
     let mut h = Harness::new(3, params);
     h.elect();
-    let term = h.server.term();
+    let term = h.node().term();
     let get = ClientCommand {
         client: NodeId(3),
         seq: 7,
         op: Op::Get { key: 0 },
     };
-    let sent = h.deliver(3, RaftMsg::ClientRequest(get.clone()));
+    let sent = h.deliver(NodeId(3), RaftMsg::ClientRequest(get.clone()));
     let rounds: Vec<u64> = appends_to_peers(&sent)
         .iter()
         .map(|(_, a)| a.round)
         .collect();
     assert_eq!(rounds, [1, 1], "a heartbeat round for the read");
-    assert_eq!(h.server.last_log_index(), 1, "reads take no log entry");
-    let sent = h.deliver(1, ack(term, 0, 1));
+    assert_eq!(h.node().last_log_index(), 1, "reads take no log entry");
+    let sent = h.deliver(NodeId(1), ack(term, 0, 1));
     assert!(
         appends_to_peers(&sent).len() == 1 && sent.len() == 1,
         "confirmed, but the no-op is not committed"
     );
-    let sent = h.deliver(2, ack(term, 1, 0));
+    let sent = h.deliver(NodeId(2), ack(term, 1, 0));
     let reply = RaftMsg::ClientReply {
         seq: 7,
         outcome: Outcome::Value(String::new()),
@@ -805,13 +739,13 @@ fn read_index_answers_after_quorum_heartbeat_and_apply() {
         "no-op committed and applied: answered"
     );
     // A read whose round is not acknowledged by a majority waits.
-    let sent = h.deliver(3, RaftMsg::ClientRequest(get));
+    let sent = h.deliver(NodeId(3), RaftMsg::ClientRequest(get));
     assert_eq!(appends_to_peers(&sent).len(), 2);
     assert!(
-        h.deliver(1, ack(term, 1, 1)).is_empty(),
+        h.deliver(NodeId(1), ack(term, 1, 1)).is_empty(),
         "round 1 < round 2"
     );
-    let sent = h.deliver(1, ack(term, 1, 2));
+    let sent = h.deliver(NodeId(1), ack(term, 1, 2));
     assert_eq!(sent.len(), 1, "answered after round 2 is acknowledged");
 }
 
@@ -828,8 +762,9 @@ fn read_index_leader_that_steps_down_refuses_its_pending_reads() {
         seq: 1,
         op: Op::Get { key: 0 },
     };
-    h.deliver(3, RaftMsg::ClientRequest(get));
-    let sent = h.deliver(1, ack(h.server.term() + 1, 0, 0));
+    h.deliver(NodeId(3), RaftMsg::ClientRequest(get));
+    let next_term = h.node().term() + 1;
+    let sent = h.deliver(NodeId(1), ack(next_term, 0, 0));
     let outcome = Outcome::NotLeader { leader_hint: None };
     assert_eq!(
         sent,
@@ -1018,17 +953,17 @@ fn commit_digests_print_as_sixteen_hex_digits() {
 fn leader_skips_heartbeats_to_followers_it_just_sent_to() {
     let mut h = Harness::new(3, RaftParams::default());
     h.elect();
-    let term = h.server.term();
+    let term = h.node().term();
     h.fire(HEARTBEAT);
-    h.deliver(1, ack(term, 1, 0));
-    h.deliver(2, ack(term, 1, 0));
+    h.deliver(NodeId(1), ack(term, 1, 0));
+    h.deliver(NodeId(2), ack(term, 1, 0));
     h.advance(ms(40));
     let command = ClientCommand {
         client: NodeId(3),
         seq: 1,
         op: Op::Get { key: 0 },
     };
-    h.deliver(3, RaftMsg::ClientRequest(command));
+    h.deliver(NodeId(3), RaftMsg::ClientRequest(command));
     let sent = h.fire(HEARTBEAT);
     assert!(
         appends_to_peers(&sent).is_empty(),

@@ -1,16 +1,15 @@
 //! Unit tests: one server or one client driven by hand through a
-//! [`Harness`] (a hand-built `Ctx` whose sends, timers and records the test
-//! reads back), and the `[service]` table's validation.
+//! [`NodeHarness`] (a hand-built `Ctx` whose sends, timers and records the
+//! test reads back), and the `[service]` table's validation.
 
 use super::model::ServiceTime;
 use super::*;
 use crate::clock::LocalTime;
 use crate::model::{Layout, Model, ParamError};
 use crate::models::workload::Workload;
-use crate::node::{Ctx, Effects, Node, NodeId, Record, TimerId, TimerOp};
+use crate::node::testing::NodeHarness;
+use crate::node::{Node, NodeId};
 use crate::retry::{BreakerState, BudgetParams};
-use crate::rng::SimRng;
-use crate::storage::Storage;
 use serde_json::Value;
 
 fn ms(n: u64) -> SimDuration {
@@ -20,98 +19,23 @@ fn ms(n: u64) -> SimDuration {
 const CLIENT: NodeId = NodeId(1);
 
 /// One node under test, and everything it asked for.
-struct Harness<N> {
-    id: NodeId,
-    peers: Vec<NodeId>,
-    names: Vec<String>,
-    storage: Storage,
-    rng: SimRng,
-    next_timer: u64,
-    now: LocalTime,
-    effects: Effects<ServiceMsg>,
-    timers: Vec<(TimerId, LocalTime)>,
-    records: Vec<Record>,
-    node: N,
+type Harness<N> = NodeHarness<ServiceMsg, N>;
+
+/// `node` as node `id` of a run with one server and one client, started.
+fn harness<N: Node<ServiceMsg>>(id: NodeId, node: N) -> Harness<N> {
+    let mut h = NodeHarness::new(id, node)
+        .with_peers([NodeId(0)])
+        .with_names(["n1", "c1"])
+        .with_seed(1);
+    h.start();
+    h
 }
 
-impl<N: Node<ServiceMsg>> Harness<N> {
-    /// `node` as node `id` of a run with one server and one client, started.
-    fn new(id: NodeId, node: N) -> Harness<N> {
-        let mut h = Harness {
-            id,
-            peers: vec![NodeId(0)],
-            names: vec!["n1".into(), "c1".into()],
-            storage: Storage::new(),
-            rng: SimRng::for_node(1, id.0),
-            next_timer: 0,
-            now: LocalTime(0),
-            effects: Effects::default(),
-            timers: Vec::new(),
-            records: Vec::new(),
-            node,
-        };
-        h.call(|n, ctx| n.on_start(ctx));
-        h
-    }
-
-    fn call<R>(
-        &mut self,
-        f: impl FnOnce(&mut N, &mut Ctx<'_, ServiceMsg>) -> R,
-    ) -> (R, Vec<(NodeId, ServiceMsg)>) {
-        let mut ctx = Ctx {
-            id: self.id,
-            now_local: self.now,
-            peers: &self.peers,
-            names: &self.names,
-            effects: &mut self.effects,
-            storage: &mut self.storage,
-            rng: &mut self.rng,
-            next_timer: &mut self.next_timer,
-        };
-        let out = f(&mut self.node, &mut ctx);
-        for op in self.effects.timers.drain(..) {
-            match op {
-                TimerOp::Set { id, deadline } => self.timers.push((id, deadline)),
-                TimerOp::Cancel(id) => self.timers.retain(|(t, _)| *t != id),
-            }
-        }
-        self.records
-            .extend(self.effects.records.drain(..).map(|p| p.record));
-        (out, std::mem::take(&mut self.effects.sends))
-    }
-
-    fn deliver(&mut self, from: NodeId, msg: ServiceMsg) -> Vec<(NodeId, ServiceMsg)> {
-        self.call(|n, ctx| n.on_message(ctx, from, msg)).1
-    }
-
-    fn knob(&mut self, knob: &str, value: f64) -> Option<f64> {
-        self.call(|n, ctx| n.on_knob(ctx, knob, value)).0
-    }
-
-    /// Fires the earliest pending timer, moving the clock to it.
-    fn fire_next(&mut self) -> Vec<(NodeId, ServiceMsg)> {
-        let at = (0..self.timers.len())
-            .min_by_key(|&i| (self.timers[i].1, self.timers[i].0))
-            .expect("a timer is pending");
-        let (timer, deadline) = self.timers.remove(at);
-        self.now = self.now.max(deadline);
-        self.call(|n, ctx| n.on_timer(ctx, timer)).1
-    }
-
-    /// The pending timers' deadlines, earliest first.
-    fn deadlines(&self) -> Vec<LocalTime> {
-        let mut d: Vec<LocalTime> = self.timers.iter().map(|t| t.1).collect();
-        d.sort();
-        d
-    }
-
-    /// The details of the records of `kind`, taken out of the log.
-    fn take(&mut self, kind: &str) -> Vec<Value> {
-        let (hit, rest): (Vec<Record>, Vec<Record>) =
-            self.records.drain(..).partition(|r| r.kind == kind);
-        self.records = rest;
-        hit.into_iter().map(|r| r.detail).collect()
-    }
+/// The pending timers' deadlines, earliest first.
+fn deadlines<N: Node<ServiceMsg>>(h: &Harness<N>) -> Vec<LocalTime> {
+    let mut d: Vec<LocalTime> = h.timers().iter().map(|t| t.1).collect();
+    d.sort();
+    d
 }
 
 // ---------------------------------------------------------------- server
@@ -140,7 +64,7 @@ fn reply(id: u64, ok: bool) -> (NodeId, ServiceMsg) {
 }
 
 fn server(params: ServerParams) -> Harness<Server> {
-    Harness::new(NodeId(0), Server::new(params))
+    harness(NodeId(0), Server::new(params))
 }
 
 /// Sends calls `ids` to the server, all with a 1s budget.
@@ -153,7 +77,7 @@ fn arrive(h: &mut Harness<Server>, ids: &[u64]) -> Vec<(NodeId, ServiceMsg)> {
 /// Completes the work in progress one request at a time; the replies.
 fn drain(h: &mut Harness<Server>) -> Vec<(NodeId, ServiceMsg)> {
     let mut out = Vec::new();
-    while !h.timers.is_empty() {
+    while !h.timers().is_empty() {
         out.extend(h.fire_next());
     }
     out
@@ -163,7 +87,7 @@ fn drain(h: &mut Harness<Server>) -> Vec<(NodeId, ServiceMsg)> {
 fn fifo_serves_the_oldest_waiting_request_first() {
     let mut h = server(server_params(1, 10, Order::Fifo));
     assert!(arrive(&mut h, &[1, 2, 3, 4]).is_empty());
-    assert_eq!((h.node.busy(), h.node.queue_len()), (1, 3));
+    assert_eq!((h.node().busy(), h.node().queue_len()), (1, 3));
     let replies = drain(&mut h);
     assert_eq!(
         replies,
@@ -175,7 +99,7 @@ fn fifo_serves_the_oldest_waiting_request_first() {
         ]
     );
     let queues: Vec<u64> = h
-        .take("served")
+        .take_records("served")
         .iter()
         .map(|d| d["queue"].as_u64().unwrap())
         .collect();
@@ -206,7 +130,7 @@ fn a_full_fifo_queue_rejects_the_newcomer_at_once() {
     let mut h = server(server_params(1, 2, Order::Fifo));
     assert!(arrive(&mut h, &[1, 2, 3]).is_empty());
     assert_eq!(arrive(&mut h, &[4]), vec![reply(4, false)]);
-    let shed = h.take("shed");
+    let shed = h.take_records("shed");
     assert_eq!(shed.len(), 1);
     assert_eq!(shed[0]["why"], "queue_full");
     assert_eq!(shed[0]["queue"], 2);
@@ -225,7 +149,7 @@ fn a_full_lifo_queue_drops_its_oldest_for_the_newcomer() {
         vec![reply(2, false)],
         "2 was the oldest waiting"
     );
-    assert_eq!(h.take("shed")[0]["why"], "queue_full");
+    assert_eq!(h.take_records("shed")[0]["why"], "queue_full");
     assert_eq!(
         drain(&mut h),
         vec![reply(1, true), reply(4, true), reply(3, true)]
@@ -247,7 +171,7 @@ fn shed_expired_drops_requests_whose_client_stops_waiting_before_the_work_is_don
         vec![reply(1, true), reply(3, true)],
         "no reply to 2"
     );
-    let shed = h.take("shed");
+    let shed = h.take_records("shed");
     assert_eq!(shed.len(), 1);
     assert_eq!(shed[0]["why"], "deadline");
     assert_eq!(shed[0]["queue"], 1);
@@ -259,7 +183,7 @@ fn without_shed_expired_the_server_works_for_clients_that_gave_up() {
     h.deliver(CLIENT, call(1, 1000));
     h.deliver(CLIENT, call(2, 1));
     assert_eq!(drain(&mut h), vec![reply(1, true), reply(2, true)]);
-    assert!(h.take("shed").is_empty());
+    assert!(h.take_records("shed").is_empty());
 }
 
 #[test]
@@ -269,30 +193,30 @@ fn the_concurrency_limit_counts_working_and_waiting_requests() {
     let mut h = server(p);
     assert!(arrive(&mut h, &[1, 2, 3]).is_empty());
     assert_eq!(arrive(&mut h, &[4]), vec![reply(4, false)]);
-    assert_eq!(h.take("shed")[0]["why"], "concurrency");
+    assert_eq!(h.take_records("shed")[0]["why"], "concurrency");
 }
 
 #[test]
 fn capacity_knob_starts_waiting_requests_and_returns_the_old_value() {
     let mut h = server(server_params(1, 10, Order::Fifo));
     arrive(&mut h, &[1, 2, 3, 4]);
-    assert_eq!(h.knob("capacity", 3.0), Some(1.0));
-    assert_eq!((h.node.busy(), h.node.queue_len()), (3, 1));
+    assert_eq!(h.knob("capacity", 3.0).0, Some(1.0));
+    assert_eq!((h.node().busy(), h.node().queue_len()), (3, 1));
     // Fewer workers: running requests finish, none starts until below.
-    assert_eq!(h.knob("capacity", 1.0), Some(3.0));
+    assert_eq!(h.knob("capacity", 1.0).0, Some(3.0));
     assert_eq!(h.fire_next(), vec![reply(1, true)]);
-    assert_eq!((h.node.busy(), h.node.queue_len()), (2, 1));
-    assert_eq!(h.knob("no_such_knob", 1.0), None);
+    assert_eq!((h.node().busy(), h.node().queue_len()), (2, 1));
+    assert_eq!(h.knob("no_such_knob", 1.0).0, None);
 }
 
 #[test]
 fn slowdown_knob_multiplies_the_service_time_of_requests_started_after_it() {
     let mut h = server(server_params(2, 10, Order::Fifo));
     arrive(&mut h, &[1]);
-    assert_eq!(h.knob("slowdown", 3.0), Some(1.0));
+    assert_eq!(h.knob("slowdown", 3.0).0, Some(1.0));
     arrive(&mut h, &[2]);
     assert_eq!(
-        h.deadlines(),
+        deadlines(&h),
         vec![LocalTime(0) + ms(10), LocalTime(0) + ms(30)]
     );
 }
@@ -316,7 +240,7 @@ fn client_params() -> ClientParams {
 }
 
 fn client(params: ClientParams) -> Harness<Client> {
-    Harness::new(CLIENT, Client::new(params, 1))
+    harness(CLIENT, Client::new(params, 1))
 }
 
 /// The attempt a client sent: (id, attempt, budget).
@@ -351,7 +275,7 @@ fn a_closed_loop_client_retries_timeouts_and_gives_up_after_max_attempts() {
     h.fire_next();
     assert_eq!(sent_call(&h.fire_next()).1, 3);
     assert!(h.fire_next().is_empty());
-    let done = h.take("done");
+    let done = h.take_records("done");
     assert_eq!(done.len(), 1);
     assert_eq!(done[0]["why"], "timeout");
     assert_eq!(done[0]["ok"], false);
@@ -359,12 +283,12 @@ fn a_closed_loop_client_retries_timeouts_and_gives_up_after_max_attempts() {
     // 5ms think, then 3 x 100ms waits and 2 x 20ms backoffs.
     assert_eq!(done[0]["latency_ns"], ms(340).as_nanos());
     let calls: Vec<u64> = h
-        .take("call")
+        .take_records("call")
         .iter()
         .map(|d| d["attempt"].as_u64().unwrap())
         .collect();
     assert_eq!(calls, vec![1, 2, 3]);
-    assert_eq!(h.take("request").len(), 1);
+    assert_eq!(h.take_records("request").len(), 1);
     // Closed loop: the next request follows a think time.
     assert_eq!(sent_call(&h.fire_next()).0, 2);
 }
@@ -377,11 +301,11 @@ fn a_late_reply_to_a_timed_out_attempt_is_ignored() {
     h.fire_next(); // attempt 2
     assert!(h.deliver(NodeId(0), server_reply(1, 1, true)).is_empty());
     assert!(
-        h.take("done").is_empty(),
+        h.take_records("done").is_empty(),
         "the reply to attempt 1 came too late"
     );
     h.deliver(NodeId(0), server_reply(1, 2, true));
-    let done = h.take("done");
+    let done = h.take_records("done");
     assert_eq!(
         (done[0]["why"].as_str(), done[0]["calls"].as_u64()),
         (Some("ok"), Some(2))
@@ -398,7 +322,7 @@ fn an_error_reply_is_retried_and_the_last_one_ends_the_request_as_shed() {
     h.deliver(NodeId(0), server_reply(1, 1, false));
     assert_eq!(sent_call(&h.fire_next()).1, 2, "after the 20ms backoff");
     h.deliver(NodeId(0), server_reply(1, 2, false));
-    assert_eq!(h.take("done")[0]["why"], "shed");
+    assert_eq!(h.take_records("done")[0]["why"], "shed");
 }
 
 #[test]
@@ -411,7 +335,7 @@ fn the_deadline_bounds_each_attempts_wait_and_stops_retries() {
     // The timeout retries at once with what is left: 50ms.
     assert_eq!(sent_call(&h.fire_next()), (1, 2, ms(50).as_nanos()));
     assert!(h.fire_next().is_empty());
-    let done = h.take("done");
+    let done = h.take_records("done");
     assert_eq!(
         (done[0]["why"].as_str(), done[0]["calls"].as_u64()),
         (Some("timeout"), Some(2))
@@ -431,9 +355,9 @@ fn an_empty_retry_budget_ends_requests_after_one_call() {
     h.fire_next(); // request 1, attempt 1
     h.fire_next(); // times out: the retry takes all 10 tokens
     h.fire_next(); // attempt 2
-    assert_eq!(h.node.budget_tokens(), Some(0));
+    assert_eq!(h.node().budget_tokens(), Some(0));
     h.fire_next(); // times out: no tokens, no retry
-    let done = h.take("done");
+    let done = h.take_records("done");
     assert_eq!(
         (done[0]["why"].as_str(), done[0]["calls"].as_u64()),
         (Some("budget"), Some(2))
@@ -441,7 +365,7 @@ fn an_empty_retry_budget_ends_requests_after_one_call() {
     // A success refills one token.
     h.fire_next(); // request 2
     h.deliver(NodeId(0), server_reply(2, 1, true));
-    assert_eq!(h.node.budget_tokens(), Some(1));
+    assert_eq!(h.node().budget_tokens(), Some(1));
 }
 
 #[test]
@@ -460,14 +384,14 @@ fn a_breaker_opens_fails_fast_and_closes_after_probes_succeed() {
         h.fire_next(); // a call
         h.fire_next(); // its timeout
     }
-    assert_eq!(h.node.breaker_state(), Some(BreakerState::Open));
+    assert_eq!(h.node().breaker_state(), Some(BreakerState::Open));
     assert_eq!(
-        h.take("breaker"),
+        h.take_records("breaker"),
         vec![serde_json::json!({ "state": "open" })]
     );
     // The next request fails at once, without a call.
     assert!(h.fire_next().is_empty());
-    let done = h.take("done");
+    let done = h.take_records("done");
     let last = done.last().unwrap();
     assert_eq!(
         (last["why"].as_str(), last["calls"].as_u64()),
@@ -475,12 +399,12 @@ fn a_breaker_opens_fails_fast_and_closes_after_probes_succeed() {
     );
     assert_eq!(last["latency_ns"], 0);
     // After the cooldown a probe goes through; its success closes it.
-    h.now = h.now + ms(1000);
+    h.advance(ms(1000));
     let (id, attempt, _) = sent_call(&h.fire_next());
-    assert_eq!(h.node.breaker_state(), Some(BreakerState::HalfOpen));
+    assert_eq!(h.node().breaker_state(), Some(BreakerState::HalfOpen));
     h.deliver(NodeId(0), server_reply(id, attempt, true));
     let states: Vec<Value> = h
-        .take("breaker")
+        .take_records("breaker")
         .into_iter()
         .map(|d| d["state"].clone())
         .collect();
@@ -497,22 +421,22 @@ fn an_open_loop_client_gives_up_beyond_max_outstanding_and_takes_the_rate_knob()
     for _ in 0..3 {
         h.fire_next(); // arrivals come long before any timeout
     }
-    let done = h.take("done");
+    let done = h.take_records("done");
     assert_eq!(done.len(), 1);
     assert_eq!(
         (done[0]["why"].as_str(), done[0]["calls"].as_u64()),
         (Some("gave_up"), Some(0))
     );
-    assert_eq!(h.node.outstanding(), 2);
-    assert_eq!(h.knob("rate", 0.0), Some(1000.0));
+    assert_eq!(h.node().outstanding(), 2);
+    assert_eq!(h.knob("rate", 0.0).0, Some(1000.0));
     assert_eq!(
-        h.timers.len(),
+        h.timers().len(),
         2,
         "no arrival is due at rate 0; two attempt timers"
     );
-    assert_eq!(h.knob("rate", 5.0), Some(0.0));
-    assert_eq!(h.timers.len(), 3, "an arrival is due again");
-    assert_eq!(h.knob("capacity", 5.0), None, "a server's knob");
+    assert_eq!(h.knob("rate", 5.0).0, Some(0.0));
+    assert_eq!(h.timers().len(), 3, "an arrival is due again");
+    assert_eq!(h.knob("capacity", 5.0).0, None, "a server's knob");
 }
 
 #[test]
@@ -522,10 +446,10 @@ fn open_loop_arrivals_come_at_the_rate() {
     p.max_attempts = 1;
     p.timeout = ms(1);
     let mut h = client(p);
-    while h.now < LocalTime(0) + ms(100_000) {
+    while h.now() < LocalTime(0) + ms(100_000) {
         h.fire_next();
     }
-    let n = h.take("request").len() as f64;
+    let n = h.take_records("request").len() as f64;
     assert!(
         (4700.0..5300.0).contains(&n),
         "{n} requests in 100s at 50/s"
@@ -537,16 +461,14 @@ fn a_restarted_client_numbers_its_requests_after_those_of_its_last_life() {
     let mut h = client(client_params());
     assert_eq!(sent_call(&h.fire_next()).0, 1);
     // A crash: the value and its timers are gone, the synced disk stays.
-    h.timers.clear();
-    h.node = Client::new(client_params(), 1);
-    h.call(|n, ctx| n.on_start(ctx));
+    h.restart(Client::new(client_params(), 1));
     assert_eq!(sent_call(&h.fire_next()).0, client::ID_SPAN + 1);
 }
 
 #[test]
 fn a_closed_loop_client_has_no_rate_knob() {
     let mut h = client(client_params());
-    assert_eq!(h.knob("rate", 5.0), None);
+    assert_eq!(h.knob("rate", 5.0).0, None);
 }
 
 // ---------------------------------------------------------------- table
