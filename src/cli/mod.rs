@@ -94,6 +94,9 @@ enum Command {
         /// Write the run's time series (the `service` check's, one row per `[metrics] interval`) as CSV to this file.
         #[arg(long, value_name = "FILE.csv")]
         metrics: Option<String>,
+        /// Draw the run's time series (rates, latency, queue and breakers) with its faults as bands: SVG, or PNG if the name ends in .png.
+        #[arg(long, value_name = "FILE.svg")]
+        plot_metrics: Option<String>,
         /// Run the seed twice and report the first event where the traces differ.
         #[arg(long)]
         check_determinism: bool,
@@ -211,6 +214,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             trace,
             history,
             metrics,
+            plot_metrics,
             check_determinism,
             narrate,
         } => {
@@ -220,6 +224,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 trace,
                 history,
                 metrics,
+                plot_metrics,
                 check: check_determinism,
                 narrate,
             };
