@@ -434,13 +434,13 @@ fn group_color(i: usize) -> RGBColor {
 }
 
 impl DistributionChart {
-    /// True if the x axis is logarithmic: every value positive, spanning
-    /// two decades or more.
+    /// True if the x axis is logarithmic: every value positive, the
+    /// greatest at least 20 times the least.
     pub fn log_x(&self) -> bool {
         let all = || self.groups.iter().flat_map(|g| g.values.iter().copied());
         let least = all().fold(f64::INFINITY, f64::min);
         let most = all().fold(f64::NEG_INFINITY, f64::max);
-        least > 0.0 && most / least >= 100.0
+        least > 0.0 && most / least >= 20.0
     }
 
     /// The x range (in plotted units: log10 of the value on a log axis).
@@ -547,6 +547,25 @@ impl DistributionChart {
     }
 }
 
+/// The scenarios' names for a title: all of them if short, else their
+/// common prefix with `*` and how many.
+pub fn names_for_title(names: &[&str]) -> String {
+    let all = names.join(", ");
+    if all.chars().count() <= 60 || names.len() < 2 {
+        return all;
+    }
+    let first = names[0];
+    let common = names[1..].iter().fold(first.len(), |n, name| {
+        first
+            .char_indices()
+            .zip(name.chars())
+            .take_while(|((i, a), b)| *i < n && a == b)
+            .count()
+    });
+    let prefix: String = first.chars().take(common).collect();
+    format!("{prefix}* ({} scenarios)", names.len())
+}
+
 /// The median of sorted values (the lower middle one).
 fn median(sorted: &[f64]) -> Option<f64> {
     (!sorted.is_empty()).then(|| sorted[(sorted.len() - 1) / 2])
@@ -588,7 +607,7 @@ impl Draw for DistributionChart {
             .x_label_formatter(&format_x)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
-            .light_line_style(BLACK.mix(0.05))
+            .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(text)?;
         for (i, (group, points)) in self.groups.iter().zip(lines).enumerate() {
