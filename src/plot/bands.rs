@@ -204,3 +204,152 @@ impl Checker for FaultBands {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::LinkChange;
+    use crate::time::SimDuration;
+
+    fn fault(secs: u64, fault: Fault) -> TraceEvent {
+        TraceEvent {
+            time: SimTime(secs * 1_000_000_000),
+            node: None,
+            kind: EventKind::Fault {
+                fault,
+                applied: true,
+            },
+        }
+    }
+
+    fn spans(events: &[TraceEvent], end_secs: u64) -> Vec<(&'static str, u64, u64)> {
+        let world = World::new(vec!["n1".into(), "n2".into(), "n3".into()]);
+        let (mut collector, handle) = FaultBands::new();
+        for e in events {
+            assert_eq!(collector.on_event(e, &world), None);
+        }
+        let end = SimTime(end_secs * 1_000_000_000);
+        assert_eq!(collector.finish(end, &world), None);
+        let bands = handle.finish(end);
+        assert_eq!(bands.omitted, 0);
+        bands
+            .bands
+            .iter()
+            .map(|b| (b.kind, b.start.0 / 1_000_000_000, b.end.0 / 1_000_000_000))
+            .collect()
+    }
+
+    #[test]
+    fn each_fault_lasts_until_what_ends_it() {
+        let (n1, n2, n3) = (NodeId(0), NodeId(1), NodeId(2));
+        let secs = SimDuration::from_secs;
+        let events = [
+            fault(1, Fault::Crash(n1)),
+            fault(2, Fault::Partition(Cut::Isolate(n2))),
+            fault(
+                3,
+                Fault::Pause {
+                    node: n3,
+                    duration: secs(2),
+                },
+            ),
+            TraceEvent {
+                time: SimTime(5_000_000_000),
+                node: Some(n3),
+                kind: EventKind::Resume,
+            },
+            fault(4, Fault::Restart(n1)),
+            fault(6, Fault::Reconnect(n2)),
+            fault(
+                7,
+                Fault::ClockJump {
+                    node: n1,
+                    by_ns: -5,
+                },
+            ),
+            fault(
+                8,
+                Fault::Set {
+                    knob: "rate".into(),
+                    value: 10.0,
+                    nodes: vec![n1],
+                    duration: Some(secs(3)),
+                },
+            ),
+            fault(
+                9,
+                Fault::SetLink {
+                    from: vec![n1],
+                    to: vec![n2],
+                    change: LinkChange::default(),
+                    symmetric: true,
+                    duration: None,
+                },
+            ),
+            fault(10, Fault::Crash(n2)),
+            fault(12, Fault::HealAll),
+            fault(13, Fault::Crash(n3)),
+        ];
+        assert_eq!(
+            spans(&events, 20),
+            vec![
+                ("crash", 1, 4),
+                ("isolate", 2, 6),
+                ("pause", 3, 5),
+                ("clock_jump", 7, 7),
+                ("set", 8, 11),
+                ("set_link", 9, 12),
+                ("crash", 10, 12),
+                // Still open when the run ends.
+                ("crash", 13, 20),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_heal_ends_every_partition_and_labels_name_nodes() {
+        let (n1, n2) = (NodeId(0), NodeId(1));
+        let world = World::new(vec!["n1".into(), "n2".into()]);
+        let (mut collector, handle) = FaultBands::new();
+        for e in [
+            fault(1, Fault::Partition(Cut::Groups(vec![vec![n1], vec![n2]]))),
+            fault(2, Fault::Partition(Cut::Isolate(n1))),
+            fault(3, Fault::Heal),
+        ] {
+            collector.on_event(&e, &world);
+        }
+        let bands = handle.finish(SimTime(9_000_000_000));
+        let seen: Vec<(&str, &str, u64)> = bands
+            .bands
+            .iter()
+            .map(|b| (b.kind, b.label.as_str(), b.end.0 / 1_000_000_000))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("partition", "partition {n1} | {n2}", 3),
+                ("isolate", "isolate n1", 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn bands_beyond_the_cap_are_counted() {
+        let world = World::new(vec!["n1".into()]);
+        let (mut collector, handle) = FaultBands::new();
+        for i in 0..MAX_BANDS as u64 + 5 {
+            collector.on_event(
+                &fault(
+                    i,
+                    Fault::ClockJump {
+                        node: NodeId(0),
+                        by_ns: 1,
+                    },
+                ),
+                &world,
+            );
+        }
+        let bands = handle.finish(SimTime(1_000_000_000_000));
+        assert_eq!((bands.bands.len(), bands.omitted), (MAX_BANDS, 5));
+    }
+}

@@ -477,8 +477,13 @@ impl DistributionChart {
         let steps = (n - 1).min(MAX_POINTS / 2);
         let mut out = vec![(tf(values[0]), 0.0)];
         let mut previous = 0.0;
+        let mut last_value = None;
         for k in 0..=steps {
             let i = if steps == 0 { 0 } else { k * (n - 1) / steps };
+            if last_value == Some(values[i]) {
+                continue;
+            }
+            last_value = Some(values[i]);
             // All the seeds with this value, so a tie is one step.
             let last = values.partition_point(|v| *v <= values[i]);
             let y = last as f64 / n as f64;
@@ -562,7 +567,11 @@ pub fn names_for_title(names: &[&str]) -> String {
             .take_while(|((i, a), b)| *i < n && a == b)
             .count()
     });
-    let prefix: String = first.chars().take(common).collect();
+    let mut prefix: String = first.chars().take(common).collect();
+    // Cut back to a word's end: `raft-fig16-150-*`, not `raft-fig16-150-1*`.
+    if let Some(cut) = prefix.rfind(['-', '_', '.']) {
+        prefix.truncate(cut + 1);
+    }
     format!("{prefix}* ({} scenarios)", names.len())
 }
 
@@ -642,5 +651,85 @@ impl Draw for DistributionChart {
             .label_font((FONT, 14))
             .draw()
             .map_err(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cdf_is_drawn_through_a_bounded_number_of_points() {
+        let values: Vec<f64> = (0..100_000).map(|i| i as f64).collect();
+        let line = DistributionChart::cdf(&values, |v| v);
+        assert!(line.len() <= MAX_POINTS + 3, "{}", line.len());
+        assert_eq!(line.first(), Some(&(0.0, 0.0)));
+        assert_eq!(line.last(), Some(&(99_999.0, 1.0)));
+        assert!(line
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        // Ties are one step: half the seeds at 1, half at 2.
+        let line = DistributionChart::cdf(&[1.0, 1.0, 2.0, 2.0], |v| v);
+        assert_eq!(
+            line,
+            vec![(1.0, 0.0), (1.0, 0.0), (1.0, 0.5), (2.0, 0.5), (2.0, 1.0)]
+        );
+    }
+
+    #[test]
+    fn a_histogram_holds_every_value_once() {
+        let values = [0.0, 0.1, 0.5, 0.9, 1.0];
+        let line = DistributionChart::hist(&values, (0.0, 1.0), 2, |v| v);
+        assert_eq!(
+            line,
+            vec![
+                (0.0, 0.0),
+                (0.0, 0.4),
+                (0.5, 0.4),
+                (0.5, 0.6),
+                (1.0, 0.6),
+                (1.0, 0.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_series_is_merged_to_at_most_max_points() {
+        let row = |k: u64| SeriesRow {
+            start: SimTime(k * 100_000_000),
+            length: SimDuration::from_millis(100),
+            offered: 2,
+            good: 1,
+            latency_p99: Some(SimDuration::from_millis(k % 7)),
+            queue: k % 5,
+            ..SeriesRow::default()
+        };
+        let rows: Vec<SeriesRow> = (0..10_000).map(row).collect();
+        let per = rows.len().div_ceil(MAX_POINTS);
+        let merged = points(&rows, per);
+        assert!(merged.len() <= MAX_POINTS);
+        let first = merged[0];
+        assert_eq!(
+            (first.offered, first.good),
+            (20.0, 10.0),
+            "rates per second"
+        );
+        assert_eq!((first.queue, first.p99), (4.0, Some(0.006)), "the greatest");
+    }
+
+    #[test]
+    fn units_and_titles() {
+        assert_eq!(unit_of("availability.time_without_leader_s"), "s");
+        assert_eq!(unit_of("service.goodput_per_s"), "per second");
+        assert_eq!(unit_of("recovers.best_fraction"), "fraction");
+        assert_eq!(unit_of("service.calls"), "");
+        assert_eq!(names_for_title(&["a", "b"]), "a, b");
+        let fig16 = [
+            "raft-fig16-150-150",
+            "raft-fig16-150-151",
+            "raft-fig16-150-155",
+            "raft-fig16-150-175",
+        ];
+        assert_eq!(names_for_title(&fig16), "raft-fig16-150-* (4 scenarios)");
     }
 }
