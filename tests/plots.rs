@@ -80,7 +80,9 @@ fn a_metastable_runs_series_has_three_panels_eight_lines_and_its_fault_as_a_band
     // Rates (offered, calls, throughput, goodput), latency (p50, p99) and
     // load (queue, breakers): each line once as data (latency stops when
     // nothing succeeds any more: one piece) and once in its legend.
-    assert_eq!(thick_lines(&svg), 2 * 8, "{svg}");
+    // Offered is drawn wider, under the others.
+    assert_eq!(thick_lines(&svg), 2 * 7, "{svg}");
+    assert_eq!(count(&svg, "stroke-width=\"6\""), 2, "{svg}");
     let texts = texts(&svg);
     for name in [
         "offered",

@@ -118,6 +118,8 @@ fn points(rows: &[SeriesRow], per: usize) -> Vec<Point> {
 struct Line {
     name: &'static str,
     color: RGBColor,
+    /// Stroke width in pixels (offered is wider, so a line over it shows it).
+    width: u32,
     pieces: Vec<Vec<(f64, f64)>>,
 }
 
@@ -137,6 +139,7 @@ fn line(name: &'static str, color: RGBColor, pts: &[Point], f: fn(&Point) -> Opt
     Line {
         name,
         color,
+        width: 2,
         pieces,
     }
 }
@@ -196,14 +199,14 @@ impl SeriesChart<'_> {
         }
         for l in lines {
             for (i, piece) in l.pieces.iter().enumerate() {
-                let style = l.color.stroke_width(2);
+                let style = l.color.stroke_width(l.width);
                 let drawn = chart
                     .draw_series(LineSeries::new(piece.iter().copied(), style))
                     .map_err(text)?;
                 if i == 0 {
-                    let color = l.color;
+                    let (color, width) = (l.color, l.width);
                     drawn.label(l.name).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(width))
                     });
                 }
             }
@@ -312,9 +315,12 @@ impl Draw for SeriesChart<'_> {
         let root = root.titled(&title, (FONT, 20)).map_err(text)?;
         let panels = root.split_evenly((3, 1));
         let rates = [
-            line("offered", RGBColor(120, 120, 120), &pts, |p| {
-                Some(p.offered)
-            }),
+            Line {
+                width: 6,
+                ..line("offered", RGBColor(190, 190, 190), &pts, |p| {
+                    Some(p.offered)
+                })
+            },
             line(
                 "calls (retries included)",
                 RGBColor(255, 127, 14),
