@@ -485,7 +485,7 @@ impl DistributionChart {
         let mut previous = 0.0;
         let mut last_value = None;
         for k in 0..=steps {
-            let i = if steps == 0 { 0 } else { k * (n - 1) / steps };
+            let i = (k * (n - 1)).checked_div(steps).unwrap_or(0);
             if last_value == Some(values[i]) {
                 continue;
             }
