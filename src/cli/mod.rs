@@ -10,6 +10,7 @@
 //! 3 safety violation (not linearizable), 4 liveness failure (stuck),
 //! 5 `check` gave up within its budget (unknown).
 
+use crate::plot;
 use crate::registry::Registry;
 use crate::report::{console, summary};
 use crate::scenario::Scenario;
@@ -94,6 +95,9 @@ enum Command {
         /// Write the run's time series (the `service` check's, one row per `[metrics] interval`) as CSV to this file.
         #[arg(long, value_name = "FILE.csv")]
         metrics: Option<String>,
+        /// Draw the run's time series (rates, latency, queue and breakers) with its faults as bands: SVG, or PNG if the name ends in .png.
+        #[arg(long, value_name = "FILE.svg")]
+        plot_metrics: Option<String>,
         /// Run the seed twice and report the first event where the traces differ.
         #[arg(long)]
         check_determinism: bool,
@@ -117,6 +121,18 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Draw the distribution of `--metric` over the seeds: SVG, or PNG if the name ends in .png.
+        #[arg(long, value_name = "FILE.svg", requires = "metric")]
+        plot: Option<String>,
+        /// The metric to draw (a name from the `metric` lines, e.g. availability.time_without_leader_s).
+        #[arg(long, requires = "plot")]
+        metric: Option<String>,
+        /// cdf (the empirical CDF) or hist (a histogram).
+        #[arg(long, default_value = "cdf", value_parser = plot::charts::Kind::parse, requires = "plot")]
+        plot_kind: plot::charts::Kind,
+        /// Further scenarios swept with the same seeds and drawn on the same chart.
+        #[arg(long, value_name = "SCENARIO", num_args = 1.., requires = "plot")]
+        compare: Vec<String>,
     },
     /// Check a history (from a run or from outside) for linearizability.
     Check {
@@ -211,6 +227,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             trace,
             history,
             metrics,
+            plot_metrics,
             check_determinism,
             narrate,
         } => {
@@ -220,6 +237,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 trace,
                 history,
                 metrics,
+                plot_metrics,
                 check: check_determinism,
                 narrate,
             };
@@ -231,7 +249,26 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             jobs,
             shard,
             json,
-        } => sweep::cmd_sweep(io, registry, &scenario, seeds, jobs, shard, json),
+            plot,
+            metric,
+            plot_kind,
+            compare,
+        } => {
+            let plot = plot.map(|file| sweep::PlotFlags {
+                file,
+                metric: metric.unwrap_or_default(),
+                kind: plot_kind,
+                compare,
+            });
+            let flags = sweep::SweepFlags {
+                seeds,
+                jobs,
+                shard,
+                json,
+                plot,
+            };
+            sweep::cmd_sweep(io, registry, &scenario, flags)
+        }
         Command::Check {
             history,
             model,

@@ -1,6 +1,10 @@
 //! `faultlab run`: one seed of one scenario, its summary and its files.
 
 use super::{load, Io};
+use crate::check::series::TimeSeries;
+use crate::plot::bands::{Bands, FaultBands, COLLECTOR_NAME};
+use crate::plot::charts::{self, SeriesChart};
+use crate::plot::picture;
 use crate::registry::Registry;
 use crate::report::atomic::{AtomicFile, SharedFile};
 use crate::report::summary;
@@ -18,6 +22,8 @@ pub(super) struct RunFlags {
     pub(super) history: Option<String>,
     /// `--metrics FILE.csv`.
     pub(super) metrics: Option<String>,
+    /// `--plot-metrics FILE.svg|.png`.
+    pub(super) plot_metrics: Option<String>,
     /// `--check-determinism`.
     pub(super) check: bool,
     /// `--narrate N`.
@@ -31,6 +37,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         trace,
         history,
         metrics,
+        plot_metrics,
         check,
         narrate,
     } = flags;
@@ -51,12 +58,18 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
     if !json {
         out!(io, "{}", summary::header(&scenario, seed));
     }
+    // The faults' spans, read from the trace by an observer that judges nothing.
+    let (collector, bands) = FaultBands::new();
     let options = RunOptions {
         trace: trace_file
             .clone()
             .map(|f| Box::new(f) as Box<dyn std::io::Write>),
         narrate,
         event_hashes: check,
+        extra_checks: match plot_metrics {
+            Some(_) => vec![Box::new(collector)],
+            None => Vec::new(),
+        },
         ..RunOptions::default()
     };
     let (report, determinism) = if check {
@@ -66,6 +79,8 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         (run(&scenario, seed, options), None)
     };
     let mut report = report;
+    report.checks.retain(|c| c != COLLECTOR_NAME);
+    report.check_outcomes.retain(|(c, _)| c != COLLECTOR_NAME);
     report.reproduce = summary::reproduce_with(&io.command, path, seed);
     let mut code = report.verdict.exit_code();
     // Files are whole or absent; a file that could not be written is exit 2,
@@ -99,6 +114,19 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
                 None
             }
         },
+    };
+    let plot_written = match &plot_metrics {
+        None => None,
+        Some(path) => {
+            let bands = bands.finish(report.sim_time);
+            match plot_series(path, &report, &bands) {
+                Ok(bytes) => Some((path, bytes, bands.bands.len())),
+                Err(e) => {
+                    output_errors.push(format!("--plot-metrics {path}: {e}"));
+                    None
+                }
+            }
+        }
     };
     let determinism = determinism.map(|d| match d.first_difference {
         None => {
@@ -146,6 +174,12 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
                 "time series written to {file} ({rows} rows of {interval}, CSV)"
             );
         }
+        if let Some((file, bytes, bands)) = plot_written {
+            outln!(
+                io,
+                "metric plot written to {file} ({bytes} bytes, {bands} fault bands)"
+            );
+        }
     }
     for e in &output_errors {
         errln!(io, "error: {e}");
@@ -157,17 +191,39 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
     }
 }
 
-/// Writes the run's time series to `path` as CSV (whole or absent); the
-/// number of rows, or what went wrong.
-fn write_series(path: &str, report: &crate::scenario::RunReport) -> Result<usize, String> {
-    let series = report.series.as_ref().filter(|s| s.records > 0).ok_or_else(|| {
+/// The run's series, or why there is none.
+fn series_of(report: &crate::scenario::RunReport) -> Result<&TimeSeries, String> {
+    report.series.as_ref().filter(|s| s.records > 0).ok_or_else(|| {
         format!(
             "the scenario's model ({}) emitted no service records ({}), so there is no time series to write; \
              the `service` check measures the models of the retry family, whose clients and servers record them",
             report.model,
             crate::check::service::RECORDS.join(", ")
         )
-    })?;
+    })
+}
+
+/// Draws the run's time series with its fault bands to `path` (SVG, or
+/// PNG for `.png`; whole or absent); the bytes written, or what went wrong.
+fn plot_series(
+    path: &str,
+    report: &crate::scenario::RunReport,
+    bands: &Bands,
+) -> Result<usize, String> {
+    let series = series_of(report)?;
+    let chart = SeriesChart {
+        title: format!("{} · seed {}", report.scenario, report.seed),
+        series,
+        bands,
+        end: report.sim_time,
+    };
+    picture::write(&chart, charts::SIZE, path)
+}
+
+/// Writes the run's time series to `path` as CSV (whole or absent); the
+/// number of rows, or what went wrong.
+fn write_series(path: &str, report: &crate::scenario::RunReport) -> Result<usize, String> {
+    let series = series_of(report)?;
     let mut file = AtomicFile::create(path).map_err(|e| format!("cannot create the file: {e}"))?;
     series
         .write_csv(&mut file)

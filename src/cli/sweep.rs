@@ -1,26 +1,265 @@
 //! `faultlab sweep`: many seeds of one scenario on all cores.
 
 use super::{load, Io};
+use crate::plot::charts::{self, DistributionChart, Group, Kind};
+use crate::plot::picture;
 use crate::registry::Registry;
 use crate::report::summary;
+use crate::scenario::Scenario;
 use crate::scenario::Verdict;
-use crate::sweep::sweep;
+use crate::sweep::{sweep, SweepSummary};
+
+/// The flags of `sweep`.
+pub(super) struct SweepFlags {
+    /// `--seeds`.
+    pub(super) seeds: std::ops::Range<u64>,
+    /// `--jobs`.
+    pub(super) jobs: Option<usize>,
+    /// `--shard K/N`.
+    pub(super) shard: Option<(u64, u64)>,
+    /// `--json`.
+    pub(super) json: bool,
+    /// `--plot FILE` with `--metric`, `--plot-kind` and `--compare`.
+    pub(super) plot: Option<PlotFlags>,
+}
+
+/// What `--plot` draws: the distribution of one metric over the seeds.
+pub(super) struct PlotFlags {
+    /// The picture's file (SVG, or PNG for `.png`).
+    pub(super) file: String,
+    /// The metric's name (`Checker::metrics`).
+    pub(super) metric: String,
+    /// CDF or histogram.
+    pub(super) kind: Kind,
+    /// Further scenarios swept with the same seeds, on the same chart.
+    pub(super) compare: Vec<String>,
+}
+
+/// The most seeds a plotted sweep may run per scenario: it keeps 8 bytes
+/// per seed for each metric the checks report (80 MB per metric at the cap).
+pub const MAX_PLOT_SEEDS: u64 = 10_000_000;
 
 pub(super) fn cmd_sweep(
     io: &mut Io<'_>,
     registry: &Registry,
     path: &str,
-    seeds: std::ops::Range<u64>,
-    jobs: Option<usize>,
-    shard: Option<(u64, u64)>,
-    json: bool,
+    flags: SweepFlags,
 ) -> i32 {
+    let SweepFlags {
+        seeds,
+        jobs,
+        shard,
+        json,
+        plot,
+    } = flags;
     let scenario = match load(io, registry, path) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    io.silence_panics();
+    // Every compared scenario loads before anything runs.
+    let mut compared = Vec::new();
+    for other in plot.iter().flat_map(|p| &p.compare) {
+        match Scenario::load_with(registry, other) {
+            Ok(s) => compared.push((other.clone(), s)),
+            Err(e) => {
+                errln!(io, "error: --compare: {e}");
+                return 2;
+            }
+        }
+    }
     let total = crate::sweep::seed_count(&seeds, shard);
+    if plot.is_some() && total > MAX_PLOT_SEEDS {
+        errln!(
+            io,
+            "error: --plot: {total} seeds; a plotted sweep runs at most {MAX_PLOT_SEEDS} seeds per scenario (it keeps every seed's value)"
+        );
+        return 2;
+    }
+    io.silence_panics();
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(e) => {
+            errln!(io, "error: --jobs: cannot start the thread pool: {e}");
+            return 2;
+        }
+    };
+    let options = SweepOptions {
+        seeds,
+        shard,
+        json,
+        pool: &pool,
+    };
+    let (result, mut worst, main_json) = one_sweep(io, path, &scenario, &options);
+    let Some(plot) = plot else {
+        if let Some(object) = main_json {
+            outln!(io, "{object}");
+        }
+        return worst;
+    };
+    let mut groups = Vec::new();
+    let mut compared_json = Vec::new();
+    let mut results = vec![(path, result)];
+    for (other, other_scenario) in &compared {
+        if let Err(code) = metric_values(io, &plot.metric, &results) {
+            return code;
+        }
+        let (result, code, object) = one_sweep(io, other, other_scenario, &options);
+        let other = other.as_str();
+        worst = worse(worst, code);
+        compared_json.extend(object);
+        results.push((other, result));
+    }
+    if let Err(code) = metric_values(io, &plot.metric, &results) {
+        return code;
+    }
+    for (name, result) in &mut results {
+        let mut values = result
+            .metric_values
+            .remove(&plot.metric)
+            .unwrap_or_default();
+        values.sort_by(f64::total_cmp);
+        groups.push(Group {
+            name: stem(name),
+            values,
+            seeds_run: result.seeds_run,
+        });
+    }
+    let written = draw_distribution(&plot, groups, &options.seeds);
+    if let Some(mut object) = main_json {
+        object["compared"] = serde_json::Value::from(compared_json);
+        if written.is_ok() {
+            object["plot"] = serde_json::Value::from(plot.file.as_str());
+        }
+        outln!(io, "{object}");
+    }
+    match written {
+        Ok(bytes) => {
+            if !json {
+                outln!(
+                    io,
+                    "distribution plot written to {} ({bytes} bytes)",
+                    plot.file
+                );
+            }
+            worst
+        }
+        Err(e) => {
+            errln!(io, "error: --plot {}: {e}", plot.file);
+            2
+        }
+    }
+}
+
+/// The seeds and pool every sweep of one command shares.
+struct SweepOptions<'p> {
+    seeds: std::ops::Range<u64>,
+    shard: Option<(u64, u64)>,
+    json: bool,
+    pool: &'p rayon::ThreadPool,
+}
+
+/// Checks that the last sweep of `results` reported `metric`; else says
+/// which metrics it did report (exit 2).
+fn metric_values(
+    io: &mut Io<'_>,
+    metric: &str,
+    results: &[(&str, SweepSummary)],
+) -> Result<(), i32> {
+    let Some((path, result)) = results.last() else {
+        return Ok(());
+    };
+    if result
+        .metric_values
+        .get(metric)
+        .is_some_and(|v| !v.is_empty())
+    {
+        return Ok(());
+    }
+    let known: Vec<&str> = result
+        .metric_values
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let known = if known.is_empty() {
+        "none (its checks report no metrics)".to_string()
+    } else {
+        known.join(", ")
+    };
+    errln!(
+        io,
+        "error: --metric {metric}: no seed of {path} reported it; the metrics its runs reported: {known}"
+    );
+    Err(2)
+}
+
+/// A scenario file's name without its directory and `.toml`.
+fn stem(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_stem()
+        .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Draws the groups' distribution and writes it; the bytes written.
+fn draw_distribution(
+    plot: &PlotFlags,
+    groups: Vec<Group>,
+    seeds: &std::ops::Range<u64>,
+) -> Result<usize, String> {
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    let kind = match plot.kind {
+        Kind::Cdf => "CDF",
+        Kind::Hist => "histogram",
+    };
+    let chart = DistributionChart {
+        title: format!(
+            "{} over seeds {}..{} ({kind}): {}",
+            plot.metric,
+            seeds.start,
+            seeds.end,
+            charts::names_for_title(&names)
+        ),
+        metric: plot.metric.clone(),
+        kind: plot.kind,
+        groups,
+    };
+    picture::write(&chart, charts::SIZE, &plot.file)
+}
+
+/// The more serious of two exit codes of sweeps (3 over 4 over 0).
+fn worse(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        3 => 2,
+        4 => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Sweeps one scenario and prints its text summary (or returns its JSON
+/// object); its summary, its exit code, and the object.
+fn one_sweep(
+    io: &mut Io<'_>,
+    path: &str,
+    scenario: &Scenario,
+    options: &SweepOptions<'_>,
+) -> (SweepSummary, i32, Option<serde_json::Value>) {
+    let SweepOptions {
+        seeds,
+        shard,
+        json,
+        pool,
+    } = options;
+    let (shard, json) = (*shard, *json);
+    let total = crate::sweep::seed_count(seeds, shard);
+    let mut json_out = None;
     let bar = if io.progress && !json {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -33,18 +272,8 @@ pub(super) fn cmd_sweep(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.unwrap_or(0))
-        .build()
-    {
-        Ok(pool) => pool,
-        Err(e) => {
-            errln!(io, "error: --jobs: cannot start the thread pool: {e}");
-            return 2;
-        }
-    };
     let started = std::time::Instant::now();
-    let result = pool.install(|| sweep(&scenario, seeds.clone(), shard, &|| bar.inc(1)));
+    let result = pool.install(|| sweep(scenario, seeds.clone(), shard, &|| bar.inc(1)));
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let failed = result.failed;
@@ -72,23 +301,19 @@ pub(super) fn cmd_sweep(
                 })
             })
             .collect();
-        outln!(
-            io,
-            "{}",
-            serde_json::json!({
-                "scenario": path,
-                "seeds": format!("{}..{}", seeds.start, seeds.end),
-                "seeds_run": result.seeds_run,
-                "passed": result.passed,
-                "failed": failed,
-                "failures_unlisted": unlisted,
-                "expectation_met": result.expectation_met,
-                "events": result.events,
-                "elapsed_ms": (elapsed * 1000.0).round(),
-                "failures": failures,
-                "metrics": metrics,
-            })
-        );
+        json_out = Some(serde_json::json!({
+            "scenario": path,
+            "seeds": format!("{}..{}", seeds.start, seeds.end),
+            "seeds_run": result.seeds_run,
+            "passed": result.passed,
+            "failed": failed,
+            "failures_unlisted": unlisted,
+            "expectation_met": result.expectation_met,
+            "events": result.events,
+            "elapsed_ms": (elapsed * 1000.0).round(),
+            "failures": failures,
+            "metrics": metrics,
+        }));
     } else {
         outln!(
             io,
@@ -152,5 +377,6 @@ pub(super) fn cmd_sweep(
             Verdict::Stuck => 1,
             Verdict::Pass => 0,
         });
-    worst.map_or(0, Verdict::exit_code)
+    let code = worst.map_or(0, Verdict::exit_code);
+    (result, code, json_out)
 }

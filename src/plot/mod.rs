@@ -6,6 +6,10 @@
 //! `DejaVuSans.LICENSE`), so drawing needs no system fonts: it works the
 //! same on a fresh machine and in CI.
 
+pub mod bands;
+pub mod charts;
+pub mod picture;
+
 use plotters::style::{register_font, FontStyle};
 use std::sync::Once;
 
