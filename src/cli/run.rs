@@ -1,10 +1,12 @@
 //! `faultlab run`: one seed of one scenario, its summary and its files.
 
 use super::{load, Io};
+use crate::plot::diagram::{self, DiagramBuilder, DiagramOptions};
 use crate::registry::Registry;
 use crate::report::atomic::{AtomicFile, SharedFile};
 use crate::report::summary;
 use crate::scenario::{check_determinism, run, RunOptions};
+use crate::time::SimTime;
 
 /// The flags of `run`.
 pub(super) struct RunFlags {
@@ -22,6 +24,38 @@ pub(super) struct RunFlags {
     pub(super) check: bool,
     /// `--narrate N`.
     pub(super) narrate: usize,
+    /// `--plot FILE` and its window.
+    pub(super) plot: Option<PlotFlags>,
+}
+
+/// `--plot FILE`, `--from`, `--to`, `--plot-max-messages`.
+pub(super) struct PlotFlags {
+    pub(super) file: String,
+    pub(super) from: Option<SimTime>,
+    pub(super) to: Option<SimTime>,
+    pub(super) max_messages: usize,
+}
+
+/// The diagram's options, or why the window is wrong (checked before the run).
+fn diagram_options(plot: &PlotFlags, end: SimTime) -> Result<DiagramOptions, String> {
+    let from = plot.from.unwrap_or(SimTime::ZERO);
+    if let Some(to) = plot.to {
+        if from >= to {
+            return Err(format!(
+                "--from {from} --to {to}: the window is empty; expected --from before --to"
+            ));
+        }
+    }
+    if from >= end {
+        return Err(format!(
+            "--from {from} is at or after the run's end ({end}); expected a window within 0s..{end}"
+        ));
+    }
+    Ok(DiagramOptions {
+        from,
+        to: plot.to,
+        max_messages: plot.max_messages,
+    })
 }
 
 pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: RunFlags) -> i32 {
@@ -33,12 +67,24 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         metrics,
         check,
         narrate,
+        plot,
     } = flags;
     let scenario = match load(io, registry, path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.default_seed);
+    let diagram = match plot
+        .as_ref()
+        .map(|p| diagram_options(p, scenario.end()))
+        .transpose()
+    {
+        Ok(options) => options.map(|o| DiagramBuilder::new(&scenario, o)),
+        Err(e) => {
+            errln!(io, "error: {e}");
+            return 2;
+        }
+    };
     io.silence_panics();
     let trace_file = match trace.as_deref().map(SharedFile::create).transpose() {
         Ok(file) => file,
@@ -57,6 +103,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
             .map(|f| Box::new(f) as Box<dyn std::io::Write>),
         narrate,
         event_hashes: check,
+        on_event: diagram.as_ref().map(DiagramBuilder::on_event),
         ..RunOptions::default()
     };
     let (report, determinism) = if check {
@@ -99,6 +146,21 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
                 None
             }
         },
+    };
+    let plot_written = match (diagram, &plot) {
+        (Some(builder), Some(plot)) => {
+            match builder
+                .finish(&report)
+                .and_then(|d| diagram::render(&d, &plot.file))
+            {
+                Ok(drawn) => Some((&plot.file, drawn)),
+                Err(e) => {
+                    output_errors.push(format!("--plot {}: {e}", plot.file));
+                    None
+                }
+            }
+        }
+        _ => None,
     };
     let determinism = determinism.map(|d| match d.first_difference {
         None => {
@@ -144,6 +206,16 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
             outln!(
                 io,
                 "time series written to {file} ({rows} rows of {interval}, CSV)"
+            );
+        }
+        if let Some((file, drawn)) = plot_written {
+            outln!(
+                io,
+                "diagram written to {file} ({} lanes, {} of {} messages, {} fault bands)",
+                drawn.lanes,
+                drawn.arrows + drawn.crosses,
+                drawn.messages_total,
+                drawn.bands
             );
         }
     }

@@ -6,6 +6,8 @@
 //! `DejaVuSans.LICENSE`), so drawing needs no system fonts: it works the
 //! same on a fresh machine and in CI.
 
+pub mod diagram;
+
 use plotters::style::{register_font, FontStyle};
 use std::sync::Once;
 

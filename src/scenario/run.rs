@@ -63,6 +63,9 @@ pub struct RunOptions {
     /// check: [`RunReport::series`], up to about 10 MB); default true, a
     /// sweep turns it off.
     pub series: bool,
+    /// Called with every trace event, in order, as the checks see it (the
+    /// space-time diagram collects its arrows and bands this way).
+    pub on_event: Option<Box<dyn FnMut(&TraceEvent)>>,
 }
 
 impl Default for RunOptions {
@@ -74,6 +77,7 @@ impl Default for RunOptions {
             capture_event: None,
             extra_checks: Vec::new(),
             series: true,
+            on_event: None,
         }
     }
 }
