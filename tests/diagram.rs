@@ -70,7 +70,7 @@ fn raft_leader_crash_seed_1_window_has_its_lanes_arrows_crosses_and_bands() {
     );
     assert_eq!((drawn.arrows, drawn.crosses), (433, 19), "{drawn:?}");
     for name in ["n1", "n2", "n3", "n4", "n5", "c1", "c2", "c3"] {
-        assert!(svg.contains(&format!(">{name}</text>")), "lane {name}");
+        assert!(svg.contains(&format!("\n{name}\n</text>")), "lane {name}");
     }
     let heads = count(
         &svg,
