@@ -11,7 +11,7 @@
 //! generic record conventions (its module docs list them); nothing here
 //! names a model. Within the window every message is drawn; beyond
 //! [`DiagramOptions::max_messages`] an even, deterministic sample is (all
-//! the dropped ones first, up to a quarter of the cap), and the legend says
+//! the dropped ones first, up to a tenth of the cap), and the legend says
 //! how many of how many.
 
 pub mod collect;
@@ -95,7 +95,7 @@ impl DiagramBuilder {
     }
 
     /// The hook for [`RunOptions::on_event`].
-    pub fn on_event(&self) -> Box<dyn FnMut(&crate::engine::TraceEvent)> {
+    pub fn on_event(&self) -> crate::scenario::run::EventHook {
         let collector = Rc::clone(&self.collector);
         Box::new(move |event| {
             if let Some(c) = collector.borrow_mut().as_mut() {
@@ -168,7 +168,7 @@ pub fn diagram_of_run(
 }
 
 /// At most `cap` arrows, deterministically: every dropped one first (up
-/// to a quarter of the cap), then an even sample of the rest, in their
+/// to a tenth of the cap), then an even sample of the rest, in their
 /// original order.
 fn sample(arrows: Vec<collect::Arrow>, cap: usize) -> Vec<collect::Arrow> {
     if arrows.len() <= cap {
@@ -178,7 +178,7 @@ fn sample(arrows: Vec<collect::Arrow>, cap: usize) -> Vec<collect::Arrow> {
         .iter()
         .filter(|a| a.fate == collect::Fate::Dropped)
         .count();
-    let keep_dropped = dropped.min(cap / 4);
+    let keep_dropped = dropped.min(cap / 10);
     let (mut drops, mut others) = (Vec::new(), Vec::new());
     for a in arrows {
         if a.fate == collect::Fate::Dropped {

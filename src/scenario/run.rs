@@ -47,6 +47,9 @@ impl Verdict {
     }
 }
 
+/// A function called with every trace event of a run ([`RunOptions::on_event`]).
+pub type EventHook = Box<dyn FnMut(&TraceEvent)>;
+
 /// What a run should produce besides its report.
 pub struct RunOptions {
     /// Write every trace event as a JSON line here.
@@ -65,7 +68,7 @@ pub struct RunOptions {
     pub series: bool,
     /// Called with every trace event, in order, as the checks see it (the
     /// space-time diagram collects its arrows and bands this way).
-    pub on_event: Option<Box<dyn FnMut(&TraceEvent)>>,
+    pub on_event: Option<EventHook>,
 }
 
 impl Default for RunOptions {

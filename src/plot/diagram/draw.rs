@@ -540,12 +540,13 @@ fn draw_arrows<DB: DrawingBackend>(
         )))?;
         if a.fate == Fate::Dropped {
             let style = color.stroke_width(2);
+            let r = if dense { 2 } else { 4 };
             d(root.draw(&PathElement::new(
-                vec![(x1 - 4, y1 - 4), (x1 + 4, y1 + 4)],
+                vec![(x1 - r, y1 - r), (x1 + r, y1 + r)],
                 style,
             )))?;
             d(root.draw(&PathElement::new(
-                vec![(x1 - 4, y1 + 4), (x1 + 4, y1 - 4)],
+                vec![(x1 - r, y1 + r), (x1 + r, y1 - r)],
                 style,
             )))?;
             drawn.crosses += 1;
@@ -671,6 +672,10 @@ fn encode_png(pixels: &[u8], size: (u32, u32)) -> Result<Vec<u8>, String> {
         let mut encoder = png::Encoder::new(&mut bytes, size.0, size.1);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
+        // Flat colours and thin lines: adaptive filtering makes the file about
+        // a fifth of the size, at default compression (Best is slower, hardly smaller).
+        encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+        encoder.set_compression(png::Compression::Default);
         let mut writer = encoder
             .write_header()
             .map_err(|e| format!("cannot encode the PNG: {e}"))?;
