@@ -572,3 +572,222 @@ fn cut_side(cut: &Cut) -> Vec<NodeId> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::KnobTurn;
+    use crate::net::DropReason;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    const MS: u64 = 1_000_000;
+
+    fn ev(ms: u64, node: Option<u32>, kind: EventKind) -> TraceEvent {
+        TraceEvent {
+            time: SimTime(ms * MS),
+            node: node.map(NodeId),
+            kind,
+        }
+    }
+
+    fn send(ms: u64, from: u32, to: u32, msg: u64) -> TraceEvent {
+        let kind = EventKind::Send {
+            to: NodeId(to),
+            msg,
+            digest: 0,
+            arrival: SimTime((ms + 5) * MS),
+            text: None,
+        };
+        ev(ms, Some(from), kind)
+    }
+
+    fn record(ms: u64, node: u32, kind: &str, detail: serde_json::Value) -> TraceEvent {
+        let record = Record {
+            kind: kind.into(),
+            detail,
+        };
+        ev(ms, Some(node), EventKind::Record(record))
+    }
+
+    fn fault(ms: u64, fault: Fault) -> TraceEvent {
+        ev(
+            ms,
+            None,
+            EventKind::Fault {
+                fault,
+                applied: true,
+            },
+        )
+    }
+
+    fn collect(events: &[TraceEvent], window: (u64, u64), end: u64) -> Shapes {
+        let names = (1..=4).map(|i| format!("n{i}")).collect();
+        let mut c = Collector::new(names, SimTime(window.0 * MS), SimTime(window.1 * MS));
+        events.iter().for_each(|e| c.observe(e));
+        c.finish(SimTime(end * MS))
+    }
+
+    #[test]
+    fn a_duplicated_message_is_two_arrows_and_a_dropped_one_ends_where_it_dropped() {
+        let dup = EventKind::Duplicate {
+            to: NodeId(1),
+            msg: 1,
+            arrival: SimTime(9 * MS),
+        };
+        let drop = EventKind::Drop {
+            from: NodeId(0),
+            to: NodeId(2),
+            msg: 2,
+            reason: DropReason::Loss,
+        };
+        let events = [
+            send(1, 0, 1, 1),
+            ev(1, Some(0), dup),
+            send(1, 0, 2, 2),
+            ev(1, None, drop),
+            ev(
+                6,
+                Some(1),
+                EventKind::Deliver {
+                    from: NodeId(0),
+                    msg: 1,
+                },
+            ),
+            ev(
+                9,
+                Some(1),
+                EventKind::Deliver {
+                    from: NodeId(0),
+                    msg: 1,
+                },
+            ),
+            send(20, 3, 0, 3),
+        ];
+        let s = collect(&events, (0, 100), 22);
+        let fates: Vec<_> = s.arrows.iter().map(|a| (a.fate, a.end.0 / MS)).collect();
+        assert_eq!(
+            fates,
+            vec![
+                (Fate::Dropped, 1),
+                (Fate::Delivered, 6),
+                (Fate::Duplicate, 9),
+                (Fate::InFlight, 25),
+            ]
+        );
+    }
+
+    #[test]
+    fn faults_become_bands_until_they_end_and_the_window_keeps_what_meets_it() {
+        let knob = |ms, restore| {
+            let turn = KnobTurn {
+                knob: Arc::from("rate"),
+                value: 40.0,
+                restore,
+                outcome: KnobOutcome::Set { previous: 10.0 },
+            };
+            ev(ms, Some(3), EventKind::Knob(turn))
+        };
+        let groups = Cut::Groups(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]);
+        let events = [
+            fault(1, Fault::Crash(NodeId(0))),
+            ev(3, Some(0), EventKind::Start { restart: true }),
+            fault(10, Fault::Crash(NodeId(1))),
+            ev(12, Some(1), EventKind::Start { restart: true }),
+            fault(20, Fault::Partition(groups)),
+            fault(30, Fault::Heal),
+            fault(
+                31,
+                Fault::ClockJump {
+                    node: NodeId(2),
+                    by_ns: -5 * MS as i64,
+                },
+            ),
+            fault(
+                32,
+                Fault::Pause {
+                    node: NodeId(2),
+                    duration: crate::time::SimDuration(4 * MS),
+                },
+            ),
+            ev(36, Some(2), EventKind::Resume),
+            knob(40, false),
+            knob(45, true),
+            fault(50, Fault::Crash(NodeId(3))),
+        ];
+        let s = collect(&events, (5, 100), 60);
+        let bands: Vec<_> = s
+            .bands
+            .iter()
+            .map(|b| (b.lane, b.kind, b.start.0 / MS, b.end.0 / MS))
+            .collect();
+        assert_eq!(
+            bands,
+            vec![
+                // The first crash ended before the window: left out.
+                (Some(1), BandKind::Down, 10, 12),
+                // Group {n1} is the smaller side.
+                (Some(0), BandKind::CutOff, 20, 30),
+                (Some(2), BandKind::Paused, 32, 36),
+                (Some(3), BandKind::Knob, 40, 45),
+                (Some(3), BandKind::Down, 50, 60),
+            ]
+        );
+        assert_eq!(s.marks.len(), 1);
+        assert_eq!(s.marks[0].label, "clock -5ms");
+    }
+
+    #[test]
+    fn roles_intervals_and_operations_come_from_generic_records() {
+        let events = [
+            record(1, 0, "leader", json!({"term": 1})),
+            record(2, 1, "follow", json!({"term": 1, "leader": "n1"})),
+            record(
+                3,
+                2,
+                "lease",
+                json!({"start_true_ns": 3 * MS, "end_true_ns": 8 * MS}),
+            ),
+            record(
+                4,
+                3,
+                OP_RECORD,
+                json!({"process": 0, "type": "invoke", "f": "read"}),
+            ),
+            record(
+                7,
+                3,
+                OP_RECORD,
+                json!({"process": 0, "type": "info", "f": "read"}),
+            ),
+            record(
+                8,
+                3,
+                OP_RECORD,
+                json!({"process": 0, "type": "invoke", "f": "write"}),
+            ),
+            fault(9, Fault::Crash(NodeId(0))),
+        ];
+        let s = collect(&events, (0, 100), 10);
+        let roles: Vec<_> = s
+            .roles
+            .iter()
+            .map(|r| (r.lane, r.role, r.term, r.start.0 / MS, r.end.0 / MS))
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                (0, Role::Leader, Some(1), 1, 9),
+                (1, Role::Follower, Some(1), 2, 10),
+            ]
+        );
+        assert_eq!(s.intervals.len(), 1);
+        assert_eq!(s.intervals[0].kind, "lease");
+        let ops: Vec<_> = s
+            .ops
+            .iter()
+            .map(|o| (o.outcome, o.label.as_str()))
+            .collect();
+        assert_eq!(ops, vec![(Outcome::Info, "read"), (Outcome::Open, "write")]);
+    }
+}
