@@ -52,3 +52,8 @@ pub(super) fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     }
     Ok((k, n))
 }
+
+/// A true time for `--from` / `--to`: a duration since the start (`1.9s`).
+pub(super) fn parse_time(text: &str) -> Result<crate::time::SimTime, String> {
+    crate::time::SimDuration::parse(text).map(|d| crate::time::SimTime(d.as_nanos()))
+}

@@ -104,6 +104,18 @@ enum Command {
         /// How many narrated lines to print.
         #[arg(long, default_value_t = 40)]
         narrate: usize,
+        /// Draw the run's space-time diagram to this file (PNG if it ends in .png, else SVG).
+        #[arg(long, value_name = "FILE.svg|FILE.png")]
+        plot: Option<String>,
+        /// The diagram's window starts here (true time, e.g. 1.9s).
+        #[arg(long, requires = "plot", value_parser = args::parse_time)]
+        from: Option<crate::time::SimTime>,
+        /// The diagram's window ends here (true time, e.g. 2.5s; default: the run's end).
+        #[arg(long, requires = "plot", value_parser = args::parse_time)]
+        to: Option<crate::time::SimTime>,
+        /// Draw at most this many messages; beyond, an even sample (the legend says so).
+        #[arg(long, requires = "plot", default_value_t = crate::plot::diagram::DEFAULT_MAX_MESSAGES)]
+        plot_max_messages: usize,
     },
     /// Run many seeds of one scenario on all cores.
     Sweep {
@@ -230,6 +242,10 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             plot_metrics,
             check_determinism,
             narrate,
+            plot,
+            from,
+            to,
+            plot_max_messages,
         } => {
             let flags = run::RunFlags {
                 seed,
@@ -240,6 +256,12 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 plot_metrics,
                 check: check_determinism,
                 narrate,
+                plot: plot.map(|file| run::PlotFlags {
+                    file,
+                    from,
+                    to,
+                    max_messages: plot_max_messages,
+                }),
             };
             run::cmd_run(io, registry, &scenario, flags)
         }

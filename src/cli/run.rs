@@ -4,11 +4,13 @@ use super::{load, Io};
 use crate::check::series::TimeSeries;
 use crate::plot::bands::{Bands, FaultBands, COLLECTOR_NAME};
 use crate::plot::charts::{self, SeriesChart};
+use crate::plot::diagram::{self, DiagramBuilder, DiagramOptions};
 use crate::plot::picture;
 use crate::registry::Registry;
 use crate::report::atomic::{AtomicFile, SharedFile};
 use crate::report::summary;
 use crate::scenario::{check_determinism, run, RunOptions};
+use crate::time::SimTime;
 
 /// The flags of `run`.
 pub(super) struct RunFlags {
@@ -28,6 +30,38 @@ pub(super) struct RunFlags {
     pub(super) check: bool,
     /// `--narrate N`.
     pub(super) narrate: usize,
+    /// `--plot FILE` and its window.
+    pub(super) plot: Option<PlotFlags>,
+}
+
+/// `--plot FILE`, `--from`, `--to`, `--plot-max-messages`.
+pub(super) struct PlotFlags {
+    pub(super) file: String,
+    pub(super) from: Option<SimTime>,
+    pub(super) to: Option<SimTime>,
+    pub(super) max_messages: usize,
+}
+
+/// The diagram's options, or why the window is wrong (checked before the run).
+fn diagram_options(plot: &PlotFlags, end: SimTime) -> Result<DiagramOptions, String> {
+    let from = plot.from.unwrap_or(SimTime::ZERO);
+    if let Some(to) = plot.to {
+        if from >= to {
+            return Err(format!(
+                "--from {from} --to {to}: the window is empty; expected --from before --to"
+            ));
+        }
+    }
+    if from >= end {
+        return Err(format!(
+            "--from {from} is at or after the run's end ({end}); expected a window within 0s..{end}"
+        ));
+    }
+    Ok(DiagramOptions {
+        from,
+        to: plot.to,
+        max_messages: plot.max_messages,
+    })
 }
 
 pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: RunFlags) -> i32 {
@@ -40,12 +74,24 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         plot_metrics,
         check,
         narrate,
+        plot,
     } = flags;
     let scenario = match load(io, registry, path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.default_seed);
+    let diagram = match plot
+        .as_ref()
+        .map(|p| diagram_options(p, scenario.end()))
+        .transpose()
+    {
+        Ok(options) => options.map(|o| DiagramBuilder::new(&scenario, o)),
+        Err(e) => {
+            errln!(io, "error: {e}");
+            return 2;
+        }
+    };
     io.silence_panics();
     let trace_file = match trace.as_deref().map(SharedFile::create).transpose() {
         Ok(file) => file,
@@ -70,6 +116,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
             Some(_) => vec![Box::new(collector)],
             None => Vec::new(),
         },
+        on_event: diagram.as_ref().map(DiagramBuilder::on_event),
         ..RunOptions::default()
     };
     let (report, determinism) = if check {
@@ -115,7 +162,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
             }
         },
     };
-    let plot_written = match &plot_metrics {
+    let metric_plot_written = match &plot_metrics {
         None => None,
         Some(path) => {
             let bands = bands.finish(report.sim_time);
@@ -127,6 +174,21 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
                 }
             }
         }
+    };
+    let diagram_written = match (diagram, &plot) {
+        (Some(builder), Some(plot)) => {
+            match builder
+                .finish(&report)
+                .and_then(|d| diagram::render(&d, &plot.file))
+            {
+                Ok(drawn) => Some((&plot.file, drawn)),
+                Err(e) => {
+                    output_errors.push(format!("--plot {}: {e}", plot.file));
+                    None
+                }
+            }
+        }
+        _ => None,
     };
     let determinism = determinism.map(|d| match d.first_difference {
         None => {
@@ -174,10 +236,20 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
                 "time series written to {file} ({rows} rows of {interval}, CSV)"
             );
         }
-        if let Some((file, bytes, bands)) = plot_written {
+        if let Some((file, bytes, bands)) = metric_plot_written {
             outln!(
                 io,
                 "metric plot written to {file} ({bytes} bytes, {bands} fault bands)"
+            );
+        }
+        if let Some((file, drawn)) = diagram_written {
+            outln!(
+                io,
+                "diagram written to {file} ({} lanes, {} of {} messages, {} fault bands)",
+                drawn.lanes,
+                drawn.arrows + drawn.crosses,
+                drawn.messages_total,
+                drawn.bands
             );
         }
     }

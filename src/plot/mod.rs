@@ -8,6 +8,7 @@
 
 pub mod bands;
 pub mod charts;
+pub mod diagram;
 pub mod picture;
 
 use plotters::style::{register_font, FontStyle};

@@ -47,6 +47,9 @@ impl Verdict {
     }
 }
 
+/// A function called with every trace event of a run ([`RunOptions::on_event`]).
+pub type EventHook = Box<dyn FnMut(&TraceEvent)>;
+
 /// What a run should produce besides its report.
 pub struct RunOptions {
     /// Write every trace event as a JSON line here.
@@ -63,6 +66,9 @@ pub struct RunOptions {
     /// check: [`RunReport::series`], up to about 10 MB); default true, a
     /// sweep turns it off.
     pub series: bool,
+    /// Called with every trace event, in order, as the checks see it (the
+    /// space-time diagram collects its arrows and bands this way).
+    pub on_event: Option<EventHook>,
 }
 
 impl Default for RunOptions {
@@ -74,6 +80,7 @@ impl Default for RunOptions {
             capture_event: None,
             extra_checks: Vec::new(),
             series: true,
+            on_event: None,
         }
     }
 }

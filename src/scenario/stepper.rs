@@ -79,6 +79,9 @@ impl Observer {
             self.trace_error = writeln!(out, "{}", event.to_json(&self.names)).err();
         }
         self.narrator.observe(event, &self.names);
+        if let Some(on_event) = self.options.on_event.as_mut() {
+            on_event(event);
+        }
         let mut keep_going = true;
         for (checker, done) in self.checks.iter_mut() {
             if *done {

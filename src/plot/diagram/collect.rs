@@ -1,0 +1,793 @@
+//! From trace events to the shapes of a space-time diagram: arrows, bands,
+//! role spans, interval bars, operation bars and marks, each kept only if
+//! it meets the time window.
+//!
+//! Model-agnostic: it reads the engine's events (sends, deliveries, drops,
+//! faults, resumes, knob turns) and a few generic record conventions:
+//!
+//! | record | detail | drawn as |
+//! |---|---|---|
+//! | `leader` | `{"term": t}` (optional) | lane in the leader colour, labelled with the term |
+//! | `candidate` | `{"term": t}` (optional) | lane in the candidate colour |
+//! | `follow`, `follower`, `stepped_down` | `{"term": t}` (optional) | lane in the follower colour |
+//! | `op` | `{"process", "type", "f"}` | a bar from invoke to ok / fail / info |
+//! | any, via `Ctx::record_interval` | `start_true_ns`, `end_true_ns` | a thin bar over that true interval, named by its kind (e.g. `lease`) |
+//!
+//! A lane's role is the last one its node recorded about itself; a crash
+//! ends it. Spans still open at the end of the run end there.
+
+use crate::engine::{EventKind, KnobOutcome, TraceEvent};
+use crate::fault::Fault;
+use crate::net::Cut;
+use crate::node::{NodeId, Record, OP_RECORD};
+use crate::time::SimTime;
+use std::collections::BTreeMap;
+
+/// A role a node recorded about itself, shown as its lane's colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `leader`.
+    Leader,
+    /// `candidate`.
+    Candidate,
+    /// `follow`, `follower` or `stepped_down`.
+    Follower,
+}
+
+/// The record kinds that set a lane's role (any model may record them).
+pub const ROLE_RECORDS: &[(&str, Role)] = &[
+    ("leader", Role::Leader),
+    ("candidate", Role::Candidate),
+    ("follow", Role::Follower),
+    ("follower", Role::Follower),
+    ("stepped_down", Role::Follower),
+];
+
+/// What became of one copy of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Delivered (the first copy).
+    Delivered,
+    /// A second copy the network made, delivered.
+    Duplicate,
+    /// Dropped: the arrow ends in a cross at the drop.
+    Dropped,
+    /// Still travelling when the run ended: drawn to its arrival.
+    InFlight,
+}
+
+/// One copy of a message: from `from` at `sent` to `to` at `end`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Arrow {
+    /// Sender lane.
+    pub from: u32,
+    /// Receiver lane.
+    pub to: u32,
+    /// When it was sent.
+    pub sent: SimTime,
+    /// When it was delivered or dropped (or will arrive).
+    pub end: SimTime,
+    /// What became of it.
+    pub fate: Fate,
+}
+
+/// What a shaded band means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BandKind {
+    /// Crashed, until restarted.
+    Down,
+    /// Paused, until resumed.
+    Paused,
+    /// On the cut-off side of a partition, until healed or reconnected.
+    CutOff,
+    /// Links changed by `set_link`, until restored.
+    Link,
+    /// A knob turned by `set`, until set back.
+    Knob,
+    /// A loss burst on the whole network (`lane` is `None`).
+    LossBurst,
+}
+
+/// A shaded stretch of a lane (or of all lanes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Band {
+    /// The lane, or `None` for every lane.
+    pub lane: Option<u32>,
+    /// What it means.
+    pub kind: BandKind,
+    /// From.
+    pub start: SimTime,
+    /// To.
+    pub end: SimTime,
+    /// A short text drawn inside when it fits.
+    pub label: String,
+}
+
+/// A stretch of a lane in one role.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoleSpan {
+    /// The lane.
+    pub lane: u32,
+    /// The role.
+    pub role: Role,
+    /// The term, if the record had one.
+    pub term: Option<u64>,
+    /// From.
+    pub start: SimTime,
+    /// To.
+    pub end: SimTime,
+}
+
+/// An interval a node recorded (`Ctx::record_interval`), in true time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntervalBar {
+    /// The lane.
+    pub lane: u32,
+    /// The record's kind (e.g. `lease`).
+    pub kind: String,
+    /// From.
+    pub start: SimTime,
+    /// To.
+    pub end: SimTime,
+}
+
+/// How a client operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `ok`.
+    Ok,
+    /// `fail`: certainly did not happen.
+    Fail,
+    /// `info`: unknown (e.g. timed out).
+    Info,
+    /// Still open when the run ended.
+    Open,
+}
+
+/// A client operation, from invoke to completion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpBar {
+    /// The client's lane.
+    pub lane: u32,
+    /// Invoked.
+    pub start: SimTime,
+    /// Completed (or the run's end).
+    pub end: SimTime,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The operation's name (`f`).
+    pub label: String,
+}
+
+/// A moment marked on a lane (a clock jump).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    /// The lane.
+    pub lane: u32,
+    /// When.
+    pub time: SimTime,
+    /// What, e.g. `clock +500ms`.
+    pub label: String,
+}
+
+/// Everything to draw, in true time, before the layout.
+#[derive(Clone, Debug, Default)]
+pub struct Shapes {
+    /// Message copies meeting the window, in the order they ended.
+    pub arrows: Vec<Arrow>,
+    /// Fault bands.
+    pub bands: Vec<Band>,
+    /// Role spans.
+    pub roles: Vec<RoleSpan>,
+    /// Recorded intervals.
+    pub intervals: Vec<IntervalBar>,
+    /// Client operations.
+    pub ops: Vec<OpBar>,
+    /// Clock jumps.
+    pub marks: Vec<Mark>,
+}
+
+/// A message on its way.
+struct Pending {
+    from: u32,
+    to: u32,
+    sent: SimTime,
+    arrival: SimTime,
+    /// Copies still travelling.
+    copies: u32,
+    /// Copies that ended (delivered or dropped) so far.
+    ended: u32,
+}
+
+/// Collects [`Shapes`] from trace events, one at a time.
+pub struct Collector {
+    names: Vec<String>,
+    from: SimTime,
+    to: SimTime,
+    shapes: Shapes,
+    pending: BTreeMap<u64, Pending>,
+    /// Open bands: (lane or none, kind, key) -> (start, label).
+    open: BTreeMap<(Option<u32>, BandKind, String), (SimTime, String)>,
+    /// Open link bands, with the fault that opened them (to match its restore).
+    links: Vec<(Fault, Vec<u32>, SimTime, String)>,
+    roles: Vec<Option<(Role, Option<u64>, SimTime)>>,
+    ops: BTreeMap<(u32, u64), (SimTime, String)>,
+}
+
+impl Collector {
+    /// A collector for nodes `names`, keeping what meets `[from, to]`.
+    pub fn new(names: Vec<String>, from: SimTime, to: SimTime) -> Collector {
+        let lanes = names.len();
+        Collector {
+            names,
+            from,
+            to,
+            shapes: Shapes::default(),
+            pending: BTreeMap::new(),
+            open: BTreeMap::new(),
+            links: Vec::new(),
+            roles: vec![None; lanes],
+            ops: BTreeMap::new(),
+        }
+    }
+
+    fn meets(&self, start: SimTime, end: SimTime) -> bool {
+        start <= self.to && end >= self.from
+    }
+
+    /// Takes in one trace event.
+    pub fn observe(&mut self, event: &TraceEvent) {
+        let t = event.time;
+        let lane = event.node.map(|n| n.0);
+        match (&event.kind, lane) {
+            (EventKind::Start { restart: true }, Some(n)) => {
+                self.close(Some(n), BandKind::Down, "", t)
+            }
+            (
+                EventKind::Send {
+                    to, msg, arrival, ..
+                },
+                Some(n),
+            ) => {
+                let pending = Pending {
+                    from: n,
+                    to: to.0,
+                    sent: t,
+                    arrival: *arrival,
+                    copies: 1,
+                    ended: 0,
+                };
+                self.pending.insert(*msg, pending);
+            }
+            (EventKind::Duplicate { msg, arrival, .. }, _) => {
+                if let Some(p) = self.pending.get_mut(msg) {
+                    p.copies += 1;
+                    p.arrival = p.arrival.max(*arrival);
+                }
+            }
+            (EventKind::Deliver { msg, .. }, _) => self.end_copy(*msg, t, false),
+            (EventKind::Drop { msg, .. }, _) => self.end_copy(*msg, t, true),
+            (
+                EventKind::Fault {
+                    fault,
+                    applied: true,
+                },
+                _,
+            ) => self.fault(fault, t),
+            (EventKind::LinksRestored { fault }, _) => self.restore_links(Some(fault), t),
+            (EventKind::Resume, Some(n)) => self.close(Some(n), BandKind::Paused, "", t),
+            (EventKind::LossBurstEnd, _) => self.close(None, BandKind::LossBurst, "", t),
+            (EventKind::Record(record), Some(n)) => self.record(n, record, t),
+            (EventKind::Knob(turn), Some(n)) => {
+                if let KnobOutcome::Set { .. } = turn.outcome {
+                    let knob = turn.knob.to_string();
+                    self.close(Some(n), BandKind::Knob, &knob, t);
+                    if !turn.restore {
+                        let label = format!("{knob} = {}", turn.value);
+                        self.open(Some(n), BandKind::Knob, &knob, t, label);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn end_copy(&mut self, msg: u64, t: SimTime, dropped: bool) {
+        let Some(p) = self.pending.get_mut(&msg) else {
+            return;
+        };
+        let fate = match (dropped, p.ended) {
+            (true, _) => Fate::Dropped,
+            (false, 0) => Fate::Delivered,
+            (false, _) => Fate::Duplicate,
+        };
+        p.ended += 1;
+        let arrow = Arrow {
+            from: p.from,
+            to: p.to,
+            sent: p.sent,
+            end: t,
+            fate,
+        };
+        if p.ended >= p.copies {
+            self.pending.remove(&msg);
+        }
+        if self.meets(arrow.sent, arrow.end) {
+            self.shapes.arrows.push(arrow);
+        }
+    }
+
+    fn fault(&mut self, fault: &Fault, t: SimTime) {
+        match fault {
+            Fault::Crash(n) => {
+                let n = n.0;
+                self.open(Some(n), BandKind::Down, "", t, "down".into());
+                self.close(Some(n), BandKind::Paused, "", t);
+                let knobs: Vec<String> = self
+                    .open
+                    .keys()
+                    .filter(|(l, k, _)| *l == Some(n) && *k == BandKind::Knob)
+                    .map(|(_, _, key)| key.clone())
+                    .collect();
+                for knob in knobs {
+                    self.close(Some(n), BandKind::Knob, &knob, t);
+                }
+                self.end_role(n, t);
+            }
+            Fault::Pause { node, duration } => {
+                let label = format!("paused {duration}");
+                self.open(Some(node.0), BandKind::Paused, "", t, label);
+            }
+            Fault::ClockJump { node, by_ns } => {
+                let sign = if *by_ns < 0 { "-" } else { "+" };
+                let by = crate::time::SimDuration(by_ns.unsigned_abs());
+                let label = format!("clock {sign}{by}");
+                if self.meets(t, t) {
+                    self.shapes.marks.push(Mark {
+                        lane: node.0,
+                        time: t,
+                        label,
+                    });
+                }
+            }
+            Fault::Partition(cut) => {
+                let label = fault.describe(&self.names);
+                for n in cut_side(cut) {
+                    if !self.is_open(Some(n.0), BandKind::CutOff) {
+                        self.open(Some(n.0), BandKind::CutOff, "", t, label.clone());
+                    }
+                }
+            }
+            Fault::Heal => self.close_all(BandKind::CutOff, t),
+            Fault::Reconnect(n) => self.close(Some(n.0), BandKind::CutOff, "", t),
+            Fault::LossBurst { .. } => {
+                let label = fault.describe(&self.names);
+                self.open(None, BandKind::LossBurst, "", t, label);
+            }
+            Fault::HealAll => {
+                self.close_all(BandKind::CutOff, t);
+                self.close(None, BandKind::LossBurst, "", t);
+                self.restore_links(None, t);
+            }
+            Fault::SetLink {
+                from,
+                to,
+                symmetric,
+                ..
+            } => {
+                let mut lanes: Vec<u32> = from.iter().map(|n| n.0).collect();
+                if *symmetric {
+                    lanes.extend(to.iter().map(|n| n.0));
+                }
+                lanes.sort_unstable();
+                lanes.dedup();
+                let label = fault.describe(&self.names);
+                self.links.push((fault.clone(), lanes, t, label));
+            }
+            Fault::Restart(_) | Fault::Set { .. } | Fault::Aimed { .. } => {}
+        }
+    }
+
+    /// Ends the link bands of `fault` (of every `set_link` if `None`).
+    fn restore_links(&mut self, fault: Option<&Fault>, t: SimTime) {
+        let (ended, kept) = std::mem::take(&mut self.links)
+            .into_iter()
+            .partition(|(f, ..)| fault.is_none_or(|g| f == g));
+        self.links = kept;
+        for (_, lanes, start, label) in ended {
+            for lane in lanes {
+                self.push_band(Some(lane), BandKind::Link, start, t, label.clone());
+            }
+        }
+    }
+
+    fn record(&mut self, n: u32, record: &Record, t: SimTime) {
+        if let Some((_, role)) = ROLE_RECORDS.iter().find(|(k, _)| *k == record.kind) {
+            self.end_role(n, t);
+            let term = record.detail.get("term").and_then(|v| v.as_u64());
+            self.roles[n as usize] = Some((*role, term, t));
+        }
+        let detail = &record.detail;
+        let bounds = (
+            detail.get("start_true_ns").and_then(|v| v.as_u64()),
+            detail.get("end_true_ns").and_then(|v| v.as_u64()),
+        );
+        if let (Some(start), Some(end)) = bounds {
+            let (start, end) = (SimTime(start), SimTime(end.max(start)));
+            if self.meets(start, end) {
+                self.shapes.intervals.push(IntervalBar {
+                    lane: n,
+                    kind: record.kind.clone(),
+                    start,
+                    end,
+                });
+            }
+        }
+        if record.kind == OP_RECORD {
+            self.op(n, detail, t);
+        }
+    }
+
+    fn op(&mut self, n: u32, detail: &serde_json::Value, t: SimTime) {
+        let process = detail.get("process").and_then(|v| v.as_u64()).unwrap_or(0);
+        let f = detail.get("f").and_then(|v| v.as_str()).unwrap_or("");
+        let outcome = match detail.get("type").and_then(|v| v.as_str()) {
+            Some("invoke") => {
+                self.ops.insert((n, process), (t, f.to_string()));
+                return;
+            }
+            Some("ok") => Outcome::Ok,
+            Some("fail") => Outcome::Fail,
+            _ => Outcome::Info,
+        };
+        if let Some((start, label)) = self.ops.remove(&(n, process)) {
+            self.push_op(n, start, t, outcome, label);
+        }
+    }
+
+    fn push_op(
+        &mut self,
+        lane: u32,
+        start: SimTime,
+        end: SimTime,
+        outcome: Outcome,
+        label: String,
+    ) {
+        if self.meets(start, end) {
+            self.shapes.ops.push(OpBar {
+                lane,
+                start,
+                end,
+                outcome,
+                label,
+            });
+        }
+    }
+
+    fn end_role(&mut self, n: u32, t: SimTime) {
+        if let Some((role, term, start)) = self.roles[n as usize].take() {
+            if self.meets(start, t) {
+                self.shapes.roles.push(RoleSpan {
+                    lane: n,
+                    role,
+                    term,
+                    start,
+                    end: t,
+                });
+            }
+        }
+    }
+
+    fn is_open(&self, lane: Option<u32>, kind: BandKind) -> bool {
+        self.open.contains_key(&(lane, kind, String::new()))
+    }
+
+    fn open(&mut self, lane: Option<u32>, kind: BandKind, key: &str, t: SimTime, label: String) {
+        self.open
+            .entry((lane, kind, key.to_string()))
+            .or_insert((t, label));
+    }
+
+    fn close(&mut self, lane: Option<u32>, kind: BandKind, key: &str, t: SimTime) {
+        if let Some((start, label)) = self.open.remove(&(lane, kind, key.to_string())) {
+            self.push_band(lane, kind, start, t, label);
+        }
+    }
+
+    fn close_all(&mut self, kind: BandKind, t: SimTime) {
+        let keys: Vec<_> = self.open.keys().filter(|k| k.1 == kind).cloned().collect();
+        for (lane, kind, key) in keys {
+            self.close(lane, kind, &key, t);
+        }
+    }
+
+    fn push_band(
+        &mut self,
+        lane: Option<u32>,
+        kind: BandKind,
+        start: SimTime,
+        end: SimTime,
+        label: String,
+    ) {
+        if self.meets(start, end) {
+            self.shapes.bands.push(Band {
+                lane,
+                kind,
+                start,
+                end,
+                label,
+            });
+        }
+    }
+
+    /// Ends everything still open at `end` (the run's end) and hands over
+    /// the shapes.
+    pub fn finish(mut self, end: SimTime) -> Shapes {
+        for n in 0..self.roles.len() as u32 {
+            self.end_role(n, end);
+        }
+        for ((lane, kind, _), (start, label)) in std::mem::take(&mut self.open) {
+            self.push_band(lane, kind, start, end, label);
+        }
+        self.restore_links(None, end);
+        for ((lane, _), (start, label)) in std::mem::take(&mut self.ops) {
+            self.push_op(lane, start, end, Outcome::Open, label);
+        }
+        for p in std::mem::take(&mut self.pending).into_values() {
+            for _ in p.ended..p.copies {
+                let arrow = Arrow {
+                    from: p.from,
+                    to: p.to,
+                    sent: p.sent,
+                    end: p.arrival.max(p.sent),
+                    fate: Fate::InFlight,
+                };
+                if self.meets(arrow.sent, arrow.end) {
+                    self.shapes.arrows.push(arrow);
+                }
+            }
+        }
+        self.shapes
+    }
+}
+
+/// The nodes a cut leaves on the cut-off side: the isolated node, every
+/// group but the (first) largest, or the senders of a one-way cut.
+fn cut_side(cut: &Cut) -> Vec<NodeId> {
+    match cut {
+        Cut::Isolate(n) => vec![*n],
+        Cut::OneWay { from, .. } => from.clone(),
+        Cut::Groups(groups) => {
+            let largest = groups
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, g)| (g.len(), std::cmp::Reverse(*i)))
+                .map(|(i, _)| i);
+            groups
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != largest)
+                .flat_map(|(_, g)| g.iter().copied())
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::KnobTurn;
+    use crate::net::DropReason;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    const MS: u64 = 1_000_000;
+
+    fn ev(ms: u64, node: Option<u32>, kind: EventKind) -> TraceEvent {
+        TraceEvent {
+            time: SimTime(ms * MS),
+            node: node.map(NodeId),
+            kind,
+        }
+    }
+
+    fn send(ms: u64, from: u32, to: u32, msg: u64) -> TraceEvent {
+        let kind = EventKind::Send {
+            to: NodeId(to),
+            msg,
+            digest: 0,
+            arrival: SimTime((ms + 5) * MS),
+            text: None,
+        };
+        ev(ms, Some(from), kind)
+    }
+
+    fn record(ms: u64, node: u32, kind: &str, detail: serde_json::Value) -> TraceEvent {
+        let record = Record {
+            kind: kind.into(),
+            detail,
+        };
+        ev(ms, Some(node), EventKind::Record(record))
+    }
+
+    fn fault(ms: u64, fault: Fault) -> TraceEvent {
+        ev(
+            ms,
+            None,
+            EventKind::Fault {
+                fault,
+                applied: true,
+            },
+        )
+    }
+
+    fn collect(events: &[TraceEvent], window: (u64, u64), end: u64) -> Shapes {
+        let names = (1..=4).map(|i| format!("n{i}")).collect();
+        let mut c = Collector::new(names, SimTime(window.0 * MS), SimTime(window.1 * MS));
+        events.iter().for_each(|e| c.observe(e));
+        c.finish(SimTime(end * MS))
+    }
+
+    #[test]
+    fn a_duplicated_message_is_two_arrows_and_a_dropped_one_ends_where_it_dropped() {
+        let dup = EventKind::Duplicate {
+            to: NodeId(1),
+            msg: 1,
+            arrival: SimTime(9 * MS),
+        };
+        let drop = EventKind::Drop {
+            from: NodeId(0),
+            to: NodeId(2),
+            msg: 2,
+            reason: DropReason::Loss,
+        };
+        let events = [
+            send(1, 0, 1, 1),
+            ev(1, Some(0), dup),
+            send(1, 0, 2, 2),
+            ev(1, None, drop),
+            ev(
+                6,
+                Some(1),
+                EventKind::Deliver {
+                    from: NodeId(0),
+                    msg: 1,
+                },
+            ),
+            ev(
+                9,
+                Some(1),
+                EventKind::Deliver {
+                    from: NodeId(0),
+                    msg: 1,
+                },
+            ),
+            send(20, 3, 0, 3),
+        ];
+        let s = collect(&events, (0, 100), 22);
+        let fates: Vec<_> = s.arrows.iter().map(|a| (a.fate, a.end.0 / MS)).collect();
+        assert_eq!(
+            fates,
+            vec![
+                (Fate::Dropped, 1),
+                (Fate::Delivered, 6),
+                (Fate::Duplicate, 9),
+                (Fate::InFlight, 25),
+            ]
+        );
+    }
+
+    #[test]
+    fn faults_become_bands_until_they_end_and_the_window_keeps_what_meets_it() {
+        let knob = |ms, restore| {
+            let turn = KnobTurn {
+                knob: Arc::from("rate"),
+                value: 40.0,
+                restore,
+                outcome: KnobOutcome::Set { previous: 10.0 },
+            };
+            ev(ms, Some(3), EventKind::Knob(turn))
+        };
+        let groups = Cut::Groups(vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]]);
+        let events = [
+            fault(1, Fault::Crash(NodeId(0))),
+            ev(3, Some(0), EventKind::Start { restart: true }),
+            fault(10, Fault::Crash(NodeId(1))),
+            ev(12, Some(1), EventKind::Start { restart: true }),
+            fault(20, Fault::Partition(groups)),
+            fault(30, Fault::Heal),
+            fault(
+                31,
+                Fault::ClockJump {
+                    node: NodeId(2),
+                    by_ns: -5 * MS as i64,
+                },
+            ),
+            fault(
+                32,
+                Fault::Pause {
+                    node: NodeId(2),
+                    duration: crate::time::SimDuration(4 * MS),
+                },
+            ),
+            ev(36, Some(2), EventKind::Resume),
+            knob(40, false),
+            knob(45, true),
+            fault(50, Fault::Crash(NodeId(3))),
+        ];
+        let s = collect(&events, (5, 100), 60);
+        let bands: Vec<_> = s
+            .bands
+            .iter()
+            .map(|b| (b.lane, b.kind, b.start.0 / MS, b.end.0 / MS))
+            .collect();
+        assert_eq!(
+            bands,
+            vec![
+                // The first crash ended before the window: left out.
+                (Some(1), BandKind::Down, 10, 12),
+                // Group {n1} is the smaller side.
+                (Some(0), BandKind::CutOff, 20, 30),
+                (Some(2), BandKind::Paused, 32, 36),
+                (Some(3), BandKind::Knob, 40, 45),
+                (Some(3), BandKind::Down, 50, 60),
+            ]
+        );
+        assert_eq!(s.marks.len(), 1);
+        assert_eq!(s.marks[0].label, "clock -5ms");
+    }
+
+    #[test]
+    fn roles_intervals_and_operations_come_from_generic_records() {
+        let events = [
+            record(1, 0, "leader", json!({"term": 1})),
+            record(2, 1, "follow", json!({"term": 1, "leader": "n1"})),
+            record(
+                3,
+                2,
+                "lease",
+                json!({"start_true_ns": 3 * MS, "end_true_ns": 8 * MS}),
+            ),
+            record(
+                4,
+                3,
+                OP_RECORD,
+                json!({"process": 0, "type": "invoke", "f": "read"}),
+            ),
+            record(
+                7,
+                3,
+                OP_RECORD,
+                json!({"process": 0, "type": "info", "f": "read"}),
+            ),
+            record(
+                8,
+                3,
+                OP_RECORD,
+                json!({"process": 0, "type": "invoke", "f": "write"}),
+            ),
+            fault(9, Fault::Crash(NodeId(0))),
+        ];
+        let s = collect(&events, (0, 100), 10);
+        let roles: Vec<_> = s
+            .roles
+            .iter()
+            .map(|r| (r.lane, r.role, r.term, r.start.0 / MS, r.end.0 / MS))
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                (0, Role::Leader, Some(1), 1, 9),
+                (1, Role::Follower, Some(1), 2, 10),
+            ]
+        );
+        assert_eq!(s.intervals.len(), 1);
+        assert_eq!(s.intervals[0].kind, "lease");
+        let ops: Vec<_> = s
+            .ops
+            .iter()
+            .map(|o| (o.outcome, o.label.as_str()))
+            .collect();
+        assert_eq!(ops, vec![(Outcome::Info, "read"), (Outcome::Open, "write")]);
+    }
+}
