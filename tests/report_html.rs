@@ -50,10 +50,15 @@ fn lease_pause_unfenced_seed_1_is_one_self_contained_page() {
     // The description, escaped (it holds apostrophes).
     assert!(html.contains("Kleppmann&#39;s lease story, without fencing."));
     assert!(html.contains("model <b>lease</b>"));
-    assert!(html.contains("id=\"violation-1\""), "the violation is anchored");
+    assert!(
+        html.contains("id=\"violation-1\""),
+        "the violation is anchored"
+    );
     assert!(html.contains("href=\"#violation-1\""), "and linked");
     assert!(html.contains("lost_update"));
-    assert!(html.contains("cargo run --release -- run scenarios/lease-pause-unfenced.toml --seed 1"));
+    assert!(
+        html.contains("cargo run --release -- run scenarios/lease-pause-unfenced.toml --seed 1")
+    );
     // The narration `run` prints, and the checks.
     assert!(html.contains("n3 resumes"), "narrated events");
     assert!(html.contains("<td>no_lost_update</td>"));
@@ -63,7 +68,10 @@ fn lease_pause_unfenced_seed_1_is_one_self_contained_page() {
     assert!(!html.contains("@import") && !html.contains("url("));
     for attribute in ["src", "href"] {
         for value in attribute_values(&html, attribute) {
-            assert!(value.starts_with('#'), "{attribute}=\"{value}\" is not in the page");
+            assert!(
+                value.starts_with('#'),
+                "{attribute}=\"{value}\" is not in the page"
+            );
         }
     }
     assert!(!std::path::Path::new(&format!("{path}.tmp")).exists());
@@ -86,9 +94,8 @@ fn text_from_the_scenario_is_escaped() {
     let (code, out, err) = cli(&["report", &scenario, "-o", &path]);
     assert_eq!(code, 3, "{out}{err}");
     let html = std::fs::read_to_string(&path).expect("the report exists");
-    assert!(html.contains(
-        "a &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; story"
-    ));
+    assert!(html
+        .contains("a &lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; story"));
     assert!(!html.contains("<script"));
 }
 

@@ -33,7 +33,8 @@ pub fn violation_id(i: usize) -> String {
     format!("violation-{i}")
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em;color:#222}\
+const STYLE: &str =
+    "body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em;color:#222}\
 pre{background:#f5f5f5;padding:.6em;overflow-x:auto;white-space:pre-wrap}\
 .violation{border-left:4px solid #c00;padding:.2em .8em;margin:.6em 0;background:#fff3f3}\
 .ok{color:#070}.violated{color:#c00;font-weight:bold}.unknown{color:#a60}\
@@ -54,7 +55,7 @@ pub fn page(scenario: &Scenario, report: &RunReport, svg: &str, window: &str) ->
     let _ = writeln!(
         h,
         "<p>model <b>{}</b> · {} nodes · {} simulated · verdict <b class=\"{}\">{}</b> (expected: {}, {})</p>",
-        escape(&report.model),
+        escape(report.model),
         scenario.names.len(),
         escape(&scenario.duration.to_string()),
         if report.violations.is_empty() { "ok" } else { "violated" },
@@ -75,7 +76,11 @@ pub fn page(scenario: &Scenario, report: &RunReport, svg: &str, window: &str) ->
         }
         let _ = writeln!(h, "</ul>");
     }
-    let _ = writeln!(h, "<h2>Reproduce</h2>\n<pre>{}</pre>", escape(&report.reproduce));
+    let _ = writeln!(
+        h,
+        "<h2>Reproduce</h2>\n<pre>{}</pre>",
+        escape(&report.reproduce)
+    );
     if !scenario.description.trim().is_empty() {
         let _ = writeln!(
             h,
