@@ -78,6 +78,27 @@ fn lease_pause_unfenced_seed_1_is_one_self_contained_page() {
 }
 
 #[test]
+fn a_passing_run_is_exit_0_with_its_window_and_no_violations() {
+    let path = temp("fenced.html");
+    let (code, out, err) = cli(&[
+        "report",
+        "scenarios/lease-pause-fenced.toml",
+        "--from",
+        "4s",
+        "--to",
+        "5.5s",
+        "-o",
+        &path,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let html = std::fs::read_to_string(&path).expect("the report exists");
+    assert_eq!(html.matches("<svg").count(), 1);
+    assert!(html.contains("<figcaption>4.000s to 5.500s</figcaption>"));
+    assert!(!html.contains("violation-1"));
+    assert!(html.contains("report scenarios/lease-pause-fenced.toml --seed 1 -o"));
+}
+
+#[test]
 fn text_from_the_scenario_is_escaped() {
     let original = std::fs::read_to_string("scenarios/lease-pause-unfenced.toml").unwrap();
     let start = original.find("description = \"\"\"").unwrap();

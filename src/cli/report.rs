@@ -51,6 +51,10 @@ pub(super) fn cmd_report(
     let mut report = run(&scenario, seed, options);
     report.reproduce = summary::reproduce_with(&io.command, path, seed);
     let code = report.verdict.exit_code();
+    let again = format!(
+        "{} report {path} --seed {seed} -o {}",
+        io.command, page.file
+    );
     let written = builder
         .finish(&report)
         .and_then(|d| {
@@ -58,7 +62,7 @@ pub(super) fn cmd_report(
             diagram::to_svg(&d).map(|(svg, drawn)| (svg, drawn, window))
         })
         .and_then(|(svg, drawn, window)| {
-            let text = html::page(&scenario, &report, &svg, &window);
+            let text = html::page(&scenario, &report, &svg, &window, Some(&again));
             AtomicFile::create(&page.file)
                 .and_then(|mut file| {
                     file.write_all(text.as_bytes())?;

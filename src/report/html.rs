@@ -43,8 +43,15 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;tex
 
 /// The whole page for `report`, a run of `scenario`, with `svg` (the
 /// diagram, from [`crate::plot::diagram::to_svg`]) and the diagram's
-/// window `window` (e.g. `0s to 8s`).
-pub fn page(scenario: &Scenario, report: &RunReport, svg: &str, window: &str) -> String {
+/// window `window` (e.g. `0s to 8s`); `this_page` is the command that
+/// writes this page again, if known.
+pub fn page(
+    scenario: &Scenario,
+    report: &RunReport,
+    svg: &str,
+    window: &str,
+    this_page: Option<&str>,
+) -> String {
     let mut h = String::new();
     let title = format!("{} · seed {}", report.scenario, report.seed);
     let _ = writeln!(h, "<!DOCTYPE html>");
@@ -81,6 +88,9 @@ pub fn page(scenario: &Scenario, report: &RunReport, svg: &str, window: &str) ->
         "<h2>Reproduce</h2>\n<pre>{}</pre>",
         escape(&report.reproduce)
     );
+    if let Some(again) = this_page {
+        let _ = writeln!(h, "<p>This page: <code>{}</code></p>", escape(again));
+    }
     if !scenario.description.trim().is_empty() {
         let _ = writeln!(
             h,
