@@ -39,6 +39,7 @@ macro_rules! errln {
 mod args;
 mod check;
 mod list;
+mod report;
 mod run;
 mod sweep;
 
@@ -165,6 +166,29 @@ enum Command {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+    },
+    /// Run one scenario with one seed and write a self-contained HTML report: description, diagram, narration, checks, violations, reproduce command.
+    Report {
+        /// The scenario file (TOML).
+        scenario: String,
+        /// The seed (default: the scenario's `seed`, or 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The HTML file to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE.html")]
+        output: String,
+        /// The diagram's window starts here (true time, e.g. 1.9s).
+        #[arg(long, value_parser = args::parse_time)]
+        from: Option<crate::time::SimTime>,
+        /// The diagram's window ends here (true time, e.g. 2.5s; default: the run's end).
+        #[arg(long, value_parser = args::parse_time)]
+        to: Option<crate::time::SimTime>,
+        /// Draw at most this many messages; beyond, an even sample (the legend says so).
+        #[arg(long, default_value_t = crate::plot::diagram::DEFAULT_MAX_MESSAGES)]
+        plot_max_messages: usize,
+        /// How many narrated lines to include.
+        #[arg(long, default_value_t = 200)]
+        narrate: usize,
     },
     /// List the models, checks, and scenarios in a directory.
     List {
@@ -299,6 +323,27 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             memory,
             json,
         } => check::cmd_check(io, &history, &model, &format, (budget, memory), json),
+        Command::Report {
+            scenario,
+            seed,
+            output,
+            from,
+            to,
+            plot_max_messages,
+            narrate,
+        } => {
+            let flags = report::ReportFlags {
+                seed,
+                page: run::PlotFlags {
+                    file: output,
+                    from,
+                    to,
+                    max_messages: plot_max_messages,
+                },
+                narrate,
+            };
+            report::cmd_report(io, registry, &scenario, flags)
+        }
         Command::List { dir } => list::cmd_list(io, registry, &dir),
     }
 }

@@ -43,7 +43,7 @@ pub(super) struct PlotFlags {
 }
 
 /// The diagram's options, or why the window is wrong (checked before the run).
-fn diagram_options(plot: &PlotFlags, end: SimTime) -> Result<DiagramOptions, String> {
+pub(super) fn diagram_options(plot: &PlotFlags, end: SimTime) -> Result<DiagramOptions, String> {
     let from = plot.from.unwrap_or(SimTime::ZERO);
     if let Some(to) = plot.to {
         if from >= to {

@@ -3,4 +3,5 @@
 
 pub mod atomic;
 pub mod console;
+pub mod html;
 pub mod summary;
