@@ -2,13 +2,15 @@
 
 use super::{load, Io};
 use crate::check::series::TimeSeries;
-use crate::plot::bands::{Bands, FaultBands, COLLECTOR_NAME};
+use crate::engine::TraceEvent;
+use crate::plot::bands::{Bands, FaultBands};
 use crate::plot::charts::{self, SeriesChart};
 use crate::plot::diagram::{self, DiagramBuilder, DiagramOptions};
 use crate::plot::picture;
 use crate::registry::Registry;
 use crate::report::atomic::{AtomicFile, SharedFile};
 use crate::report::summary;
+use crate::scenario::run::EventHook;
 use crate::scenario::{check_determinism, run, RunOptions};
 use crate::time::SimTime;
 
@@ -104,19 +106,29 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
     if !json {
         out!(io, "{}", summary::header(&scenario, seed));
     }
-    // The faults' spans, read from the trace by an observer that judges nothing.
-    let (collector, bands) = FaultBands::new();
+    // The pictures watch the trace: the faults' spans for the metric plot,
+    // every event for the diagram.
+    let (collector, bands) = FaultBands::new(scenario.names.clone());
+    let mut hooks: Vec<EventHook> = Vec::new();
+    if plot_metrics.is_some() {
+        hooks.push(collector.into_hook());
+    }
+    if let Some(builder) = &diagram {
+        hooks.push(builder.on_event());
+    }
     let options = RunOptions {
         trace: trace_file
             .clone()
             .map(|f| Box::new(f) as Box<dyn std::io::Write>),
         narrate,
         event_hashes: check,
-        extra_checks: match plot_metrics {
-            Some(_) => vec![Box::new(collector)],
-            None => Vec::new(),
-        },
-        on_event: diagram.as_ref().map(DiagramBuilder::on_event),
+        on_event: (!hooks.is_empty()).then(|| {
+            Box::new(move |event: &TraceEvent| {
+                for hook in &mut hooks {
+                    hook(event);
+                }
+            }) as EventHook
+        }),
         ..RunOptions::default()
     };
     let (report, determinism) = if check {
@@ -126,8 +138,6 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         (run(&scenario, seed, options), None)
     };
     let mut report = report;
-    report.checks.retain(|c| c != COLLECTOR_NAME);
-    report.check_outcomes.retain(|(c, _)| c != COLLECTOR_NAME);
     report.reproduce = summary::reproduce_with(&io.command, path, seed);
     let mut code = report.verdict.exit_code();
     // Files are whole or absent; a file that could not be written is exit 2,

@@ -1,7 +1,8 @@
 //! A run's faults as time spans, for the shaded bands behind metric plots.
 //!
-//! [`FaultBands`] is an observer (a [`Checker`] that never reports) that
-//! reads the trace's fault events and turns them into [`FaultBand`]s: a
+//! [`FaultBands`] watches a run's trace (through
+//! [`crate::scenario::RunOptions::on_event`], as the diagram does) and
+//! reads its fault events and turns them into [`FaultBand`]s: a
 //! crash lasts until its node restarts, a pause until the node resumes, a
 //! partition (groups, one-way, isolate) until the next heal (an isolate
 //! also until its node is reconnected), a loss burst until it ends, and a
@@ -14,7 +15,6 @@
 //! At most [`MAX_BANDS`] bands are kept (the earliest); the rest are
 //! counted in [`Bands::omitted`].
 
-use crate::check::{Checker, Violation, World};
 use crate::engine::{EventKind, TraceEvent};
 use crate::fault::Fault;
 use crate::net::Cut;
@@ -25,10 +25,6 @@ use std::rc::Rc;
 
 /// The most bands kept (a picture with more is unreadable anyway).
 pub const MAX_BANDS: usize = 200;
-
-/// The checker name the collector runs under (taken out of the report's
-/// checks by its caller: it judges nothing).
-pub const COLLECTOR_NAME: &str = "plot_faults";
 
 /// One fault's span.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,10 +79,14 @@ struct State {
 }
 
 impl FaultBands {
-    /// A collector to run as an extra check, and the handle that reads
-    /// its bands after the run.
-    pub fn new() -> (FaultBands, BandsHandle) {
-        let state = Rc::new(RefCell::new(State::default()));
+    /// A collector for a run of the nodes `names` (fed through
+    /// [`FaultBands::into_hook`] or [`FaultBands::observe`]), and the
+    /// handle that reads its bands after the run.
+    pub fn new(names: Vec<String>) -> (FaultBands, BandsHandle) {
+        let state = Rc::new(RefCell::new(State {
+            names,
+            ..State::default()
+        }));
         (FaultBands(Rc::clone(&state)), BandsHandle(state))
     }
 }
@@ -172,18 +172,10 @@ impl State {
     }
 }
 
-impl Checker for FaultBands {
-    fn name(&self) -> &'static str {
-        COLLECTOR_NAME
-    }
-
-    fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
+impl FaultBands {
+    /// Sees one trace event of the run.
+    pub fn observe(&mut self, event: &TraceEvent) {
         let mut state = self.0.borrow_mut();
-        if state.names.len() != world.len() {
-            state.names = (0..world.len() as u32)
-                .map(|i| world.name(NodeId(i)).to_string())
-                .collect();
-        }
         match &event.kind {
             EventKind::Fault {
                 fault,
@@ -197,11 +189,11 @@ impl Checker for FaultBands {
             EventKind::LossBurstEnd => state.close(event.time, |u| *u == Until::LossBurstEnd),
             _ => {}
         }
-        None
     }
 
-    fn finish(&mut self, _end: SimTime, _world: &World) -> Option<Violation> {
-        None
+    /// The hook for [`crate::scenario::RunOptions::on_event`].
+    pub fn into_hook(mut self) -> crate::scenario::run::EventHook {
+        Box::new(move |event| self.observe(event))
     }
 }
 
@@ -223,13 +215,12 @@ mod tests {
     }
 
     fn spans(events: &[TraceEvent], end_secs: u64) -> Vec<(&'static str, u64, u64)> {
-        let world = World::new(vec!["n1".into(), "n2".into(), "n3".into()]);
-        let (mut collector, handle) = FaultBands::new();
+        let names = vec!["n1".into(), "n2".into(), "n3".into()];
+        let (mut collector, handle) = FaultBands::new(names);
         for e in events {
-            assert_eq!(collector.on_event(e, &world), None);
+            collector.observe(e);
         }
         let end = SimTime(end_secs * 1_000_000_000);
-        assert_eq!(collector.finish(end, &world), None);
         let bands = handle.finish(end);
         assert_eq!(bands.omitted, 0);
         bands
@@ -309,14 +300,13 @@ mod tests {
     #[test]
     fn a_heal_ends_every_partition_and_labels_name_nodes() {
         let (n1, n2) = (NodeId(0), NodeId(1));
-        let world = World::new(vec!["n1".into(), "n2".into()]);
-        let (mut collector, handle) = FaultBands::new();
+        let (mut collector, handle) = FaultBands::new(vec!["n1".into(), "n2".into()]);
         for e in [
             fault(1, Fault::Partition(Cut::Groups(vec![vec![n1], vec![n2]]))),
             fault(2, Fault::Partition(Cut::Isolate(n1))),
             fault(3, Fault::Heal),
         ] {
-            collector.on_event(&e, &world);
+            collector.observe(&e);
         }
         let bands = handle.finish(SimTime(9_000_000_000));
         let seen: Vec<(&str, &str, u64)> = bands
@@ -335,19 +325,15 @@ mod tests {
 
     #[test]
     fn bands_beyond_the_cap_are_counted() {
-        let world = World::new(vec!["n1".into()]);
-        let (mut collector, handle) = FaultBands::new();
+        let (mut collector, handle) = FaultBands::new(vec!["n1".into()]);
         for i in 0..MAX_BANDS as u64 + 5 {
-            collector.on_event(
-                &fault(
-                    i,
-                    Fault::ClockJump {
-                        node: NodeId(0),
-                        by_ns: 1,
-                    },
-                ),
-                &world,
-            );
+            collector.observe(&fault(
+                i,
+                Fault::ClockJump {
+                    node: NodeId(0),
+                    by_ns: 1,
+                },
+            ));
         }
         let bands = handle.finish(SimTime(1_000_000_000_000));
         assert_eq!((bands.bands.len(), bands.omitted), (MAX_BANDS, 5));
