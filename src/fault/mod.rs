@@ -17,7 +17,7 @@ pub mod chaos;
 pub mod target;
 pub mod when;
 
-use crate::net::{Cut, Latency, LinkChange};
+use crate::net::{Cut, LinkChange};
 use crate::node::NodeId;
 use crate::rng::Probability;
 use crate::time::{SimDuration, SimTime};
@@ -283,7 +283,7 @@ impl Fault {
                 let arrow = if *symmetric { "<->" } else { "->" };
                 let mut text = format!("set links {} {arrow} {}:", set(from), set(to));
                 if let Some(latency) = &change.latency {
-                    text.push_str(&format!(" latency {}", describe_latency(latency)));
+                    text.push_str(&format!(" latency {latency}"));
                 }
                 if let Some(loss) = change.loss {
                     text.push_str(&format!(" loss {}", percent(loss)));
@@ -393,31 +393,10 @@ fn percent(p: Probability) -> String {
     format!("{}%", (p.as_f64() * 1000.0).round() / 10.0)
 }
 
-/// A latency distribution in a few words, e.g. `uniform 1ms-10ms`.
-pub fn describe_latency(latency: &Latency) -> String {
-    match latency {
-        Latency::Constant(d) => format!("constant {d}"),
-        Latency::Uniform { min, max } => format!("uniform {min}-{max}"),
-        Latency::Normal { mean, stddev, min } => {
-            format!("normal mean {mean} stddev {stddev} min {min}")
-        }
-        Latency::Exponential { mean, min } => format!("exponential mean {mean} min {min}"),
-        Latency::Bimodal {
-            min,
-            max,
-            slow_min,
-            slow_max,
-            slow_probability,
-        } => format!(
-            "bimodal {min}-{max}, {} {slow_min}-{slow_max}",
-            percent(*slow_probability)
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Latency;
 
     #[test]
     fn aimed_faults_describe_their_picks() {
