@@ -3,10 +3,10 @@
 use super::{load, Io};
 use crate::check::series::TimeSeries;
 use crate::engine::TraceEvent;
-use crate::plot::spans::{FaultSpans, Spans};
 use crate::plot::charts::{self, SeriesChart};
 use crate::plot::diagram::{self, DiagramBuilder, DiagramOptions};
 use crate::plot::picture;
+use crate::plot::spans::{FaultSpans, Spans};
 use crate::registry::Registry;
 use crate::report::atomic::{AtomicFile, SharedFile};
 use crate::report::summary;

@@ -10,8 +10,8 @@
 //! line (a longer series is merged, interval by interval; a CDF is sampled
 //! at evenly spaced ranks), so a picture stays small.
 
-use super::spans::{Span, Spans};
 use super::picture::Draw;
+use super::spans::{Span, Spans};
 use super::FONT;
 use crate::check::series::{SeriesRow, TimeSeries};
 use crate::time::{SimDuration, SimTime};

@@ -447,7 +447,8 @@ mod tests {
 
     fn collect(events: &[TraceEvent], window: (u64, u64), end_secs: u64) -> Spans {
         let names = (1..=4).map(|i| format!("n{i}")).collect();
-        let (mut watcher, handle) = FaultSpans::new(names, SimTime(window.0 * S), SimTime(window.1 * S));
+        let (mut watcher, handle) =
+            FaultSpans::new(names, SimTime(window.0 * S), SimTime(window.1 * S));
         for e in events {
             watcher.observe(e);
         }
@@ -467,7 +468,10 @@ mod tests {
     /// Each lane's stretch, in seconds.
     fn lanes(span: &Span) -> Vec<(u32, u64, u64)> {
         let lanes = span.lanes.as_deref().unwrap_or_default();
-        lanes.iter().map(|l| (l.lane, l.start.0 / S, l.end.0 / S)).collect()
+        lanes
+            .iter()
+            .map(|l| (l.lane, l.start.0 / S, l.end.0 / S))
+            .collect()
     }
 
     #[test]
@@ -538,7 +542,10 @@ mod tests {
     fn a_heal_ends_every_partition_and_labels_name_nodes() {
         let (n1, n2) = (NodeId(0), NodeId(1));
         let events = [
-            fault(1, Fault::Partition(Cut::Groups(vec![vec![n1], vec![n2, NodeId(2), NodeId(3)]]))),
+            fault(
+                1,
+                Fault::Partition(Cut::Groups(vec![vec![n1], vec![n2, NodeId(2), NodeId(3)]])),
+            ),
             fault(2, Fault::Partition(Cut::Isolate(n1))),
             fault(3, Fault::Heal),
         ];
@@ -561,7 +568,10 @@ mod tests {
 
     #[test]
     fn a_reconnect_ends_its_lane_and_the_span_with_the_last() {
-        let groups = Cut::Groups(vec![vec![NodeId(0), NodeId(1)], vec![NodeId(2), NodeId(3), NodeId(4)]]);
+        let groups = Cut::Groups(vec![
+            vec![NodeId(0), NodeId(1)],
+            vec![NodeId(2), NodeId(3), NodeId(4)],
+        ]);
         let names = (1..=5).map(|i| format!("n{i}")).collect();
         let (mut watcher, handle) = FaultSpans::new(names, SimTime::ZERO, SimTime::MAX);
         for e in [
@@ -649,7 +659,10 @@ mod tests {
             .collect();
         assert_eq!(
             seen,
-            vec![("crash", "down", 10, 12), ("clock_jump", "clock -5ms", 31, 31)]
+            vec![
+                ("crash", "down", 10, 12),
+                ("clock_jump", "clock -5ms", 31, 31)
+            ]
         );
     }
 
@@ -677,6 +690,9 @@ mod tests {
         let spans = handle.finish(SimTime(1000 * S));
         assert_eq!((spans.spans.len(), spans.omitted), (MAX_SPANS, 5));
         assert_eq!(spans.spans[0].kind, "pause", "the earliest is kept");
-        assert_eq!(spans.spans[MAX_SPANS - 1].start, SimTime((MAX_SPANS as u64 - 1) * S));
+        assert_eq!(
+            spans.spans[MAX_SPANS - 1].start,
+            SimTime((MAX_SPANS as u64 - 1) * S)
+        );
     }
 }
