@@ -189,7 +189,7 @@ impl State {
                     .position(|o| matches!(&o.until, Until::Restored(f) if f == fault))
                 {
                     let open = self.open.remove(i);
-                    self.keep(open, t);
+                    self.keep(open.span, t);
                 }
             }
             (EventKind::Knob(turn), Some(n)) => self.on_knob(t, n.0, turn),
@@ -253,13 +253,7 @@ impl State {
                 let sign = if *by_ns < 0 { "-" } else { "+" };
                 let short = format!("clock {sign}{}", SimDuration(by_ns.unsigned_abs()));
                 let span = self.span(t, fault, Some(lane(node)), short);
-                self.keep(
-                    Open {
-                        span,
-                        until: Until::Heal,
-                    },
-                    t,
-                );
+                self.keep(span, t);
                 return;
             }
             _ => return,
@@ -352,14 +346,13 @@ impl State {
             .partition(|o| ends(&o.until) || finished(o));
         self.open = open;
         for o in closed {
-            self.keep(o, time);
+            self.keep(o.span, time);
         }
     }
 
-    /// Ends `open` at `time` (its open lanes too) and keeps it if it meets
+    /// Ends `span` at `time` (its open lanes too) and keeps it if it meets
     /// the window and the cap allows.
-    fn keep(&mut self, open: Open, time: SimTime) {
-        let mut span = open.span;
+    fn keep(&mut self, mut span: Span, time: SimTime) {
         let mut end = None;
         for stretch in span.lanes.iter_mut().flatten() {
             if stretch.end == SimTime::MAX {
@@ -631,6 +624,57 @@ mod tests {
                 ("pause", "paused 5s", vec![(3, 2, 4)]),
                 ("crash", "down", vec![(3, 4, 7)]),
                 ("crash", "down", vec![(0, 6, 7)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn links_last_until_restored_and_a_loss_burst_covers_every_lane() {
+        let link = |symmetric| Fault::SetLink {
+            from: vec![NodeId(0)],
+            to: vec![NodeId(2), NodeId(3)],
+            change: LinkChange::default(),
+            symmetric,
+            duration: Some(SimDuration::from_secs(2)),
+        };
+        let burst = Fault::LossBurst {
+            probability: crate::rng::Probability::from_f64(0.5).unwrap(),
+            duration: SimDuration::from_secs(9),
+        };
+        let events = [
+            fault(1, link(false)),
+            fault(2, link(true)),
+            fault(2, burst),
+            at(3, None, EventKind::LinksRestored { fault: link(false) }),
+            // The second change outlives its duration: a heal-all ends it,
+            // and the burst.
+            fault(5, Fault::HealAll),
+        ];
+        let spans = collect(&events, (0, 100), 20);
+        let seen: Vec<_> = spans
+            .spans
+            .iter()
+            .map(|s| {
+                (
+                    s.kind,
+                    s.start.0 / S,
+                    s.end.0 / S,
+                    s.lanes.as_ref().map(|_| lanes(s)),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("set_link", 1, 3, Some(vec![(0, 1, 3)])),
+                // Ties in the order they ended (here: the order of their faults).
+                (
+                    "set_link",
+                    2,
+                    5,
+                    Some(vec![(0, 2, 5), (2, 2, 5), (3, 2, 5)])
+                ),
+                ("loss_burst", 2, 5, None),
             ]
         );
     }

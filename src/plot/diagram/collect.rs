@@ -662,6 +662,22 @@ mod tests {
     }
 
     #[test]
+    fn faults_beyond_the_cap_are_counted() {
+        use crate::plot::spans::MAX_SPANS;
+        let jumps: Vec<_> = (0..MAX_SPANS as u64 + 3)
+            .map(|ms| {
+                let jump = Fault::ClockJump {
+                    node: NodeId(1),
+                    by_ns: 1,
+                };
+                fault(ms, jump)
+            })
+            .collect();
+        let s = collect(&jumps, (0, 1000), 1000);
+        assert_eq!((s.marks.len(), s.faults_omitted), (MAX_SPANS, 3));
+    }
+
+    #[test]
     fn roles_intervals_and_operations_come_from_generic_records() {
         let events = [
             record(1, 0, "leader", json!({"term": 1})),
