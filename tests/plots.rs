@@ -129,6 +129,95 @@ fn a_metastable_runs_series_has_three_panels_eight_lines_and_its_fault_as_a_band
     std::fs::remove_file(&path).unwrap();
 }
 
+/// The points of the data lines drawn 6 pixels wide (offered: its data
+/// line, then its legend sample).
+fn wide_line_points(svg: &str) -> Vec<usize> {
+    svg.split("<polyline")
+        .skip(1)
+        .filter_map(|p| {
+            let p = p.split("/>").next()?;
+            if !p.contains("stroke-width=\"6\"") {
+                return None;
+            }
+            let points = p.split("points=\"").nth(1)?.split('"').next()?;
+            Some(points.split_whitespace().count())
+        })
+        .collect()
+}
+
+#[test]
+fn a_window_narrows_the_metric_plot_to_its_rows_and_faults() {
+    let spike = "scenarios/service-metastable-spike.toml";
+    let path = temp_path("spike-window.svg");
+    let plot = |window: &[&str]| {
+        let mut args = vec!["run", spike, "--seed", "1", "--plot-metrics", &path];
+        args.extend_from_slice(window);
+        let (code, out, err) = faultlab(&args);
+        assert_eq!(code, 4, "{out}{err}");
+        (out, std::fs::read_to_string(&path).unwrap())
+    };
+    // The whole run: 30 rows of 1s.
+    let (_, whole) = plot(&[]);
+    assert_eq!(wide_line_points(&whole), vec![30, 2]);
+    // 4s to 12s: the 8 rows whose middle lies within, the x axis from 4s,
+    // the spike (8s to 11s) behind each panel.
+    let (out, svg) = plot(&["--from", "4s", "--to", "12s"]);
+    assert!(out.contains("1 fault bands"), "{out}");
+    assert_eq!(wide_line_points(&svg), vec![8, 2]);
+    let texts = texts(&svg);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == &format!("{spike} · seed 1 · 4.000s to 12.000s")),
+        "the title names the window: {texts:?}"
+    );
+    let ticks: Vec<String> = (4..=12).map(|s| format!("{s}.0")).collect();
+    assert!(
+        texts.windows(ticks.len()).any(|w| w == ticks.as_slice()),
+        "x ticks 4s to 12s: {texts:?}"
+    );
+    assert_eq!(count(&svg, "opacity=\"0.18\""), 3, "{svg}");
+    // From 12s on: the rest of the rows, no fault.
+    let (out, svg) = plot(&["--from", "12s"]);
+    assert!(out.contains("0 fault bands"), "{out}");
+    assert_eq!(wide_line_points(&svg), vec![18, 2]);
+    assert_eq!(count(&svg, "opacity=\"0.18\""), 0, "{svg}");
+    assert!(!texts_contain(&svg, "fault: set"));
+    std::fs::remove_file(&path).unwrap();
+}
+
+fn texts_contain(svg: &str, text: &str) -> bool {
+    texts(svg).iter().any(|t| t == text)
+}
+
+#[test]
+fn a_bad_metric_plot_window_is_exit_2_and_no_file() {
+    let spike = "scenarios/service-metastable-spike.toml";
+    let path = temp_path("spike-bad-window.svg");
+    for (window, expected) in [
+        (
+            &["--from", "5s", "--to", "5s"][..],
+            "--from 5.000s --to 5.000s: the window is empty; expected --from before --to",
+        ),
+        (
+            &["--from", "40s"][..],
+            "--from 40.000s is at or after the run's end (30.000s)",
+        ),
+        (&["--to", "soon"][..], "--to"),
+    ] {
+        let mut args = vec!["run", spike, "--plot-metrics", &path];
+        args.extend_from_slice(window);
+        let (code, out, err) = faultlab(&args);
+        assert_eq!(code, 2, "{window:?}: {out}{err}");
+        assert!(err.contains(expected), "{window:?}: {err}");
+        assert!(!std::path::Path::new(&path).exists());
+    }
+    // A window without a picture to draw is an error too.
+    let (code, _, err) = faultlab(&["run", spike, "--from", "5s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--plot-metrics"), "{err}");
+}
+
 #[test]
 fn a_png_plot_is_a_png_of_the_expected_size() {
     let path = temp_path("budget.PNG");

@@ -78,6 +78,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one scenario with one seed: narrated summary, verdict, trace hash.
+    #[command(group(clap::ArgGroup::new("pictures").args(["plot", "plot_metrics"]).multiple(true)))]
     Run {
         /// The scenario file (TOML).
         scenario: String,
@@ -108,11 +109,11 @@ enum Command {
         /// Draw the run's space-time diagram to this file (PNG if it ends in .png, else SVG).
         #[arg(long, value_name = "FILE.svg|FILE.png")]
         plot: Option<String>,
-        /// The diagram's window starts here (true time, e.g. 1.9s).
-        #[arg(long, requires = "plot", value_parser = args::parse_time)]
+        /// The pictures' window (`--plot`, `--plot-metrics`) starts here (true time, e.g. 1.9s).
+        #[arg(long, requires = "pictures", value_parser = args::parse_time)]
         from: Option<crate::time::SimTime>,
-        /// The diagram's window ends here (true time, e.g. 2.5s; default: the run's end).
-        #[arg(long, requires = "plot", value_parser = args::parse_time)]
+        /// The pictures' window ends here (true time, e.g. 2.5s; default: the run's end).
+        #[arg(long, requires = "pictures", value_parser = args::parse_time)]
         to: Option<crate::time::SimTime>,
         /// Draw at most this many messages; beyond, an even sample (the legend says so).
         #[arg(long, requires = "plot", default_value_t = crate::plot::diagram::DEFAULT_MAX_MESSAGES)]
@@ -277,7 +278,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 trace,
                 history,
                 metrics,
-                plot_metrics,
+                plot_metrics: plot_metrics.map(|file| run::MetricPlotFlags { file, from, to }),
                 check: check_determinism,
                 narrate,
                 plot: plot.map(|file| run::PlotFlags {

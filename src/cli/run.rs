@@ -3,10 +3,10 @@
 use super::{load, Io};
 use crate::check::series::TimeSeries;
 use crate::engine::TraceEvent;
-use crate::plot::bands::{Bands, FaultBands};
 use crate::plot::charts::{self, SeriesChart};
 use crate::plot::diagram::{self, DiagramBuilder, DiagramOptions};
 use crate::plot::picture;
+use crate::plot::spans::{FaultSpans, Spans};
 use crate::registry::Registry;
 use crate::report::atomic::{AtomicFile, SharedFile};
 use crate::report::summary;
@@ -26,8 +26,8 @@ pub(super) struct RunFlags {
     pub(super) history: Option<String>,
     /// `--metrics FILE.csv`.
     pub(super) metrics: Option<String>,
-    /// `--plot-metrics FILE.svg|.png`.
-    pub(super) plot_metrics: Option<String>,
+    /// `--plot-metrics FILE.svg|.png` and its window.
+    pub(super) plot_metrics: Option<MetricPlotFlags>,
     /// `--check-determinism`.
     pub(super) check: bool,
     /// `--narrate N`.
@@ -44,10 +44,22 @@ pub(super) struct PlotFlags {
     pub(super) max_messages: usize,
 }
 
-/// The diagram's options, or why the window is wrong (checked before the run).
-pub(super) fn diagram_options(plot: &PlotFlags, end: SimTime) -> Result<DiagramOptions, String> {
-    let from = plot.from.unwrap_or(SimTime::ZERO);
-    if let Some(to) = plot.to {
+/// `--plot-metrics FILE`, `--from`, `--to`.
+pub(super) struct MetricPlotFlags {
+    pub(super) file: String,
+    pub(super) from: Option<SimTime>,
+    pub(super) to: Option<SimTime>,
+}
+
+/// The window `--from`, `--to` give (from 0 by default), or why it is
+/// wrong for a run that ends at `end` (checked before the run).
+fn window(
+    from: Option<SimTime>,
+    to: Option<SimTime>,
+    end: SimTime,
+) -> Result<(SimTime, Option<SimTime>), String> {
+    let from = from.unwrap_or(SimTime::ZERO);
+    if let Some(to) = to {
         if from >= to {
             return Err(format!(
                 "--from {from} --to {to}: the window is empty; expected --from before --to"
@@ -59,9 +71,15 @@ pub(super) fn diagram_options(plot: &PlotFlags, end: SimTime) -> Result<DiagramO
             "--from {from} is at or after the run's end ({end}); expected a window within 0s..{end}"
         ));
     }
+    Ok((from, to))
+}
+
+/// The diagram's options, or why the window is wrong (checked before the run).
+pub(super) fn diagram_options(plot: &PlotFlags, end: SimTime) -> Result<DiagramOptions, String> {
+    let (from, to) = window(plot.from, plot.to, end)?;
     Ok(DiagramOptions {
         from,
-        to: plot.to,
+        to,
         max_messages: plot.max_messages,
     })
 }
@@ -94,6 +112,17 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
             return 2;
         }
     };
+    let metric_window = match plot_metrics
+        .as_ref()
+        .map(|p| window(p.from, p.to, scenario.end()))
+        .transpose()
+    {
+        Ok(window) => window.unwrap_or((SimTime::ZERO, None)),
+        Err(e) => {
+            errln!(io, "error: {e}");
+            return 2;
+        }
+    };
     io.silence_panics();
     let trace_file = match trace.as_deref().map(SharedFile::create).transpose() {
         Ok(file) => file,
@@ -108,7 +137,11 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
     }
     // The pictures watch the trace: the faults' spans for the metric plot,
     // every event for the diagram.
-    let (collector, bands) = FaultBands::new(scenario.names.clone());
+    let (collector, spans) = FaultSpans::new(
+        scenario.names.clone(),
+        metric_window.0,
+        metric_window.1.unwrap_or(SimTime::MAX),
+    );
     let mut hooks: Vec<EventHook> = Vec::new();
     if plot_metrics.is_some() {
         hooks.push(collector.into_hook());
@@ -174,10 +207,10 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
     };
     let metric_plot_written = match &plot_metrics {
         None => None,
-        Some(path) => {
-            let bands = bands.finish(report.sim_time);
-            match plot_series(path, &report, &bands) {
-                Ok(bytes) => Some((path, bytes, bands.bands.len())),
+        Some(MetricPlotFlags { file: path, .. }) => {
+            let spans = spans.finish(report.sim_time);
+            match plot_series(path, &report, &spans, metric_window) {
+                Ok(bytes) => Some((path, bytes, spans.spans.len())),
                 Err(e) => {
                     output_errors.push(format!("--plot-metrics {path}: {e}"));
                     None
@@ -285,19 +318,33 @@ fn series_of(report: &crate::scenario::RunReport) -> Result<&TimeSeries, String>
     })
 }
 
-/// Draws the run's time series with its fault bands to `path` (SVG, or
-/// PNG for `.png`; whole or absent); the bytes written, or what went wrong.
+/// Draws the run's time series with its fault bands, within the window
+/// `(from, to)` (to: the run's end by default), to `path` (SVG, or PNG for
+/// `.png`; whole or absent); the bytes written, or what went wrong.
 fn plot_series(
     path: &str,
     report: &crate::scenario::RunReport,
-    bands: &Bands,
+    spans: &Spans,
+    (from, to): (SimTime, Option<SimTime>),
 ) -> Result<usize, String> {
     let series = series_of(report)?;
+    let end = report.sim_time;
+    if from >= end {
+        return Err(format!(
+            "--from {from} is at or after the run's end ({end}); expected a window within 0s..{end}"
+        ));
+    }
+    let mut title = format!("{} · seed {}", report.scenario, report.seed);
+    if from > SimTime::ZERO || to.is_some() {
+        let to = to.unwrap_or(end).min(end);
+        title.push_str(&format!(" · {from} to {to}"));
+    }
     let chart = SeriesChart {
-        title: format!("{} · seed {}", report.scenario, report.seed),
+        title,
         series,
-        bands,
-        end: report.sim_time,
+        spans,
+        from,
+        to: to.unwrap_or(end).min(end),
     };
     picture::write(&chart, charts::SIZE, path)
 }

@@ -4,14 +4,14 @@
 //! `faultlab sweep --plot`).
 //!
 //! Both know nothing of any model: the series is the `service` observer's
-//! [`TimeSeries`], the faults are [`Bands`] read from the trace, and a
+//! [`TimeSeries`], the faults are [`Spans`] read from the trace, and a
 //! distribution is a list of numbers per scenario. The number of points
 //! drawn is bounded whatever the run or sweep: at most [`MAX_POINTS`] per
 //! line (a longer series is merged, interval by interval; a CDF is sampled
 //! at evenly spaced ranks), so a picture stays small.
 
-use super::bands::{Bands, FaultBand};
 use super::picture::Draw;
+use super::spans::{Span, Spans};
 use super::FONT;
 use crate::check::series::{SeriesRow, TimeSeries};
 use crate::time::{SimDuration, SimTime};
@@ -48,16 +48,19 @@ pub fn short(v: f64) -> String {
 // ---------------------------------------------------------------- time series
 
 /// A run's time series in three panels (rates per second; latency; queue
-/// and open breakers) over the run's faults as labelled bands.
+/// and open breakers) over the run's faults as labelled bands, within a
+/// window of time.
 pub struct SeriesChart<'a> {
     /// The title (scenario and seed).
     pub title: String,
     /// The series (rows from time 0).
     pub series: &'a TimeSeries,
-    /// The faults.
-    pub bands: &'a Bands,
-    /// When the run ended.
-    pub end: SimTime,
+    /// The faults (those meeting the window).
+    pub spans: &'a Spans,
+    /// The window drawn: from.
+    pub from: SimTime,
+    /// The window drawn: to (at most the run's end).
+    pub to: SimTime,
 }
 
 /// One point of a merged series: what `rows` rows hold together.
@@ -160,10 +163,25 @@ pub fn band_color(kind: &str) -> RGBColor {
 pub const BAND_OPACITY: f64 = 0.18;
 
 impl SeriesChart<'_> {
-    fn lines(&self) -> (Vec<Point>, usize) {
+    /// The rows whose middle lies in the window.
+    fn rows(&self) -> &[SeriesRow] {
+        let middle = |r: &SeriesRow| r.start + SimDuration(r.length.as_nanos() / 2);
         let rows = &self.series.rows;
+        let first = rows.partition_point(|r| middle(r) < self.from);
+        let last = rows.partition_point(|r| middle(r) <= self.to);
+        &rows[first..last.max(first)]
+    }
+
+    fn lines(&self) -> (Vec<Point>, usize) {
+        let rows = self.rows();
         let per = rows.len().div_ceil(MAX_POINTS).max(1);
         (points(rows, per), per)
+    }
+
+    /// The x range in seconds: the window (a few pixels at least).
+    fn x_range(&self) -> (f64, f64) {
+        let x0 = self.from.as_secs_f64();
+        (x0, self.to.as_secs_f64().max(x0 + 1e-3))
     }
 
     fn panel<DB: DrawingBackend>(
@@ -173,7 +191,7 @@ impl SeriesChart<'_> {
         with_bands: bool,
         band_labels: bool,
     ) -> Result<(), String> {
-        let x_end = self.end.as_secs_f64().max(1e-3);
+        let (x_start, x_end) = self.x_range();
         let y_top = lines
             .iter()
             .flat_map(|l| l.pieces.iter().flatten().map(|p| p.1))
@@ -183,7 +201,7 @@ impl SeriesChart<'_> {
             .margin(8)
             .x_label_area_size(34)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_end, 0.0..y_top)
+            .build_cartesian_2d(x_start..x_end, 0.0..y_top)
             .map_err(text)?;
         chart
             .configure_mesh()
@@ -195,7 +213,7 @@ impl SeriesChart<'_> {
             .draw()
             .map_err(text)?;
         if with_bands {
-            self.draw_bands(&mut chart, (x_end, y_top), band_labels)?;
+            self.draw_bands(&mut chart, y_top, band_labels)?;
         }
         for l in lines {
             for (i, piece) in l.pieces.iter().enumerate() {
@@ -231,15 +249,16 @@ impl SeriesChart<'_> {
                 plotters::coord::types::RangedCoordf64,
             >,
         >,
-        (x_end, y_top): (f64, f64),
+        y_top: f64,
         labels: bool,
     ) -> Result<(), String> {
+        let (x_start, x_end) = self.x_range();
         // An instant (a clock jump) is drawn a few pixels wide.
-        let least = x_end / 500.0;
+        let least = (x_end - x_start) / 500.0;
         let mut kinds: Vec<&'static str> = Vec::new();
-        for band in &self.bands.bands {
+        for band in &self.spans.spans {
             let color = band_color(band.kind);
-            let (x0, x1) = (band.start.as_secs_f64(), band.end.as_secs_f64());
+            let (x0, x1) = clip(band, (x_start, x_end));
             let x1 = x1.max(x0 + least);
             let drawn = chart
                 .draw_series(std::iter::once(Rectangle::new(
@@ -275,11 +294,12 @@ impl SeriesChart<'_> {
         y_top: f64,
     ) -> Result<(), String> {
         // Staggered in four rows from the top, so neighbours overlap less.
-        let labels = self.bands.bands.iter().enumerate().map(|(i, band)| {
+        let range = self.x_range();
+        let labels = self.spans.spans.iter().enumerate().map(|(i, band)| {
             let y = y_top * (0.97 - 0.07 * (i % 4) as f64);
             Text::new(
                 band_label(band),
-                (band.start.as_secs_f64(), y),
+                (clip(band, range).0, y),
                 (FONT, 12).into_font().color(&band_color(band.kind)),
             )
         });
@@ -288,8 +308,14 @@ impl SeriesChart<'_> {
     }
 }
 
+/// A span's stretch in seconds, cut to the range `(x0, x1)`.
+fn clip(span: &Span, (x0, x1): (f64, f64)) -> (f64, f64) {
+    let start = span.start.as_secs_f64().clamp(x0, x1);
+    (start, span.end.as_secs_f64().clamp(start, x1))
+}
+
 /// A band's label: the fault's words, cut short.
-fn band_label(band: &FaultBand) -> String {
+fn band_label(band: &Span) -> String {
     const MAX: usize = 44;
     if band.label.chars().count() <= MAX {
         format!(" {}", band.label)
@@ -309,8 +335,8 @@ impl Draw for SeriesChart<'_> {
         if self.series.truncated {
             title.push_str(" · series truncated");
         }
-        if self.bands.omitted > 0 {
-            title.push_str(&format!(" · {} more faults not drawn", self.bands.omitted));
+        if self.spans.omitted > 0 {
+            title.push_str(&format!(" · {} more faults not drawn", self.spans.omitted));
         }
         let root = root.titled(&title, (FONT, 20)).map_err(text)?;
         let panels = root.split_evenly((3, 1));

@@ -136,6 +136,10 @@ impl DiagramBuilder {
             to,
             report.verdict.as_str()
         );
+        let title = match shapes.faults_omitted {
+            0 => title,
+            n => format!("{title} · {n} more faults not drawn"),
+        };
         Ok(Diagram {
             names: self.names,
             servers: self.servers,

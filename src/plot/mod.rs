@@ -6,10 +6,10 @@
 //! `DejaVuSans.LICENSE`), so drawing needs no system fonts: it works the
 //! same on a fresh machine and in CI.
 
-pub mod bands;
 pub mod charts;
 pub mod diagram;
 pub mod picture;
+pub mod spans;
 
 use plotters::style::{register_font, FontStyle};
 use std::sync::Once;

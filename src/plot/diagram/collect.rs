@@ -15,11 +15,15 @@
 //!
 //! A lane's role is the last one its node recorded about itself; a crash
 //! ends it. Spans still open at the end of the run end there.
+//!
+//! Fault bands come from [`crate::plot::spans`] (the same spans the metric
+//! plots draw): a band on each lane a span names, overlapping bands of one
+//! kind on one lane merged; a clock jump is a mark.
 
-use crate::engine::{EventKind, KnobOutcome, TraceEvent};
+use crate::engine::{EventKind, TraceEvent};
 use crate::fault::Fault;
-use crate::net::Cut;
-use crate::node::{NodeId, Record, OP_RECORD};
+use crate::node::{Record, OP_RECORD};
+use crate::plot::spans::{FaultSpans, Span, SpansHandle};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -185,6 +189,8 @@ pub struct Shapes {
     pub ops: Vec<OpBar>,
     /// Clock jumps.
     pub marks: Vec<Mark>,
+    /// Faults meeting the window left out (see [`crate::plot::spans::MAX_SPANS`]).
+    pub faults_omitted: u64,
 }
 
 /// A message on its way.
@@ -201,15 +207,13 @@ struct Pending {
 
 /// Collects [`Shapes`] from trace events, one at a time.
 pub struct Collector {
-    names: Vec<String>,
     from: SimTime,
     to: SimTime,
     shapes: Shapes,
     pending: BTreeMap<u64, Pending>,
-    /// Open bands: (lane or none, kind, key) -> (start, label).
-    open: BTreeMap<(Option<u32>, BandKind, String), (SimTime, String)>,
-    /// Open link bands, with the fault that opened them (to match its restore).
-    links: Vec<(Fault, Vec<u32>, SimTime, String)>,
+    /// The faults' spans.
+    faults: FaultSpans,
+    spans: SpansHandle,
     roles: Vec<Option<(Role, Option<u64>, SimTime)>>,
     ops: BTreeMap<(u32, u64), (SimTime, String)>,
 }
@@ -218,14 +222,14 @@ impl Collector {
     /// A collector for nodes `names`, keeping what meets `[from, to]`.
     pub fn new(names: Vec<String>, from: SimTime, to: SimTime) -> Collector {
         let lanes = names.len();
+        let (faults, spans) = FaultSpans::new(names, from, to);
         Collector {
-            names,
             from,
             to,
             shapes: Shapes::default(),
             pending: BTreeMap::new(),
-            open: BTreeMap::new(),
-            links: Vec::new(),
+            faults,
+            spans,
             roles: vec![None; lanes],
             ops: BTreeMap::new(),
         }
@@ -237,12 +241,10 @@ impl Collector {
 
     /// Takes in one trace event.
     pub fn observe(&mut self, event: &TraceEvent) {
+        self.faults.observe(event);
         let t = event.time;
         let lane = event.node.map(|n| n.0);
         match (&event.kind, lane) {
-            (EventKind::Start { restart: true }, Some(n)) => {
-                self.close(Some(n), BandKind::Down, "", t)
-            }
             (
                 EventKind::Send {
                     to, msg, arrival, ..
@@ -269,25 +271,12 @@ impl Collector {
             (EventKind::Drop { msg, .. }, _) => self.end_copy(*msg, t, true),
             (
                 EventKind::Fault {
-                    fault,
+                    fault: Fault::Crash(n),
                     applied: true,
                 },
                 _,
-            ) => self.fault(fault, t),
-            (EventKind::LinksRestored { fault }, _) => self.restore_links(Some(fault), t),
-            (EventKind::Resume, Some(n)) => self.close(Some(n), BandKind::Paused, "", t),
-            (EventKind::LossBurstEnd, _) => self.close(None, BandKind::LossBurst, "", t),
+            ) => self.end_role(n.0, t),
             (EventKind::Record(record), Some(n)) => self.record(n, record, t),
-            (EventKind::Knob(turn), Some(n)) => {
-                if let KnobOutcome::Set { .. } = turn.outcome {
-                    let knob = turn.knob.to_string();
-                    self.close(Some(n), BandKind::Knob, &knob, t);
-                    if !turn.restore {
-                        let label = format!("{knob} = {}", turn.value);
-                        self.open(Some(n), BandKind::Knob, &knob, t, label);
-                    }
-                }
-            }
             _ => {}
         }
     }
@@ -314,90 +303,6 @@ impl Collector {
         }
         if self.meets(arrow.sent, arrow.end) {
             self.shapes.arrows.push(arrow);
-        }
-    }
-
-    fn fault(&mut self, fault: &Fault, t: SimTime) {
-        match fault {
-            Fault::Crash(n) => {
-                let n = n.0;
-                self.open(Some(n), BandKind::Down, "", t, "down".into());
-                self.close(Some(n), BandKind::Paused, "", t);
-                let knobs: Vec<String> = self
-                    .open
-                    .keys()
-                    .filter(|(l, k, _)| *l == Some(n) && *k == BandKind::Knob)
-                    .map(|(_, _, key)| key.clone())
-                    .collect();
-                for knob in knobs {
-                    self.close(Some(n), BandKind::Knob, &knob, t);
-                }
-                self.end_role(n, t);
-            }
-            Fault::Pause { node, duration } => {
-                let label = format!("paused {duration}");
-                self.open(Some(node.0), BandKind::Paused, "", t, label);
-            }
-            Fault::ClockJump { node, by_ns } => {
-                let sign = if *by_ns < 0 { "-" } else { "+" };
-                let by = crate::time::SimDuration(by_ns.unsigned_abs());
-                let label = format!("clock {sign}{by}");
-                if self.meets(t, t) {
-                    self.shapes.marks.push(Mark {
-                        lane: node.0,
-                        time: t,
-                        label,
-                    });
-                }
-            }
-            Fault::Partition(cut) => {
-                let label = fault.describe(&self.names);
-                for n in cut_side(cut) {
-                    if !self.is_open(Some(n.0), BandKind::CutOff) {
-                        self.open(Some(n.0), BandKind::CutOff, "", t, label.clone());
-                    }
-                }
-            }
-            Fault::Heal => self.close_all(BandKind::CutOff, t),
-            Fault::Reconnect(n) => self.close(Some(n.0), BandKind::CutOff, "", t),
-            Fault::LossBurst { .. } => {
-                let label = fault.describe(&self.names);
-                self.open(None, BandKind::LossBurst, "", t, label);
-            }
-            Fault::HealAll => {
-                self.close_all(BandKind::CutOff, t);
-                self.close(None, BandKind::LossBurst, "", t);
-                self.restore_links(None, t);
-            }
-            Fault::SetLink {
-                from,
-                to,
-                symmetric,
-                ..
-            } => {
-                let mut lanes: Vec<u32> = from.iter().map(|n| n.0).collect();
-                if *symmetric {
-                    lanes.extend(to.iter().map(|n| n.0));
-                }
-                lanes.sort_unstable();
-                lanes.dedup();
-                let label = fault.describe(&self.names);
-                self.links.push((fault.clone(), lanes, t, label));
-            }
-            Fault::Restart(_) | Fault::Set { .. } | Fault::Aimed { .. } => {}
-        }
-    }
-
-    /// Ends the link bands of `fault` (of every `set_link` if `None`).
-    fn restore_links(&mut self, fault: Option<&Fault>, t: SimTime) {
-        let (ended, kept) = std::mem::take(&mut self.links)
-            .into_iter()
-            .partition(|(f, ..)| fault.is_none_or(|g| f == g));
-        self.links = kept;
-        for (_, lanes, start, label) in ended {
-            for lane in lanes {
-                self.push_band(Some(lane), BandKind::Link, start, t, label.clone());
-            }
         }
     }
 
@@ -478,58 +383,18 @@ impl Collector {
         }
     }
 
-    fn is_open(&self, lane: Option<u32>, kind: BandKind) -> bool {
-        self.open.contains_key(&(lane, kind, String::new()))
-    }
-
-    fn open(&mut self, lane: Option<u32>, kind: BandKind, key: &str, t: SimTime, label: String) {
-        self.open
-            .entry((lane, kind, key.to_string()))
-            .or_insert((t, label));
-    }
-
-    fn close(&mut self, lane: Option<u32>, kind: BandKind, key: &str, t: SimTime) {
-        if let Some((start, label)) = self.open.remove(&(lane, kind, key.to_string())) {
-            self.push_band(lane, kind, start, t, label);
-        }
-    }
-
-    fn close_all(&mut self, kind: BandKind, t: SimTime) {
-        let keys: Vec<_> = self.open.keys().filter(|k| k.1 == kind).cloned().collect();
-        for (lane, kind, key) in keys {
-            self.close(lane, kind, &key, t);
-        }
-    }
-
-    fn push_band(
-        &mut self,
-        lane: Option<u32>,
-        kind: BandKind,
-        start: SimTime,
-        end: SimTime,
-        label: String,
-    ) {
-        if self.meets(start, end) {
-            self.shapes.bands.push(Band {
-                lane,
-                kind,
-                start,
-                end,
-                label,
-            });
-        }
-    }
-
     /// Ends everything still open at `end` (the run's end) and hands over
     /// the shapes.
     pub fn finish(mut self, end: SimTime) -> Shapes {
         for n in 0..self.roles.len() as u32 {
             self.end_role(n, end);
         }
-        for ((lane, kind, _), (start, label)) in std::mem::take(&mut self.open) {
-            self.push_band(lane, kind, start, end, label);
+        let spans = self.spans.finish(end);
+        self.shapes.faults_omitted = spans.omitted;
+        for span in &spans.spans {
+            self.fault_shapes(span);
         }
-        self.restore_links(None, end);
+        merge_bands(&mut self.shapes.bands);
         for ((lane, _), (start, label)) in std::mem::take(&mut self.ops) {
             self.push_op(lane, start, end, Outcome::Open, label);
         }
@@ -551,33 +416,80 @@ impl Collector {
     }
 }
 
-/// The nodes a cut leaves on the cut-off side: the isolated node, every
-/// group but the (first) largest, or the senders of a one-way cut.
-fn cut_side(cut: &Cut) -> Vec<NodeId> {
-    match cut {
-        Cut::Isolate(n) => vec![*n],
-        Cut::OneWay { from, .. } => from.clone(),
-        Cut::Groups(groups) => {
-            let largest = groups
+impl Collector {
+    /// A fault span's bands (one per lane it names that meets the window)
+    /// or, for a clock jump, its mark.
+    fn fault_shapes(&mut self, span: &Span) {
+        let kind = match span.kind {
+            "crash" => BandKind::Down,
+            "pause" => BandKind::Paused,
+            "partition" | "one_way" | "isolate" => BandKind::CutOff,
+            "set_link" => BandKind::Link,
+            "set" => BandKind::Knob,
+            "loss_burst" => BandKind::LossBurst,
+            "clock_jump" => {
+                for lane in span.lanes.iter().flatten() {
+                    self.shapes.marks.push(Mark {
+                        lane: lane.lane,
+                        time: span.start,
+                        label: span.short.clone(),
+                    });
+                }
+                return;
+            }
+            other => {
+                debug_assert!(false, "a span of kind {other} has no band");
+                return;
+            }
+        };
+        let band = |lane, start, end| Band {
+            lane,
+            kind,
+            start,
+            end,
+            label: span.short.clone(),
+        };
+        let bands: Vec<Band> = match &span.lanes {
+            None => vec![band(None, span.start, span.end)],
+            Some(lanes) => lanes
                 .iter()
-                .enumerate()
-                .max_by_key(|(i, g)| (g.len(), std::cmp::Reverse(*i)))
-                .map(|(i, _)| i);
-            groups
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| Some(*i) != largest)
-                .flat_map(|(_, g)| g.iter().copied())
-                .collect()
+                .map(|l| band(Some(l.lane), l.start, l.end))
+                .collect(),
+        };
+        for b in bands {
+            if self.meets(b.start, b.end) {
+                self.shapes.bands.push(b);
+            }
         }
     }
+}
+
+/// Sorts bands by start and merges those of one kind on one lane that
+/// overlap (a node paused again while paused, cut off by two partitions),
+/// keeping the first one's label; `set_link` and `set` bands stay apart
+/// (each is its own change).
+fn merge_bands(bands: &mut Vec<Band>) {
+    bands.sort_by_key(|b| (b.start, b.end));
+    let mut merged: Vec<Band> = Vec::with_capacity(bands.len());
+    for band in bands.drain(..) {
+        let mergeable = !matches!(band.kind, BandKind::Link | BandKind::Knob);
+        let into = merged.iter_mut().rev().find(|m| {
+            mergeable && m.lane == band.lane && m.kind == band.kind && m.end >= band.start
+        });
+        match into {
+            Some(m) => m.end = m.end.max(band.end),
+            None => merged.push(band),
+        }
+    }
+    *bands = merged;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::KnobTurn;
-    use crate::net::DropReason;
+    use crate::engine::{KnobOutcome, KnobTurn};
+    use crate::net::{Cut, DropReason};
+    use crate::node::NodeId;
     use serde_json::json;
     use std::sync::Arc;
 
@@ -695,6 +607,8 @@ mod tests {
             fault(10, Fault::Crash(NodeId(1))),
             ev(12, Some(1), EventKind::Start { restart: true }),
             fault(20, Fault::Partition(groups)),
+            // n1 cut off twice over: one band.
+            fault(25, Fault::Partition(Cut::Isolate(NodeId(0)))),
             fault(30, Fault::Heal),
             fault(
                 31,
@@ -711,6 +625,15 @@ mod tests {
                 },
             ),
             ev(36, Some(2), EventKind::Resume),
+            fault(
+                40,
+                Fault::Set {
+                    knob: Arc::from("rate"),
+                    value: 40.0,
+                    nodes: vec![NodeId(3)],
+                    duration: Some(crate::time::SimDuration(5 * MS)),
+                },
+            ),
             knob(40, false),
             knob(45, true),
             fault(50, Fault::Crash(NodeId(3))),
@@ -733,8 +656,25 @@ mod tests {
                 (Some(3), BandKind::Down, 50, 60),
             ]
         );
+        assert_eq!(s.bands[3].label, "rate = 40");
         assert_eq!(s.marks.len(), 1);
         assert_eq!(s.marks[0].label, "clock -5ms");
+    }
+
+    #[test]
+    fn faults_beyond_the_cap_are_counted() {
+        use crate::plot::spans::MAX_SPANS;
+        let jumps: Vec<_> = (0..MAX_SPANS as u64 + 3)
+            .map(|ms| {
+                let jump = Fault::ClockJump {
+                    node: NodeId(1),
+                    by_ns: 1,
+                };
+                fault(ms, jump)
+            })
+            .collect();
+        let s = collect(&jumps, (0, 1000), 1000);
+        assert_eq!((s.marks.len(), s.faults_omitted), (MAX_SPANS, 3));
     }
 
     #[test]
