@@ -107,6 +107,14 @@ pub trait Model: Send + Sync + 'static {
     fn quiet_records(&self) -> &'static [&'static str] {
         &[]
     }
+    /// A short note (a few characters, e.g. `"c7"` for commit index 7) the
+    /// space-time diagram writes on the recording node's lane at the
+    /// record's time; `None` (the default) writes nothing. A note that
+    /// repeats the lane's previous one is skipped, and notes that would
+    /// overlap are thinned (see [`crate::plot::diagram::collect`]).
+    fn lane_note(&self, _params: &Self::Params, _record: &Record) -> Option<String> {
+        None
+    }
     /// Builds node `id` (servers are `0..layout.servers`, then the clients).
     fn node(&self, params: &Self::Params, layout: &Layout, id: NodeId) -> Box<dyn Node<Self::Msg>>;
 }
@@ -210,6 +218,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn narrate(&self, record: &Record) -> Option<String>;
     /// See [`Model::quiet_records`].
     fn quiet_records(&self) -> &'static [&'static str];
+    /// See [`Model::lane_note`].
+    fn lane_note(&self, record: &Record) -> Option<String>;
     /// Runs `scenario` with `seed` and this model's nodes.
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport;
     /// Starts a run of `scenario` with `seed` and this model's nodes, to be stepped.
@@ -281,6 +291,10 @@ impl<M: Model> Configured for Bound<M> {
 
     fn quiet_records(&self) -> &'static [&'static str] {
         self.model.quiet_records()
+    }
+
+    fn lane_note(&self, record: &Record) -> Option<String> {
+        self.model.lane_note(&self.params, record)
     }
 
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {

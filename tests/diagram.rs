@@ -278,3 +278,99 @@ fn a_window_past_the_end_is_cut_at_the_end() {
         "the title names the window"
     );
 }
+
+#[test]
+fn raft_leader_crash_window_notes_commit_indexes_and_shows_the_candidate() {
+    use faultlab::plot::diagram::collect::Role;
+    use faultlab::plot::diagram::{role_color, NOTE};
+    let options = DiagramOptions {
+        from: SimTime(1_900_000_000),
+        to: Some(SimTime(2_500_000_000)),
+        ..DiagramOptions::default()
+    };
+    let scenario = load("scenarios/raft-leader-crash.toml");
+    let (_, diagram) = diagram_of_run(&scenario, 1, quiet(), options).expect("a diagram");
+    // Every note is a server's commit index, from Raft's lane_note.
+    let notes = &diagram.shapes.notes;
+    assert!(notes
+        .iter()
+        .all(|n| n.lane < 5 && n.text.starts_with('c') && n.text[1..].parse::<u64>().is_ok()));
+    // n4 stands for term 2 after n2's crash at 2s, then leads it.
+    let candidates: Vec<_> = diagram
+        .shapes
+        .roles
+        .iter()
+        .filter(|r| r.role == Role::Candidate)
+        .map(|r| (r.lane, r.term))
+        .collect();
+    assert_eq!(candidates, vec![(3, Some(2))]);
+    let (svg, drawn) = to_svg(&diagram).expect("drawn");
+    assert_eq!(
+        (drawn.notes, drawn.notes_total),
+        (NOTES_DRAWN, NOTES_IN_WINDOW),
+        "{drawn:?}"
+    );
+    assert_eq!(notes.len(), NOTES_IN_WINDOW, "all kept under the cap");
+    let note = hex(NOTE);
+    assert_eq!(
+        count(&svg, "polyline", &format!("stroke=\"{note}\"")),
+        drawn.notes,
+        "one tick per note"
+    );
+    assert_eq!(
+        count(&svg, "text", &format!("fill=\"{note}\"")),
+        drawn.notes,
+        "one text per note"
+    );
+    // Of a crowd the latest shows: n2 reached 203 just before its crash
+    // (the others only commit 203 with n4's 204, at the same moment).
+    assert_eq!(svg.matches(">\nc203\n</text>").count(), 1, "n2's last");
+    assert!(
+        svg.contains(">\nc204\n</text>"),
+        "n4's first commit as leader"
+    );
+    assert!(
+        svg.contains(&format!(
+            "lane note (showing {NOTES_DRAWN} of {NOTES_IN_WINDOW}, thinned where they would overlap)"
+        )),
+        "the legend says some were left out"
+    );
+    let candidate = hex(role_color(Role::Candidate));
+    assert_eq!(
+        count(&svg, "rect", &format!("fill=\"{candidate}\"")),
+        2,
+        "n4's candidate span and its legend swatch"
+    );
+}
+
+/// Commit notes in raft-leader-crash seed 1 from 1.9s to 2.5s, and how
+/// many of them fit without overlapping.
+const NOTES_IN_WINDOW: usize = 180;
+const NOTES_DRAWN: usize = 62;
+
+#[test]
+fn lease_notes_tell_the_grants_and_the_tokens_the_storage_accepts() {
+    let scenario = load("scenarios/lease-pause-unfenced.toml");
+    let (_, diagram) =
+        diagram_of_run(&scenario, 1, quiet(), DiagramOptions::default()).expect("a diagram");
+    let notes: Vec<_> = diagram
+        .shapes
+        .notes
+        .iter()
+        .map(|n| (diagram.names[n.lane as usize].as_str(), n.text.as_str()))
+        .collect();
+    // n1 grants to n3 (token 1), then to n5 (token 2) while n3 is paused;
+    // the storage takes token 1, then 2, then n3's stale write with 1.
+    assert_eq!(
+        notes,
+        vec![
+            ("n1", "n3 t1"),
+            ("n2", "w t1"),
+            ("n1", "n5 t2"),
+            ("n2", "w t2"),
+            ("n2", "w t1"),
+        ]
+    );
+    let (_, drawn) = to_svg(&diagram).expect("drawn");
+    assert_eq!((drawn.notes, drawn.notes_total), (5, 5));
+}

@@ -265,7 +265,11 @@ stop = true
     );
     let report = go(&scenario, 4);
     assert_eq!(report.verdict, Verdict::Pass, "{:?}", report.violations);
-    let elected = report.narration[0]
+    let elected = report
+        .narration
+        .iter()
+        .find(|l| l.contains("becomes leader"))
+        .expect("an election is narrated")
         .split_whitespace()
         .next()
         .unwrap()

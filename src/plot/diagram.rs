@@ -8,8 +8,9 @@
 //! and the time axis reads like any chart's.
 //!
 //! Model-agnostic: [`collect`] reads the engine's trace events and a few
-//! generic record conventions (its module docs list them); nothing here
-//! names a model. Within the window every message is drawn; beyond
+//! generic record conventions (its module docs list them), and the
+//! scenario's model may write short notes on the lanes through
+//! [`crate::Model::lane_note`]; nothing here names a model. Within the window every message is drawn; beyond
 //! [`DiagramOptions::max_messages`] an even, deterministic sample is (all
 //! the dropped ones first, up to a tenth of the cap), and the legend says
 //! how many of how many.
@@ -21,6 +22,7 @@ pub use collect::{Collector, Shapes};
 pub use draw::{
     band_color, render, to_svg, Drawn, ARROW, DROPPED, DUPLICATE, IN_FLIGHT, VIOLATION, WIDTH,
 };
+pub use draw::{role_color, NOTE, NOTE_LANE};
 
 use crate::scenario::{run, RunOptions, RunReport, Scenario};
 use crate::time::SimTime;
@@ -85,7 +87,10 @@ impl DiagramBuilder {
     /// A builder for `scenario`'s nodes and `options`' window.
     pub fn new(scenario: &Scenario, options: DiagramOptions) -> DiagramBuilder {
         let to = options.to.unwrap_or(SimTime::MAX);
-        let collector = Collector::new(scenario.names.clone(), options.from, to);
+        // The model's lane notes, its type erased: the collector sees a function.
+        let model = std::sync::Arc::clone(&scenario.model);
+        let collector = Collector::new(scenario.names.clone(), options.from, to)
+            .with_notes(Box::new(move |record| model.lane_note(record)));
         DiagramBuilder {
             collector: Rc::new(RefCell::new(Some(collector))),
             names: scenario.names.clone(),

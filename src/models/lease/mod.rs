@@ -122,6 +122,14 @@
 //! Interval records carry true times (`start_true_ns`, `end_true_ns`) added
 //! by the engine, which is how the checks see skew, drift and jumps.
 //!
+//! On the space-time diagram (`--plot`) the model notes on the lanes
+//! ([`crate::Model::lane_note`]) who holds the lease by the service and
+//! which tokens reach the storage: the service's lane `n4 t2` at each new
+//! grant (holder and token; renewals are not noted), the storage's lane
+//! `w t2` when it accepts a write with token 2 (a later `w t1` is the lost
+//! update) and `rej t1` when fencing refuses one. A note repeating the
+//! lane's last is skipped, so a run of writes with one token shows once.
+//!
 //! # What it does not model
 //!
 //! Lock queues and fairness, a replicated lease service (here one node; its

@@ -3,7 +3,7 @@
 
 use super::{LeaseMsg, LeaseParams};
 use crate::model::{Layout, Model, ModelChecks, ParamError, Servers, Work};
-use crate::node::{Node, NodeId};
+use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;
 
@@ -107,6 +107,21 @@ impl Model for LeaseModel {
                 what: "the holder's writes".to_string(),
             },
         ]
+    }
+
+    /// The service's new grants (`n4 t2`: holder and token) and the tokens
+    /// of the writes the storage accepts (`w t2`) or refuses (`rej t1`).
+    fn lane_note(&self, _params: &LeaseParams, record: &Record) -> Option<String> {
+        let token = record.detail.get("token")?.as_u64()?;
+        match record.kind.as_str() {
+            "lease_granted" if record.detail.get("renewal")?.as_bool() == Some(false) => {
+                let holder = record.detail.get("holder")?.as_str()?;
+                Some(format!("{holder} t{token}"))
+            }
+            "storage_write" => Some(format!("w t{token}")),
+            "storage_reject" => Some(format!("rej t{token}")),
+            _ => None,
+        }
     }
 
     fn node(&self, params: &LeaseParams, _layout: &Layout, id: NodeId) -> Box<dyn Node<LeaseMsg>> {

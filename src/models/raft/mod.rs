@@ -110,6 +110,8 @@
 //!
 //! # Records
 //!
+//! `candidate {"term"}` when a server starts an election (for the term it
+//! stands in; a PreVote round records nothing);
 //! `leader {"term"}` when a server becomes leader; `stepped_down {"term"}`
 //! when a leader stops leading (it saw a higher term, or CheckQuorum found
 //! no majority; a crash records nothing), with the term it led;
@@ -120,6 +122,11 @@
 //! "digest"}` for every entry a server applies (the digest is a stable hash
 //! of the entry's term and command); `state {"version"}` (lastApplied) once
 //! per batch of applied entries and at start; the clients' `op` records.
+//!
+//! On the space-time diagram (`--plot`) the role records colour the lanes
+//! (`candidate` yellow, `leader` orange, `follow` / `stepped_down` blue),
+//! and each server's lane notes its commit index (`c7`, from its `commit`
+//! records, [`crate::Model::lane_note`]).
 //!
 //! # What this model does not do
 //!

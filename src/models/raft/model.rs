@@ -70,11 +70,13 @@ impl Model for RaftModel {
         true
     }
 
-    /// `leader` and `stepped_down` in words: "becomes leader of term 2",
-    /// "stops leading term 2".
+    /// `candidate`, `leader` and `stepped_down` in words: "becomes
+    /// candidate for term 2", "becomes leader of term 2", "stops leading
+    /// term 2".
     fn narrate(&self, _params: &RaftParams, record: &Record) -> Option<String> {
         let term = record.detail.get("term")?.as_u64()?;
         match record.kind.as_str() {
+            "candidate" => Some(format!("becomes candidate for term {term}")),
             "leader" => Some(format!("becomes leader of term {term}")),
             "stepped_down" => Some(format!("stops leading term {term}")),
             _ => None,
@@ -85,6 +87,16 @@ impl Model for RaftModel {
     /// out of the narration (it is still counted, traced and checked).
     fn quiet_records(&self) -> &'static [&'static str] {
         &["follow"]
+    }
+
+    /// The commit index on each server's lane: `c7` when its `commit`
+    /// record applies index 7 (the last of a batch applied at once shows).
+    fn lane_note(&self, _params: &RaftParams, record: &Record) -> Option<String> {
+        if record.kind != "commit" {
+            return None;
+        }
+        let index = record.detail.get("index")?.as_u64()?;
+        Some(format!("c{index}"))
     }
 
     fn params(&self, table: RaftTable, _layout: &Layout) -> Result<RaftParams, ParamError> {

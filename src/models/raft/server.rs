@@ -336,11 +336,13 @@ impl RaftServer {
     }
 
     /// Candidates: increment currentTerm, vote for self, reset the election
-    /// timer, send RequestVote to all other servers.
+    /// timer, send RequestVote to all other servers. Records `candidate
+    /// {"term"}`, the term it stands in.
     fn start_election(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
         self.set_term(ctx, self.term + 1);
         self.set_vote(ctx, ctx.id());
         self.role = Role::Candidate;
+        ctx.record("candidate", json!({ "term": self.term }));
         self.leader = None;
         self.votes.clear();
         self.votes.push(ctx.id());

@@ -255,6 +255,62 @@ fn rules_for_all_servers_apply_committed_entries_in_order() {
     assert_eq!(versions, [0, 2, 3], "one state record per apply batch");
 }
 
+#[test]
+fn lane_note_is_the_commit_index_of_each_commit_record() {
+    use crate::model::Model;
+    use crate::node::Record;
+    let mut h = Harness::new(3, RaftParams::default());
+    let entries = vec![put(1, 0, "a"), put(1, 0, "b"), put(1, 1, "c")];
+    h.deliver(NodeId(1), append(1, (0, 0), entries, 3));
+    let note = |kind: &str, detail: &serde_json::Value| {
+        let record = Record {
+            kind: kind.to_string(),
+            detail: detail.clone(),
+        };
+        RaftModel.lane_note(&h.params, &record)
+    };
+    let notes: Vec<_> = h
+        .records_of("commit")
+        .iter()
+        .map(|d| note("commit", d))
+        .collect();
+    assert_eq!(
+        notes,
+        [Some("c1".into()), Some("c2".into()), Some("c3".into())]
+    );
+    let state = h.records_of("state");
+    assert!(!state.is_empty() && state.iter().all(|d| note("state", d).is_none()));
+}
+
+#[test]
+fn a_server_records_candidate_with_its_term_when_it_starts_an_election() {
+    use crate::model::Model;
+    let mut h = Harness::new(3, RaftParams::default());
+    h.time_out();
+    assert_eq!(h.node().role(), Role::Candidate);
+    assert_eq!(
+        h.records_of("candidate"),
+        [&serde_json::json!({ "term": 1 })]
+    );
+    let record = crate::node::Record {
+        kind: "candidate".into(),
+        detail: serde_json::json!({ "term": 1 }),
+    };
+    let line = RaftModel.narrate(&h.params, &record);
+    assert_eq!(line.as_deref(), Some("becomes candidate for term 1"));
+    // With PreVote, the pre-vote round records nothing; the election does.
+    let mut h = Harness::new(3, with_options(true, false));
+    h.time_out();
+    assert_eq!(h.node().role(), Role::PreCandidate);
+    assert!(h.records_of("candidate").is_empty());
+    h.deliver(NodeId(1), pre_vote_reply(1, true));
+    assert_eq!(h.node().role(), Role::Candidate);
+    assert_eq!(
+        h.records_of("candidate"),
+        [&serde_json::json!({ "term": 1 })]
+    );
+}
+
 // ----- RequestVote ------------------------------------------------------------
 
 #[test]

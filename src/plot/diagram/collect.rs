@@ -12,6 +12,7 @@
 //! | `follow`, `follower`, `stepped_down` | `{"term": t}` (optional) | lane in the follower colour |
 //! | `op` | `{"process", "type", "f"}` | a bar from invoke to ok / fail / info |
 //! | any, via `Ctx::record_interval` | `start_true_ns`, `end_true_ns` | a thin bar over that true interval, named by its kind (e.g. `lease`) |
+//! | any the model notes ([`crate::Model::lane_note`]) | | a tick with a short text on the lane, at the record's time |
 //!
 //! A lane's role is the last one its node recorded about itself; a crash
 //! ends it. Spans still open at the end of the run end there.
@@ -19,6 +20,14 @@
 //! Fault bands come from [`crate::plot::spans`] (the same spans the metric
 //! plots draw): a band on each lane a span names, overlapping bands of one
 //! kind on one lane merged; a clock jump is a mark.
+//!
+//! Notes reach the collector as a function ([`NoteFn`], the model's
+//! `lane_note` with its type erased), so nothing here knows which model
+//! wrote them. A note that repeats the lane's previous note in the window
+//! is skipped (it tells nothing new), a text is cut to [`MAX_NOTE_CHARS`],
+//! and at most [`MAX_NOTES`] are kept: past that, every other one is let
+//! go and only every second one after it is taken (an even sample, in
+//! bounded memory); [`Shapes::notes_total`] counts them all.
 
 use crate::engine::{EventKind, TraceEvent};
 use crate::fault::Fault;
@@ -26,6 +35,15 @@ use crate::node::{Record, OP_RECORD};
 use crate::plot::spans::{FaultSpans, Span, SpansHandle};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
+
+/// A model's lane note for a record (see [`crate::Model::lane_note`]).
+pub type NoteFn = Box<dyn Fn(&Record) -> Option<String>>;
+
+/// Notes kept at most (an even sample beyond).
+pub const MAX_NOTES: usize = 10_000;
+
+/// The characters of a note kept; the rest is cut.
+pub const MAX_NOTE_CHARS: usize = 12;
 
 /// A role a node recorded about itself, shown as its lane's colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,6 +192,17 @@ pub struct Mark {
     pub label: String,
 }
 
+/// A short text a model writes on a lane ([`crate::Model::lane_note`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    /// The lane.
+    pub lane: u32,
+    /// The record's time.
+    pub time: SimTime,
+    /// The text (at most [`MAX_NOTE_CHARS`] characters).
+    pub text: String,
+}
+
 /// Everything to draw, in true time, before the layout.
 #[derive(Clone, Debug, Default)]
 pub struct Shapes {
@@ -191,6 +220,11 @@ pub struct Shapes {
     pub marks: Vec<Mark>,
     /// Faults meeting the window left out (see [`crate::plot::spans::MAX_SPANS`]).
     pub faults_omitted: u64,
+    /// Lane notes in the window, in time order (an even sample beyond
+    /// [`MAX_NOTES`]).
+    pub notes: Vec<Note>,
+    /// Lane notes in the window, kept or not (repeats skipped).
+    pub notes_total: usize,
 }
 
 /// A message on its way.
@@ -216,6 +250,12 @@ pub struct Collector {
     spans: SpansHandle,
     roles: Vec<Option<(Role, Option<u64>, SimTime)>>,
     ops: BTreeMap<(u32, u64), (SimTime, String)>,
+    /// The model's notes, if it has any.
+    note_of: Option<NoteFn>,
+    /// Each lane's last note in the window (repeats are skipped).
+    last_note: Vec<Option<String>>,
+    /// Notes are taken one in `note_stride` (doubled at each thinning).
+    note_stride: usize,
 }
 
 impl Collector {
@@ -232,7 +272,17 @@ impl Collector {
             spans,
             roles: vec![None; lanes],
             ops: BTreeMap::new(),
+            note_of: None,
+            last_note: vec![None; lanes],
+            note_stride: 1,
         }
+    }
+
+    /// This collector, noting on the lanes what `note_of` says of each
+    /// record (the model's [`crate::Model::lane_note`]).
+    pub fn with_notes(mut self, note_of: NoteFn) -> Collector {
+        self.note_of = Some(note_of);
+        self
     }
 
     fn meets(&self, start: SimTime, end: SimTime) -> bool {
@@ -331,6 +381,48 @@ impl Collector {
         if record.kind == OP_RECORD {
             self.op(n, detail, t);
         }
+        let in_window = self.from <= t && t <= self.to;
+        if let Some(text) = self
+            .note_of
+            .as_ref()
+            .filter(|_| in_window)
+            .and_then(|f| f(record))
+        {
+            self.note(n, t, text);
+        }
+    }
+
+    /// Keeps a note unless it is outside the window or repeats the lane's
+    /// last; beyond [`MAX_NOTES`], an even sample.
+    fn note(&mut self, lane: u32, time: SimTime, text: String) {
+        let last = self.last_note.get_mut(lane as usize);
+        let Some(last) = last.filter(|_| self.from <= time && time <= self.to) else {
+            return;
+        };
+        let text: String = text.chars().take(MAX_NOTE_CHARS).collect();
+        if text.is_empty() || last.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        *last = Some(text.clone());
+        let seen = self.shapes.notes_total;
+        self.shapes.notes_total += 1;
+        if !seen.is_multiple_of(self.note_stride) {
+            return;
+        }
+        if self.shapes.notes.len() == MAX_NOTES {
+            // Keep the even ones of those taken (every `2 * stride`-th seen).
+            let mut i = 0;
+            self.shapes.notes.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.note_stride *= 2;
+            if !seen.is_multiple_of(self.note_stride) {
+                return;
+            }
+        }
+        self.shapes.notes.push(Note { lane, time, text });
+        debug_assert!(self.shapes.notes.len() <= MAX_NOTES, "notes over the cap");
     }
 
     fn op(&mut self, n: u32, detail: &serde_json::Value, t: SimTime) {
@@ -659,6 +751,64 @@ mod tests {
         assert_eq!(s.bands[3].label, "rate = 40");
         assert_eq!(s.marks.len(), 1);
         assert_eq!(s.marks[0].label, "clock -5ms");
+    }
+
+    /// A collector noting `n<index>` from each `commit` record.
+    fn noting(window: (u64, u64)) -> Collector {
+        let names = (1..=4).map(|i| format!("n{i}")).collect();
+        let note_of: NoteFn = Box::new(|r: &Record| {
+            let index = r.detail.get("index")?.as_u64()?;
+            (r.kind == "commit").then(|| format!("n{index}"))
+        });
+        Collector::new(names, SimTime(window.0 * MS), SimTime(window.1 * MS)).with_notes(note_of)
+    }
+
+    #[test]
+    fn notes_come_from_the_function_in_the_window_without_repeats_and_cut_short() {
+        let mut c = noting((5, 50));
+        let events = [
+            record(1, 0, "commit", json!({"index": 1})), // before the window
+            record(6, 0, "commit", json!({"index": 1})),
+            record(7, 0, "commit", json!({"index": 1})), // repeats n1 on lane 0
+            record(7, 1, "commit", json!({"index": 1})), // another lane
+            record(8, 0, "state", json!({"index": 2})),  // not noted
+            record(9, 0, "commit", json!({"index": 123_456_789_012_345u64})),
+            record(60, 0, "commit", json!({"index": 3})), // after it
+        ];
+        events.iter().for_each(|e| c.observe(e));
+        let s = c.finish(SimTime(70 * MS));
+        let notes: Vec<_> = s
+            .notes
+            .iter()
+            .map(|n| (n.lane, n.time.0 / MS, n.text.as_str()))
+            .collect();
+        assert_eq!(
+            notes,
+            vec![(0, 6, "n1"), (1, 7, "n1"), (0, 9, "n12345678901")]
+        );
+        assert_eq!(s.notes_total, 3);
+        assert!(notes.iter().all(|n| n.2.chars().count() <= MAX_NOTE_CHARS));
+        // Without a function, no notes.
+        let s = collect(&events, (0, 100), 70);
+        assert!(s.notes.is_empty() && s.notes_total == 0);
+    }
+
+    #[test]
+    fn notes_beyond_the_cap_are_an_even_sample_in_time_order() {
+        let mut c = noting((0, u64::MAX / MS));
+        let n = 2 * MAX_NOTES + 500;
+        for i in 0..n as u64 {
+            c.observe(&record(i, 0, "commit", json!({ "index": i })));
+        }
+        let s = c.finish(SimTime(n as u64 * MS));
+        assert_eq!(s.notes_total, n);
+        assert!(s.notes.len() <= MAX_NOTES, "{}", s.notes.len());
+        assert!(s.notes.len() > MAX_NOTES / 2, "{}", s.notes.len());
+        // Every fourth, from the first to the last stretch of the run.
+        let times: Vec<u64> = s.notes.iter().map(|n| n.time.0 / MS).collect();
+        assert!(times.windows(2).all(|w| w[1] - w[0] == 4), "evenly spaced");
+        assert_eq!(times[0], 0);
+        assert!(*times.last().unwrap() >= n as u64 - 4);
     }
 
     #[test]

@@ -4,8 +4,14 @@
 //!
 //! Each kind of shape has its own colour (see the constants), so a test can
 //! count arrows, crosses and bands in the SVG text.
+//!
+//! Lane notes ([`crate::Model::lane_note`]) are thinned here, where their
+//! width is known: on each lane, from the right, a note that would overlap
+//! the one kept after it is left out, so of a crowd the latest (the value
+//! reached) shows; the legend says how many are shown. Lanes narrower than
+//! [`NOTE_LANE`] pixels show none.
 
-use super::collect::{BandKind, Fate, Outcome, Role};
+use super::collect::{BandKind, Fate, Note, Outcome, Role};
 use super::Diagram;
 use crate::plot::{register_fonts, FONT};
 use crate::report::atomic::AtomicFile;
@@ -33,6 +39,10 @@ pub const DROPPED: RGBColor = RGBColor(0xc0, 0x39, 0x2b);
 pub const IN_FLIGHT: RGBColor = RGBColor(0x7f, 0x8c, 0x8d);
 /// The violation's mark.
 pub const VIOLATION: RGBColor = RGBColor(0xe6, 0x00, 0x00);
+/// Lane notes: their ticks and text.
+pub const NOTE: RGBColor = RGBColor(0x0b, 0x53, 0x45);
+/// The least lane height, in pixels, that shows notes.
+pub const NOTE_LANE: i32 = 18;
 
 /// What was drawn, counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,6 +65,10 @@ pub struct Drawn {
     pub marks: usize,
     /// Message copies in the window (drawn or not).
     pub messages_total: usize,
+    /// Lane notes drawn.
+    pub notes: usize,
+    /// Lane notes in the window (drawn or not).
+    pub notes_total: usize,
 }
 
 /// The colour of a fault band.
@@ -80,7 +94,8 @@ fn band_name(kind: BandKind) -> &'static str {
     }
 }
 
-fn role_color(role: Role) -> RGBColor {
+/// The colour of a lane in `role`.
+pub fn role_color(role: Role) -> RGBColor {
     match role {
         Role::Leader => RGBColor(0xf8, 0xc4, 0x71),
         Role::Candidate => RGBColor(0xfc, 0xf3, 0xa0),
@@ -127,16 +142,84 @@ struct Layout {
     height: i32,
 }
 
+/// A lane's height in pixels: 640 shared by the lanes, 8 to 44 each.
+fn lane_height(diagram: &Diagram) -> i32 {
+    let lanes = diagram.names.len().max(1) as i32;
+    (640 / lanes).clamp(8, 44)
+}
+
+/// The x of `t` in a window from `from` to `to` (`to` after `from`).
+fn x_at(from: SimTime, to: SimTime, t: SimTime) -> i32 {
+    let t = t.clamp(from, to);
+    let span = (to.0 - from.0) as f64;
+    let width = f64::from(WIDTH as i32 - RIGHT - LEFT);
+    LEFT + ((t.0 - from.0) as f64 / span * width).round() as i32
+}
+
+/// The window's end as drawn (after its start).
+fn drawn_to(diagram: &Diagram) -> SimTime {
+    diagram.to.max(SimTime(diagram.from.0 + 1))
+}
+
+/// A note's text width in pixels (9-pixel digits and letters).
+fn note_text_width(text: &str) -> i32 {
+    6 * text.chars().count() as i32
+}
+
+/// Where a note's text starts for a tick at `x`: beside it, or to its left
+/// near the picture's right edge.
+fn note_left(x: i32, text: &str) -> i32 {
+    (x + 2).min(WIDTH as i32 - 4 - note_text_width(text))
+}
+
+/// The right edge of a note's room: its text and a gap, so notes read
+/// like a ruler, not a wall.
+fn note_right(x: i32, text: &str) -> i32 {
+    note_left(x, text) + note_text_width(text) + 28
+}
+
+/// The notes to draw, as indices into `notes` (in time order per lane):
+/// from the right, each note clear of the one kept after it on its lane, so
+/// of a crowd the latest (the value reached) shows, and of the notes at
+/// one pixel the last.
+fn thin_notes(notes: &[Note], x: impl Fn(SimTime) -> i32) -> Vec<usize> {
+    let mut kept: Vec<usize> = Vec::new();
+    // Per lane: the left edge of the note kept after this one.
+    let mut next_left: std::collections::BTreeMap<u32, i32> = Default::default();
+    for (i, note) in notes.iter().enumerate().rev() {
+        let at = x(note.time);
+        let clear = next_left
+            .get(&note.lane)
+            .is_none_or(|&left| note_right(at, &note.text) <= left);
+        if clear {
+            next_left.insert(note.lane, note_left(at, &note.text));
+            kept.push(i);
+        }
+    }
+    kept.reverse();
+    debug_assert!(kept.windows(2).all(|w| w[0] < w[1]), "kept out of order");
+    kept
+}
+
+/// The notes `diagram` shows (none on lanes narrower than [`NOTE_LANE`]).
+fn notes_shown(diagram: &Diagram) -> Vec<usize> {
+    if lane_height(diagram) < NOTE_LANE {
+        return Vec::new();
+    }
+    let to = drawn_to(diagram);
+    thin_notes(&diagram.shapes.notes, |t| x_at(diagram.from, to, t))
+}
+
 impl Layout {
     fn new(diagram: &Diagram, legend_rows: i32) -> Layout {
         let lanes = diagram.names.len().max(1) as i32;
-        let lane_height = (640 / lanes).clamp(8, 44);
+        let lane_height = lane_height(diagram);
         let top = TITLE + legend_rows * LEGEND_ROW + 8;
         let caption = caption_lines(diagram);
         let height = top + lanes * lane_height + AXIS + caption.len() as i32 * CAPTION_LINE + 10;
         Layout {
             from: diagram.from,
-            to: diagram.to.max(SimTime(diagram.from.0 + 1)),
+            to: drawn_to(diagram),
             lane_height,
             top,
             plot_right: WIDTH as i32 - RIGHT,
@@ -147,10 +230,7 @@ impl Layout {
     }
 
     fn x(&self, t: SimTime) -> i32 {
-        let t = t.clamp(self.from, self.to);
-        let span = (self.to.0 - self.from.0) as f64;
-        let width = f64::from(self.plot_right - LEFT);
-        LEFT + ((t.0 - self.from.0) as f64 / span * width).round() as i32
+        x_at(self.from, self.to, t)
     }
 
     fn lane_top(&self, lane: u32) -> i32 {
@@ -270,6 +350,18 @@ fn legend(diagram: &Diagram) -> Vec<(RGBColor, String)> {
     if !s.marks.is_empty() {
         entries.push((DUPLICATE, "clock jump".to_string()));
     }
+    if s.notes_total > 0 {
+        let shown = notes_shown(diagram).len();
+        let total = s.notes_total;
+        let text = if shown == total {
+            format!("lane note ({total})")
+        } else if shown == 0 {
+            format!("lane notes: 0 of {total} shown (lanes too narrow)")
+        } else {
+            format!("lane note (showing {shown} of {total}, thinned where they would overlap)")
+        };
+        entries.push((NOTE, text));
+    }
     if diagram.violation.is_some() {
         entries.push((VIOLATION, "violation".to_string()));
     }
@@ -313,11 +405,13 @@ fn draw_on<DB: DrawingBackend>(
     let mut drawn = Drawn {
         lanes: diagram.names.len(),
         messages_total: diagram.messages_total,
+        notes_total: diagram.shapes.notes_total,
         ..Drawn::default()
     };
     draw_lanes(root, diagram, layout, &mut drawn)?;
     draw_axis(root, diagram, layout)?;
     draw_arrows(root, diagram, layout, &mut drawn)?;
+    draw_notes(root, diagram, layout, &mut drawn)?;
     draw_violation(root, diagram, layout)?;
     let y0 = layout.bottom(diagram.names.len()) + AXIS;
     for (i, line) in layout.caption.iter().enumerate() {
@@ -447,6 +541,41 @@ fn draw_lanes<DB: DrawingBackend>(
         let style = (FONT, 10).into_font().color(&DUPLICATE);
         d(root.draw(&Text::new(m.label.clone(), (x + 7, top), style)))?;
         drawn.marks += 1;
+    }
+    Ok(())
+}
+
+/// The lane notes, over the arrows: a tick below the lane's line and the
+/// text beside it on a light ground, so arrows do not hide it.
+fn draw_notes<DB: DrawingBackend>(
+    root: &Area<DB>,
+    diagram: &Diagram,
+    l: &Layout,
+    drawn: &mut Drawn,
+) -> DrawResult<()> {
+    let d = |r: Result<(), DrawingAreaErrorKind<DB::ErrorType>>| r.map_err(fail);
+    let tick = (l.lane_height / 2 - 3).min(12);
+    for i in notes_shown(diagram) {
+        let note = &diagram.shapes.notes[i];
+        let (x, mid) = (l.x(note.time), l.lane_mid(note.lane));
+        let (top, left) = (mid + 4, note_left(x, &note.text));
+        d(root.draw(&Rectangle::new(
+            [
+                (left - 1, top),
+                (left + 1 + note_text_width(&note.text), top + 10),
+            ],
+            WHITE.mix(0.8).filled(),
+        )))?;
+        d(root.draw(&PathElement::new(
+            vec![(x, mid + 1), (x, mid + 1 + tick)],
+            NOTE.stroke_width(1),
+        )))?;
+        let style = (FONT, 9)
+            .into_font()
+            .color(&NOTE)
+            .pos(Pos::new(HPos::Left, VPos::Top));
+        d(root.draw(&Text::new(note.text.clone(), (left, top), style)))?;
+        drawn.notes += 1;
     }
     Ok(())
 }
@@ -684,4 +813,48 @@ fn encode_png(pixels: &[u8], size: (u32, u32)) -> Result<Vec<u8>, String> {
             .map_err(|e| format!("cannot encode the PNG: {e}"))?;
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(lane: u32, x: u64, text: &str) -> Note {
+        Note {
+            lane,
+            time: SimTime(x),
+            text: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn notes_thin_from_the_right_keeping_the_latest_of_a_crowd_on_each_lane() {
+        // Times are pixels here. "cN" is 12 pixels of text after a 2-pixel
+        // offset, plus 28 of gap: a tick needs 40 pixels before the next
+        // kept tick on its lane.
+        let notes = [
+            note(0, 100, "c1"), // the same pixel as c2: left out
+            note(0, 100, "c2"), // 10 before c3, which is kept: left out
+            note(1, 105, "c1"), // 1 before lane 1's c7: left out
+            note(0, 110, "c3"), // exactly 40 before c6: kept
+            note(0, 111, "c4"), // 39 before c6: left out
+            note(0, 150, "c5"), // the same pixel as c6: left out
+            note(0, 150, "c6"), // the latest at its pixel: kept
+            note(1, 106, "c7"), // lane 1's last: kept
+        ];
+        let kept = thin_notes(&notes, |t| t.0 as i32);
+        let texts: Vec<_> = kept
+            .iter()
+            .map(|&i| (notes[i].lane, notes[i].text.as_str()))
+            .collect();
+        assert_eq!(texts, vec![(0, "c3"), (0, "c6"), (1, "c7")]);
+        assert!(thin_notes(&[], |t| t.0 as i32).is_empty());
+    }
+
+    #[test]
+    fn a_note_at_the_right_edge_is_written_to_the_left_of_its_tick() {
+        let x = WIDTH as i32 - RIGHT;
+        assert!(note_left(x, "w t12") + note_text_width("w t12") <= WIDTH as i32 - 4);
+        assert_eq!(note_left(LEFT, "c1"), LEFT + 2);
+    }
 }
