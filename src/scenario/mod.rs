@@ -28,6 +28,7 @@ use crate::check::LivenessBound;
 use crate::clock::Clock;
 use crate::engine::{Limits, Noise};
 use crate::fault::chaos::ChaosConfig;
+use crate::fault::points::ArmedPoints;
 use crate::fault::{FaultSchedule, PlannedFault};
 use crate::model::Configured;
 use crate::models::workload::Workload;
@@ -135,12 +136,23 @@ impl Scenario {
         let mut schedule = FaultSchedule::draw(&self.faults, self.end(), &mut times);
         if let Some(chaos) = &self.chaos {
             let mut rng = SimRng::stream(seed, "faults");
-            schedule
-                .timed
-                .extend(chaos.schedule(self.names.len() as u32, &mut rng));
+            schedule.timed.extend(
+                chaos
+                    .for_seed(seed)
+                    .schedule(self.names.len() as u32, &mut rng),
+            );
         }
         schedule.timed.sort_by_key(|f| f.at);
         schedule
+    }
+
+    /// The run's fault points for `seed` (see [`crate::fault::points`]):
+    /// `None` without `[chaos] fault_points`, or when swarm turned them off
+    /// for this seed.
+    pub fn fault_points(&self, seed: u64) -> Option<ArmedPoints> {
+        let chaos = self.chaos.as_ref()?.for_seed(seed);
+        let points = chaos.fault_points.as_ref()?;
+        Some(points.arm(seed, chaos.until, chaos.victims.as_deref()))
     }
 
     /// The end of the run in true time.
