@@ -178,18 +178,13 @@ impl<M: Message> Sim<M> {
             storage: &mut slot.storage,
             rng: &mut slot.rng,
             next_timer: &mut self.next_timer,
-            fault_points: self
-                .points
-                .as_ref()
-                .is_some_and(|p| p.wants_model_points()),
+            fault_points: self.points.as_ref().is_some_and(|p| p.wants_model_points()),
         };
         self.in_handler = Some(id);
         let out = handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
         let wrote = self.slots[id.index()].storage.write_count() > writes_before;
-        self.point_hit = self
-            .point_reached(id, wrote)
-            .map(|point| (id, point));
+        self.point_hit = self.point_reached(id, wrote).map(|point| (id, point));
         then(self, &out);
         self.apply_effects(id, syncs_before);
         if self.watch_roles {

@@ -287,6 +287,60 @@ mod tests {
     }
 
     #[test]
+    fn swarm_turns_kinds_on_and_off_and_scales_their_rates_per_seed() {
+        let mut config = ChaosConfig::quiet(SimTime(20_000_000_000));
+        config.crash_every = Some(SimDuration::from_secs(2));
+        config.pause_every = Some(SimDuration::from_secs(4));
+        config.loss_burst_every = Some(SimDuration::from_secs(8));
+        // Without swarm, every seed's chaos is the configured one.
+        assert_eq!(config.for_seed(5), config);
+        config.swarm = true;
+        let mut on = [0; 3];
+        for seed in 0..400 {
+            let c = config.for_seed(seed);
+            assert_eq!(
+                c,
+                config.for_seed(seed),
+                "seed {seed} drew twice differently"
+            );
+            let kinds = [
+                (c.crash_every, 2),
+                (c.pause_every, 4),
+                (c.loss_burst_every, 8),
+            ];
+            assert!(
+                kinds.iter().any(|(k, _)| k.is_some()),
+                "seed {seed}: all off"
+            );
+            for (i, (every, mean_s)) in kinds.into_iter().enumerate() {
+                let Some(every) = every else { continue };
+                on[i] += 1;
+                let mean = SimDuration::from_secs(mean_s).0;
+                assert!(
+                    every.0 >= mean / 4 && every.0 <= mean * 4,
+                    "{every} for {mean_s}s"
+                );
+            }
+            assert_eq!(c.partition_every, None, "an unconfigured kind stays off");
+        }
+        // Each kind on in about half the seeds (a bit more: never all off).
+        assert!(on.iter().all(|n| (170..=270).contains(n)), "{on:?}");
+        // The schedules differ from the plain chaos's but use the same stream.
+        let plain = ChaosConfig {
+            swarm: false,
+            ..config.clone()
+        };
+        let differ = (0..20)
+            .filter(|&seed| {
+                let mut a = SimRng::stream(seed, "faults");
+                let mut b = SimRng::stream(seed, "faults");
+                config.for_seed(seed).schedule(3, &mut a) != plain.schedule(3, &mut b)
+            })
+            .count();
+        assert!(differ >= 18, "{differ} of 20 schedules differ");
+    }
+
+    #[test]
     fn victims_limit_who_is_hit_and_none_means_everyone() {
         let mut config = ChaosConfig::quiet(SimTime(60_000_000_000));
         config.crash_every = Some(SimDuration::from_secs(1));

@@ -217,14 +217,23 @@ mod tests {
         ] {
             assert_eq!(PointKind::parse(text).unwrap().to_string(), text);
         }
-        for bad in ["after_write:x", "after_record", "crash", "point:", "point:a b"] {
+        for bad in [
+            "after_write:x",
+            "after_record",
+            "crash",
+            "point:",
+            "point:a b",
+        ] {
             assert!(PointKind::parse(bad).is_err(), "{bad} parsed");
         }
     }
 
     #[test]
     fn message_kind_is_the_leading_name() {
-        assert_eq!(message_kind("AppendEntries(AppendEntries { term: 3 })"), "AppendEntries");
+        assert_eq!(
+            message_kind("AppendEntries(AppendEntries { term: 3 })"),
+            "AppendEntries"
+        );
         assert_eq!(message_kind("Ping"), "Ping");
         assert_eq!(message_kind("Write { value: 1 }"), "Write");
     }
@@ -244,8 +253,14 @@ mod tests {
             records: &[],
             model_points: &points,
         };
-        assert_eq!(first_hit(&kinds, &summary).as_deref(), Some("after_send:Ack"));
-        assert_eq!(first_hit(&kinds[2..], &summary).as_deref(), Some("point:promise"));
+        assert_eq!(
+            first_hit(&kinds, &summary).as_deref(),
+            Some("after_send:Ack")
+        );
+        assert_eq!(
+            first_hit(&kinds[2..], &summary).as_deref(),
+            Some("point:promise")
+        );
         assert_eq!(first_hit(&kinds[..1], &summary), None);
     }
 
@@ -262,7 +277,9 @@ mod tests {
         let drawn: Vec<f64> = (0..200)
             .map(|seed| config.arm(seed, SimTime::MAX, None).probability.as_f64())
             .collect();
-        assert!(drawn.iter().all(|p| (0.001 - 1e-9..=0.1 + 1e-9).contains(p)));
+        assert!(drawn
+            .iter()
+            .all(|p| (0.001 - 1e-9..=0.1 + 1e-9).contains(p)));
         // Log-uniform: about half below the geometric middle, 0.01.
         let below = drawn.iter().filter(|p| **p < 0.01).count();
         assert!((70..=130).contains(&below), "{below} of 200 below 0.01");

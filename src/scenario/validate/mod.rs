@@ -1011,7 +1011,8 @@ fn chaos(
         ));
     }
     let quiet = ChaosConfig::quiet(SimTime::ZERO + until);
-    let nonzero = |d: Option<SimDuration>, key: &str| match d {
+    let nonzero = |d: Option<SimDuration>, key: &str| {
+        match d {
         Some(SimDuration::ZERO) => Err(src.at(
             spanned,
             &format!("chaos.{key}"),
@@ -1045,6 +1046,7 @@ fn chaos(
             ))
         }
         other => Ok(other),
+    }
     };
     let fault_points = fault_points(c, spanned, src)?;
     Ok(Some(ChaosConfig {
@@ -1088,10 +1090,8 @@ fn chaos(
 }
 
 /// The default downtime of a node crashed at a fault point.
-const FAULT_POINT_DOWNTIME: (SimDuration, SimDuration) = (
-    SimDuration::from_millis(1),
-    SimDuration::from_millis(10),
-);
+const FAULT_POINT_DOWNTIME: (SimDuration, SimDuration) =
+    (SimDuration::from_millis(1), SimDuration::from_millis(10));
 
 /// `[chaos] fault_points` and their knobs; `None` if no point is named
 /// (the knobs without points are an error: they would do nothing).
