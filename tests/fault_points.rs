@@ -333,6 +333,23 @@ fn sweep_reports_seeds_to_first_failure_in_json_and_text() {
     assert!(json["seeds_to_first_failure"].is_null(), "{json}");
     let (_, text) = cli(&["sweep", &path, "--seeds", "0..4"]);
     assert!(text.contains("first failure: none in 4 seeds"), "{text}");
+    // The run's header says what the seed drew.
+    std::fs::write(&path, scenario_text("", POINTS)).expect("write");
+    let (_, text) = cli(&["run", &path, "--seed", "0"]);
+    assert!(
+        text.contains("fault points: after_write · probability 0.0100 · downtime 1ms-20ms\n"),
+        "{text}"
+    );
+    std::fs::write(&path, scenario_text("", SWARM)).expect("write");
+    let (_, text) = cli(&["run", &path, "--seed", "0"]);
+    let swarm = text
+        .lines()
+        .find(|l| l.starts_with("swarm: "))
+        .expect("a swarm line");
+    assert!(
+        swarm.contains("crash ") && swarm.contains("pause ") && swarm.contains("partition "),
+        "{swarm}"
+    );
     let _ = std::fs::remove_file(&path);
 }
 
