@@ -90,3 +90,128 @@ impl<M: Message> Sim<M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{RunEnd, SimBuilder, TraceEvent};
+    use crate::fault::points::{FaultPointsConfig, MAX_POINT_CRASHES};
+    use crate::node::{Ctx, Node, TimerId};
+    use crate::rng::Probability;
+    use crate::time::SimTime;
+
+    #[derive(Clone, Debug, Hash)]
+    enum Msg {
+        Hello,
+    }
+
+    /// Writes (never syncs) at start if `write_at_start`; every 10ms it
+    /// greets its peers, records `tick` and marks the point `tick`.
+    struct Ticker {
+        write_at_start: bool,
+    }
+
+    impl Node<Msg> for Ticker {
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+            if self.write_at_start {
+                ctx.storage().put("k", vec![1]);
+            }
+            ctx.set_timer(SimDuration::from_millis(10), 0);
+        }
+        fn on_message(&mut self, _ctx: &mut Ctx<'_, Msg>, _from: NodeId, _msg: Msg) {}
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {
+            ctx.broadcast(Msg::Hello);
+            ctx.record("tick", serde_json::json!({}));
+            ctx.maybe_fault_point("tick");
+            ctx.set_timer(SimDuration::from_millis(10), 0);
+        }
+    }
+
+    /// Runs 3 tickers for 1s with points of `kinds` (probability 1,
+    /// downtime 5ms, until 500ms, victims n1 and n2); the crashes' (time,
+    /// node, point). `write_at_start`: the tickers write (and never sync)
+    /// when they start.
+    fn crashes(kinds: &[&str], write_at_start: bool) -> Vec<(SimTime, NodeId, String)> {
+        let config = FaultPointsConfig {
+            kinds: kinds.iter().map(|k| PointKind::parse(k).unwrap()).collect(),
+            probability: (Probability::ONE, Probability::ONE),
+            downtime: (SimDuration::from_millis(5), SimDuration::from_millis(5)),
+        };
+        let victims = [NodeId(0), NodeId(1)];
+        let armed = config.arm(1, SimTime(500_000_000), Some(&victims));
+        let mut sim = SimBuilder::new(1, 3, move |_| {
+            Box::new(Ticker { write_at_start }) as Box<dyn Node<Msg>>
+        })
+        .fault_points(Some(armed))
+        .build();
+        let mut out = Vec::new();
+        let end = sim.run_until(SimTime(1_000_000_000), |e: &TraceEvent| {
+            if let EventKind::Record(r) = &e.kind {
+                if r.kind == FAULT_POINT_RECORD {
+                    let point = r.detail["point"].as_str().unwrap().to_string();
+                    out.push((e.time, e.node.unwrap(), point));
+                }
+            }
+            true
+        });
+        assert_eq!(end, RunEnd::Reached);
+        out
+    }
+
+    #[test]
+    fn each_kind_of_point_crashes_its_victims_until_the_end_of_chaos() {
+        for (kind, name) in [
+            ("after_send:Hello", "after_send:Hello"),
+            ("after_send", "after_send"),
+            ("after_record:tick", "after_record:tick"),
+            ("point:tick", "point:tick"),
+            ("point", "point:tick"),
+        ] {
+            let crashes = crashes(&[kind], false);
+            // n1 and n2 tick at 10ms, crash, restart at 15ms, tick at 25ms...
+            assert!(crashes.len() >= 60, "{kind}: {}", crashes.len());
+            assert!(
+                crashes.iter().all(|(_, n, p)| n.0 < 2 && p == name),
+                "{kind}"
+            );
+            assert!(crashes.iter().all(|(t, _, _)| *t < SimTime(500_000_000)));
+        }
+        // A write left unsynced at start: each restart crashes again, 5ms on.
+        let writes = crashes(&["after_write"], true);
+        assert_eq!(writes.len(), 2 * 100, "{writes:?}");
+        assert!(writes.iter().all(|(_, n, p)| n.0 < 2 && p == "after_write"));
+        for never in [
+            "after_send:Bye",
+            "after_record:tock",
+            "point:tock",
+            "after_write",
+        ] {
+            assert_eq!(crashes(&[never], false), vec![], "{never}");
+        }
+    }
+
+    #[test]
+    fn a_crash_loop_at_one_instant_stops_at_the_cap() {
+        let config = FaultPointsConfig {
+            kinds: vec![PointKind::AfterWrite],
+            probability: (Probability::ONE, Probability::ONE),
+            downtime: (SimDuration::ZERO, SimDuration::ZERO),
+        };
+        let armed = config.arm(1, SimTime(500_000_000), None);
+        let mut sim = SimBuilder::new(1, 1, |_| {
+            Box::new(Ticker {
+                write_at_start: true,
+            }) as Box<dyn Node<Msg>>
+        })
+        .fault_points(Some(armed))
+        .build();
+        let mut points = 0u32;
+        sim.run_until(SimTime(1_000_000_000), |e| {
+            points +=
+                u32::from(matches!(&e.kind, EventKind::Record(r) if r.kind == FAULT_POINT_RECORD));
+            true
+        });
+        assert_eq!(points, MAX_POINT_CRASHES);
+        assert!(sim.is_up(NodeId(0)));
+    }
+}
