@@ -16,9 +16,10 @@
 //! engine draws nothing and traces nothing more, so a run is exactly what it
 //! was without them. They stop at chaos's `until`, like the rest of chaos.
 //!
-//! Deliberately not modelled: a crash *inside* a handler (between two of
-//! its effects): a handler's effects apply together, as a real process's
-//! would between two system calls only if it was written that way.
+//! Deliberately not modelled: a crash *inside* a handler, between two of
+//! its effects. The engine applies a handler's effects together, so a crash
+//! falls between handlers: after its messages left (or, with `[noise]
+//! sync`, while they wait behind its disk, and are then never sent).
 
 use crate::node::NodeId;
 use crate::rng::{Probability, SimRng};

@@ -129,7 +129,8 @@ impl Scenario {
 
     /// The whole fault schedule for `seed`: the file's faults, their
     /// ranges and delays drawn from the seed's `"fault_times"` stream, and
-    /// the chaos drawn from its `"faults"` stream, merged by time (file
+    /// the chaos (as swarm drew it for the seed, if on: see
+    /// [`ChaosConfig::for_seed`]) drawn from its `"faults"` stream, merged by time (file
     /// first on ties); the file's triggered faults watch until the end.
     pub fn fault_schedule(&self, seed: u64) -> FaultSchedule {
         let mut times = SimRng::stream(seed, "fault_times");
