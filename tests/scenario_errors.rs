@@ -716,6 +716,15 @@ fn chaos_fault_points_are_checked() {
         "chaos.swarm",
         "expected a boolean",
     );
+    // 50,000 crashes are allowed; swarm may make them four times as many.
+    let busy = format!("{chaos}crash_every = \"100us\"\n");
+    assert!(Scenario::parse(&with(&busy), "ok.toml").is_ok());
+    check(
+        &with(&format!("{busy}swarm = true\n")),
+        10,
+        "chaos.crash_every",
+        "shortened up to 4x by swarm, would schedule up to about 200000 faults",
+    );
     // Valid: a fixed probability, a range, the model's own points.
     let ok = with(&format!(
         "{points}fault_point_probability = [0.001, 0.1]\nfault_point_downtime = [\"0ms\", \"5ms\"]\nswarm = true\ncrash_every = \"1s\"\n"
