@@ -133,6 +133,9 @@ pub(crate) struct Effects<M> {
     pub sends: Vec<(NodeId, M)>,
     pub timers: Vec<TimerOp>,
     pub records: Vec<PendingRecord>,
+    /// The names given to [`Ctx::maybe_fault_point`] (only while fault
+    /// points are on).
+    pub points: Vec<String>,
 }
 
 impl<M> Default for Effects<M> {
@@ -141,6 +144,7 @@ impl<M> Default for Effects<M> {
             sends: Vec::new(),
             timers: Vec::new(),
             records: Vec::new(),
+            points: Vec::new(),
         }
     }
 }
@@ -155,6 +159,8 @@ pub struct Ctx<'a, M> {
     pub(crate) storage: &'a mut Storage,
     pub(crate) rng: &'a mut SimRng,
     pub(crate) next_timer: &'a mut u64,
+    /// True while the run's fault points include the model's own.
+    pub(crate) fault_points: bool,
 }
 
 impl<M> Ctx<'_, M> {
@@ -221,6 +227,20 @@ impl<M> Ctx<'_, M> {
     /// This node's own random stream.
     pub fn rng(&mut self) -> &mut SimRng {
         self.rng
+    }
+
+    /// Marks a place where a crash is interesting (BUGGIFY-style): after a
+    /// write and before its sync, between persisting a vote and replying.
+    /// When the scenario's `[chaos] fault_points` include `"point"` (or
+    /// `"point:NAME"` for this `name`), the engine may crash this node right
+    /// after the current handler, its sends gone out and its unsynced writes
+    /// lost, and restart it shortly after (see [`crate::fault::points`]).
+    /// Otherwise it does nothing and draws nothing, so calling it is free
+    /// for runs without fault points.
+    pub fn maybe_fault_point(&mut self, name: &str) {
+        if self.fault_points {
+            self.effects.points.push(name.to_string());
+        }
     }
 
     /// Records an observation (`kind`, JSON `detail`) for checkers and the trace.

@@ -34,6 +34,8 @@ pub struct Storage {
     in_flight: VecDeque<(u64, Writes)>,
     deferred: bool,
     syncs: u64,
+    /// Puts and deletes ever made (for fault points: did a handler write?).
+    writes: u64,
 }
 
 impl Storage {
@@ -44,11 +46,13 @@ impl Storage {
 
     /// Writes `value` under `key` (not yet durable).
     pub fn put(&mut self, key: impl Into<String>, value: Vec<u8>) {
+        self.writes += 1;
         self.pending.insert(key.into(), Some(value));
     }
 
     /// Deletes `key` (not yet durable).
     pub fn delete(&mut self, key: &str) {
+        self.writes += 1;
         self.pending.insert(key.to_string(), None);
     }
 
@@ -138,6 +142,17 @@ impl Storage {
     /// [`Storage::syncs_in_flight`]).
     pub fn has_unsynced(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// How many puts and deletes were made, synced or not.
+    pub fn write_count(&self) -> u64 {
+        self.writes
+    }
+
+    /// True if some write is not durable yet: pending, or in a deferred
+    /// sync still in flight.
+    pub fn has_undurable(&self) -> bool {
+        self.has_unsynced() || !self.in_flight.is_empty()
     }
 
     /// How many times `sync` was called.

@@ -143,6 +143,23 @@ impl SweepSummary {
             .collect()
     }
 
+    /// The lowest failing seed (a verdict other than pass) and how many
+    /// seeds of `seeds` (of the shard, if any) come up to and including it:
+    /// the seeds a search in seed order runs to find its first failure.
+    /// `None` if every seed passed.
+    pub fn first_failure(
+        &self,
+        seeds: &Range<u64>,
+        shard: Option<(u64, u64)>,
+    ) -> Option<(u64, u64)> {
+        let first = self.failures.first()?.seed;
+        debug_assert!(
+            seeds.contains(&first),
+            "failing seed {first} outside the sweep"
+        );
+        Some((first, seed_count(&(seeds.start..first + 1), shard)))
+    }
+
     fn keep_lowest_failures(&mut self) {
         self.failures.sort_by_key(|f| f.seed);
         self.failures.truncate(MAX_FAILURES_KEPT);
@@ -286,6 +303,26 @@ mod tests {
         });
         let stats = &many.metric_stats()[0];
         assert_eq!((stats.median, stats.p90, stats.p99), (100.0, 180.0, 198.0));
+    }
+
+    #[test]
+    fn first_failure_counts_the_seeds_run_up_to_it() {
+        let summary = [3, 9, 14, 20]
+            .into_iter()
+            .map(|seed| {
+                let verdict = if seed < 14 {
+                    Verdict::Pass
+                } else {
+                    Verdict::Violation
+                };
+                outcome(seed, verdict)
+            })
+            .fold(SweepSummary::default(), SweepSummary::add);
+        assert_eq!(summary.first_failure(&(3..30), None), Some((14, 12)));
+        // Of the shard 0/2 of 3..30, the seeds 4, 6, .., 14 come first.
+        assert_eq!(summary.first_failure(&(3..30), Some((0, 2))), Some((14, 6)));
+        let passing = SweepSummary::default().add(outcome(1, Verdict::Pass));
+        assert_eq!(passing.first_failure(&(0..10), None), None);
     }
 
     #[test]

@@ -649,6 +649,94 @@ fn chaos_interval_zero() {
 }
 
 #[test]
+fn chaos_fault_points_are_checked() {
+    let chaos = "[chaos]\nuntil = \"5s\"\n";
+    check(
+        &with(&format!(
+            "{chaos}fault_points = [\"after_write\", \"crash\"]\n"
+        )),
+        12,
+        "chaos.fault_points",
+        "unknown fault point 'crash'; expected \"after_write\"",
+    );
+    check(
+        &with(&format!("{chaos}fault_points = [\"after_record\"]\n")),
+        12,
+        "chaos.fault_points",
+        "unknown fault point 'after_record'",
+    );
+    check(
+        &with(&format!("{chaos}fault_points = [\"point\", \"point\"]\n")),
+        12,
+        "chaos.fault_points",
+        "'point' is named twice",
+    );
+    check(
+        &with(&format!("{chaos}fault_points = []\n")),
+        12,
+        "chaos.fault_points",
+        "an empty list",
+    );
+    check(
+        &with(&format!("{chaos}fault_point_probability = 0.1\n")),
+        12,
+        "chaos.fault_point_probability",
+        "no fault points to use it",
+    );
+    let points = format!("{chaos}fault_points = [\"point:vote\"]\n");
+    check(
+        &with(&format!("{points}fault_point_probability = 1.5\n")),
+        13,
+        "chaos.fault_point_probability",
+        "1.5 is not a probability",
+    );
+    check(
+        &with(&format!("{points}fault_point_probability = [0.0, 0.1]\n")),
+        13,
+        "chaos.fault_point_probability",
+        "expected [low, high] with 0 < low < high",
+    );
+    check(
+        &with(&format!("{points}fault_point_probability = \"often\"\n")),
+        13,
+        "chaos.fault_point_probability",
+        "expected a probability (e.g. 0.05) or a range [low, high]",
+    );
+    check(
+        &with(&format!(
+            "{points}fault_point_downtime = [\"5ms\", \"1ms\"]\n"
+        )),
+        10,
+        "chaos.fault_point_downtime",
+        "[5ms, 1ms] is not a range",
+    );
+    check(
+        &with(&format!("{chaos}swarm = \"yes\"\n")),
+        12,
+        "chaos.swarm",
+        "expected a boolean",
+    );
+    // 50,000 crashes are allowed; swarm may make them four times as many.
+    let busy = format!("{chaos}crash_every = \"100us\"\n");
+    assert!(Scenario::parse(&with(&busy), "ok.toml").is_ok());
+    check(
+        &with(&format!("{busy}swarm = true\n")),
+        10,
+        "chaos.crash_every",
+        "shortened up to 4x by swarm, would schedule up to about 200000 faults",
+    );
+    // Valid: a fixed probability, a range, the model's own points.
+    let ok = with(&format!(
+        "{points}fault_point_probability = [0.001, 0.1]\nfault_point_downtime = [\"0ms\", \"5ms\"]\nswarm = true\ncrash_every = \"1s\"\n"
+    ));
+    let s = Scenario::parse(&ok, "ok.toml").expect("valid fault points");
+    assert!(s
+        .chaos
+        .as_ref()
+        .is_some_and(|c| c.swarm && c.fault_points.is_some()));
+}
+
+#[test]
 fn chaos_range_reversed() {
     // The error points at the [chaos] table.
     check(

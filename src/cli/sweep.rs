@@ -279,6 +279,7 @@ fn one_sweep(
     let failed = result.failed;
     let unlisted = failed - result.failures.len() as u64;
     let stats = result.metric_stats();
+    let first_failure = result.first_failure(seeds, shard);
     if json {
         let metrics: serde_json::Map<String, serde_json::Value> = stats
             .iter()
@@ -308,6 +309,8 @@ fn one_sweep(
             "passed": result.passed,
             "failed": failed,
             "failures_unlisted": unlisted,
+            "first_failing_seed": first_failure.map(|(seed, _)| seed),
+            "seeds_to_first_failure": first_failure.map(|(_, count)| count),
             "expectation_met": result.expectation_met,
             "events": result.events,
             "elapsed_ms": (elapsed * 1000.0).round(),
@@ -348,6 +351,13 @@ fn one_sweep(
                 m.p99,
                 m.max
             );
+        }
+        match first_failure {
+            Some((seed, count)) => outln!(
+                io,
+                "first failure: seed {seed}, after {count} seeds (seeds_to_first_failure {count})"
+            ),
+            None => outln!(io, "first failure: none in {} seeds", result.seeds_run),
         }
         if unlisted > 0 {
             outln!(

@@ -146,8 +146,13 @@ impl<M: Message> Sim<M> {
     /// Calls a handler of a running node with its context, then applies its
     /// effects. While the handler runs, [`Sim::in_handler`] names the node, so
     /// a panic caught outside is blamed on the node only if it came from there.
+    /// With fault points on, the node may then crash at a point it reached.
     fn call(&mut self, id: NodeId, handler: impl FnOnce(&mut dyn Node<M>, &mut Ctx<'_, M>)) {
         self.call_then(id, handler, |_, _| {});
+        if let Some((node, point)) = self.point_hit.take() {
+            debug_assert_eq!(node, id, "a point reached by another node");
+            self.crash_at_point(node, point);
+        }
     }
 
     /// [`Sim::call`] for a handler that returns something: `then` sees it
@@ -163,6 +168,7 @@ impl<M: Message> Sim<M> {
         let slot = &mut self.slots[id.index()];
         let node = slot.node.as_mut()?;
         let syncs_before = slot.storage.sync_count();
+        let writes_before = slot.storage.write_count();
         let mut ctx = Ctx {
             id,
             now_local: slot.clock.local_at(now),
@@ -172,10 +178,13 @@ impl<M: Message> Sim<M> {
             storage: &mut slot.storage,
             rng: &mut slot.rng,
             next_timer: &mut self.next_timer,
+            fault_points: self.points.as_ref().is_some_and(|p| p.wants_model_points()),
         };
         self.in_handler = Some(id);
         let out = handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
+        let wrote = self.slots[id.index()].storage.write_count() > writes_before;
+        self.point_hit = self.point_reached(id, wrote).map(|point| (id, point));
         then(self, &out);
         self.apply_effects(id, syncs_before);
         if self.watch_roles {

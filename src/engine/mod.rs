@@ -20,15 +20,18 @@ mod apply;
 mod dispatch;
 mod knob;
 mod noise;
+mod points;
 mod queue;
 pub mod trace;
 mod trigger;
 
 pub use crate::hash::{digest, StableHasher, TraceHasher};
 pub use noise::Noise;
+pub use points::FAULT_POINT_RECORD;
 pub use trace::{EventKind, KnobOutcome, KnobTurn, TraceEvent};
 
 use crate::clock::{Clock, LocalTime};
+use crate::fault::points::ArmedPoints;
 use crate::fault::{Fault, TimedFault, TriggeredFault};
 use crate::net::{DropReason, EdgeChange, Topology};
 use crate::node::{Effects, Message, Node, NodeId};
@@ -161,6 +164,7 @@ pub struct SimBuilder<M> {
     limits: Limits,
     describe_messages: bool,
     noise: Noise,
+    points: Option<ArmedPoints>,
 }
 
 impl<M: Message> SimBuilder<M> {
@@ -182,6 +186,7 @@ impl<M: Message> SimBuilder<M> {
             limits: Limits::default(),
             describe_messages: false,
             noise: Noise::default(),
+            points: None,
         }
     }
 
@@ -237,6 +242,13 @@ impl<M: Message> SimBuilder<M> {
     /// Timing noise: timer jitter, processing time, sync latency (default: none).
     pub fn noise(mut self, noise: Noise) -> Self {
         self.noise = noise;
+        self
+    }
+
+    /// Fault points for this run (see [`crate::fault::points`]); default
+    /// none: no point is looked for and nothing is drawn.
+    pub fn fault_points(mut self, points: Option<ArmedPoints>) -> Self {
+        self.points = points;
         self
     }
 
@@ -310,6 +322,9 @@ impl<M: Message> SimBuilder<M> {
             limits: self.limits,
             describe_messages: self.describe_messages,
             in_handler: None,
+            points: self.points,
+            point_crashes: 0,
+            point_hit: None,
         };
         for id in all {
             sim.queue.push(SimTime::ZERO, Payload::Start(id));
@@ -361,6 +376,11 @@ pub struct Sim<M> {
     limits: Limits,
     describe_messages: bool,
     in_handler: Option<NodeId>,
+    /// The run's fault points, if any; crashes they made; the point the
+    /// last handler reached.
+    points: Option<ArmedPoints>,
+    point_crashes: u32,
+    point_hit: Option<(NodeId, String)>,
 }
 
 impl<M: Message> Sim<M> {

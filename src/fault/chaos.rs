@@ -11,7 +11,18 @@
 //!
 //! Chaos stops at `until`; a `HealAll` is then scheduled so that the
 //! system gets a chance to recover (the "liveness phase").
+//!
+//! Swarm testing (`swarm = true`, after Groce et al., "Swarm Testing", and
+//! FoundationDB's and TigerBeetle's simulators): each seed first draws, from
+//! its own `"swarm"` stream, which of the configured kinds are on (each with
+//! probability 1/2, at least one) and scales each one's mean interval by a
+//! factor drawn log-uniformly in [1/4, 4] ([`ChaosConfig::for_seed`]). Some
+//! seeds then run only crashes, some only partitions, some many pauses: a
+//! narrow window one kind opens is not drowned by the others. The fault
+//! points ([`super::points`]) count as one more kind. Without swarm nothing
+//! is drawn from that stream, so the schedule is as before.
 
+use super::points::FaultPointsConfig;
 use super::{Fault, TimedFault};
 use crate::net::Cut;
 use crate::node::NodeId;
@@ -49,7 +60,16 @@ pub struct ChaosConfig {
     /// for every node. Others are never a victim, and a partition leaves
     /// them connected to both sides.
     pub victims: Option<Vec<NodeId>>,
+    /// Swarm testing: each seed turns kinds on or off and scales their
+    /// rates (see [`ChaosConfig::for_seed`]).
+    pub swarm: bool,
+    /// Crashes placed at fault points (see [`super::points`]); `None`: off.
+    pub fault_points: Option<FaultPointsConfig>,
 }
+
+/// Swarm scales a kind's mean interval by a factor in
+/// [1/`SWARM_SCALE`, `SWARM_SCALE`], log-uniformly.
+pub const SWARM_SCALE: f64 = 4.0;
 
 impl ChaosConfig {
     /// Chaos with every kind off, ending at `until`.
@@ -69,7 +89,58 @@ impl ChaosConfig {
             loss_burst_probability: Probability::ZERO,
             loss_burst_duration: (second, second),
             victims: None,
+            swarm: false,
+            fault_points: None,
         }
+    }
+
+    /// The chaos of one seed: itself without swarm; with swarm, each kind
+    /// that is configured (an interval, or fault points) is kept with
+    /// probability 1/2 (if none is kept, one drawn uniformly is) and each
+    /// kept interval is multiplied by `4^u`, `u` uniform in [-1, 1]. Draws
+    /// only from the seed's `"swarm"` stream.
+    pub fn for_seed(&self, seed: u64) -> ChaosConfig {
+        let mut chaos = self.clone();
+        if !self.swarm {
+            return chaos;
+        }
+        let mut rng = SimRng::stream(seed, "swarm");
+        let has_points = chaos.fault_points.is_some();
+        let mut kinds: Vec<Option<&mut Option<SimDuration>>> = vec![
+            Some(&mut chaos.crash_every),
+            Some(&mut chaos.partition_every),
+            Some(&mut chaos.pause_every),
+            Some(&mut chaos.clock_jump_every),
+            Some(&mut chaos.loss_burst_every),
+        ];
+        kinds.retain(|k| k.as_ref().is_some_and(|every| every.is_some()));
+        if has_points {
+            kinds.push(None);
+        }
+        if kinds.is_empty() {
+            return chaos;
+        }
+        let mut keep: Vec<bool> = kinds.iter().map(|_| rng.below(2) == 1).collect();
+        if !keep.contains(&true) {
+            let pick = rng.below(keep.len() as u64) as usize;
+            keep[pick] = true;
+        }
+        let mut points_kept = true;
+        for (kind, kept) in kinds.into_iter().zip(keep) {
+            match kind {
+                None => points_kept = kept,
+                Some(every) if !kept => *every = None,
+                Some(every) => {
+                    let factor = libm::pow(SWARM_SCALE, 2.0 * rng.unit_open() - 1.0);
+                    let mean = every.expect("kept kinds are configured");
+                    *every = Some(SimDuration(((mean.0 as f64 * factor) as u64).max(1)));
+                }
+            }
+        }
+        if !points_kept {
+            chaos.fault_points = None;
+        }
+        chaos
     }
 
     /// Draws the schedule for `n` nodes from `rng`, sorted by time (ties in
@@ -213,6 +284,60 @@ mod tests {
         assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
         assert_eq!(a.last().unwrap().fault, Fault::HealAll);
         assert!(a.len() > 10, "expected a busy schedule, got {}", a.len());
+    }
+
+    #[test]
+    fn swarm_turns_kinds_on_and_off_and_scales_their_rates_per_seed() {
+        let mut config = ChaosConfig::quiet(SimTime(20_000_000_000));
+        config.crash_every = Some(SimDuration::from_secs(2));
+        config.pause_every = Some(SimDuration::from_secs(4));
+        config.loss_burst_every = Some(SimDuration::from_secs(8));
+        // Without swarm, every seed's chaos is the configured one.
+        assert_eq!(config.for_seed(5), config);
+        config.swarm = true;
+        let mut on = [0; 3];
+        for seed in 0..400 {
+            let c = config.for_seed(seed);
+            assert_eq!(
+                c,
+                config.for_seed(seed),
+                "seed {seed} drew twice differently"
+            );
+            let kinds = [
+                (c.crash_every, 2),
+                (c.pause_every, 4),
+                (c.loss_burst_every, 8),
+            ];
+            assert!(
+                kinds.iter().any(|(k, _)| k.is_some()),
+                "seed {seed}: all off"
+            );
+            for (i, (every, mean_s)) in kinds.into_iter().enumerate() {
+                let Some(every) = every else { continue };
+                on[i] += 1;
+                let mean = SimDuration::from_secs(mean_s).0;
+                assert!(
+                    every.0 >= mean / 4 && every.0 <= mean * 4,
+                    "{every} for {mean_s}s"
+                );
+            }
+            assert_eq!(c.partition_every, None, "an unconfigured kind stays off");
+        }
+        // Each kind on in about half the seeds (a bit more: never all off).
+        assert!(on.iter().all(|n| (170..=270).contains(n)), "{on:?}");
+        // The schedules differ from the plain chaos's but use the same stream.
+        let plain = ChaosConfig {
+            swarm: false,
+            ..config.clone()
+        };
+        let differ = (0..20)
+            .filter(|&seed| {
+                let mut a = SimRng::stream(seed, "faults");
+                let mut b = SimRng::stream(seed, "faults");
+                config.for_seed(seed).schedule(3, &mut a) != plain.schedule(3, &mut b)
+            })
+            .count();
+        assert!(differ >= 18, "{differ} of 20 schedules differ");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! that is not paused) change nothing and are traced as `ignored`.
 
 pub mod chaos;
+pub mod points;
 pub mod target;
 pub mod when;
 

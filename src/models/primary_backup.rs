@@ -118,6 +118,8 @@ impl Server {
         ctx.storage().put_json(VERSION_KEY, &version);
         ctx.storage().put_json(VALUE_KEY, &value);
         ctx.storage().sync();
+        // Adopted a value, before acknowledging it.
+        ctx.maybe_fault_point("adopt");
         ctx.record("state", json!({ "version": version, "value": value }));
     }
 

@@ -222,6 +222,7 @@ impl<M, N: Node<M>> NodeHarness<M, N> {
             storage: &mut self.storage,
             rng: &mut self.rng,
             next_timer: &mut self.next_timer,
+            fault_points: false,
         };
         let out = f(&mut self.node, &mut ctx);
         if self.check_synced {

@@ -74,8 +74,54 @@ pub fn header(scenario: &Scenario, seed: u64) -> String {
     if !on.is_empty() {
         let _ = writeln!(out, "noise: {}", on.join(" · "));
     }
+    out.push_str(&search_lines(scenario, seed));
     for line in scenario.description.lines() {
         let _ = writeln!(out, "  | {}", line.trim_end());
+    }
+    out
+}
+
+/// What swarm drew for this seed, and the seed's fault points (nothing
+/// when neither is on), e.g. `swarm: crash every 1.31s · partition off` and
+/// `fault points: after_write · probability 0.0123 · downtime 1ms-10ms`.
+fn search_lines(scenario: &Scenario, seed: u64) -> String {
+    let mut out = String::new();
+    let Some(chaos) = &scenario.chaos else {
+        return out;
+    };
+    if chaos.swarm {
+        let drawn = chaos.for_seed(seed);
+        let kinds = [
+            ("crash", chaos.crash_every, drawn.crash_every),
+            ("partition", chaos.partition_every, drawn.partition_every),
+            ("pause", chaos.pause_every, drawn.pause_every),
+            ("clock_jump", chaos.clock_jump_every, drawn.clock_jump_every),
+            ("loss_burst", chaos.loss_burst_every, drawn.loss_burst_every),
+        ];
+        let mut parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, configured, _)| configured.is_some())
+            .map(|(name, _, drawn)| match drawn {
+                Some(every) => format!("{name} every {every}"),
+                None => format!("{name} off"),
+            })
+            .collect();
+        if chaos.fault_points.is_some() {
+            let on = drawn.fault_points.is_some();
+            parts.push(format!("fault points {}", if on { "on" } else { "off" }));
+        }
+        let _ = writeln!(out, "swarm: {}", parts.join(" · "));
+    }
+    if let Some(points) = scenario.fault_points(seed) {
+        let kinds: Vec<String> = points.kinds.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "fault points: {} · probability {:.4} · downtime {}-{}",
+            kinds.join(", "),
+            points.probability.as_f64(),
+            points.downtime.0,
+            points.downtime.1
+        );
     }
     out
 }

@@ -258,6 +258,16 @@ pub struct ChaosSection {
     pub loss_burst_duration: Option<[SimDuration; 2]>,
     /// Which nodes chaos aims at: "servers" (the default), "clients", "all".
     pub targets: Option<Spanned<Vec<String>>>,
+    /// Swarm testing: each seed turns kinds on or off and scales their rates.
+    pub swarm: Option<bool>,
+    /// Fault points: `"after_write"`, `"after_send[:KIND]"`,
+    /// `"after_record:KIND"`, `"point[:NAME]"`.
+    pub fault_points: Option<Spanned<Vec<String>>>,
+    /// The probability a fault point crashes its node: a number, or a
+    /// range `[low, high]` drawn per seed.
+    pub fault_point_probability: Option<Spanned<toml::Value>>,
+    /// A node crashed at a fault point restarts after a uniform downtime in this range.
+    pub fault_point_downtime: Option<[SimDuration; 2]>,
 }
 
 /// `[liveness]`

@@ -28,6 +28,7 @@ use crate::check::LivenessBound;
 use crate::clock::Clock;
 use crate::engine::{Limits, Noise};
 use crate::fault::chaos::ChaosConfig;
+use crate::fault::points::ArmedPoints;
 use crate::fault::{FaultSchedule, PlannedFault};
 use crate::model::Configured;
 use crate::models::workload::Workload;
@@ -128,19 +129,31 @@ impl Scenario {
 
     /// The whole fault schedule for `seed`: the file's faults, their
     /// ranges and delays drawn from the seed's `"fault_times"` stream, and
-    /// the chaos drawn from its `"faults"` stream, merged by time (file
+    /// the chaos (as swarm drew it for the seed, if on: see
+    /// [`ChaosConfig::for_seed`]) drawn from its `"faults"` stream, merged by time (file
     /// first on ties); the file's triggered faults watch until the end.
     pub fn fault_schedule(&self, seed: u64) -> FaultSchedule {
         let mut times = SimRng::stream(seed, "fault_times");
         let mut schedule = FaultSchedule::draw(&self.faults, self.end(), &mut times);
         if let Some(chaos) = &self.chaos {
             let mut rng = SimRng::stream(seed, "faults");
-            schedule
-                .timed
-                .extend(chaos.schedule(self.names.len() as u32, &mut rng));
+            schedule.timed.extend(
+                chaos
+                    .for_seed(seed)
+                    .schedule(self.names.len() as u32, &mut rng),
+            );
         }
         schedule.timed.sort_by_key(|f| f.at);
         schedule
+    }
+
+    /// The run's fault points for `seed` (see [`crate::fault::points`]):
+    /// `None` without `[chaos] fault_points`, or when swarm turned them off
+    /// for this seed.
+    pub fn fault_points(&self, seed: u64) -> Option<ArmedPoints> {
+        let chaos = self.chaos.as_ref()?.for_seed(seed);
+        let points = chaos.fault_points.as_ref()?;
+        Some(points.arm(seed, chaos.until, chaos.victims.as_deref()))
     }
 
     /// The end of the run in true time.

@@ -154,6 +154,7 @@ impl<M: Message> Stepper<M> {
             .triggers(schedule.triggered)
             .limits(scenario.limits)
             .noise(scenario.noise.clone())
+            .fault_points(scenario.fault_points(seed))
             .describe_messages(options.trace.is_some());
         for (i, clock) in scenario.clocks.iter().enumerate() {
             builder = builder.clock(NodeId(i as u32), *clock);

@@ -198,6 +198,7 @@ impl Candidate {
         self.writes += 1;
         ctx.storage().put_json(WRITES_KEY, &self.writes);
         ctx.storage().sync();
+        ctx.maybe_fault_point("prepare_write");
         let value = format!("{}:{}", ctx.name(ctx.id()), self.writes);
         self.prepared = Some(Prepared {
             token: belief.token,

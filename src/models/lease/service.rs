@@ -96,6 +96,8 @@ impl LeaseService {
         };
         ctx.storage().put_json(RECORD_KEY, &self.record);
         ctx.storage().sync();
+        // The grant is durable, the reply not yet sent.
+        ctx.maybe_fault_point("grant");
         let holder = ctx.name(from).to_string();
         let renewal = decision == Decision::Renewal;
         ctx.record_interval(

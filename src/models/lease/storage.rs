@@ -61,6 +61,7 @@ impl LeaseStorage {
         ctx.storage().put_json(HIGHEST_KEY, &self.highest);
         ctx.storage().put_json(VALUE_KEY, &value);
         ctx.storage().sync();
+        ctx.maybe_fault_point("storage_write");
         ctx.record(
             "storage_write",
             json!({ "token": token, "writer": writer, "value": value }),

@@ -348,6 +348,8 @@ impl RaftServer {
         self.votes.push(ctx.id());
         self.reset_election_timer(ctx);
         Self::sync(ctx);
+        // A crash here: the new term and self-vote must survive it.
+        ctx.maybe_fault_point("election");
         if self.votes.len() >= self.majority() {
             return self.become_leader(ctx);
         }
@@ -474,6 +476,10 @@ impl RaftServer {
             self.reset_election_timer(ctx);
         }
         Self::sync(ctx);
+        if granted {
+            // Persisted the vote, replying: a crash must not let it vote twice.
+            ctx.maybe_fault_point("vote");
+        }
         let reply = VoteReply {
             term: self.term,
             granted,
@@ -561,6 +567,8 @@ impl RaftServer {
             }
             Ok(()) => {
                 let last_new = self.store_entries(ctx, req.prev_log_index, req.entries);
+                // Appended (synced below), acking: the ack counts towards commit.
+                ctx.maybe_fault_point("append");
                 self.follow_commit(req.leader_commit, last_new);
                 self.append_reply(true, last_new, None, 0, req.round)
             }
@@ -817,6 +825,7 @@ impl RaftServer {
         };
         self.log.append(ctx.storage(), entry);
         Self::sync(ctx);
+        ctx.maybe_fault_point("leader_append");
         for i in 0..self.peers.len() {
             let peer = self.peers[i];
             if !self.progress[peer.index()].probing {

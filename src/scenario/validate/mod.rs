@@ -11,7 +11,8 @@ use crate::check::service::MetricsConfig;
 use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::{Limits, Noise};
-use crate::fault::chaos::ChaosConfig;
+use crate::fault::chaos::{ChaosConfig, SWARM_SCALE};
+use crate::fault::points::{FaultPointsConfig, PointKind};
 use crate::fault::PlannedFault;
 use crate::model::{Configured, Layout, ParamError};
 use crate::models::workload::Workload;
@@ -1010,7 +1011,8 @@ fn chaos(
         ));
     }
     let quiet = ChaosConfig::quiet(SimTime::ZERO + until);
-    let nonzero = |d: Option<SimDuration>, key: &str| match d {
+    let nonzero = |d: Option<SimDuration>, key: &str| {
+        match d {
         Some(SimDuration::ZERO) => Err(src.at(
             spanned,
             &format!("chaos.{key}"),
@@ -1026,8 +1028,27 @@ fn chaos(
                     until.as_nanos() / every.as_nanos()
                 ),
             )),
+        // Swarm may shorten an interval by up to `SWARM_SCALE`.
+        Some(every)
+            if c.swarm == Some(true)
+                && (until.as_nanos() as f64 * SWARM_SCALE / every.as_nanos() as f64)
+                    > MAX_CHAOS_FAULTS_PER_KIND as f64 =>
+        {
+            Err(src.at(
+                spanned,
+                &format!("chaos.{key}"),
+                format!(
+                    "a mean interval of {every} until {until}, shortened up to {SWARM_SCALE}x by swarm, \
+                 would schedule up to about {} faults; expected at most {MAX_CHAOS_FAULTS_PER_KIND} \
+                 of each kind (a longer interval)",
+                    (until.as_nanos() as f64 * SWARM_SCALE / every.as_nanos() as f64) as u64
+                ),
+            ))
+        }
         other => Ok(other),
+    }
     };
+    let fault_points = fault_points(c, spanned, src)?;
     Ok(Some(ChaosConfig {
         until: quiet.until,
         crash_every: nonzero(c.crash_every, "crash_every")?,
@@ -1063,7 +1084,120 @@ fn chaos(
             src,
         )?,
         victims,
+        swarm: c.swarm.unwrap_or(false),
+        fault_points,
     }))
+}
+
+/// The default downtime of a node crashed at a fault point.
+const FAULT_POINT_DOWNTIME: (SimDuration, SimDuration) =
+    (SimDuration::from_millis(1), SimDuration::from_millis(10));
+
+/// `[chaos] fault_points` and their knobs; `None` if no point is named
+/// (the knobs without points are an error: they would do nothing).
+fn fault_points(
+    c: &ChaosSection,
+    spanned: &Spanned<ChaosSection>,
+    src: &Source<'_>,
+) -> Result<Option<FaultPointsConfig>, ScenarioError> {
+    let Some(names) = &c.fault_points else {
+        if let Some(p) = &c.fault_point_probability {
+            return Err(src.at(
+                p,
+                "chaos.fault_point_probability",
+                "no fault points to use it; expected also e.g. fault_points = [\"after_write\"]",
+            ));
+        }
+        if c.fault_point_downtime.is_some() {
+            return Err(src.at(
+                spanned,
+                "chaos.fault_point_downtime",
+                "no fault points to use it; expected also e.g. fault_points = [\"after_write\"]",
+            ));
+        }
+        return Ok(None);
+    };
+    let field = "chaos.fault_points";
+    if names.get_ref().is_empty() {
+        return Err(src.at(
+            names,
+            field,
+            "an empty list; expected e.g. [\"after_write\", \"point\"] (or leave the key out)",
+        ));
+    }
+    let mut kinds = Vec::new();
+    for name in names.get_ref() {
+        let kind = PointKind::parse(name).map_err(|e| src.at(names, field, e))?;
+        if kinds.contains(&kind) {
+            return Err(src.at(names, field, format!("'{name}' is named twice")));
+        }
+        kinds.push(kind);
+    }
+    let probability = match &c.fault_point_probability {
+        None => (
+            Probability::from_f64(0.01).expect("a probability"),
+            Probability::from_f64(0.2).expect("a probability"),
+        ),
+        Some(value) => point_probability(value, src)?,
+    };
+    let downtime = range(
+        c.fault_point_downtime,
+        FAULT_POINT_DOWNTIME,
+        "chaos.fault_point_downtime",
+        spanned,
+        src,
+    )?;
+    Ok(Some(FaultPointsConfig {
+        kinds,
+        probability,
+        downtime,
+    }))
+}
+
+/// `fault_point_probability`: `0.05`, or `[0.001, 0.1]` (drawn per seed,
+/// log-uniformly: both ends above 0, the first below the second).
+fn point_probability(
+    value: &Spanned<toml::Value>,
+    src: &Source<'_>,
+) -> Result<(Probability, Probability), ScenarioError> {
+    let field = "chaos.fault_point_probability";
+    let number = |v: &toml::Value| match v {
+        toml::Value::Float(f) => Some(*f),
+        toml::Value::Integer(i) => Some(*i as f64),
+        _ => None,
+    };
+    let expected = "expected a probability (e.g. 0.05) or a range [low, high] (e.g. [0.001, 0.1])";
+    let one = |p: f64| Probability::from_f64(p).map_err(|e| src.at(value, field, e));
+    match value.get_ref() {
+        toml::Value::Array(items) => {
+            let ends: Option<Vec<f64>> = items.iter().map(number).collect();
+            match ends.as_deref() {
+                Some(&[low, high]) => {
+                    let (low, high) = (one(low)?, one(high)?);
+                    if low.is_zero() || low >= high {
+                        return Err(src.at(
+                            value,
+                            field,
+                            format!(
+                                "[{}, {}] is not a range for a log-uniform draw; expected [low, high] with 0 < low < high",
+                                low.as_f64(),
+                                high.as_f64()
+                            ),
+                        ));
+                    }
+                    Ok((low, high))
+                }
+                _ => Err(src.at(value, field, expected)),
+            }
+        }
+        other => match number(other) {
+            Some(p) => {
+                let p = one(p)?;
+                Ok((p, p))
+            }
+            None => Err(src.at(value, field, expected)),
+        },
+    }
 }
 
 fn checks(
