@@ -147,6 +147,12 @@ enum Command {
         /// Further scenarios swept with the same seeds and drawn on the same chart.
         #[arg(long, value_name = "SCENARIO", num_args = 1.., requires = "plot")]
         compare: Vec<String>,
+        /// After the sweep, shrink the lowest failing seed of each distinct violation into <scenario-stem>-<violation>-min.toml.
+        #[arg(long)]
+        shrink: bool,
+        /// Where `--shrink` writes its files (default: here; created if missing).
+        #[arg(long, value_name = "DIR", requires = "shrink")]
+        shrink_dir: Option<String>,
     },
     /// Check a history (from a run or from outside) for linearizability.
     Check {
@@ -317,6 +323,8 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             metric,
             plot_kind,
             compare,
+            shrink,
+            shrink_dir,
         } => {
             let plot = plot.map(|file| sweep::PlotFlags {
                 file,
@@ -330,6 +338,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 shard,
                 json,
                 plot,
+                shrink: shrink.then(|| shrink_dir.unwrap_or_else(|| ".".to_string())),
             };
             sweep::cmd_sweep(io, registry, &scenario, flags)
         }

@@ -36,7 +36,7 @@ pub(super) fn cmd_shrink(
             .clone()
             .unwrap_or_else(|| format!("{}-min.toml", stem(path))),
     };
-    let shrunk = match shrink_one(io, registry, path, &options) {
+    let shrunk = match shrink_one(io, registry, path, &options, true) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -68,12 +68,14 @@ pub(super) fn cmd_shrink(
 }
 
 /// Shrinks one seed, reporting progress on stderr: a status line on a
-/// terminal, else one line per improvement. An error is printed (exit 2).
+/// terminal, else one line per improvement if `lines` (else nothing). An
+/// error is printed (exit 2).
 pub(super) fn shrink_one(
     io: &mut Io<'_>,
     registry: &Registry,
     path: &str,
     options: &ShrinkOptions,
+    lines: bool,
 ) -> Result<Shrunk, i32> {
     let terminal = io.progress;
     let err = &mut *io.err;
@@ -89,7 +91,7 @@ pub(super) fn shrink_one(
             step,
             faults,
             duration,
-        } if !terminal => {
+        } if !terminal && lines => {
             let _ = writeln!(
                 err,
                 "shrink: run {runs}: {step}: {faults} faults, duration {}",
@@ -150,4 +152,70 @@ fn stem(path: &str) -> String {
     std::path::Path::new(path)
         .file_stem()
         .map_or_else(|| path.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// `sweep --shrink`: shrinks the lowest failing seed of each distinct
+/// violation in `failures` (sorted by seed) and writes each into `dir`;
+/// prints a line per result unless `json`, and returns them as JSON.
+pub(super) fn shrink_failures(
+    io: &mut Io<'_>,
+    registry: &Registry,
+    path: &str,
+    failures: &[crate::sweep::SeedOutcome],
+    dir: &str,
+    json: bool,
+) -> Vec<serde_json::Value> {
+    let mut done: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for failure in failures {
+        let Some((name, _)) = &failure.violation else {
+            continue;
+        };
+        if done.contains(name) {
+            continue;
+        }
+        done.push(name.clone());
+        let file = std::path::Path::new(dir)
+            .join(default_file(path, name))
+            .to_string_lossy()
+            .into_owned();
+        let options = ShrinkOptions {
+            seed: failure.seed,
+            budget: crate::shrink::DEFAULT_BUDGET,
+            check: None,
+            output: file.clone(),
+        };
+        let Ok(shrunk) = shrink_one(io, registry, path, &options, false) else {
+            errln!(
+                io,
+                "  (while shrinking seed {} of {path}: {name})",
+                failure.seed
+            );
+            continue;
+        };
+        if write(io, &file, &shrunk).is_err() {
+            continue;
+        }
+        if !json {
+            outln!(
+                io,
+                "shrunk seed {}: {} (check {}): {} · written to {file}",
+                failure.seed,
+                shrunk.target.name,
+                shrunk.target.check,
+                sizes(&shrunk)
+            );
+        }
+        out.push(serde_json::json!({
+            "seed": failure.seed,
+            "violation": shrunk.target.name,
+            "check": shrunk.target.check,
+            "faults_before": shrunk.faults.0,
+            "faults_after": shrunk.faults.1,
+            "runs": shrunk.runs,
+            "budget_spent": shrunk.budget_spent,
+            "file": file,
+        }));
+    }
+    out
 }

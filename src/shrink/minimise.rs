@@ -22,6 +22,18 @@ use std::collections::BTreeSet;
 /// The most bisection runs of one numeric search.
 const PROBES: u32 = 10;
 
+/// The grains times and lengths are rounded to, coarsest first: 1s down
+/// to 1us.
+const GRAINS: [u64; 7] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+];
+
 /// The most rounds of the passes after the first duration cut.
 const ROUNDS: u32 = 3;
 
@@ -173,7 +185,7 @@ impl<'a> Shrinker<'a> {
     /// Every pass, in order: the duration cut, then rounds of the others
     /// (at most [`ROUNDS`]) until one changes nothing, then the cut again.
     pub(super) fn minimise(&mut self) {
-        self.cut_duration();
+        self.cut_duration(false);
         for _ in 0..ROUNDS {
             let before = self.best.clone();
             self.drop_faults();
@@ -185,12 +197,57 @@ impl<'a> Shrinker<'a> {
                 break;
             }
         }
-        self.cut_duration();
+        self.round_values();
+        self.cut_duration(true);
+    }
+
+    /// Each fault's time, then its size, rounded to the coarsest of
+    /// [`GRAINS`] that still fails: `3.3s` reads better than `3.299989596s`.
+    fn round_values(&mut self) {
+        for i in 0..self.best.faults.len() {
+            let snapshot = self.best.clone();
+            let at = snapshot.faults[i].at.as_nanos();
+            self.round_one(at, |v| {
+                let mut c = snapshot.clone();
+                c.faults[i].at = SimTime(v);
+                c.sort();
+                c
+            });
+            let Some(fault) = self.best.faults.get(i) else {
+                continue;
+            };
+            let size = size(&fault.fault);
+            let snapshot = self.best.clone();
+            self.round_one(size, |v| {
+                let mut c = snapshot.clone();
+                c.faults[i].fault = with_size(&c.faults[i].fault, v);
+                c
+            });
+        }
+    }
+
+    /// `value` rounded to the nearest multiple of each grain, coarsest
+    /// first, until one candidate still fails.
+    fn round_one(&mut self, value: u64, make: impl Fn(u64) -> Candidate) {
+        if value == 0 {
+            return;
+        }
+        for grain in GRAINS {
+            let rounded = (value + grain / 2) / grain * grain;
+            if rounded == value {
+                return;
+            }
+            if rounded > 0 && self.test(make(rounded), "rounded a time") {
+                return;
+            }
+        }
     }
 
     /// The duration cut to just after the violation (whole milliseconds,
-    /// else whole seconds), dropping the faults after the new end.
-    fn cut_duration(&mut self) {
+    /// else whole seconds), dropping the faults after the new end; if the
+    /// violation is judged at the end and `bisect`, the shortest duration
+    /// that still fails, bisected.
+    fn cut_duration(&mut self, bisect: bool) {
         let t = self.best_time.as_nanos();
         let ms = 1_000_000;
         let s = 1_000_000_000;
@@ -211,6 +268,19 @@ impl<'a> Shrinker<'a> {
                 return;
             }
         }
+        if !bisect || self.best_time.as_nanos() + ms < self.best.end().as_nanos() {
+            return;
+        }
+        // Judged at the end (e.g. a history's linearizability): bisect.
+        let snapshot = self.best.clone();
+        let current = snapshot.duration.as_nanos();
+        self.search_down(current, ms, "cut the duration", |d| {
+            let mut c = snapshot.clone();
+            c.duration = SimDuration(d.div_ceil(ms) * ms);
+            let until = c.end();
+            c.faults.retain(|f| f.at <= until);
+            c
+        });
     }
 
     /// Delta debugging over the fault list: all at once, then chunks of
@@ -270,21 +340,21 @@ impl<'a> Shrinker<'a> {
         }
     }
 
-    /// Each pause, loss burst and timed link or knob change made as short
-    /// as it may be.
+    /// Each pause, loss burst, timed link or knob change and clock jump
+    /// made as short (as small) as it may be.
     fn shorten_lengths(&mut self) {
         for i in 0..self.best.faults.len() {
             let Some(fault) = self.best.faults.get(i) else {
                 break;
             };
-            let length = fault.fault.length();
-            if length == SimDuration::ZERO {
+            let size = size(&fault.fault);
+            if size == 0 {
                 continue;
             }
             let snapshot = self.best.clone();
-            self.search_down(length.as_nanos(), 1, "shorter fault", |v| {
+            self.search_down(size, 1, "shorter fault", |v| {
                 let mut c = snapshot.clone();
-                c.faults[i].fault = with_length(&c.faults[i].fault, SimDuration(v));
+                c.faults[i].fault = with_size(&c.faults[i].fault, v);
                 c
             });
         }
@@ -426,14 +496,34 @@ fn end_of(faults: &[TimedFault], i: usize) -> Option<usize> {
     (i + 1..faults.len()).find(|&j| ends(&faults[j].fault))
 }
 
-/// `fault` lasting `d` instead (for the faults with a [`Fault::length`]).
-fn with_length(fault: &Fault, d: SimDuration) -> Fault {
+/// How big a fault is, in nanoseconds: its [`Fault::length`] (pauses,
+/// bursts, timed link and knob changes), a clock jump's size; else 0.
+fn size(fault: &Fault) -> u64 {
+    match fault {
+        Fault::ClockJump { by_ns, .. }
+        | Fault::Aimed {
+            action: Action::ClockJump(by_ns),
+            ..
+        } => by_ns.unsigned_abs(),
+        f => f.length().as_nanos(),
+    }
+}
+
+/// `fault` of [`size`] `v` instead (a clock jump keeps its direction).
+fn with_size(fault: &Fault, v: u64) -> Fault {
+    let d = SimDuration(v);
+    let jump = |by_ns: &mut i64| {
+        let v = i64::try_from(v).expect("no larger than the jump was");
+        *by_ns = if *by_ns < 0 { -v } else { v };
+    };
     let mut f = fault.clone();
     match &mut f {
+        Fault::ClockJump { by_ns, .. } => jump(by_ns),
         Fault::Pause { duration, .. } | Fault::LossBurst { duration, .. } => *duration = d,
         Fault::SetLink { duration, .. } | Fault::Set { duration, .. } => *duration = Some(d),
         Fault::Aimed { action, .. } => match action {
             Action::Pause(duration) => *duration = d,
+            Action::ClockJump(by_ns) => jump(by_ns),
             Action::SetLink { duration, .. } | Action::Set { duration, .. } => *duration = Some(d),
             _ => {}
         },
