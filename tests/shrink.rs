@@ -1,0 +1,214 @@
+//! `faultlab shrink` and `sweep --shrink`: a pinned chaos failure shrinks
+//! to a few faults that fail the same way when run from the written file;
+//! the output is the same bytes every time; mistakes are exit 2.
+
+use faultlab::cli::run_with_args;
+use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
+use faultlab::Registry;
+
+/// Lease without fencing under chaos of every kind: seed 4 loses an update.
+const LEASE_CHAOS: &str = "tests/data/shrink/lease-chaos.toml";
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run_with_args(&Registry::builtin(), args, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).expect("utf-8"),
+        String::from_utf8(err).expect("utf-8"),
+    )
+}
+
+fn temp(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("faultlab-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+fn run_quiet(scenario: &Scenario, seed: u64) -> faultlab::scenario::RunReport {
+    run(
+        scenario,
+        seed,
+        RunOptions {
+            narrate: 0,
+            ..RunOptions::default()
+        },
+    )
+}
+
+#[test]
+fn a_chaos_failure_shrinks_to_a_few_faults_that_fail_the_same_way_from_the_file() {
+    let original = Scenario::load(LEASE_CHAOS).expect("loads");
+    let before = run_quiet(&original, 4);
+    assert_eq!(before.verdict, Verdict::Violation);
+    assert_eq!(before.violations[0].name, "lost_update");
+    assert!(
+        before.faults > 3,
+        "the failing run has {} faults",
+        before.faults
+    );
+
+    let file = temp("lease-min.toml");
+    let (code, out, err) = cli(&["shrink", LEASE_CHAOS, "--seed", "4", "-o", &file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("lost_update (check no_lost_update)"), "{out}");
+    assert!(out.contains(&format!("written to {file}")), "{out}");
+    // Not a terminal: one progress line per improvement on stderr.
+    assert!(err.lines().all(|l| l.starts_with("shrink: run ")), "{err}");
+    assert!(!err.is_empty());
+
+    // The file loads, keeps the original's sections, and fails the same
+    // way with its own default seed.
+    let shrunk = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(shrunk.chaos.is_none());
+    assert!(
+        (1..=3).contains(&shrunk.faults.len()),
+        "{} faults",
+        shrunk.faults.len()
+    );
+    assert_eq!(shrunk.expect, "lost_update");
+    assert_eq!(shrunk.default_seed, 4);
+    assert_eq!(shrunk.names, original.names);
+    assert_eq!(shrunk.checks, original.checks);
+    assert!(shrunk.duration < original.duration);
+    let after = run_quiet(&shrunk, shrunk.default_seed);
+    assert!(after.expectation_met, "{:?}", after.violations);
+    assert_eq!(after.violations[0].check, "no_lost_update");
+    // The description says where it came from and narrates the schedule.
+    for part in [
+        "from tests/data/shrink/lease-chaos.toml, seed 4: lost_update (check no_lost_update)",
+        &format!("faults {} -> {}", before.faults, shrunk.faults.len()),
+        " runs.",
+        "The schedule (true time: fault):",
+        "pause n",
+    ] {
+        assert!(
+            shrunk.description.contains(part),
+            "{part}: {}",
+            shrunk.description
+        );
+    }
+}
+
+#[test]
+fn the_same_input_gives_the_same_bytes() {
+    let (a, b) = (temp("same-a.toml"), temp("same-b.toml"));
+    for file in [&a, &b] {
+        let (code, out, err) = cli(&["shrink", LEASE_CHAOS, "--seed", "8", "-o", file]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn the_budget_bounds_the_runs_and_the_result_still_fails() {
+    let file = temp("budget.toml");
+    let (code, out, err) = cli(&[
+        "shrink",
+        LEASE_CHAOS,
+        "--seed",
+        "4",
+        "--budget",
+        "3",
+        "-o",
+        &file,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    // The original seed, the explicit schedule, 3 tries, the final file.
+    assert!(out.contains("· 6 runs (budget spent)"), "{out}");
+    let shrunk = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(shrunk.description.contains("the budget of 3 ran out"));
+    assert!(run_quiet(&shrunk, 4).expectation_met);
+}
+
+#[test]
+fn a_seed_that_passes_or_a_scenario_with_steps_is_exit_2() {
+    let (code, out, err) = cli(&["shrink", LEASE_CHAOS, "--seed", "0", "-o", &temp("x.toml")]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert_eq!(err.trim_end(), "error: seed 0 passes; nothing to shrink");
+    assert!(!std::path::Path::new(&temp("x.toml")).exists());
+
+    let (code, _, err) = cli(&[
+        "shrink",
+        "scenarios/raft-lab-basic-agree.toml",
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("has [[steps]], a script; shrink works on [[faults]] and [chaos] only"),
+        "{err}"
+    );
+
+    let (code, _, err) = cli(&["shrink", LEASE_CHAOS, "--seed", "4", "--check", "progress"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "--check progress: tests/data/shrink/lease-chaos.toml runs the checks no_lost_update"
+        ),
+        "{err}"
+    );
+
+    let (code, _, err) = cli(&["shrink", "no/such.toml", "--seed", "4"]);
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error: no/such.toml"), "{err}");
+
+    for args in [
+        &["shrink", LEASE_CHAOS][..],
+        &["shrink", LEASE_CHAOS, "--seed", "x"],
+        &["shrink", LEASE_CHAOS, "--seed", "4", "--budget", "-1"],
+    ] {
+        let (code, _, err) = cli(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn sweep_shrink_writes_one_file_per_violation_from_its_lowest_seed() {
+    let dir = temp("sweep-dir");
+    let (code, out, err) = cli(&[
+        "sweep",
+        LEASE_CHAOS,
+        "--seeds",
+        "0..5",
+        "--jobs",
+        "1",
+        "--shrink",
+        "--shrink-dir",
+        &dir,
+    ]);
+    assert_eq!(code, 3, "{out}{err}");
+    let file = format!("{dir}/lease-chaos-lost_update-min.toml");
+    assert!(
+        out.contains(&format!(
+            "shrunk seed 3: lost_update (check no_lost_update): faults 16 -> "
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("written to {file}")), "{out}");
+    assert_eq!(out.matches("shrunk seed").count(), 1, "{out}");
+    let shrunk = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(run_quiet(&shrunk, 3).expectation_met);
+
+    let (code, out, err) = cli(&[
+        "sweep",
+        LEASE_CHAOS,
+        "--seeds",
+        "0..5",
+        "--jobs",
+        "1",
+        "--json",
+        "--shrink",
+        "--shrink-dir",
+        &dir,
+    ]);
+    assert_eq!(code, 3, "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(out.trim_end()).expect("one JSON object");
+    let shrunk = &json["shrunk"][0];
+    assert_eq!(shrunk["seed"], 3);
+    assert_eq!(shrunk["violation"], "lost_update");
+    assert_eq!(shrunk["faults_before"], 16);
+    assert_eq!(shrunk["file"], file.as_str());
+}
