@@ -183,7 +183,8 @@ impl<'a> Shrinker<'a> {
     }
 
     /// Every pass, in order: the duration cut, then rounds of the others
-    /// (at most [`ROUNDS`]) until one changes nothing, then the cut again.
+    /// (at most [`ROUNDS`]) until one changes nothing, then the rounding,
+    /// a last try at dropping faults, and the cut again.
     pub(super) fn minimise(&mut self) {
         self.cut_duration(false);
         for _ in 0..ROUNDS {
@@ -198,6 +199,7 @@ impl<'a> Shrinker<'a> {
             }
         }
         self.round_values();
+        self.drop_faults();
         self.cut_duration(true);
     }
 
