@@ -151,6 +151,26 @@ fn a_seed_that_passes_or_a_scenario_with_steps_is_exit_2() {
         "{err}"
     );
 
+    let (code, _, err) = cli(&["shrink", LEASE_CHAOS, "--seed", "4", "-o", LEASE_CHAOS]);
+    assert_eq!(code, 2);
+    assert!(err.contains("that is the scenario being shrunk"), "{err}");
+
+    let (code, out, err) = cli(&[
+        "shrink",
+        LEASE_CHAOS,
+        "--seed",
+        "4",
+        "--budget",
+        "0",
+        "-o",
+        "no/such/dir/min.toml",
+    ]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("error: -o no/such/dir/min.toml: cannot write the file"),
+        "{err}"
+    );
+
     let (code, _, err) = cli(&["shrink", "no/such.toml", "--seed", "4"]);
     assert_eq!(code, 2);
     assert!(err.starts_with("error: no/such.toml"), "{err}");
@@ -168,11 +188,12 @@ fn a_seed_that_passes_or_a_scenario_with_steps_is_exit_2() {
 #[test]
 fn sweep_shrink_writes_one_file_per_violation_from_its_lowest_seed() {
     let dir = temp("sweep-dir");
+    // Seeds 4, 5 and 8 lose an update: one file, from seed 4.
     let (code, out, err) = cli(&[
         "sweep",
         LEASE_CHAOS,
         "--seeds",
-        "0..5",
+        "4..9",
         "--jobs",
         "1",
         "--shrink",
@@ -180,25 +201,22 @@ fn sweep_shrink_writes_one_file_per_violation_from_its_lowest_seed() {
         &dir,
     ]);
     assert_eq!(code, 3, "{out}{err}");
+    assert!(err.is_empty(), "quiet when not a terminal: {err}");
     let file = format!("{dir}/lease-chaos-lost_update-min.toml");
     assert!(
-        out.contains(&format!(
-            "shrunk seed 3: lost_update (check no_lost_update): faults 16 -> "
-        )),
+        out.contains("shrunk seed 4: lost_update (check no_lost_update): faults 15 -> 1 · "),
         "{out}"
     );
     assert!(out.contains(&format!("written to {file}")), "{out}");
     assert_eq!(out.matches("shrunk seed").count(), 1, "{out}");
     let shrunk = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
-    assert!(run_quiet(&shrunk, 3).expectation_met);
+    assert!(run_quiet(&shrunk, 4).expectation_met);
 
     let (code, out, err) = cli(&[
         "sweep",
         LEASE_CHAOS,
         "--seeds",
-        "0..5",
-        "--jobs",
-        "1",
+        "8..9",
         "--json",
         "--shrink",
         "--shrink-dir",
@@ -207,8 +225,10 @@ fn sweep_shrink_writes_one_file_per_violation_from_its_lowest_seed() {
     assert_eq!(code, 3, "{out}{err}");
     let json: serde_json::Value = serde_json::from_str(out.trim_end()).expect("one JSON object");
     let shrunk = &json["shrunk"][0];
-    assert_eq!(shrunk["seed"], 3);
+    assert_eq!(shrunk["seed"], 8);
     assert_eq!(shrunk["violation"], "lost_update");
-    assert_eq!(shrunk["faults_before"], 16);
+    assert_eq!(shrunk["check"], "no_lost_update");
+    assert_eq!(shrunk["faults_before"], 10);
+    assert_eq!(shrunk["faults_after"], 1);
     assert_eq!(shrunk["file"], file.as_str());
 }

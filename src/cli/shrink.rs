@@ -26,6 +26,15 @@ pub(super) fn cmd_shrink(
     path: &str,
     flags: ShrinkFlags,
 ) -> i32 {
+    if let Some(output) = &flags.output {
+        if same_file(output, path) {
+            errln!(
+                io,
+                "error: -o {output}: that is the scenario being shrunk; write the shrunk scenario to another file"
+            );
+            return 2;
+        }
+    }
     io.silence_panics();
     let options = ShrinkOptions {
         seed: flags.seed,
@@ -146,6 +155,14 @@ pub(super) fn write(io: &mut Io<'_>, file: &str, shrunk: &Shrunk) -> Result<(), 
 /// `<scenario-stem>-<violation>-min.toml`.
 pub(super) fn default_file(path: &str, violation: &str) -> String {
     format!("{}-{violation}-min.toml", stem(path))
+}
+
+/// True if `a` and `b` name the same existing file.
+fn same_file(a: &str, b: &str) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn stem(path: &str) -> String {
