@@ -3,7 +3,8 @@
 //!
 //! A candidate is rendered to scenario text, loaded (a file that does not
 //! load, e.g. a duration too short for the liveness bound, is simply not
-//! smaller) and run with the seed. A text already tried is not run again.
+//! smaller) and run with the seed. A text already tried (by its digest)
+//! is not run again.
 //! Searches over a number (a pause's length, the gap from a crash to its
 //! restart, how far a fault may move later) try the smallest value first,
 //! then bisect with at most [`PROBES`] runs, so a search costs at most
@@ -54,7 +55,9 @@ pub(super) struct Shrinker<'a> {
     budget_spent: bool,
     best: Candidate,
     best_time: SimTime,
-    tried: BTreeSet<String>,
+    /// The digest and length of every text run (not the texts: a long
+    /// schedule's candidates would add up).
+    tried: BTreeSet<(u64, usize)>,
     /// What the last run that did not fail the same way did instead.
     last: String,
     progress: &'a mut dyn FnMut(&Progress),
@@ -145,7 +148,7 @@ impl<'a> Shrinker<'a> {
     /// fails the same way.
     pub(super) fn reproduces_fixed(&mut self, candidate: &Candidate) -> bool {
         let text = self.base.render(candidate, None);
-        self.tried.insert(text.clone());
+        self.tried.insert(key(&text));
         match self.run_text(&text, candidate.faults.len()) {
             Some(time) => {
                 self.best = candidate.clone();
@@ -164,7 +167,7 @@ impl<'a> Shrinker<'a> {
             return false;
         }
         let text = self.base.render(&candidate, None);
-        if !self.tried.insert(text.clone()) {
+        if !self.tried.insert(key(&text)) {
             return false;
         }
         self.spent += 1;
@@ -484,6 +487,11 @@ impl<'a> Shrinker<'a> {
         shrunk.text = text;
         Ok(shrunk)
     }
+}
+
+/// What [`Shrinker::tried`] keeps of a text.
+fn key(text: &str) -> (u64, usize) {
+    (crate::hash::digest(&text), text.len())
 }
 
 /// The index of the fault that ends fault `i`'s effect: a crash's
