@@ -91,7 +91,10 @@ pub(super) fn shrink_one(
     let mut status = false;
     let mut report = |p: &Progress| match p {
         Progress::Run { runs, faults } if terminal => {
-            let _ = write!(err, "\rshrink: {runs} runs · {faults} faults   ");
+            let _ = write!(
+                err,
+                "\rshrink: {runs} runs · smallest so far {faults} faults   "
+            );
             status = true;
         }
         Progress::Run { .. } => {}

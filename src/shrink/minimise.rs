@@ -171,7 +171,7 @@ impl<'a> Shrinker<'a> {
             return false;
         }
         self.spent += 1;
-        let Some(time) = self.run_text(&text, candidate.faults.len()) else {
+        let Some(time) = self.run_text(&text, self.best.faults.len()) else {
             return false;
         };
         self.best = candidate;

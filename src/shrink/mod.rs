@@ -108,7 +108,8 @@ impl std::fmt::Display for ShrinkError {
 /// A step of the shrinker, for progress reports.
 #[derive(Clone, Debug)]
 pub enum Progress {
-    /// A run ended (`runs` so far, of `budget` plus the fixed runs).
+    /// A run ended: `runs` so far; `faults` in the smallest failing
+    /// scenario so far (before the first, in the original run).
     Run { runs: u32, faults: usize },
     /// A smaller scenario still fails: what changed, and its size.
     Improved {
