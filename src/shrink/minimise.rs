@@ -206,24 +206,24 @@ impl<'a> Shrinker<'a> {
         self.cut_duration(true);
     }
 
-    /// Each fault's time, then its size, rounded to the coarsest of
-    /// [`GRAINS`] that still fails: `3.3s` reads better than `3.299989596s`.
+    /// Each fault's time, then each one's size, rounded to the coarsest
+    /// of [`GRAINS`] that still fails: `3.3s` reads better than
+    /// `3.299989596s`.
     fn round_values(&mut self) {
         for i in 0..self.best.faults.len() {
             let snapshot = self.best.clone();
             let at = snapshot.faults[i].at.as_nanos();
-            self.round_one(at, |v| {
+            self.round_one(at, "rounded a time", |v| {
                 let mut c = snapshot.clone();
                 c.faults[i].at = SimTime(v);
                 c.sort();
                 c
             });
-            let Some(fault) = self.best.faults.get(i) else {
-                continue;
-            };
-            let size = size(&fault.fault);
+        }
+        for i in 0..self.best.faults.len() {
             let snapshot = self.best.clone();
-            self.round_one(size, |v| {
+            let size = size(&snapshot.faults[i].fault);
+            self.round_one(size, "rounded a size", |v| {
                 let mut c = snapshot.clone();
                 c.faults[i].fault = with_size(&c.faults[i].fault, v);
                 c
@@ -233,7 +233,7 @@ impl<'a> Shrinker<'a> {
 
     /// `value` rounded to the nearest multiple of each grain, coarsest
     /// first, until one candidate still fails.
-    fn round_one(&mut self, value: u64, make: impl Fn(u64) -> Candidate) {
+    fn round_one(&mut self, value: u64, step: &'static str, make: impl Fn(u64) -> Candidate) {
         if value == 0 {
             return;
         }
@@ -242,7 +242,7 @@ impl<'a> Shrinker<'a> {
             if rounded == value {
                 return;
             }
-            if rounded > 0 && self.test(make(rounded), "rounded a time") {
+            if rounded > 0 && self.test(make(rounded), step) {
                 return;
             }
         }
