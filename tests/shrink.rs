@@ -232,3 +232,122 @@ fn sweep_shrink_writes_one_file_per_violation_from_its_lowest_seed() {
     assert_eq!(shrunk["faults_after"], 1);
     assert_eq!(shrunk["file"], file.as_str());
 }
+
+/// Every node's timer fires at 100ms (exact clocks: the same true time,
+/// in node order); `one_fire` fails at the end if two nodes recorded `fire`.
+mod race {
+    use faultlab::check::{CheckInfo, Checker, Severity, Violation, World};
+    use faultlab::engine::{EventKind, TraceEvent};
+    use faultlab::model::{Layout, ModelChecks, ParamError};
+    use faultlab::{Ctx, Model, Node, NodeId, Registry, SimDuration, SimTime, TimerId};
+
+    pub struct Race;
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Table {}
+
+    #[derive(Clone, Debug, Hash)]
+    pub struct Nothing;
+
+    struct Racer;
+
+    impl Node<Nothing> for Racer {
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Nothing>) {
+            ctx.set_timer(SimDuration::from_millis(100), 0);
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Nothing>, _: NodeId, _: Nothing) {}
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Nothing>, _: TimerId) {
+            ctx.record("fire", serde_json::json!({}));
+        }
+    }
+
+    impl Model for Race {
+        type Table = Table;
+        type Params = ();
+        type Msg = Nothing;
+        fn name(&self) -> &'static str {
+            "race"
+        }
+        fn about(&self) -> &'static str {
+            "every node records fire at 100ms"
+        }
+        fn checks(&self) -> ModelChecks {
+            ModelChecks {
+                supported: &["one_fire"],
+                default: &["one_fire"],
+                always: &[],
+            }
+        }
+        fn params(&self, _: Table, _: &Layout) -> Result<(), ParamError> {
+            Ok(())
+        }
+        fn node(&self, _: &(), _: &Layout, _: NodeId) -> Box<dyn Node<Nothing>> {
+            Box::new(Racer)
+        }
+    }
+
+    #[derive(Default)]
+    struct OneFire {
+        fired: u32,
+    }
+
+    impl Checker for OneFire {
+        fn name(&self) -> &'static str {
+            "one_fire"
+        }
+        fn on_event(&mut self, event: &TraceEvent, _: &World) -> Option<Violation> {
+            if let EventKind::Record(record) = &event.kind {
+                self.fired += u32::from(record.kind == "fire");
+            }
+            None
+        }
+        fn finish(&mut self, end: SimTime, _: &World) -> Option<Violation> {
+            (self.fired >= 2).then(|| Violation {
+                name: "second_fire".into(),
+                check: "one_fire".into(),
+                severity: Severity::Safety,
+                time: end,
+                nodes: Vec::new(),
+                explanation: format!("{} nodes fired", self.fired),
+            })
+        }
+    }
+
+    pub fn registry() -> Registry {
+        Registry::builtin().with(Race).with_check(
+            CheckInfo {
+                name: "one_fire",
+                about: "at most one node fires",
+                severity: Severity::Safety,
+                violation: "second_fire",
+            },
+            |_| Box::new(OneFire::default()),
+        )
+    }
+}
+
+#[test]
+fn an_explicit_schedule_that_does_not_fail_the_same_way_is_exit_2() {
+    // The trigger crashes n2 right after n1 fires, when n2's timer (due at
+    // the same nanosecond, queued first) has fired too: two fire. As a
+    // fault at a fixed time, the crash comes before both timers: one fires.
+    let text = "model = \"race\"\nduration = \"1s\"\n[race]\n[nodes]\ncount = 2\n\
+                [[faults]]\nafter = \"fire\"\nkind = \"crash\"\nnode = \"n2\"\n";
+    let path = temp("race.toml");
+    std::fs::write(&path, text).expect("write");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let out_file = temp("race-min.toml");
+    let args = ["shrink", &path, "--seed", "0", "-o", &out_file];
+    let code = run_with_args(&race::registry(), args, &mut out, &mut err);
+    let err = String::from_utf8(err).expect("utf-8");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "error: seed 0 of {path} fails with second_fire (check one_fire), but not with its faults (1) as an explicit schedule: the run passes; nothing shrunk (see README, Shrinking)"
+        )
+    );
+    assert!(out.is_empty());
+    assert!(!std::path::Path::new(&out_file).exists());
+}

@@ -190,7 +190,7 @@ pub fn shrink(
     shrinker.count_run(before);
     if !shrinker.reproduces_fixed(&start) {
         return Err(ShrinkError::NotReproduced(format!(
-            "seed {seed} of {path} fails with {} (check {}), but its {before} faults as an explicit schedule do not: {}; nothing shrunk",
+            "seed {seed} of {path} fails with {} (check {}), but not with its faults ({before}) as an explicit schedule: {}; nothing shrunk (see README, Shrinking)",
             shrinker.target.name,
             shrinker.target.check,
             shrinker.last_outcome()
