@@ -112,6 +112,8 @@ fn the_budget_bounds_the_runs_and_the_result_still_fails() {
         "4",
         "--budget",
         "3",
+        "--check",
+        "no_lost_update",
         "-o",
         &file,
     ]);
