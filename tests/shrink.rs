@@ -57,6 +57,26 @@ fn a_chaos_failure_shrinks_to_a_few_faults_that_fail_the_same_way_from_the_file(
     assert!(err.lines().all(|l| l.starts_with("shrink: run ")), "{err}");
     assert!(!err.is_empty());
 
+    // Written in reading order: what it is first, the faults last.
+    let text = std::fs::read_to_string(&file).expect("written");
+    assert!(
+        text.starts_with("description = \"\"\"\nShrunk by `faultlab shrink` from"),
+        "{text}"
+    );
+    let order: Vec<usize> = [
+        "\nexpect = ",
+        "\nmodel = ",
+        "\nseed = 4\n",
+        "\nduration = ",
+        "\n[lease]",
+        "\n[nodes]",
+        "\n[[faults]]",
+    ]
+    .iter()
+    .map(|key| text.find(key).unwrap_or_else(|| panic!("{key} in {text}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+
     // The file loads, keeps the original's sections, and fails the same
     // way with its own default seed.
     let shrunk = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));

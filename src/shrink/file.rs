@@ -8,8 +8,9 @@
 //! the original had (if a liveness check judges it), so that dropping
 //! faults does not move it. A
 //! [`Candidate`] says what the shrinker changed: the faults, the duration,
-//! the number of clients and keys. The file is the serialised table, so
-//! the original's comments and layout are not kept.
+//! the number of clients and keys. The file is the serialised table, in
+//! reading order (what it is, the model's table, the sections, the faults
+//! last), so the original's comments and layout are not kept.
 
 use super::toml::{duration_text, fault_to_toml};
 use crate::check::LivenessBound;
@@ -120,6 +121,51 @@ impl Base {
                 .collect();
             table.insert("faults".into(), Value::Array(faults));
         }
-        toml::to_string(&table).expect("a TOML table serialises")
+        in_reading_order(table)
     }
+}
+
+/// The top-level keys written first, in this order (plain values).
+const HEAD: [&str; 6] = [
+    "description",
+    "expect",
+    "model",
+    "seed",
+    "duration",
+    "checks",
+];
+
+/// The sections written after the model's table, in this order.
+const SECTIONS: [&str; 10] = [
+    "workload", "nodes", "network", "clocks", "noise", "liveness", "limits", "metrics", "steps",
+    "faults",
+];
+
+/// `table` as TOML, its keys in the order a reader expects: [`HEAD`], the
+/// model's table (any other key), then [`SECTIONS`], the faults last.
+/// Each key is serialised alone and the parts joined: plain values first,
+/// so the joined text is one valid document.
+fn in_reading_order(mut table: Table) -> String {
+    let mut parts: Vec<(String, Value)> = Vec::new();
+    for key in HEAD {
+        parts.extend(table.remove(key).map(|v| (key.to_string(), v)));
+    }
+    let sections: Vec<(String, Value)> = SECTIONS
+        .iter()
+        .filter_map(|key| table.remove(*key).map(|v| (key.to_string(), v)))
+        .collect();
+    parts.extend(std::mem::take(&mut table));
+    parts.extend(sections);
+    let mut text = String::new();
+    for (key, value) in parts {
+        let plain = !matches!(value, Value::Table(_) | Value::Array(_))
+            || matches!(&value, Value::Array(a) if !a.iter().any(Value::is_table));
+        let mut one = Table::new();
+        one.insert(key, value);
+        if !plain && !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&toml::to_string(&one).expect("a TOML table serialises"));
+    }
+    text
 }
