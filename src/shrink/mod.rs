@@ -128,25 +128,7 @@ pub fn shrink(
     options: &ShrinkOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Shrunk, ShrinkError> {
-    let text = crate::input::read_text(
-        std::path::Path::new(path),
-        "scenario file",
-        crate::input::MAX_SCENARIO_BYTES,
-    )
-    .map_err(|e| {
-        ShrinkError::Scenario(ScenarioError {
-            file: path.to_string(),
-            line: e.line,
-            field: None,
-            message: e.message,
-        })
-    })?;
-    let scenario = Scenario::parse_with(registry, &text, path).map_err(ShrinkError::Scenario)?;
-    if !scenario.steps.is_empty() {
-        return Err(ShrinkError::Unsupported(format!(
-            "{path} has [[steps]], a script; shrink works on [[faults]] and [chaos] only (write the script's faults as [[faults]] to shrink them)"
-        )));
-    }
+    let (text, scenario) = load(registry, path)?;
     if let Some(check) = &options.check {
         if !scenario.checks.contains(check) {
             return Err(ShrinkError::Unsupported(format!(
@@ -198,6 +180,31 @@ pub fn shrink(
     }
     shrinker.minimise();
     shrinker.finish(path, &scenario, before)
+}
+
+/// The scenario file's text and the scenario; one with `[[steps]]` is
+/// refused.
+fn load(registry: &Registry, path: &str) -> Result<(String, Scenario), ShrinkError> {
+    let text = crate::input::read_text(
+        std::path::Path::new(path),
+        "scenario file",
+        crate::input::MAX_SCENARIO_BYTES,
+    )
+    .map_err(|e| {
+        ShrinkError::Scenario(ScenarioError {
+            file: path.to_string(),
+            line: e.line,
+            field: None,
+            message: e.message,
+        })
+    })?;
+    let scenario = Scenario::parse_with(registry, &text, path).map_err(ShrinkError::Scenario)?;
+    if !scenario.steps.is_empty() {
+        return Err(ShrinkError::Unsupported(format!(
+            "{path} has [[steps]], a script; shrink works on [[faults]] and [chaos] only (write the script's faults as [[faults]] to shrink them)"
+        )));
+    }
+    Ok((text, scenario))
 }
 
 /// Runs `seed` and collects its faults from the trace.

@@ -133,55 +133,9 @@ fn link_change(t: &mut Table, change: &LinkChange, symmetric: bool, duration: Op
 pub fn fault_to_toml(at: SimTime, fault: &Fault, names: &[String]) -> Table {
     let mut t = Table::new();
     t.insert("at".into(), Value::String(time_text(at)));
-    let node = |n: &NodeId| Value::String(names[n.index()].clone());
-    let text = |d: SimDuration| Value::String(duration_text(d));
     let kind = match fault {
-        Fault::Partition(Cut::Groups(groups)) => {
-            let lists = groups.iter().map(|g| names_of(g, names)).collect();
-            t.insert("groups".into(), Value::Array(lists));
-            "partition"
-        }
-        Fault::Partition(Cut::OneWay { from, to }) => {
-            t.insert("from".into(), names_of(from, names));
-            t.insert("to".into(), names_of(to, names));
-            "one_way"
-        }
-        Fault::Partition(Cut::Isolate(n)) => {
-            t.insert("node".into(), node(n));
-            "isolate"
-        }
-        Fault::Heal => "heal",
-        Fault::HealAll => "heal_all",
-        Fault::Reconnect(n) => {
-            t.insert("node".into(), node(n));
-            "reconnect"
-        }
-        Fault::Crash(n) => {
-            t.insert("node".into(), node(n));
-            "crash"
-        }
-        Fault::Restart(n) => {
-            t.insert("node".into(), node(n));
-            "restart"
-        }
-        Fault::Pause { node: n, duration } => {
-            t.insert("node".into(), node(n));
-            t.insert("duration".into(), text(*duration));
-            "pause"
-        }
-        Fault::ClockJump { node: n, by_ns } => {
-            t.insert("node".into(), node(n));
-            t.insert("by".into(), Value::String(signed_text(*by_ns)));
-            "clock_jump"
-        }
-        Fault::LossBurst {
-            probability: p,
-            duration,
-        } => {
-            t.insert("probability".into(), probability(*p));
-            t.insert("duration".into(), text(*duration));
-            "loss_burst"
-        }
+        Fault::Partition(cut) => cut_entry(&mut t, cut, names),
+        Fault::Aimed { action, picks } => aimed(&mut t, action, picks, names),
         Fault::SetLink {
             from,
             to,
@@ -204,10 +158,61 @@ pub fn fault_to_toml(at: SimTime, fault: &Fault, names: &[String]) -> Table {
             t.insert("nodes".into(), names_of(nodes, names));
             "set"
         }
-        Fault::Aimed { action, picks } => aimed(&mut t, action, picks, names),
+        Fault::LossBurst {
+            probability: p,
+            duration,
+        } => {
+            t.insert("probability".into(), probability(*p));
+            t.insert("duration".into(), Value::String(duration_text(*duration)));
+            "loss_burst"
+        }
+        Fault::Heal => "heal",
+        Fault::HealAll => "heal_all",
+        one => node_entry(&mut t, one, names),
     };
     t.insert("kind".into(), Value::String(kind.into()));
     t
+}
+
+/// A partition's keys; its kind.
+fn cut_entry(t: &mut Table, cut: &Cut, names: &[String]) -> &'static str {
+    match cut {
+        Cut::Groups(groups) => {
+            let lists = groups.iter().map(|g| names_of(g, names)).collect();
+            t.insert("groups".into(), Value::Array(lists));
+            "partition"
+        }
+        Cut::OneWay { from, to } => {
+            t.insert("from".into(), names_of(from, names));
+            t.insert("to".into(), names_of(to, names));
+            "one_way"
+        }
+        Cut::Isolate(n) => {
+            t.insert("node".into(), Value::String(names[n.index()].clone()));
+            "isolate"
+        }
+    }
+}
+
+/// The keys of a fault on one node (its `node`, and a pause's duration
+/// or a jump's size); its kind.
+fn node_entry(t: &mut Table, fault: &Fault, names: &[String]) -> &'static str {
+    let (node, kind) = match fault {
+        Fault::Reconnect(n) => (n, "reconnect"),
+        Fault::Crash(n) => (n, "crash"),
+        Fault::Restart(n) => (n, "restart"),
+        Fault::Pause { node, duration } => {
+            t.insert("duration".into(), Value::String(duration_text(*duration)));
+            (node, "pause")
+        }
+        Fault::ClockJump { node, by_ns } => {
+            t.insert("by".into(), Value::String(signed_text(*by_ns)));
+            (node, "clock_jump")
+        }
+        other => unreachable!("{} is not a fault on one node", other.kind()),
+    };
+    t.insert("node".into(), Value::String(names[node.index()].clone()));
+    kind
 }
 
 fn set_entry(t: &mut Table, knob: &str, value: f64, duration: Option<SimDuration>) {
