@@ -17,6 +17,7 @@
 //!   breaker), pure types any model's clients may hold;
 //! - [`check`]: judges of a run's trace;
 //! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds;
+//!   [`shrink`]: the smallest fault schedule that still fails a seed;
 //! - [`plot`]: pictures of runs and sweeps (plotters, an embedded font).
 //!
 //! A protocol is a type implementing [`node::Node`]; see
@@ -41,6 +42,7 @@ pub mod report;
 pub mod retry;
 pub mod rng;
 pub mod scenario;
+pub mod shrink;
 pub mod storage;
 pub mod sweep;
 pub mod time;

@@ -1,4 +1,4 @@
-//! The `faultlab` command line: run, sweep, check, list, for the models of
+//! The `faultlab` command line: run, sweep, shrink, check, report, list, for the models of
 //! a [`Registry`].
 //!
 //! A user's crate gets the whole CLI for its own protocol with
@@ -41,6 +41,7 @@ mod check;
 mod list;
 mod report;
 mod run;
+mod shrink;
 mod sweep;
 
 /// Where a command writes, and how it behaves on a terminal.
@@ -147,6 +148,12 @@ enum Command {
         /// Further scenarios swept with the same seeds and drawn on the same chart.
         #[arg(long, value_name = "SCENARIO", num_args = 1.., requires = "plot")]
         compare: Vec<String>,
+        /// After the sweep, shrink the lowest failing seed of each distinct violation into <scenario-stem>-<violation>-min.toml.
+        #[arg(long)]
+        shrink: bool,
+        /// Where `--shrink` writes its files (default: here; created if missing).
+        #[arg(long, value_name = "DIR", requires = "shrink")]
+        shrink_dir: Option<String>,
     },
     /// Check a history (from a run or from outside) for linearizability.
     Check {
@@ -190,6 +197,23 @@ enum Command {
         /// How many narrated lines to include.
         #[arg(long, default_value_t = 200)]
         narrate: usize,
+    },
+    /// Shrink a failing seed: its faults as an explicit list, made as small as it can be while it fails the same way, written as a scenario file.
+    Shrink {
+        /// The scenario file (TOML).
+        scenario: String,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// The scenario file to write (default: <scenario-stem>-<violation>-min.toml here).
+        #[arg(short = 'o', long = "output", value_name = "FILE.toml")]
+        output: Option<String>,
+        /// The most runs the minimisation may take.
+        #[arg(long, value_name = "RUNS", default_value_t = crate::shrink::DEFAULT_BUDGET)]
+        budget: u32,
+        /// Keep the violation of this check (default: the run's first violation).
+        #[arg(long, value_name = "NAME")]
+        check: Option<String>,
     },
     /// List the models, checks, and scenarios in a directory.
     List {
@@ -300,6 +324,8 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             metric,
             plot_kind,
             compare,
+            shrink,
+            shrink_dir,
         } => {
             let plot = plot.map(|file| sweep::PlotFlags {
                 file,
@@ -313,6 +339,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 shard,
                 json,
                 plot,
+                shrink: shrink.then(|| shrink_dir.unwrap_or_else(|| ".".to_string())),
             };
             sweep::cmd_sweep(io, registry, &scenario, flags)
         }
@@ -344,6 +371,21 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 narrate,
             };
             report::cmd_report(io, registry, &scenario, flags)
+        }
+        Command::Shrink {
+            scenario,
+            seed,
+            output,
+            budget,
+            check,
+        } => {
+            let flags = shrink::ShrinkFlags {
+                seed,
+                output,
+                budget,
+                check,
+            };
+            shrink::cmd_shrink(io, registry, &scenario, flags)
         }
         Command::List { dir } => list::cmd_list(io, registry, &dir),
     }

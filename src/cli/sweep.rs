@@ -21,6 +21,8 @@ pub(super) struct SweepFlags {
     pub(super) json: bool,
     /// `--plot FILE` with `--metric`, `--plot-kind` and `--compare`.
     pub(super) plot: Option<PlotFlags>,
+    /// `--shrink [--shrink-dir DIR]`: shrink each distinct failure into DIR.
+    pub(super) shrink: Option<String>,
 }
 
 /// What `--plot` draws: the distribution of one metric over the seeds.
@@ -51,7 +53,14 @@ pub(super) fn cmd_sweep(
         shard,
         json,
         plot,
+        shrink,
     } = flags;
+    if let Some(dir) = &shrink {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            errln!(io, "error: --shrink-dir {dir}: cannot create it: {e}");
+            return 2;
+        }
+    }
     let scenario = match load(io, registry, path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -92,7 +101,14 @@ pub(super) fn cmd_sweep(
         json,
         pool: &pool,
     };
-    let (result, mut worst, main_json) = one_sweep(io, path, &scenario, &options);
+    let (result, mut worst, mut main_json) = one_sweep(io, path, &scenario, &options);
+    if let Some(dir) = &shrink {
+        let shrunk =
+            super::shrink::shrink_failures(io, registry, path, &result.failures, dir, json);
+        if let Some(object) = &mut main_json {
+            object["shrunk"] = serde_json::Value::from(shrunk);
+        }
+    }
     let Some(plot) = plot else {
         if let Some(object) = main_json {
             outln!(io, "{object}");
