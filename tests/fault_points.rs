@@ -380,3 +380,36 @@ fn uniform_chaos_and_swarm_need_far_more_seeds() {
         assert_eq!(found, pinned, "{name}");
     }
 }
+
+/// The failure a fault point found shrinks to a file that fails the same
+/// way: its crash is listed 1 ns after the handler that reached the point
+/// (an explicit fault at the same nanosecond would run before it).
+#[test]
+fn a_fault_point_failure_shrinks_to_a_crash_just_after_the_write() {
+    use faultlab::shrink::{shrink, ShrinkOptions};
+    let dir = std::env::temp_dir().join(format!("faultlab-fp-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let input = dir.join("sequencer.toml");
+    std::fs::write(&input, scenario_text("", POINTS)).expect("write scenario");
+    let output = dir.join("min.toml").to_string_lossy().into_owned();
+    let options = ShrinkOptions {
+        seed: 0,
+        budget: 200,
+        check: None,
+        output: output.clone(),
+    };
+    let shrunk = shrink(&registry(), &input.to_string_lossy(), &options, &mut |_| {})
+        .expect("the fault-point failure reproduces from its explicit schedule");
+    assert_eq!(shrunk.target.name, "duplicate_ticket");
+    assert!(
+        shrunk.faults.1 <= 2,
+        "a crash (and maybe its restart): {:?}",
+        shrunk.schedule
+    );
+    std::fs::write(&output, &shrunk.text).expect("write the shrunk file");
+    let from_file = Scenario::parse_with(&registry(), &shrunk.text, &output).expect("it loads");
+    assert!(from_file.chaos.is_none(), "fault points are explicit now");
+    let report = run(&from_file, from_file.default_seed, RunOptions::default());
+    assert_eq!(report.verdict, Verdict::Violation);
+    assert_eq!(report.violations[0].name, "duplicate_ticket");
+}
