@@ -17,7 +17,9 @@
 //!   breaker), pure types any model's clients may hold;
 //! - [`check`]: judges of a run's trace;
 //! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds;
-//! - [`plot`]: pictures of runs and sweeps (plotters, an embedded font).
+//! - [`plot`]: pictures of runs and sweeps (plotters, an embedded font);
+//! - `strategies` (the `proptest` feature): proptest strategies for fault
+//!   schedules, to property-test a protocol and shrink what breaks it.
 //!
 //! A protocol is a type implementing [`node::Node`]; see
 //! `examples/bench_engine.rs` for the smallest one, and
@@ -42,6 +44,8 @@ pub mod retry;
 pub mod rng;
 pub mod scenario;
 pub mod storage;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod sweep;
 pub mod time;
 
