@@ -139,3 +139,29 @@ fn bad_flags_exit_2_with_what_was_expected() {
         assert!(out.is_empty(), "{flags:?}: nothing runs: {out}");
     }
 }
+
+#[test]
+fn every_built_in_model_shows_a_bounded_state_without_its_parameters() {
+    for (file, at) in [
+        ("scenarios/heartbeat-chaos.toml", "3s"),
+        ("scenarios/raft-chaos.toml", "3s"),
+        ("scenarios/lease-drift-margin.toml", "3s"),
+        ("scenarios/pb-stale-reads.toml", "2s"),
+        ("scenarios/backoff-none.toml", "0.05s"),
+        ("scenarios/service-metastable-budget.toml", "3s"),
+        ("scenarios/zones-on-demand.toml", "9s"),
+        ("scenarios/cache-cold-start.toml", "1s"),
+    ] {
+        let (code, out, err) = faultlab(&["replay", file, "--state", at]);
+        assert_eq!(code, 0, "{file}: {err}");
+        for line in out.lines().skip(1) {
+            assert!(!line.ends_with("(no state view)"), "{file}: {line}");
+            assert!(
+                line.len() < 3000,
+                "{file}: a view of {} chars: {line:.300}",
+                line.len()
+            );
+            assert!(!line.contains("params"), "{file}: {line:.300}");
+        }
+    }
+}

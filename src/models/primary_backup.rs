@@ -197,7 +197,10 @@ impl Node<PbMsg> for Server {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        crate::models::view::state(
+            "Server",
+            &[("version", &self.version), ("value", &self.value)],
+        )
     }
 }
 
@@ -301,6 +304,13 @@ impl Node<PbMsg> for Client {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        crate::models::view::state(
+            "Client",
+            &[
+                ("process", &self.process),
+                ("next_op", &self.next_op),
+                ("open", &self.open),
+            ],
+        )
     }
 }
