@@ -72,9 +72,12 @@ pub(super) fn cmd_replay(
     };
     let seed = flags.seed.unwrap_or(scenario.default_seed);
     io.silence_panics();
+    // Messages are described (their Debug text) only when sends are shown;
+    // no time series is kept (the verdict does not need it).
     let options = RunOptions {
         narrate: 0,
-        describe_messages: true,
+        describe_messages: flags.state.is_none() && filter.kinds.contains(&"send"),
+        series: false,
         ..RunOptions::default()
     };
     let run = scenario.start(seed, options);
