@@ -95,6 +95,49 @@ fn nodes_and_kinds_filter_the_lines() {
 }
 
 #[test]
+fn a_window_includes_both_its_ends_and_records_filter_by_kind() {
+    let args = [
+        "replay",
+        "scenarios/heartbeat-crash.toml",
+        "--seed",
+        "5",
+        "--from",
+        "2s",
+        "--until",
+        "2s",
+        "--kinds",
+        "fault",
+    ];
+    let (code, out, err) = faultlab(&args);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        events,
+        [r#"    2.000000000 n2 fault          fault=crash applied=true detail="crash n2""#]
+    );
+    let args = [
+        "replay",
+        "scenarios/raft-leader-crash.toml",
+        "--kinds",
+        "fault,record:leader",
+    ];
+    let (code, out, err) = faultlab(&args);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(
+        events.iter().any(|l| l.contains("record=leader term=2")),
+        "{out}"
+    );
+    assert!(events.iter().any(|l| l.contains("fault=crash")), "{out}");
+    assert!(
+        events
+            .iter()
+            .all(|l| l.contains("record=leader") || l.contains(" fault ")),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_crashed_node_is_down_in_the_states() {
     let args = [
         "replay",

@@ -207,7 +207,7 @@ enum Command {
         /// Show only the events at these nodes (and the network's own events), e.g. n3,n4.
         #[arg(long = "node", value_name = "NODES", value_delimiter = ',')]
         nodes: Vec<String>,
-        /// Show only these kinds of event, e.g. send,deliver,fault.
+        /// Show only these kinds of event, e.g. send,deliver,fault; record:NAME shows the records of one kind.
         #[arg(long, value_delimiter = ',')]
         kinds: Vec<String>,
         /// Run to this true time and print each node's state instead of events.

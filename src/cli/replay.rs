@@ -11,6 +11,7 @@
 
 use super::{load, Io};
 use crate::check::Violation;
+use crate::engine::EventKind;
 use crate::node::NodeId;
 use crate::registry::Registry;
 use crate::report::replay::{event_line, node_width, seconds, KINDS};
@@ -27,7 +28,7 @@ pub(super) struct ReplayFlags {
     pub(super) until: Option<SimTime>,
     /// `--node n1,n2`.
     pub(super) nodes: Vec<String>,
-    /// `--kinds send,deliver`.
+    /// `--kinds send,deliver,record:leader`.
     pub(super) kinds: Vec<String>,
     /// `--state T`.
     pub(super) state: Option<SimTime>,
@@ -41,15 +42,22 @@ struct Filter {
     nodes: Vec<bool>,
     /// The kinds shown (all without `--kinds`).
     kinds: Vec<&'static str>,
+    /// The record kinds shown (`--kinds record:leader`) when `record` is not.
+    records: Vec<String>,
 }
 
 impl Filter {
     /// Whether `event` is shown: in the window, at a chosen node (or at
     /// none: the network's events are always shown), of a chosen kind.
     fn shows(&self, event: &crate::TraceEvent) -> bool {
-        (self.from..=self.until).contains(&event.time)
+        let kind = match &event.kind {
+            EventKind::Record(r) if !self.kinds.contains(&"record") => {
+                self.records.iter().any(|k| *k == r.kind)
+            }
+            other => self.kinds.contains(&other.name()),
+        };
+        kind && (self.from..=self.until).contains(&event.time)
             && event.node.is_none_or(|n| self.nodes[n.index()])
-            && self.kinds.contains(&event.kind.name())
     }
 }
 
@@ -130,19 +138,23 @@ fn filter(scenario: &Scenario, flags: &ReplayFlags) -> Result<Filter, String> {
             }
         }
     }
-    let mut kinds = Vec::new();
+    let (mut kinds, mut records) = (Vec::new(), Vec::new());
     for kind in &flags.kinds {
+        if let Some(record) = kind.strip_prefix("record:").filter(|r| !r.is_empty()) {
+            records.push(record.to_string());
+            continue;
+        }
         match KINDS.iter().find(|k| *k == kind) {
             Some(k) => kinds.push(*k),
             None => {
                 return Err(format!(
-                    "--kinds '{kind}' is not an event kind; expected some of {}",
+                    "--kinds '{kind}' is not an event kind; expected some of {}, or record:NAME (the records of one kind)",
                     KINDS.join(", ")
                 ))
             }
         }
     }
-    if kinds.is_empty() {
+    if kinds.is_empty() && records.is_empty() {
         kinds = KINDS.to_vec();
     }
     Ok(Filter {
@@ -150,6 +162,7 @@ fn filter(scenario: &Scenario, flags: &ReplayFlags) -> Result<Filter, String> {
         until,
         nodes,
         kinds,
+        records,
     })
 }
 
