@@ -52,7 +52,7 @@ impl Filter {
     fn shows(&self, event: &crate::TraceEvent) -> bool {
         let kind = match &event.kind {
             EventKind::Record(r) if !self.kinds.contains(&"record") => {
-                self.records.iter().any(|k| *k == r.kind)
+                self.records.contains(&r.kind)
             }
             other => self.kinds.contains(&other.name()),
         };
