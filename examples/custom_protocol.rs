@@ -16,8 +16,12 @@
 //!    checks and its node factory. `main` registers it and the check, and
 //!    hands the registry to [`faultlab::cli::main`]: every subcommand works
 //!    on scenario files of the protocol (`scenarios/custom/sequencer-chaos.toml`).
-//! 4. **The property test** runs the protocol under faults with proptest:
-//!    random seeds and random fault schedules on top of that scenario.
+//! 4. **The property tests** run the protocol under faults with proptest
+//!    (faultlab's `proptest` feature): random seeds and random fault
+//!    schedules from `faultlab::strategies` (crashes and restarts,
+//!    partitions, pauses, clock jumps, link changes) on top of that
+//!    scenario; on the buggy sequencer proptest shrinks the schedule it
+//!    finds to one crash of n1 and its restart.
 //!
 //! The bug to find: the sequencer syncs its counter only every `sync_every`
 //! numbers (to save `fsync`s). A crash loses the unsynced increments, the
@@ -30,7 +34,8 @@
 //! cargo run --release --example custom_protocol -- run scenarios/custom/sequencer-chaos.toml --seed 36
 //! cargo run --release --example custom_protocol -- sweep scenarios/custom/sequencer-chaos.toml --seeds 0..200
 //! cargo run --release --example custom_protocol -- list scenarios/custom
-//! cargo test --example custom_protocol      # the pinned verdicts and the proptest
+//! cargo test --example custom_protocol                      # the pinned verdicts, the CLI
+//! cargo test --features proptest --example custom_protocol   # and the property tests
 //! ```
 
 use faultlab::check::{CheckInfo, Checker, Severity, Violation, World};
@@ -194,10 +199,8 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use faultlab::fault::{Fault, TimedFault};
-    use faultlab::net::Cut;
     use faultlab::scenario::{run, RunOptions, RunReport, Scenario, Verdict};
     use faultlab::sweep::sweep_with;
-    use proptest::prelude::*;
 
     const FILE: &str = "scenarios/custom/sequencer-chaos.toml";
 
@@ -216,33 +219,6 @@ mod tests {
         run(scenario, seed, options)
     }
 
-    fn replay_command(seed: u64, sync_every: u64) -> String {
-        format!("cargo run --release --example custom_protocol -- run {FILE} --seed {seed} (with sync_every = {sync_every})")
-    }
-
-    /// One random fault at a random time in the first 5 seconds.
-    fn fault() -> impl Strategy<Value = TimedFault> {
-        let node = (0u32..3).prop_map(NodeId);
-        let kind = prop_oneof![
-            node.clone().prop_map(Fault::Crash),
-            node.clone().prop_map(Fault::Restart),
-            node.clone().prop_map(|n| Fault::Partition(Cut::Isolate(n))),
-            Just(Fault::Heal),
-            (node.clone(), 1u64..500).prop_map(|(node, ms)| Fault::Pause {
-                node,
-                duration: SimDuration::from_millis(ms)
-            }),
-            (node, -500i64..500).prop_map(|(node, ms)| Fault::ClockJump {
-                node,
-                by_ns: ms * 1_000_000
-            }),
-        ];
-        (0u64..5_000, kind).prop_map(|(ms, fault)| TimedFault {
-            at: SimTime(ms * 1_000_000),
-            fault,
-        })
-    }
-
     /// The same world without chaos, with the given faults.
     fn with_faults(sync_every: u64, mut faults: Vec<TimedFault>) -> Scenario {
         let mut scenario = world(sync_every);
@@ -252,14 +228,62 @@ mod tests {
         scenario
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The property tests: random fault schedules from faultlab's
+    /// strategies (`cargo test --features proptest --example custom_protocol`).
+    #[cfg(feature = "proptest")]
+    mod properties {
+        use super::*;
+        use faultlab::strategies::{schedule, with_schedule, FaultSpace};
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 
-        /// Syncing every number: no fault schedule makes a number repeat.
+        /// Crashes, partitions, isolations, pauses, clock jumps and link
+        /// changes of the three nodes within the scenario's chaos phase.
+        fn space() -> FaultSpace {
+            FaultSpace::for_scenario(&world(1))
+        }
+
+        fn replay_command(seed: u64, sync_every: u64) -> String {
+            format!("cargo run --release --example custom_protocol -- run {FILE} --seed {seed} (with sync_every = {sync_every})")
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Syncing every number: no fault schedule makes a number repeat.
+            #[test]
+            fn syncing_every_number_never_repeats_one(seed in any::<u64>(), faults in schedule(&space())) {
+                let report = run_once(&with_schedule(&world(1), &faults), seed);
+                prop_assert_eq!(report.verdict, Verdict::Pass, "replay: {} with faults {:?}: {:?}", replay_command(seed, 1), faults, report.violations);
+            }
+        }
+
+        /// Syncing every tenth number: proptest finds a schedule that
+        /// repeats one, and shrinks it to what matters: one crash of the
+        /// sequencer and its restart.
         #[test]
-        fn syncing_every_number_never_repeats_one(seed in any::<u64>(), faults in prop::collection::vec(fault(), 0..12)) {
-            let report = run_once(&with_faults(1, faults.clone()), seed);
-            prop_assert_eq!(report.verdict, Verdict::Pass, "replay: {} with faults {:?}: {:?}", replay_command(seed, 1), faults, report.violations);
+        fn the_bug_shrinks_to_one_crash_and_restart_of_the_sequencer() {
+            let config = Config {
+                cases: 256,
+                failure_persistence: None,
+                ..Config::default()
+            };
+            let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+            let mut runner = TestRunner::new_with_rng(config, rng);
+            let result = runner.run(&schedule(&space()), |faults| {
+                let report = run_once(&with_schedule(&world(10), &faults), 1);
+                prop_assert_eq!(report.verdict, Verdict::Pass);
+                Ok(())
+            });
+            let Err(TestError::Fail(_, minimal)) = result else {
+                panic!("proptest should find the bug: {result:?}");
+            };
+            let kinds: Vec<Fault> = minimal.iter().map(|f| f.fault.clone()).collect();
+            assert_eq!(
+                kinds,
+                [Fault::Crash(NodeId(0)), Fault::Restart(NodeId(0))],
+                "{minimal:?}"
+            );
         }
     }
 

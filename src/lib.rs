@@ -18,7 +18,9 @@
 //! - [`check`]: judges of a run's trace;
 //! - [`scenario`]: TOML files wired into a run; [`sweep`]: many seeds;
 //!   [`shrink`]: the smallest fault schedule that still fails a seed;
-//! - [`plot`]: pictures of runs and sweeps (plotters, an embedded font).
+//! - [`plot`]: pictures of runs and sweeps (plotters, an embedded font);
+//! - `strategies` (the `proptest` feature): proptest strategies for fault
+//!   schedules, to property-test a protocol and shrink what breaks it.
 //!
 //! A protocol is a type implementing [`node::Node`]; see
 //! `examples/bench_engine.rs` for the smallest one, and
@@ -44,6 +46,8 @@ pub mod rng;
 pub mod scenario;
 pub mod shrink;
 pub mod storage;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod sweep;
 pub mod time;
 

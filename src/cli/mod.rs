@@ -1,4 +1,4 @@
-//! The `faultlab` command line: run, sweep, shrink, check, report, list, for the models of
+//! The `faultlab` command line: run, sweep, shrink, replay, check, report, list, for the models of
 //! a [`Registry`].
 //!
 //! A user's crate gets the whole CLI for its own protocol with
@@ -39,6 +39,7 @@ macro_rules! errln {
 mod args;
 mod check;
 mod list;
+mod replay;
 mod report;
 mod run;
 mod shrink;
@@ -215,6 +216,29 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         check: Option<String>,
     },
+    /// Run one seed step by step and print its trace events, one line each, for a window, nodes and kinds; or each node's state at a time (--state).
+    Replay {
+        /// The scenario file (TOML).
+        scenario: String,
+        /// The seed (default: the scenario's `seed`, or 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Show events from this true time on (e.g. 1.9s).
+        #[arg(long, value_parser = args::parse_time)]
+        from: Option<crate::time::SimTime>,
+        /// Show events up to this true time, inclusive, and stop the run there (default: the run's end).
+        #[arg(long, value_parser = args::parse_time)]
+        until: Option<crate::time::SimTime>,
+        /// Show only the events at these nodes (and the network's own events), e.g. n3,n4.
+        #[arg(long = "node", value_name = "NODES", value_delimiter = ',')]
+        nodes: Vec<String>,
+        /// Show only these kinds of event, e.g. send,deliver,fault; record:NAME shows the records of one kind.
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
+        /// Run to this true time and print each node's state instead of events.
+        #[arg(long, value_parser = args::parse_time, conflicts_with_all = ["from", "until", "kinds"])]
+        state: Option<crate::time::SimTime>,
+    },
     /// List the models, checks, and scenarios in a directory.
     List {
         /// Directory of scenario files.
@@ -386,6 +410,25 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 check,
             };
             shrink::cmd_shrink(io, registry, &scenario, flags)
+        }
+        Command::Replay {
+            scenario,
+            seed,
+            from,
+            until,
+            nodes,
+            kinds,
+            state,
+        } => {
+            let flags = replay::ReplayFlags {
+                seed,
+                from,
+                until,
+                nodes,
+                kinds,
+                state,
+            };
+            replay::cmd_replay(io, registry, &scenario, flags)
         }
         Command::List { dir } => list::cmd_list(io, registry, &dir),
     }

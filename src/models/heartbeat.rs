@@ -151,6 +151,18 @@ impl Node<Heartbeat> for HeartbeatNode {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view::{self, Shown};
+        // Without the parameters; the peers this node suspects by id.
+        let suspected = self.suspected.iter().enumerate().filter(|(_, s)| **s);
+        let suspected = suspected.map(|(i, _)| Shown(NodeId(i as u32).to_string()));
+        view::state(
+            "HeartbeatNode",
+            &[
+                ("incarnation", &self.incarnation),
+                ("seq", &self.seq),
+                ("last_heard", &view::first(&self.last_heard)),
+                ("suspected", &view::first(suspected)),
+            ],
+        )
     }
 }

@@ -19,6 +19,7 @@
 //!   time out and retry (backoff, retry budget, circuit breaker): overload,
 //!   metastable failure and load shedding.
 //! - [`workload`]: what clients do.
+//! - [`view`]: the nodes' bounded state views (`faultlab replay --state`).
 //!
 //! Each model is also a [`crate::Model`] (in its `model.rs`): its name, its
 //! `[<name>]` table, its servers and clients, its checks, its node factory.
@@ -34,5 +35,6 @@ pub mod lease;
 pub mod primary_backup;
 pub mod raft;
 pub mod service;
+pub mod view;
 pub mod workload;
 pub mod zones;

@@ -199,7 +199,10 @@ impl Node<PbMsg> for Server {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        crate::models::view::state(
+            "Server",
+            &[("version", &self.version), ("value", &self.value)],
+        )
     }
 }
 
@@ -303,6 +306,13 @@ impl Node<PbMsg> for Client {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        crate::models::view::state(
+            "Client",
+            &[
+                ("process", &self.process),
+                ("next_op", &self.next_op),
+                ("open", &self.open),
+            ],
+        )
     }
 }

@@ -4,4 +4,5 @@
 pub mod atomic;
 pub mod console;
 pub mod html;
+pub mod replay;
 pub mod summary;

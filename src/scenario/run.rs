@@ -69,6 +69,10 @@ pub struct RunOptions {
     /// Called with every trace event, in order, as the checks see it (the
     /// space-time diagram collects its arrows and bands this way).
     pub on_event: Option<EventHook>,
+    /// Describe every message sent (its `Debug` text in the trace's
+    /// `send` events) even without a trace file, as `faultlab replay`
+    /// shows them; default false (the hash never covers the text).
+    pub describe_messages: bool,
 }
 
 impl Default for RunOptions {
@@ -81,6 +85,7 @@ impl Default for RunOptions {
             extra_checks: Vec::new(),
             series: true,
             on_event: None,
+            describe_messages: false,
         }
     }
 }

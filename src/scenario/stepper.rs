@@ -31,6 +31,12 @@ pub trait Stepping {
     fn events(&self) -> &[TraceEvent];
     /// True time now.
     fn now(&self) -> SimTime;
+    /// The true time at which the next [`Stepping::step`] acts (an event,
+    /// a `[[steps]]` action, or the run's end, whichever is first); `None`
+    /// once the run is over.
+    fn next_time(&self) -> Option<SimTime>;
+    /// True if the node is up (started and not crashed; a paused node is up).
+    fn is_up(&self, node: NodeId) -> bool;
     /// Violations found so far.
     fn violations(&self) -> &[Violation];
     /// The node's state as its [`Node::debug_state`] shows it (the built-in
@@ -155,7 +161,7 @@ impl<M: Message> Stepper<M> {
             .limits(scenario.limits)
             .noise(scenario.noise.clone())
             .fault_points(scenario.fault_points(seed))
-            .describe_messages(options.trace.is_some());
+            .describe_messages(options.trace.is_some() || options.describe_messages);
         for (i, clock) in scenario.clocks.iter().enumerate() {
             builder = builder.clock(NodeId(i as u32), *clock);
         }
@@ -222,6 +228,23 @@ impl<M: Message> Stepper<M> {
     /// storage, network, counters.
     pub fn sim(&self) -> &Sim<M> {
         &self.sim
+    }
+
+    /// See [`Stepping::next_time`].
+    pub fn next_time(&self) -> Option<SimTime> {
+        if self.ended.is_some() {
+            return None;
+        }
+        let due = self
+            .script
+            .as_ref()
+            .and_then(Script::due)
+            .filter(|due| *due <= self.end);
+        let next = match (self.sim.next_event_time(), due) {
+            (Some(event), Some(due)) => event.min(due),
+            (event, due) => event.or(due).unwrap_or(self.end),
+        };
+        Some(next.min(self.end).max(self.sim.now()))
     }
 
     /// Runs the next engine step (see [`Stepping::step`]).
@@ -454,6 +477,14 @@ impl<M: Message> Stepping for Stepper<M> {
 
     fn violations(&self) -> &[Violation] {
         Stepper::violations(self)
+    }
+
+    fn next_time(&self) -> Option<SimTime> {
+        Stepper::next_time(self)
+    }
+
+    fn is_up(&self, node: NodeId) -> bool {
+        self.sim.is_up(node)
     }
 
     fn node_state(&self, node: NodeId) -> Option<String> {

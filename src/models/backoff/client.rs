@@ -214,6 +214,15 @@ impl Node<BackoffMsg> for Client {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        crate::models::view::state(
+            "Client",
+            &[
+                ("phase", &self.phase),
+                ("id", &self.id),
+                ("requested_at", &self.requested_at),
+                ("attempt", &self.attempt),
+                ("previous_wait", &self.previous_wait),
+            ],
+        )
     }
 }

@@ -240,7 +240,17 @@ impl Node<LeaseMsg> for Candidate {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        crate::models::view::state(
+            "Candidate",
+            &[
+                ("belief", &self.belief),
+                ("highest_token", &self.highest_token),
+                ("prepared", &self.prepared),
+                ("writing", &self.writing),
+                ("try_timer", &self.try_timer),
+                ("writes", &self.writes),
+            ],
+        )
     }
 }
 

@@ -140,7 +140,7 @@ impl Node<LeaseMsg> for LeaseService {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        crate::models::view::state("LeaseService", &[("record", &self.record)])
     }
 }
 

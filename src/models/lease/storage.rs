@@ -88,7 +88,12 @@ impl Node<LeaseMsg> for LeaseStorage {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        let value = self.value.as_deref().map(view::text);
+        view::state(
+            "LeaseStorage",
+            &[("highest", &self.highest), ("value", &value)],
+        )
     }
 }
 

@@ -331,6 +331,20 @@ impl Node<RaftMsg> for RaftClient {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        let last_seen = self.last_seen.iter().map(|v| view::text(v));
+        view::state(
+            "RaftClient",
+            &[
+                ("process", &self.process),
+                ("incarnation", &self.incarnation),
+                ("counter", &self.counter),
+                ("leader_guess", &self.leader_guess),
+                ("open", &self.open),
+                ("attempt_timer", &self.attempt_timer),
+                ("deadline_timer", &self.deadline_timer),
+                ("last_seen", &view::first(last_seen)),
+            ],
+        )
     }
 }

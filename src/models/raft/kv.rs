@@ -30,6 +30,14 @@ pub(super) struct KvMachine {
 }
 
 impl KvMachine {
+    /// The first keys' values (cut when long) and the number of client
+    /// sessions, for the server's state view.
+    pub(super) fn view(&self) -> crate::models::view::Shown {
+        use crate::models::view;
+        let values = view::first(self.values.iter().map(|v| view::text(v)));
+        view::Shown(format!("{values:?} ({} sessions)", self.sessions.len()))
+    }
+
     /// The string under `key`.
     pub(super) fn get(&self, key: u32) -> &str {
         self.values.get(key as usize).map_or("", String::as_str)

@@ -83,6 +83,11 @@ impl RaftLog {
         RaftLog { entries }
     }
 
+    /// The last five entries, for the server's state view.
+    pub(super) fn view(&self) -> crate::models::view::Shown {
+        crate::models::view::last(&self.entries, 5)
+    }
+
     /// Index of the last entry (0 if empty).
     #[inline]
     pub(super) fn last_index(&self) -> u64 {

@@ -937,6 +937,26 @@ impl Node<RaftMsg> for RaftServer {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        let progress = self.progress.iter().map(|p| (p.next, p.matched));
+        view::state(
+            "RaftServer",
+            &[
+                ("term", &self.term),
+                ("voted_for", &self.voted_for),
+                ("role", &self.role),
+                ("leader", &self.leader),
+                ("commit", &self.commit),
+                ("applied", &self.applied),
+                ("last_index", &self.log.last_index()),
+                ("log", &self.log.view()),
+                ("kv", &self.kv.view()),
+                ("votes", &view::first(&self.votes)),
+                ("progress (next, matched)", &view::first(progress)),
+                ("pending_reads", &self.reads.len()),
+                ("election_deadline", &self.election_deadline),
+                ("leader_contact", &self.leader_contact),
+            ],
+        )
     }
 }

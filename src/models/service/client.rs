@@ -341,6 +341,17 @@ impl Node<ServiceMsg> for Client {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        view::state(
+            "Client",
+            &[
+                ("rate", &self.rate),
+                ("next_arrival", &self.next_arrival),
+                ("next_id", &self.next_id),
+                ("open", &view::first(&self.open)),
+                ("budget_tokens", &self.budget.as_ref().map(|b| b.tokens())),
+                ("breaker", &self.breaker.as_ref().map(|b| b.state().name())),
+            ],
+        )
     }
 }

@@ -201,6 +201,16 @@ impl Node<ServiceMsg> for Server {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        view::state(
+            "Server",
+            &[
+                ("workers", &self.workers),
+                ("slowdown", &self.slowdown),
+                ("busy", &view::first(self.busy.values())),
+                ("queue_len", &self.queue.len()),
+                ("queue", &view::first(&self.queue)),
+            ],
+        )
     }
 }

@@ -195,6 +195,25 @@ impl Node<ZonesMsg> for Balancer {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        // Each backend by name: out of rotation with its missed checks.
+        let (rotation, out): (Vec<&Backend>, Vec<&Backend>) =
+            self.backends.iter().partition(|b| b.in_rotation);
+        let out = out
+            .iter()
+            .map(|b| view::Shown(format!("{} ({:?}, missed {})", b.id, b.state, b.missed)));
+        view::state(
+            "Balancer",
+            &[
+                (
+                    "in_rotation",
+                    &view::first(rotation.iter().map(|b| view::Shown(b.id.to_string()))),
+                ),
+                ("out_of_rotation", &view::first(out)),
+                ("next", &self.next),
+                ("seq", &self.seq),
+                ("requests", &self.requests),
+            ],
+        )
     }
 }

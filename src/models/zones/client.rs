@@ -110,7 +110,16 @@ impl Node<ZonesMsg> for Client {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        view::state(
+            "Client",
+            &[
+                ("rate", &self.rate),
+                ("next_id", &self.next_id),
+                ("arrival", &self.arrival),
+                ("open", &view::first(self.open.keys())),
+            ],
+        )
     }
 
     /// `rate`: requests per second from now on (the next arrival is drawn

@@ -96,6 +96,13 @@ impl Node<ZonesMsg> for ControlPlane {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        view::state(
+            "ControlPlane",
+            &[
+                ("pending", &view::first(&self.pending)),
+                ("breaches", &self.breaches),
+            ],
+        )
     }
 }

@@ -160,7 +160,17 @@ impl Node<ZonesMsg> for Server {
     }
 
     fn debug_state(&self) -> Option<String> {
-        Some(format!("{self:?}"))
+        use crate::models::view;
+        view::state(
+            "Server",
+            &[
+                ("state", &self.state),
+                ("workers", &self.workers),
+                ("working", &view::first(self.working.values())),
+                ("waiting_len", &self.waiting.len()),
+                ("waiting", &view::first(&self.waiting)),
+            ],
+        )
     }
 
     /// `capacity`: the number of workers (calls already being worked on
