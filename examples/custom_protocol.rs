@@ -13,8 +13,8 @@
 //!    sequencer records `issue {"seq": n}`; the check remembers the highest.
 //! 3. **The model** is a type implementing [`faultlab::Model`]: its name
 //!    (`model = "sequencer"` in a scenario), its `[sequencer]` table, its
-//!    checks and its node factory. `main` registers it and the check, and
-//!    hands the registry to [`faultlab::cli::main`]: every subcommand works
+//!    checks (the check above comes with it, from `own_checks`) and its
+//!    node factory. `main` registers it in one line, and hands the registry to [`faultlab::cli::main`]: every subcommand works
 //!    on scenario files of the protocol (`scenarios/custom/sequencer-chaos.toml`).
 //! 4. **The property tests** run the protocol under faults with proptest
 //!    (faultlab's `proptest` feature): random seeds and random fault
@@ -40,7 +40,7 @@
 
 use faultlab::check::{CheckInfo, Checker, Severity, Violation, World};
 use faultlab::engine::{EventKind, TraceEvent};
-use faultlab::model::{Layout, ModelChecks, ParamError};
+use faultlab::model::{Layout, ModelChecks, OwnCheck, ParamError};
 use faultlab::{Ctx, Model, Node, NodeId, Registry, SimDuration, SimTime, TimerId};
 use serde_json::json;
 use std::process::ExitCode;
@@ -163,6 +163,18 @@ impl Model for SequencerModel {
         }
     }
 
+    fn own_checks(&self) -> Vec<OwnCheck> {
+        vec![OwnCheck {
+            info: CheckInfo {
+                name: "unique_sequence",
+                about: "no sequence number is issued twice",
+                severity: Severity::Safety,
+                violation: "duplicate_sequence",
+            },
+            build: |_| Box::new(UniqueSequence::default()),
+        }]
+    }
+
     fn params(&self, table: SequencerTable, _layout: &Layout) -> Result<u64, ParamError> {
         match table.sync_every {
             Some(0) => Err(ParamError::at("sync_every", "expected 1 or more")),
@@ -178,17 +190,10 @@ impl Model for SequencerModel {
     }
 }
 
-/// The built-in models and checks, and the sequencer with its check.
+/// The built-in models and checks, and the sequencer (which brings its
+/// check, see `own_checks`).
 fn registry() -> Registry {
-    Registry::builtin().with(SequencerModel).with_check(
-        CheckInfo {
-            name: "unique_sequence",
-            about: "no sequence number is issued twice",
-            severity: Severity::Safety,
-            violation: "duplicate_sequence",
-        },
-        |_| Box::new(UniqueSequence::default()),
-    )
+    Registry::builtin().with(SequencerModel)
 }
 
 fn main() -> ExitCode {

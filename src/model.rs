@@ -15,8 +15,10 @@
 //! model by [`bind`]: it runs the model with [`crate::scenario::run_custom`].
 
 use crate::check::linearizability::LinModel;
+use crate::check::{CheckInfo, Checker};
 use crate::models::workload::Workload;
 use crate::node::{Message, Node, NodeId, Record};
+use crate::registry::CheckSetup;
 use crate::scenario::{run_custom, RunOptions, RunReport, Scenario, Stepper, Stepping};
 use crate::time::SimDuration;
 use serde::de::DeserializeOwned;
@@ -41,6 +43,13 @@ pub trait Model: Send + Sync + 'static {
     fn about(&self) -> &'static str;
     /// The checks a scenario may name for it.
     fn checks(&self) -> ModelChecks;
+    /// Checks of its own (e.g. two-phase commit's `atomicity`), registered
+    /// with the model by [`crate::Registry::with`], so that a model and its
+    /// checks enter the registry in one line; none by default. The names
+    /// still have to be listed in [`Model::checks`] to be used.
+    fn own_checks(&self) -> Vec<OwnCheck> {
+        Vec::new()
+    }
     /// The servers it needs: the least number, and what each one is.
     fn servers(&self) -> Servers {
         Servers {
@@ -128,6 +137,23 @@ pub struct ModelChecks {
     pub default: &'static [&'static str],
     /// Checks that always run, named or not.
     pub always: &'static [&'static str],
+}
+
+/// A check a model brings with it (see [`Model::own_checks`]): what it is
+/// and how to build one for a run. Models that share a check return the
+/// same `OwnCheck` (the registry keeps the first).
+#[derive(Clone, Copy)]
+pub struct OwnCheck {
+    /// Its name, what it checks, its kind and violation.
+    pub info: CheckInfo,
+    /// A fresh checker for one run.
+    pub build: fn(&CheckSetup) -> Box<dyn Checker>,
+}
+
+impl fmt::Debug for OwnCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnCheck").field(&self.info.name).finish()
+    }
 }
 
 /// A knob of a model's nodes that a `set` fault may turn mid-run.

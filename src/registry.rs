@@ -151,9 +151,9 @@ impl Registry {
         Registry::default()
     }
 
-    /// faultlab's checks and its models: heartbeat, raft, lease,
-    /// primary_backup, backoff (and its `exactly_once` check), cache,
-    /// zones, service.
+    /// faultlab's checks and its models (with the checks they bring):
+    /// heartbeat, raft, lease, primary_backup, backoff, cache, zones,
+    /// service.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -181,9 +181,6 @@ impl Registry {
             });
         }
         registry
-            .with_check(models::backoff::EXACTLY_ONCE, |_| {
-                Box::new(models::backoff::ExactlyOnce::default())
-            })
             .with(models::heartbeat::HeartbeatModel)
             .with(models::raft::RaftModel)
             .with(models::lease::LeaseModel)
@@ -194,10 +191,24 @@ impl Registry {
             .with(models::service::ServiceModel)
     }
 
-    /// This registry and `model`. Panics if a model of that name is
-    /// registered already, or if its name is a scenario key such as
-    /// `nodes` (mistakes in the program, not in a scenario).
+    /// This registry and `model`, with the checks it brings
+    /// ([`Model::own_checks`]). Panics if a model of that name is
+    /// registered already, if its name is a scenario key such as `nodes`,
+    /// or if one of its checks is named like a different registered check
+    /// (mistakes in the program, not in a scenario). A check another model
+    /// brought already (the same name and description) is shared.
     pub fn with<M: Model>(mut self, model: M) -> Registry {
+        for own in model.own_checks() {
+            match self.check(own.info.name) {
+                Some(known) => assert!(
+                    known.info.about == own.info.about,
+                    "model '{}' brings check '{}', but a different check of that name is registered",
+                    model.name(),
+                    own.info.name
+                ),
+                None => self = self.with_check(own.info, own.build),
+            }
+        }
         let name = model.name();
         assert!(
             self.model(name).is_none(),

@@ -2,7 +2,7 @@
 //! `[backoff]` table and `[workload]` (the clients).
 
 use super::{BackoffMsg, BackoffParams, Client, Server};
-use crate::model::{Layout, Model, ModelChecks, ParamError, Servers};
+use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Servers};
 use crate::node::{Node, NodeId, Record};
 use crate::retry::Backoff;
 use crate::time::SimDuration;
@@ -50,6 +50,13 @@ impl Model for BackoffModel {
             default: &["exactly_once"],
             always: &["exactly_once", "service"],
         }
+    }
+
+    fn own_checks(&self) -> Vec<OwnCheck> {
+        vec![OwnCheck {
+            info: super::EXACTLY_ONCE,
+            build: |_| Box::new(super::ExactlyOnce::default()),
+        }]
     }
 
     fn servers(&self) -> Servers {

@@ -1221,7 +1221,7 @@ fn checks(
                 &raw.model,
                 "model",
                 format!(
-                    "model '{}' offers check '{name}', which is not registered; register it with Registry::with_check",
+                    "model '{}' offers check '{name}', which is not registered; bring it with Model::own_checks or register it with Registry::with_check",
                     model.name()
                 ),
             )),
