@@ -1,6 +1,7 @@
 //! Built-in protocol models. Each is a set of [`crate::node::Node`]
 //! implementations; models know the node API, never the engine.
 //!
+//! - [`bugs`]: the famous mistakes a model can be switched to make.
 //! - [`backoff`]: clients racing conditional writes to one store, retrying
 //!   conflicts with backoff and jitter (the AWS experiment, 2015).
 //! - [`cache`]: clients reading through a cache in front of a database;
@@ -29,6 +30,7 @@
 //! trait and the registry.
 
 pub mod backoff;
+pub mod bugs;
 pub mod cache;
 pub mod heartbeat;
 pub mod lease;
