@@ -7,7 +7,7 @@
 use crate::model::ParamError;
 
 /// One mistake a model knows: its name in `bugs = [...]` and what goes wrong.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BugInfo {
     /// The name a scenario writes, e.g. `"decision_before_sync"`.
     pub name: &'static str,
