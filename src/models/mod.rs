@@ -19,6 +19,9 @@
 //! - [`service`]: servers with workers and a bounded queue, clients that
 //!   time out and retry (backoff, retry budget, circuit breaker): overload,
 //!   metastable failure and load shedding.
+//! - [`two_pc`]: two-phase commit with a durable coordinator log and
+//!   presumed abort; participants in doubt block while the coordinator is
+//!   down, and a decision sent before it is synced breaks atomicity.
 //! - [`workload`]: what clients do.
 //! - [`view`]: the nodes' bounded state views (`faultlab replay --state`).
 //!
@@ -37,6 +40,7 @@ pub mod lease;
 pub mod primary_backup;
 pub mod raft;
 pub mod service;
+pub mod two_pc;
 pub mod view;
 pub mod workload;
 pub mod zones;
