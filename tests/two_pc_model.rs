@@ -95,7 +95,10 @@ fn a_coordinator_crash_blocks_the_prepared_participants_for_its_downtime() {
     let summary = swept(&load("scenarios/twopc-coordinator-crash.toml"));
     assert_eq!(summary.expectation_met, 200);
     for s in values(&summary, "atomicity.in_doubt_max_s") {
-        assert!((1.0..1.1).contains(&s), "in doubt for {s}s, not the 1s downtime");
+        assert!(
+            (1.0..1.1).contains(&s),
+            "in doubt for {s}s, not the 1s downtime"
+        );
     }
 }
 
@@ -131,7 +134,12 @@ fn the_same_crashes_are_harmless_without_the_bug() {
     assert_ne!(fixed, text);
     let scenario = Scenario::parse(&fixed, "fixed.toml").unwrap_or_else(|e| panic!("{e}"));
     let summary = swept(&scenario);
-    assert_eq!(summary.expectation_met, 200, "{:?}", summary.failures.first());
+    assert_eq!(
+        summary.expectation_met,
+        200,
+        "{:?}",
+        summary.failures.first()
+    );
 }
 
 fn table_error(table: &str) -> String {
@@ -159,6 +167,8 @@ fn mistakes_in_the_table_name_their_field() {
     let e = table_error("quorum = 2");
     assert!(e.contains("quorum"), "{e}");
     let two = "expect = \"pass\"\nmodel = \"two_pc\"\nduration = \"1s\"\n[nodes]\ncount = 2\n";
-    let e = Scenario::parse(two, "t.toml").expect_err("two servers").to_string();
+    let e = Scenario::parse(two, "t.toml")
+        .expect_err("two servers")
+        .to_string();
     assert!(e.contains("at least") || e.contains("3"), "{e}");
 }

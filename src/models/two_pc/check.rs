@@ -93,7 +93,13 @@ impl Atomicity {
         }
     }
 
-    fn on_decision(&mut self, node: &str, tx: u64, commit: bool, time: SimTime) -> Option<Violation> {
+    fn on_decision(
+        &mut self,
+        node: &str,
+        tx: u64,
+        commit: bool,
+        time: SimTime,
+    ) -> Option<Violation> {
         let entry = self.txs.entry(tx).or_default();
         let earlier = entry.decisions.last().cloned();
         entry.decisions.push(Seen {
@@ -101,7 +107,11 @@ impl Atomicity {
             node: node.to_string(),
             time,
         });
-        let against = entry.outcomes.values().find(|o| o.commit != commit).cloned()?;
+        let against = entry
+            .outcomes
+            .values()
+            .find(|o| o.commit != commit)
+            .cloned()?;
         let before = match earlier {
             Some(e) if e.commit != commit => format!(
                 " (it had decided {} at {}: that decision was lost before it was durable)",
@@ -117,15 +127,26 @@ impl Atomicity {
                 "{node} decided {} for tx {tx} at {time}{before}, but {} had already {} it at {}",
                 word(commit),
                 against.node,
-                if against.commit { "committed" } else { "aborted" },
+                if against.commit {
+                    "committed"
+                } else {
+                    "aborted"
+                },
                 against.time
             ),
         ))
     }
 
-    fn on_outcome(&mut self, node: &str, tx: u64, commit: bool, time: SimTime) -> Option<Violation> {
+    fn on_outcome(
+        &mut self,
+        node: &str,
+        tx: u64,
+        commit: bool,
+        time: SimTime,
+    ) -> Option<Violation> {
         if let Some(since) = self.in_doubt.remove(&(node.to_string(), tx)) {
-            self.resolved.push(time.saturating_since(since).as_secs_f64());
+            self.resolved
+                .push(time.saturating_since(since).as_secs_f64());
         }
         let entry = self.txs.entry(tx).or_default();
         entry.outcomes.insert(

@@ -76,7 +76,8 @@ impl Coordinator {
     fn begin(&mut self, ctx: &mut Ctx<'_, TwoPcMsg>) {
         let tx = self.next_tx;
         self.next_tx += 1;
-        ctx.storage().put_json(log_key(LOG, tx), &(None as LogEntry));
+        ctx.storage()
+            .put_json(log_key(LOG, tx), &(None as LogEntry));
         ctx.storage().sync();
         self.txs.insert(tx, Phase::Voting(BTreeSet::new()));
         ctx.record("begin", json!({ "tx": tx }));
@@ -142,7 +143,13 @@ impl Coordinator {
         for (&tx, phase) in &self.txs {
             if let Phase::Decided(commit, acked) = phase {
                 for &p in participants.iter().filter(|p| !acked.contains(p)) {
-                    ctx.send(p, TwoPcMsg::Decision { tx, commit: *commit });
+                    ctx.send(
+                        p,
+                        TwoPcMsg::Decision {
+                            tx,
+                            commit: *commit,
+                        },
+                    );
                     pending = true;
                 }
             }
@@ -203,8 +210,7 @@ impl Node<TwoPcMsg> for Coordinator {
             self.next_tx = self.next_tx.max(tx + 1);
             match entry {
                 Some(commit) => {
-                    self.txs
-                        .insert(tx, Phase::Decided(commit, BTreeSet::new()));
+                    self.txs.insert(tx, Phase::Decided(commit, BTreeSet::new()));
                     resent += 1;
                 }
                 // Begun, never decided: presumed abort (logged first).

@@ -40,7 +40,11 @@ pub struct TwoPcTable {
 /// The most transactions a scenario may ask for (a bound on a run's work).
 pub const MAX_TRANSACTIONS: u32 = 100_000;
 
-fn positive(key: &str, value: Option<SimDuration>, default_ms: u64) -> Result<SimDuration, ParamError> {
+fn positive(
+    key: &str,
+    value: Option<SimDuration>,
+    default_ms: u64,
+) -> Result<SimDuration, ParamError> {
     let value = value.unwrap_or(SimDuration::from_millis(default_ms));
     if value == SimDuration::ZERO {
         return Err(ParamError::at(key, "must be longer than 0"));
@@ -148,7 +152,11 @@ impl Model for TwoPcModel {
             "prepared" => Some(format!("prepared tx {} (synced): in doubt until told", tx?)),
             "vote" => Some(format!(
                 "votes {} on tx {}",
-                if d.get("yes")?.as_bool()? { "yes" } else { "no" },
+                if d.get("yes")?.as_bool()? {
+                    "yes"
+                } else {
+                    "no"
+                },
                 tx?
             )),
             "decision" => {

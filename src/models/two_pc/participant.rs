@@ -174,7 +174,11 @@ impl Node<TwoPcMsg> for Participant {
     }
 
     fn debug_state(&self) -> Option<String> {
-        let committed = self.txs.values().filter(|s| **s == Local::Committed).count();
+        let committed = self
+            .txs
+            .values()
+            .filter(|s| **s == Local::Committed)
+            .count();
         let aborted = self.txs.values().filter(|s| **s == Local::Aborted).count();
         view::state(
             "Participant",
