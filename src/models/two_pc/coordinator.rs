@@ -17,6 +17,9 @@ pub(super) const RESEND: u64 = 3;
 
 /// The prefix of the coordinator's log entries (`tx/0000000007`).
 pub(super) const LOG: &str = "tx/";
+/// The prefix of its end entries: every participant acknowledged the
+/// decision, so a restart need not send it again.
+pub(super) const END: &str = "end/";
 
 /// A transaction's entry in the coordinator's durable log: `None` from its
 /// begin until its decision.
@@ -174,9 +177,14 @@ impl Coordinator {
         }
     }
 
-    fn on_ack(&mut self, from: NodeId, tx: u64) {
+    fn on_ack(&mut self, ctx: &mut Ctx<'_, TwoPcMsg>, from: NodeId, tx: u64) {
+        let all = self.all_participants();
         if let Some(Phase::Decided(_, acked)) = self.txs.get_mut(&tx) {
-            acked.insert(from);
+            if acked.insert(from) && acked.len() == all {
+                // The end record: nobody will ask about `tx` again.
+                ctx.storage().put_json(log_key(END, tx), &true);
+                ctx.storage().sync();
+            }
         }
     }
 
@@ -198,17 +206,25 @@ impl Coordinator {
 
 impl Node<TwoPcMsg> for Coordinator {
     fn on_start(&mut self, ctx: &mut Ctx<'_, TwoPcMsg>) {
-        let logged: Vec<(u64, LogEntry)> = {
-            let storage = ctx.storage();
-            let keys: Vec<String> = storage.keys_with_prefix(LOG).map(String::from).collect();
-            keys.iter()
-                .filter_map(|k| Some((tx_of_key(LOG, k)?, storage.get_json(k)?)))
-                .collect()
-        };
+        let storage = ctx.storage();
+        let keys: Vec<String> = storage.keys_with_prefix(LOG).map(String::from).collect();
+        let logged: Vec<(u64, LogEntry, bool)> = keys
+            .iter()
+            .filter_map(|k| {
+                let tx = tx_of_key(LOG, k)?;
+                let ended = storage.get(&log_key(END, tx)).is_some();
+                Some((tx, storage.get_json(k)?, ended))
+            })
+            .collect();
+        let everyone: BTreeSet<NodeId> = self.params.participant_ids().collect();
         let (mut resent, mut aborted) = (0u64, 0u64);
-        for (tx, entry) in logged {
+        for (tx, entry, ended) in logged {
             self.next_tx = self.next_tx.max(tx + 1);
             match entry {
+                Some(commit) if ended => {
+                    self.txs
+                        .insert(tx, Phase::Decided(commit, everyone.clone()));
+                }
                 Some(commit) => {
                     self.txs.insert(tx, Phase::Decided(commit, BTreeSet::new()));
                     resent += 1;
@@ -236,7 +252,7 @@ impl Node<TwoPcMsg> for Coordinator {
         self.sync_late(ctx);
         match msg {
             TwoPcMsg::Vote { tx, yes } => self.on_vote(ctx, from, tx, yes),
-            TwoPcMsg::Ack { tx } => self.on_ack(from, tx),
+            TwoPcMsg::Ack { tx } => self.on_ack(ctx, from, tx),
             TwoPcMsg::Inquire { tx } => self.on_inquire(ctx, from, tx),
             TwoPcMsg::Prepare { .. } | TwoPcMsg::Decision { .. } => {}
         }

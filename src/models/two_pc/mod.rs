@@ -33,9 +33,11 @@
 //!   famous **blocking problem** of two-phase commit (the
 //!   `twopc-coordinator-crash` scenario measures it).
 //! - **Recovery** (presumed abort): a restarted coordinator reads its log,
-//!   re-sends every logged decision, and aborts every transaction it began
-//!   but never decided (logging the abort first); an inquiry about a
-//!   transaction it has no record of is answered abort.
+//!   re-sends every logged decision that some participant may not have
+//!   (those without an `end` entry, written once all acknowledged), and
+//!   aborts every transaction it began but never decided (logging the
+//!   abort first); an inquiry about a transaction it has no record of is
+//!   answered abort.
 //!
 //! # The lesson
 //!

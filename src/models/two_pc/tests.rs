@@ -283,6 +283,24 @@ fn a_restarted_coordinator_resends_logged_decisions_and_presumes_abort_for_the_r
 }
 
 #[test]
+fn a_decision_every_participant_acknowledged_is_not_sent_again_after_a_restart() {
+    let p = params(0.0, &[]);
+    let mut c = coordinator(p);
+    begin(&mut c);
+    for n in PARTICIPANTS {
+        c.deliver(n, TwoPcMsg::Vote { tx: 1, yes: true });
+    }
+    for n in PARTICIPANTS {
+        c.deliver(n, TwoPcMsg::Ack { tx: 1 });
+    }
+    assert!(c.restart(Coordinator::new(p)).is_empty(), "tx 1 ended");
+    assert_eq!(c.node().decision(1), Some(true), "and is still known");
+    assert_eq!(c.records_of("recovered").len(), 0, "nothing to recover");
+    // Its next transaction is tx 2, not a reused id.
+    assert_eq!(c.fire(START), to_all(TwoPcMsg::Prepare { tx: 2 }));
+}
+
+#[test]
 fn decision_before_sync_loses_a_commit_in_a_crash_right_after_the_send() {
     let p = params(0.0, &["decision_before_sync"]);
     let mut c = coordinator(p);
