@@ -197,6 +197,15 @@ impl Atomicity {
     }
 }
 
+/// The transactions an `in_doubt {txs}` record lists.
+fn txs_of(detail: &serde_json::Value) -> Vec<u64> {
+    detail
+        .get("txs")
+        .and_then(|t| t.as_array())
+        .map(|txs| txs.iter().filter_map(|t| t.as_u64()).collect())
+        .unwrap_or_default()
+}
+
 /// The transaction of a record, if it has one.
 fn tx_of(detail: &serde_json::Value) -> Option<u64> {
     detail.get("tx")?.as_u64()
@@ -212,6 +221,16 @@ impl Checker for Atomicity {
             return None;
         };
         let name = world.name(node).to_string();
+        if record.kind == "in_doubt" {
+            // Restarted prepared: an outcome it recorded but had not made
+            // durable is undone, and it is in doubt again from now.
+            for tx in txs_of(&record.detail) {
+                self.in_doubt
+                    .entry((name.clone(), tx))
+                    .or_insert(event.time);
+            }
+            return None;
+        }
         let tx = tx_of(&record.detail)?;
         let found = match record.kind.as_str() {
             "prepared" => {
@@ -299,6 +318,12 @@ impl Checker for TransactionsDecided {
         let (EventKind::Record(record), Some(node)) = (&event.kind, event.node) else {
             return None;
         };
+        if record.kind == "in_doubt" {
+            for tx in txs_of(&record.detail) {
+                self.in_doubt.entry((node, tx)).or_insert(event.time);
+            }
+            return None;
+        }
         let tx = tx_of(&record.detail)?;
         match record.kind.as_str() {
             "prepared" => {

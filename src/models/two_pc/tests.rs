@@ -371,6 +371,23 @@ fn atomicity_passes_an_atomic_run_and_measures_the_doubt() {
 }
 
 #[test]
+fn a_participant_restarting_in_doubt_is_in_doubt_again_until_told() {
+    let mut check = Atomicity::default();
+    let events = [
+        record(1, 10, "prepared", json!({ "tx": 1 })),
+        record(0, 20, "decision", json!({ "tx": 1, "commit": true })),
+        // Applied, crashed before the outcome was durable, restarted prepared.
+        record(1, 25, "commit", json!({ "tx": 1 })),
+        record(1, 40, "in_doubt", json!({ "txs": [1] })),
+        record(1, 140, "commit", json!({ "tx": 1 })),
+    ];
+    assert_eq!(feed(&mut check, &events), None);
+    check.finish(SimTime(200_000_000), &world());
+    let metrics: std::collections::BTreeMap<String, f64> = check.metrics().into_iter().collect();
+    assert!((metrics["atomicity.in_doubt_max_s"] - 0.100).abs() < 1e-9);
+}
+
+#[test]
 fn atomicity_catches_a_participant_aborting_what_another_committed() {
     let mut check = Atomicity::default();
     let v = feed(
