@@ -1,5 +1,5 @@
 //! The `two_pc` model: every `twopc-` scenario meets its `expect` over
-//! seeds 0..200 (the violation scenario on at least the seeds its
+//! seeds 0..200 (the violation scenarios on at least the seeds its
 //! description states), the in-doubt metric tells the blocking story, the
 //! bug is harmless once switched off, and mistakes in `[two_pc]` name
 //! their field.
@@ -38,12 +38,13 @@ fn values(summary: &SweepSummary, metric: &str) -> Vec<f64> {
 }
 
 #[test]
-fn the_four_scenarios_are_there() {
+fn the_five_scenarios_are_there() {
     assert_eq!(
         twopc_scenarios(),
         vec![
             "scenarios/twopc-commit.toml",
             "scenarios/twopc-coordinator-crash.toml",
+            "scenarios/twopc-coordinator-lost.toml",
             "scenarios/twopc-decision-before-sync.toml",
             "scenarios/twopc-participant-crash.toml",
         ]
@@ -122,6 +123,21 @@ fn decision_before_sync_is_caught_on_the_seeds_the_description_states() {
         why.contains("committed") && why.contains("tx "),
         "explained: {why}"
     );
+}
+
+#[test]
+fn a_coordinator_that_never_returns_leaves_participants_in_doubt_forever() {
+    let scenario = load("scenarios/twopc-coordinator-lost.toml");
+    assert_eq!(scenario.expect, "in_doubt_forever");
+    let summary = swept(&scenario);
+    assert_eq!(summary.expectation_met, 200, "the description says 200");
+    // Blocked from the crash (about 0.4 s) to the end (3 s).
+    for s in values(&summary, "atomicity.in_doubt_max_s") {
+        assert!(s > 2.5, "in doubt for {s}s");
+    }
+    assert!(values(&summary, "atomicity.in_doubt_at_end")
+        .iter()
+        .all(|&n| n >= 1.0));
 }
 
 #[test]

@@ -266,7 +266,10 @@ impl Checker for Atomicity {
             "{} transactions decided ({commits} committed, {aborts} aborted); participants in doubt up to {max:.3}s{}",
             commits + aborts,
             if self.at_end > 0 {
-                format!(", {} still in doubt at the end", self.at_end)
+                format!(
+                    " until told; {} still in doubt at the end (for up to {:.3}s)",
+                    self.at_end, self.open_max
+                )
             } else {
                 String::new()
             }

@@ -78,6 +78,10 @@ impl Coordinator {
     /// Begins the next transaction: log it (synced), then ask for votes.
     fn begin(&mut self, ctx: &mut Ctx<'_, TwoPcMsg>) {
         let tx = self.next_tx;
+        debug_assert!(
+            !self.txs.contains_key(&tx),
+            "tx {tx} is begun once: ids come after every logged one"
+        );
         self.next_tx += 1;
         ctx.storage()
             .put_json(log_key(LOG, tx), &(None as LogEntry));
