@@ -56,7 +56,17 @@
 //! after a restart, with `presumed = true` on the decisions it presumes).
 //! Participants: `prepared {tx}` (synced), `vote {tx, yes}`, `commit {tx}`
 //! or `abort {tx}` (the outcome applied), `inquire {tx}` (quiet) and
-//! `in_doubt {txs}` when one restarts with prepared transactions.
+//! `in_doubt {txs}` when one restarts with prepared transactions. (The
+//! narration leaves out `commit` records, as it does for every model; the
+//! coordinator's `decision` says what the participants then apply.)
+//!
+//! # Scenarios
+//!
+//! `twopc-commit` (no faults), `twopc-coordinator-crash` (down 1 s while
+//! participants are prepared: blocked, then presumed abort),
+//! `twopc-coordinator-lost` (never back: `in_doubt_forever`),
+//! `twopc-participant-crash` (fault-point crashes and message loss), and
+//! `twopc-decision-before-sync` (the bug: `not_atomic`).
 //!
 //! # Checks
 //!
