@@ -307,3 +307,106 @@ impl Checker for SagaOutcome {
         m
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{NodeId, Record};
+    use serde_json::json;
+
+    fn record(node: u32, at_ms: u64, kind: &str, detail: serde_json::Value) -> TraceEvent {
+        TraceEvent {
+            time: SimTime(at_ms * 1_000_000),
+            node: Some(NodeId(node)),
+            kind: EventKind::Record(Record {
+                kind: kind.into(),
+                detail,
+            }),
+        }
+    }
+
+    fn world() -> World {
+        World::new(vec!["n1".into(), "n2".into(), "n3".into()])
+    }
+
+    fn start(at_ms: u64) -> TraceEvent {
+        record(
+            0,
+            at_ms,
+            "saga_start",
+            json!({ "saga": 1, "steps": ["flight", "hotel"] }),
+        )
+    }
+
+    fn at_service(node: u32, at_ms: u64, kind: &str, step: &str) -> TraceEvent {
+        record(node, at_ms, kind, json!({ "saga": 1, "step": step }))
+    }
+
+    #[test]
+    fn a_compensated_saga_with_every_applied_step_undone_passes_and_is_measured() {
+        let (mut check, world) = (SagaOutcome::default(), world());
+        for event in [
+            start(0),
+            at_service(1, 2, "applied", "flight"),
+            at_service(1, 9, "compensated", "flight"),
+            record(0, 10, "saga_compensated", json!({ "saga": 1 })),
+        ] {
+            assert_eq!(check.on_event(&event, &world), None);
+        }
+        assert_eq!(check.finish(SimTime(20_000_000), &world), None);
+        let metrics = check.metrics();
+        assert!(metrics.contains(&("saga_outcome.compensated".into(), 1.0)));
+        assert!(metrics.contains(&("saga_outcome.duration_ms_p50".into(), 10.0)));
+    }
+
+    #[test]
+    fn a_saga_declared_done_with_a_missing_step_is_mixed() {
+        let (mut check, world) = (SagaOutcome::default(), world());
+        check.on_event(&start(0), &world);
+        check.on_event(&at_service(1, 2, "applied", "flight"), &world);
+        let v = check
+            .on_event(&record(0, 5, "saga_done", json!({ "saga": 1 })), &world)
+            .expect("hotel never applied");
+        assert_eq!(v.name, "saga_mixed");
+        assert!(
+            v.explanation.contains("step hotel was applied 0 times"),
+            "{}",
+            v.explanation
+        );
+    }
+
+    #[test]
+    fn a_step_applied_after_its_saga_was_compensated_is_caught_at_the_end() {
+        let (mut check, world) = (SagaOutcome::default(), world());
+        check.on_event(&start(0), &world);
+        assert_eq!(
+            check.on_event(
+                &record(0, 5, "saga_compensated", json!({ "saga": 1 })),
+                &world
+            ),
+            None
+        );
+        check.on_event(&at_service(2, 7, "applied", "hotel"), &world);
+        let v = check.finish(SimTime(9), &world).expect("a late booking");
+        assert_eq!(v.name, "saga_mixed");
+        assert_eq!(v.nodes, vec!["n1".to_string(), "n3".to_string()]);
+    }
+
+    #[test]
+    fn twice_applied_or_compensated_is_caught_at_once_and_unfinished_at_the_end() {
+        let (mut check, world) = (SagaOutcome::default(), world());
+        check.on_event(&start(0), &world);
+        check.on_event(&at_service(1, 1, "applied", "flight"), &world);
+        let v = check
+            .on_event(&at_service(1, 2, "applied", "flight"), &world)
+            .expect("twice");
+        assert_eq!(v.name, "step_applied_twice");
+        check.on_event(&at_service(1, 3, "compensated", "flight"), &world);
+        let v = check
+            .on_event(&at_service(1, 4, "compensated", "flight"), &world)
+            .expect("twice");
+        assert_eq!(v.name, "step_compensated_twice");
+        let v = check.finish(SimTime(10), &world).expect("never finished");
+        assert_eq!(v.name, "saga_unfinished");
+    }
+}

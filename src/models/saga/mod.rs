@@ -85,7 +85,7 @@
 
 mod check;
 mod model;
-mod orchestrator;
+pub(crate) mod orchestrator;
 mod service;
 #[cfg(test)]
 mod tests;
