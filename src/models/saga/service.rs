@@ -70,6 +70,8 @@ impl Service {
     fn store(&self, ctx: &mut Ctx<'_, SagaMsg>, key: IdemKey, status: Status) {
         ctx.storage().put_json(entry_key(key), &status);
         ctx.storage().sync();
+        // A crash here: the step is durable, its reply never sent.
+        ctx.maybe_fault_point("service_stored");
     }
 
     fn on_do(&mut self, ctx: &mut Ctx<'_, SagaMsg>, key: IdemKey) -> bool {
