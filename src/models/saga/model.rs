@@ -2,7 +2,7 @@
 //! `[saga]` table.
 
 use super::{Orchestrator, SagaMsg, SagaParams, Service, KNOWN_BUGS};
-use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Servers};
+use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Servers, Work};
 use crate::models::bugs::Bugs;
 use crate::node::{Node, NodeId, Record};
 use crate::retry::Backoff;
@@ -184,6 +184,23 @@ impl Model for SagaModel {
             attempts,
             bugs,
         })
+    }
+
+    /// One saga per `every`: its start, and per step a request, its
+    /// delivery, the service's record, the reply and its delivery, plus
+    /// the outcome record. The orchestrator stops after `sagas` sagas, so
+    /// for a run longer than `sagas * every` this is an upper bound.
+    fn periodic_work(&self, params: &SagaParams, _layout: &Layout, copies: f64) -> Vec<Work> {
+        let steps = params.steps.len() as f64;
+        vec![Work {
+            every: params.every,
+            events_per_tick: 2.0 + steps * (1.0 + 2.0 * copies),
+            what: format!(
+                "a saga of {} steps (up to {} sagas)",
+                params.steps.len(),
+                params.sagas
+            ),
+        }]
     }
 
     fn narrate(&self, _params: &SagaParams, record: &Record) -> Option<String> {
