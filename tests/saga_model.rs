@@ -106,3 +106,32 @@ fn the_happy_path_completes_every_saga_and_compensations_follow_failures() {
     assert_eq!(count("saga_abort"), count("saga_compensated"));
     assert!(count("compensated") >= count("saga_compensated"));
 }
+
+#[test]
+fn the_missing_idempotency_key_is_caught_under_chaos_too() {
+    // saga-chaos.toml passes on every seed; the same trouble against
+    // services without keys books something twice on most seeds.
+    let text = std::fs::read_to_string("scenarios/saga-chaos.toml").unwrap();
+    let text = text
+        .replace("expect = \"pass\"", "expect = \"step_applied_twice\"")
+        .replace(
+            "failure_probability = [0.0, 0.1, 0.2]",
+            "failure_probability = [0.0, 0.1, 0.2]\nbugs = [\"no_idempotency_key\"]",
+        );
+    let scenario =
+        Scenario::parse(&text, "saga-chaos-no-key.toml").unwrap_or_else(|e| panic!("{e}"));
+    let caught = (0..50)
+        .filter(|&seed| {
+            run(
+                &scenario,
+                seed,
+                RunOptions {
+                    narrate: 0,
+                    ..RunOptions::default()
+                },
+            )
+            .expectation_met
+        })
+        .count();
+    assert!(caught >= 45, "caught on {caught} of 50 seeds");
+}

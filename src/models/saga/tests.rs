@@ -316,3 +316,25 @@ fn table_mistakes_name_their_key() {
     let e = err("bugs = [\"nope\"]", 4);
     assert!(e.contains("no_idempotency_key"), "{e}");
 }
+
+#[test]
+fn the_state_views_are_bounded() {
+    let mut p = params(&[]);
+    p.sagas = 100;
+    let mut o = orchestrator(p);
+    for _ in 0..100 {
+        o.fire(START);
+    }
+    let view = o.node().debug_state().unwrap();
+    assert!(
+        view.contains("started: 100") && view.contains("..80 more"),
+        "{view}"
+    );
+    let mut s = hotel(params(&[]));
+    s.deliver(N1, request(1, 1, Action::Do, 1));
+    s.deliver(N1, request(1, 1, Action::Do, 2));
+    assert_eq!(
+        s.node().debug_state().unwrap(),
+        "Service { step: \"hotel\", applied: 1, deduped: 1 }"
+    );
+}
