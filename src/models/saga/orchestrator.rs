@@ -336,7 +336,7 @@ impl Node<SagaMsg> for Orchestrator {
                 ("finished", &self.finished),
                 (
                     "in_flight",
-                    &view::first(flights.iter().map(|s| view::text(s))),
+                    &view::first(flights.into_iter().map(view::Shown)),
                 ),
             ],
         )
