@@ -190,6 +190,7 @@ impl Registry {
             .with(models::zones::ZonesModel)
             .with(models::service::ServiceModel)
             .with(models::two_pc::TwoPcModel)
+            .with(models::saga::SagaModel)
     }
 
     /// This registry and `model`, with the checks it brings

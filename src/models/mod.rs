@@ -14,6 +14,8 @@
 //!   reads it serves stale reads (the linearizability canary).
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
+//! - [`saga`]: an orchestrated saga (flight, hotel, payment) with a durable
+//!   saga log, retries, idempotency keys and compensations in reverse.
 //! - [`zones`]: a service over availability zones with a balancer and a
 //!   control plane that scales out: static stability.
 //! - [`service`]: servers with workers and a bounded queue, clients that
@@ -39,6 +41,7 @@ pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;
 pub mod raft;
+pub mod saga;
 pub mod service;
 pub mod two_pc;
 pub mod view;
