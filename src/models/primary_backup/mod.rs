@@ -76,7 +76,7 @@ impl PrimaryBackupParams {
         self.replication == Replication::Async
             && self.failover.is_none()
             && self.ship_every == SimDuration::ZERO
-            && self.bugs == Bugs::none()
+            && self.bugs.names().is_empty()
     }
 }
 
