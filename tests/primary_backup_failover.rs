@@ -45,7 +45,11 @@ fn async_failover_loses_an_acknowledged_write_on_most_seeds() {
     assert_eq!(scenario.expect, "lost_write");
     let reports = sweep(&scenario);
     // The description says 174 of seeds 0..200.
-    assert!(met(&reports) >= 174, "lost_write on {} seeds", met(&reports));
+    assert!(
+        met(&reports) >= 174,
+        "lost_write on {} seeds",
+        met(&reports)
+    );
     for (seed, r) in reports.iter().enumerate() {
         // Async acknowledges at once: no write waits for a backup.
         assert!(
@@ -84,7 +88,11 @@ fn ack_before_replicate_makes_sync_failover_lose_writes() {
     assert!(text.contains("ack_before_replicate"));
     let scenario = Scenario::parse(&text, "pb-sync-failover+bug").unwrap();
     let reports = sweep(&scenario);
-    assert!(met(&reports) >= 170, "lost_write on {} seeds", met(&reports));
+    assert!(
+        met(&reports) >= 170,
+        "lost_write on {} seeds",
+        met(&reports)
+    );
 }
 
 #[test]

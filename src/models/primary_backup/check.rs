@@ -268,9 +268,14 @@ mod tests {
         ]);
         assert_eq!(v, None);
         let m = check.metrics();
-        assert!(m.contains(&("durability.acked_writes".into(), 3.0)), "{m:?}");
+        assert!(
+            m.contains(&("durability.acked_writes".into(), 3.0)),
+            "{m:?}"
+        );
         assert!(m.contains(&("durability.lost_writes".into(), 0.0)), "{m:?}");
-        let p50 = m.iter().find(|(k, _)| k == "durability.write_latency_ms_p50");
+        let p50 = m
+            .iter()
+            .find(|(k, _)| k == "durability.write_latency_ms_p50");
         assert!(p50.is_some_and(|(_, v)| (v - 2.0).abs() < 0.05), "{m:?}");
     }
 
@@ -289,7 +294,8 @@ mod tests {
         assert_eq!(v.nodes, vec!["n1".to_string(), "n2".to_string()]);
         assert!(
             v.explanation.contains("write of 20 (version 2 of epoch 1)")
-                && v.explanation.contains("n2 became primary of epoch 2 at 0.500s from version 1"),
+                && v.explanation
+                    .contains("n2 became primary of epoch 2 at 0.500s from version 1"),
             "{}",
             v.explanation
         );

@@ -1,8 +1,8 @@
 //! The clients: a closed loop of reads and writes to a random server.
 
-use crate::models::workload::Workload;
 use super::{PbMsg, Request};
 use crate::history::{OpType, Value};
+use crate::models::workload::Workload;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;
 

@@ -1,28 +1,75 @@
-//! Primary-backup replication of one register, and its clients.
+//! Primary-backup replication of one register, and its clients: today's
+//! fixed primary, and failover with epochs, sync or async.
 //!
 //! ```text
 //!   client --Request--> any server --Forward--> primary
-//!   primary: apply write, sync to disk, Reply --> client
-//!   primary --Replicate(version, value)--> backups   (after each write,
-//!                                                      and every anti_entropy)
+//!   primary: apply write, sync to disk, then (async) Reply --> client
+//!   primary --Put(epoch, wepoch, version, value)--> backups  (each write, or a
+//!            batch every ship_every; and every anti_entropy)
+//!   backup: adopt, sync, PutAck --> primary; (sync) once every backup acked:
+//!            Reply --> client
+//!   every server --Heartbeat(epoch, primary?)--> every server (failover)
 //! ```
 //!
-//! The primary is the server with the lowest id; there is no failover (a
-//! crashed primary makes the register unavailable until it restarts from its
-//! synced disk). Writes are acknowledged only after the primary syncs them.
-//! Replication to backups is asynchronous and best-effort; the primary
-//! re-sends its state every `anti_entropy` so backups converge after losses
-//! and partitions.
+//! **Today's model** (the defaults: `replication = "async"`, no failover,
+//! no `ship_every`; run by [`Server`], whose traces never change): the
+//! primary is the server with the lowest id, a crashed primary makes the
+//! register unavailable until it restarts from its synced disk, writes are
+//! acknowledged after the primary's sync, and replication is best-effort
+//! (`Replicate`, re-sent every `anti_entropy`). Reads are where its lesson
+//! is: with `reads = "primary"` the register is linearizable; with
+//! `reads = "local"` a backup that has not yet heard of a write serves a
+//! stale read, and the linearizability checker catches it (the checker's
+//! canary: if a run of the local mode ever stops being caught, a test fails).
 //!
-//! Reads are where the lesson is. With `reads = "primary"` every read is
-//! answered by the primary, and the register is linearizable. With
-//! `reads = "local"` any server answers from its own copy: a backup that has
-//! not yet heard of a write serves a stale read, and the linearizability
-//! checker catches it. This is the checker's canary: if a run of the local
-//! mode ever stops being caught, a test fails.
+//! **Failover** (`failover = true`, run by [`Replica`]): every server
+//! broadcasts a heartbeat every `heartbeat`; a backup that has not heard the
+//! primary for `failover_timeout` promotes itself if it is the lowest-id
+//! server it has heard within that time and hears a majority of servers
+//! (counting itself), so a cut-off backup never promotes itself. Promotion
+//! writes a new epoch (the highest it knows, plus one) durably. Servers and
+//! their forwards follow the highest epoch they hear of; a deposed primary
+//! that hears a higher epoch steps down, its waiting operations unanswered.
+//! A restarted server comes back as a backup of its durable epoch. The new
+//! primary's history is the truth: a backup whose state was written in an
+//! older epoch takes the new primary's state, even an older one. That is
+//! where writes get lost.
 //!
-//! Records: `state {version, value}` whenever a server's copy changes (for
-//! the convergence check), and the clients' `op` records (the history).
+//! **Replication** says when the client hears "ok". `async`: after the
+//! primary's own sync; the backups catch up with the next ship (each write
+//! at once, or a batch every `ship_every`: the replica lag). A failover
+//! promotes a backup without the writes of the last batch window: the
+//! acknowledged writes are gone (the read-replica promotion story). `sync`:
+//! only after every backup has synced the write; a read waits behind the
+//! writes not yet on every backup. A failover loses nothing, but one
+//! unreachable backup stalls every write (the view is every server: no
+//! backup is dropped from it), and each write costs a round trip to the
+//! slowest backup (or a batch window).
+//!
+//! Limits: promotion is not a vote. Two backups that cannot hear each other
+//! may both promote themselves to the same epoch, and a deposed primary cut
+//! off from everyone keeps answering reads until it hears a higher epoch
+//! (leases fix that: see the `lease` model). The scenarios crash the
+//! primary; they do not split the backups.
+//!
+//! **Checks**: linearizability (the clients' history), convergence,
+//! progress, and the model's own `durability` ([`check`]): no acknowledged
+//! write is lost: a promotion to epoch E from state S loses every write
+//! acknowledged in an earlier epoch beyond S (violation `lost_write`). It
+//! also measures `durability.acked_writes`, `durability.lost_writes` and the
+//! primary's write latency, `durability.write_latency_ms_p50` / `_p99`.
+//!
+//! **Bugs** ([`KNOWN_BUGS`]): `ack_before_replicate`: sync replication
+//! acknowledges a write before the backups have it (as async does); the
+//! durability check catches the lost write at the next failover.
+//!
+//! **Records**: `state {version, value}` whenever a server's copy changes
+//! (with `epoch`, the write's epoch, from a [`Replica`]), for the
+//! convergence check; `promoted {epoch, wepoch, version, value}`,
+//! `stepped_down {epoch, version}` and `acked {epoch, version, value,
+//! latency_ns}` from a [`Replica`]; and the clients' `op` records (the
+//! history). Roles for fault targets: `primary`, `backup` (rank: the epoch),
+//! reported by a [`Replica`] only (today's [`Server`] reports none).
 
 mod check;
 mod client;
@@ -143,4 +190,3 @@ pub enum PbMsg {
         version: u64,
     },
 }
-

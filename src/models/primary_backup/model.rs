@@ -58,7 +58,7 @@ impl Model for PrimaryBackupModel {
     }
 
     fn about(&self) -> &'static str {
-        "a register replicated from a primary to backups, with clients (reads = \"local\" serves stale reads)"
+        "a register replicated from a primary to backups, with clients (reads = \"local\" serves stale reads; failover: async loses acknowledged writes, sync stalls)"
     }
 
     fn checks(&self) -> ModelChecks {
@@ -163,7 +163,11 @@ impl Model for PrimaryBackupModel {
         } else {
             if table.heartbeat.is_some() || table.failover_timeout.is_some() {
                 return Err(ParamError::at(
-                    if table.heartbeat.is_some() { "heartbeat" } else { "failover_timeout" },
+                    if table.heartbeat.is_some() {
+                        "heartbeat"
+                    } else {
+                        "failover_timeout"
+                    },
                     "applies only with failover = true",
                 ));
             }

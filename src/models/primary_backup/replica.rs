@@ -215,7 +215,11 @@ impl Replica {
             })
             .min()
             .unwrap_or(u64::MAX);
-        let ready = self.pending.iter().take_while(|p| p.version <= floor).count();
+        let ready = self
+            .pending
+            .iter()
+            .take_while(|p| p.version <= floor)
+            .count();
         let done: Vec<Pending> = self.pending.drain(..ready).collect();
         for p in done {
             self.answer(ctx, p);
@@ -491,7 +495,11 @@ impl Node<PbMsg> for Replica {
     }
 
     fn role(&self) -> Option<&'static str> {
-        Some(if self.is_primary() { "primary" } else { "backup" })
+        Some(if self.is_primary() {
+            "primary"
+        } else {
+            "backup"
+        })
     }
 
     fn role_rank(&self) -> u64 {

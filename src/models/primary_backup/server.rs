@@ -137,4 +137,3 @@ impl Node<PbMsg> for Server {
         )
     }
 }
-

@@ -119,9 +119,14 @@ fn async_with_ship_every_acknowledges_at_once_and_ships_in_a_batch() {
     assert_eq!(n1.pending(SHIP).len(), 1, "one batch for both writes");
     let shipped = n1.fire(SHIP);
     assert_eq!(shipped.len(), 2, "to n2 and n3");
-    assert!(shipped
-        .iter()
-        .all(|(_, m)| matches!(m, PbMsg::Put { version: 2, value: Some(8), .. })));
+    assert!(shipped.iter().all(|(_, m)| matches!(
+        m,
+        PbMsg::Put {
+            version: 2,
+            value: Some(8),
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -129,7 +134,13 @@ fn the_lowest_live_backup_that_hears_a_majority_promotes_itself() {
     let mut n2 = replica(1, params(Replication::Async, true));
     // n3 is heard; n1 (the primary) falls silent.
     n2.advance(ms(290));
-    n2.deliver(NodeId(2), PbMsg::Heartbeat { epoch: 1, primary: false });
+    n2.deliver(
+        NodeId(2),
+        PbMsg::Heartbeat {
+            epoch: 1,
+            primary: false,
+        },
+    );
     n2.advance(ms(20));
     n2.fire(TICK);
     assert!(n2.node().is_primary() && n2.node().epoch() == 2);
@@ -143,7 +154,13 @@ fn a_backup_defers_to_a_lower_live_one_and_an_isolated_one_never_promotes() {
     // n3 hears n2 (lower): n2 will promote, not n3.
     let mut n3 = replica(2, params(Replication::Async, true));
     n3.advance(ms(290));
-    n3.deliver(NodeId(1), PbMsg::Heartbeat { epoch: 1, primary: false });
+    n3.deliver(
+        NodeId(1),
+        PbMsg::Heartbeat {
+            epoch: 1,
+            primary: false,
+        },
+    );
     n3.advance(ms(20));
     n3.fire(TICK);
     assert!(!n3.node().is_primary());
@@ -158,7 +175,13 @@ fn a_backup_defers_to_a_lower_live_one_and_an_isolated_one_never_promotes() {
 fn a_primary_hearing_a_higher_epoch_steps_down_and_drops_its_waiting_writes() {
     let mut n1 = replica(0, params(Replication::Sync, true));
     n1.deliver(CLIENT, write(1, 7));
-    n1.deliver(NodeId(1), PbMsg::Heartbeat { epoch: 2, primary: true });
+    n1.deliver(
+        NodeId(1),
+        PbMsg::Heartbeat {
+            epoch: 2,
+            primary: true,
+        },
+    );
     assert!(!n1.node().is_primary() && n1.node().epoch() == 2);
     assert_eq!(n1.records_of("stepped_down").len(), 1);
     // The late ack of the old epoch answers nobody.
@@ -193,7 +216,13 @@ fn a_backup_takes_the_new_primarys_history_and_refuses_the_old_one() {
     assert_eq!(n3.node().state(), (1, 4, Some(40)));
     assert_eq!(
         sent,
-        vec![(NodeId(0), PbMsg::Heartbeat { epoch: 2, primary: false })]
+        vec![(
+            NodeId(0),
+            PbMsg::Heartbeat {
+                epoch: 2,
+                primary: false
+            }
+        )]
     );
 }
 
@@ -228,15 +257,22 @@ fn the_table_defaults_to_todays_model_and_rejects_mistakes() {
     let f = table("failover = true").unwrap().failover.unwrap();
     assert_eq!((f.heartbeat, f.timeout), (ms(50), ms(300)));
     let err = |extra: &str| table(extra).unwrap_err();
-    assert_eq!(err("replication = \"semi\"").key.as_deref(), Some("replication"));
-    assert!(err("heartbeat = \"10ms\"").message.contains("only with failover"));
+    assert_eq!(
+        err("replication = \"semi\"").key.as_deref(),
+        Some("replication")
+    );
+    assert!(err("heartbeat = \"10ms\"")
+        .message
+        .contains("only with failover"));
     assert!(err("failover = true\nheartbeat = \"300ms\"")
         .message
         .contains("longer than the heartbeat"));
     assert!(err("bugs = [\"ack_before_replicate\"]")
         .message
         .contains("a mistake of replication = \"sync\""));
-    assert!(err("bugs = [\"nope\"]").message.contains("unknown bug 'nope'"));
+    assert!(err("bugs = [\"nope\"]")
+        .message
+        .contains("unknown bug 'nope'"));
 }
 
 fn run(path: &str, edit: impl Fn(String) -> String, seed: u64) -> crate::scenario::RunReport {
@@ -247,7 +283,10 @@ fn run(path: &str, edit: impl Fn(String) -> String, seed: u64) -> crate::scenari
 
 #[test]
 fn sync_failover_loses_no_write_but_ack_before_replicate_does() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/pb-sync-failover.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/pb-sync-failover.toml"
+    );
     let good = run(path, |s| s, 1);
     assert!(good.violations.is_empty(), "{:?}", good.violations);
     let lost = |r: &crate::scenario::RunReport| {
@@ -259,7 +298,12 @@ fn sync_failover_loses_no_write_but_ack_before_replicate_does() {
     assert_eq!(lost(&good), Some(0.0));
     let buggy = run(
         path,
-        |s| s.replace("ship_every = \"100ms\"", "ship_every = \"100ms\"\nbugs = [\"ack_before_replicate\"]"),
+        |s| {
+            s.replace(
+                "ship_every = \"100ms\"",
+                "ship_every = \"100ms\"\nbugs = [\"ack_before_replicate\"]",
+            )
+        },
         1,
     );
     let v = buggy
@@ -267,6 +311,10 @@ fn sync_failover_loses_no_write_but_ack_before_replicate_does() {
         .iter()
         .find(|v| v.name == "lost_write")
         .expect("the bug loses an acknowledged write");
-    assert!(v.explanation.contains("an acknowledged write is lost"), "{}", v.explanation);
+    assert!(
+        v.explanation.contains("an acknowledged write is lost"),
+        "{}",
+        v.explanation
+    );
     assert!(lost(&buggy).unwrap() >= 1.0);
 }
