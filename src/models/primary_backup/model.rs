@@ -83,12 +83,17 @@ impl Model for PrimaryBackupModel {
     fn narrate(&self, _params: &PrimaryBackupParams, record: &Record) -> Option<String> {
         let d = &record.detail;
         match record.kind.as_str() {
-            "promoted" => Some(format!(
-                "becomes primary of epoch {} with version {} (written in epoch {})",
-                d.get("epoch")?.as_u64()?,
-                d.get("version")?.as_u64()?,
-                d.get("wepoch")?.as_u64()?
-            )),
+            "promoted" => {
+                let (epoch, version) = (d.get("epoch")?.as_u64()?, d.get("version")?.as_u64()?);
+                Some(if version == 0 {
+                    format!("becomes primary of epoch {epoch} (the register is empty)")
+                } else {
+                    format!(
+                        "becomes primary of epoch {epoch} with version {version} (written in epoch {})",
+                        d.get("wepoch")?.as_u64()?
+                    )
+                })
+            }
             "stepped_down" => Some(format!(
                 "hears of epoch {} and steps down (at version {})",
                 d.get("epoch")?.as_u64()?,
