@@ -70,6 +70,8 @@ fn sync_failover_loses_no_write_on_any_seed() {
     for (seed, r) in reports.iter().enumerate() {
         assert!(r.expectation_met, "seed {seed}: {:?}", r.violations);
         assert_eq!(metric(r, "durability.lost_writes"), Some(0.0));
+        // `crash @primary` hit the primary, and one backup took over.
+        assert_eq!(metric(r, "durability.failovers"), Some(1.0), "seed {seed}");
         assert!(metric(r, "durability.acked_writes").unwrap() > 50.0);
         // A write waits for the next batch to reach both backups.
         assert!(metric(r, "durability.write_latency_ms_p50").unwrap() > 20.0);
@@ -107,5 +109,7 @@ fn sync_stall_waits_out_the_partition_and_recovers_on_every_seed() {
         assert!((1500.0..=2100.0).contains(&p99), "seed {seed}: p99 {p99}");
         assert!(p50 < 20.0, "seed {seed}: p50 {p50}");
         assert!(metric(r, "progress.recovery_s").unwrap() < 0.5);
+        // Without failover, n1 stays the primary.
+        assert_eq!(metric(r, "durability.failovers"), Some(0.0), "seed {seed}");
     }
 }

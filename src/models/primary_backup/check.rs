@@ -165,6 +165,13 @@ impl Durability {
     }
 }
 
+impl Durability {
+    /// Promotions after the first primary's.
+    fn failovers(&self) -> usize {
+        self.promotions.len().saturating_sub(1)
+    }
+}
+
 impl Checker for Durability {
     fn name(&self) -> &'static str {
         DURABILITY.name
@@ -186,15 +193,16 @@ impl Checker for Durability {
     }
 
     fn note(&self) -> Option<String> {
-        let promotions = self.promotions.len().saturating_sub(1);
+        let failovers = self.failovers();
         Some(format!(
-            "{} acknowledged writes, {} lost; {promotions} failovers",
+            "{} acknowledged writes, {} lost; {failovers} failovers",
             self.acked.len(),
             self.lost.len()
         ))
     }
 
-    /// `durability.acked_writes`, `durability.lost_writes`, and the
+    /// `durability.acked_writes`, `durability.lost_writes`,
+    /// `durability.failovers` (promotions after the first), and the
     /// primary's write latency (request in to acknowledgement out),
     /// `durability.write_latency_ms_p50` and `_p99`, when there were writes.
     fn metrics(&self) -> Vec<(String, f64)> {
@@ -204,6 +212,7 @@ impl Checker for Durability {
                 self.acked.len() as f64,
             ),
             ("durability.lost_writes".to_string(), self.lost.len() as f64),
+            ("durability.failovers".to_string(), self.failovers() as f64),
         ];
         for (q, name) in [(0.5, "p50"), (0.99, "p99")] {
             if let Some(ns) = self.latency.quantile(q) {
@@ -273,6 +282,7 @@ mod tests {
             "{m:?}"
         );
         assert!(m.contains(&("durability.lost_writes".into(), 0.0)), "{m:?}");
+        assert!(m.contains(&("durability.failovers".into(), 1.0)), "{m:?}");
         let p50 = m
             .iter()
             .find(|(k, _)| k == "durability.write_latency_ms_p50");

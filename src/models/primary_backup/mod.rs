@@ -56,7 +56,8 @@
 //! progress, and the model's own `durability` ([`check`]): no acknowledged
 //! write is lost: a promotion to epoch E from state S loses every write
 //! acknowledged in an earlier epoch beyond S (violation `lost_write`). It
-//! also measures `durability.acked_writes`, `durability.lost_writes` and the
+//! also measures `durability.acked_writes`, `durability.lost_writes`,
+//! `durability.failovers` and the
 //! primary's write latency, `durability.write_latency_ms_p50` / `_p99`.
 //!
 //! **Bugs** ([`KNOWN_BUGS`]): `ack_before_replicate`: sync replication
