@@ -84,16 +84,10 @@ impl Durability {
         self.reported = true;
         let value = write.value.map_or("nothing".to_string(), |v| v.to_string());
         let (writer, promoted) = (world.name(write.node), world.name(p.node));
-        let order = if p.time <= write.time {
-            format!(
-                "{writer} acknowledged it at {} after {promoted} had become primary of epoch {epoch} at {} from version {} (epoch {})",
-                write.time, p.time, p.from.1, p.from.0
-            )
+        let verb = if p.time <= write.time {
+            "had already become"
         } else {
-            format!(
-                "{promoted} became primary of epoch {epoch} at {} from version {} (epoch {}), without it",
-                p.time, p.from.1, p.from.0
-            )
+            "became"
         };
         Some(Violation {
             name: DURABILITY.violation.into(),
@@ -102,10 +96,13 @@ impl Durability {
             time: write.time.max(p.time),
             nodes: vec![writer.to_string(), promoted.to_string()],
             explanation: format!(
-                "{writer} acknowledged the write of {value} (version {} of epoch {}) at {}, but {order}: an acknowledged write is lost; {}",
+                "{writer} acknowledged the write of {value} (version {} of epoch {}) at {}, but {promoted} {verb} primary of epoch {epoch} at {} from version {} (epoch {}), without it: an acknowledged write is lost; {}",
                 at.1,
                 at.0,
                 write.time,
+                p.time,
+                p.from.1,
+                p.from.0,
                 world.faults_in_force()
             ),
         })
@@ -325,7 +322,7 @@ mod tests {
         assert_eq!(v.time, SimTime(600_000_000));
         assert!(
             v.explanation
-                .contains("n1 acknowledged it at 0.600s after n2 had become primary of epoch 2"),
+                .contains("at 0.600s, but n2 had already become primary of epoch 2 at 0.500s"),
             "{}",
             v.explanation
         );

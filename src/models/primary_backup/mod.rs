@@ -27,7 +27,9 @@
 //! primary for `failover_timeout` promotes itself if it is the lowest-id
 //! server it has heard within that time and hears a majority of servers
 //! (counting itself), so a cut-off backup never promotes itself. Promotion
-//! writes a new epoch (the highest it knows, plus one) durably. Servers and
+//! writes a new epoch durably: the least above the highest it knows among
+//! its own (n_k of N servers begins epochs k, k + N, k + 2N, ...), so no two
+//! servers begin the same epoch and the higher of two primaries wins. Servers and
 //! their forwards follow the highest epoch they hear of; a deposed primary
 //! that hears a higher epoch steps down, its waiting operations unanswered.
 //! A restarted server comes back as a backup of its durable epoch. The new
@@ -47,10 +49,13 @@
 //! slowest backup (or a batch window).
 //!
 //! Limits: promotion is not a vote. Two backups that cannot hear each other
-//! may both promote themselves to the same epoch, and a deposed primary cut
-//! off from everyone keeps answering reads until it hears a higher epoch
-//! (leases fix that: see the `lease` model). The scenarios crash the
-//! primary; they do not split the backups.
+//! may both promote themselves (to different epochs; the higher wins when
+//! they meet), a deposed primary cut off from everyone keeps answering
+//! reads until it hears a higher epoch (leases fix that: see the `lease`
+//! model), and a new primary serves the unacknowledged writes it holds
+//! before its backups have them. Under chaos (crashes, partitions and
+//! pauses together) the history is therefore not always linearizable; the
+//! scenarios crash the primary or cut off one backup, and there it is.
 //!
 //! **Checks**: linearizability (the clients' history), convergence,
 //! progress, and the model's own `durability` ([`check`]): no acknowledged

@@ -157,9 +157,23 @@ impl Replica {
         }
     }
 
+    /// The next epoch this server may begin: the least above `epoch` of
+    /// its own, `index + 1 + k * servers` (n1: 1, 4, 7; n2: 2, 5, 8; ... of
+    /// three), so that no two servers ever begin the same epoch.
+    pub fn next_epoch(epoch: u64, index: u64, servers: u64) -> u64 {
+        debug_assert!(index < servers);
+        let own = index + 1;
+        if epoch < own {
+            return own;
+        }
+        let k = (epoch - own) / servers + 1;
+        own + k * servers
+    }
+
     /// Becomes the primary of a new epoch, from its own state.
     fn promote(&mut self, ctx: &mut Ctx<'_, PbMsg>) {
-        self.epoch += 1;
+        let servers = ctx.peers().len() as u64 + 1;
+        self.epoch = Self::next_epoch(self.epoch, u64::from(self.me.0), servers);
         self.primary = Some(self.me);
         self.acked_by.clear();
         self.pending.clear();
@@ -337,8 +351,8 @@ impl Replica {
             self.learn_epoch(ctx, epoch, Some(from));
         }
         if self.is_primary() {
-            // Another primary of our own epoch (two backups promoted at
-            // once, cut off from each other): not followed.
+            // Another primary of our own epoch: impossible, epochs are
+            // numbered per server (see `next_epoch`); not followed.
             return;
         }
         self.primary = Some(from);

@@ -150,6 +150,20 @@ fn the_lowest_live_backup_that_hears_a_majority_promotes_itself() {
 }
 
 #[test]
+fn each_server_begins_its_own_epochs_so_no_two_primaries_share_one() {
+    let next = |epoch, index| Replica::next_epoch(epoch, index, 3);
+    assert_eq!(next(0, 0), 1, "n1 begins epoch 1");
+    assert_eq!(next(1, 1), 2, "n2 takes over from epoch 1 with 2");
+    assert_eq!((next(2, 0), next(2, 2)), (4, 3), "n1 and n3 from 2 differ");
+    assert_eq!((next(3, 2), next(5, 1), next(7, 0)), (6, 8, 10));
+    for epoch in 0..20 {
+        let picks: Vec<u64> = (0..3).map(|i| next(epoch, i)).collect();
+        assert!(picks.iter().all(|&e| e > epoch), "{picks:?}");
+        assert!(picks[0] != picks[1] && picks[1] != picks[2] && picks[0] != picks[2]);
+    }
+}
+
+#[test]
 fn a_backup_defers_to_a_lower_live_one_and_an_isolated_one_never_promotes() {
     // n3 hears n2 (lower): n2 will promote, not n3.
     let mut n3 = replica(2, params(Replication::Async, true));
