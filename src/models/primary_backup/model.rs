@@ -5,7 +5,7 @@ use super::{
     Client, Durability, Failover, PbMsg, PrimaryBackupParams, Reads, Replica, Replication, Server,
     DURABILITY,
 };
-use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Work};
+use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Servers, Work};
 use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
@@ -74,6 +74,13 @@ impl Model for PrimaryBackupModel {
             info: DURABILITY,
             build: |_| Box::new(Durability::default()),
         }]
+    }
+
+    fn servers(&self) -> Servers {
+        Servers {
+            min: 1,
+            roles: "n1 the primary of epoch 1, the others backups; with failover any of them may be promoted",
+        }
     }
 
     fn roles(&self) -> &'static [&'static str] {
