@@ -11,7 +11,9 @@
 //! - [`lease`]: leader election with leases; a pause or a clock jump makes
 //!   two holders, and fencing tokens keep the storage safe.
 //! - [`primary_backup`]: a replicated register with clients; with local
-//!   reads it serves stale reads (the linearizability canary).
+//!   reads it serves stale reads (the linearizability canary); failover
+//!   with epochs loses acknowledged writes under async replication, and
+//!   sync replication stalls while a backup is away (`durability`).
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
 //! - [`saga`]: an orchestrated saga (flight, hotel, payment) with a durable
