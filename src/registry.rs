@@ -189,6 +189,7 @@ impl Registry {
             .with(models::cache::CacheModel)
             .with(models::zones::ZonesModel)
             .with(models::service::ServiceModel)
+            .with(models::quorum_kv::QuorumKvModel)
     }
 
     /// This registry and `model`, with the checks it brings

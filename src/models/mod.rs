@@ -12,6 +12,9 @@
 //!   two holders, and fencing tokens keep the storage safe.
 //! - [`primary_backup`]: a replicated register with clients; with local
 //!   reads it serves stale reads (the linearizability canary).
+//! - [`quorum_kv`]: a Dynamo-style key-value store with N replicas per key
+//!   and R/W quorums; eventual reads are stale, ABD reads with R + W > N
+//!   are linearizable, sloppy quorums stay writable in a partition.
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
 //! - [`zones`]: a service over availability zones with a balancer and a
@@ -35,6 +38,7 @@ pub mod cache;
 pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;
+pub mod quorum_kv;
 pub mod raft;
 pub mod service;
 pub mod view;
