@@ -362,8 +362,16 @@ impl Server {
             return;
         };
         let top = Self::highest(request).version.max(own);
+        // Versions must be unique: two puts this server coordinates at once
+        // may find the same highest version, so the counter also passes the
+        // last one it issued for the key (kept on disk across crashes).
+        let issued_key = format!("issued/{}", request.key);
+        let issued: u64 = ctx.storage().get_json(&issued_key).unwrap_or(0);
+        let counter = top.counter.max(issued) + 1;
+        ctx.storage().put_json(&issued_key, &counter);
+        ctx.storage().sync();
         let entry = Entry {
-            version: Version { counter: top.counter + 1, node: me.0 },
+            version: Version { counter, node: me.0 },
             value: request.put.clone().unwrap_or_default(),
         };
         request.phase = Phase::Write;
