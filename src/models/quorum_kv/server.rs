@@ -210,6 +210,12 @@ impl Server {
 
     // ----- coordinator -----
 
+    /// How long each phase of a put waits for home replicas before a
+    /// sloppy quorum moves on: a quarter of the request's time.
+    fn sloppy_after(params: &QuorumParams) -> SimDuration {
+        SimDuration::from_nanos((params.timeout.as_nanos() / 4).max(1))
+    }
+
     fn begin(&mut self, ctx: &mut Ctx<'_, QkvMsg>, client: NodeId, op: u64, key: u32, put: Option<String>) {
         if key >= self.params.keys {
             return; // not a key of this store
@@ -229,10 +235,8 @@ impl Server {
             }
         }
         let timer = ctx.set_timer(self.params.timeout, REQUEST_TIMEOUT);
-        let sloppy = (self.params.quorum == Quorum::Sloppy && put.is_some()).then(|| {
-            let quarter = SimDuration::from_nanos((self.params.timeout.as_nanos() / 4).max(1));
-            ctx.set_timer(quarter, SLOPPY)
-        });
+        let sloppy = (self.params.quorum == Quorum::Sloppy && put.is_some())
+            .then(|| ctx.set_timer(Self::sloppy_after(&self.params), SLOPPY));
         self.requests.insert(
             req,
             Request {
@@ -375,6 +379,10 @@ impl Server {
             value: request.put.clone().unwrap_or_default(),
         };
         request.phase = Phase::Write;
+        if let Some(timer) = request.sloppy.take() {
+            ctx.cancel_timer(timer);
+            request.sloppy = Some(ctx.set_timer(Self::sloppy_after(&self.params), SLOPPY));
+        }
         for replica in self.params.home(request.key) {
             ctx.send(replica, QkvMsg::Write { req, key: request.key, entry: entry.clone(), hint: None });
         }
@@ -422,8 +430,10 @@ impl Server {
             return;
         };
         if self.requests[&req].phase == Phase::Query {
-            // Not R answers in time: go on with the versions known.
+            // Not R answers in time: go on with the versions known, and
+            // give the home replicas another quarter to acknowledge.
             self.start_write(ctx, req);
+            return;
         }
         let request = self.requests.get_mut(&req).expect("present");
         let entry = request.writing.clone().expect("a write in progress");
