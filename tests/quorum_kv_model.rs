@@ -37,11 +37,10 @@ fn sweep(file: &str) -> (Scenario, Vec<RunReport>) {
 }
 
 fn metric(report: &RunReport, name: &str) -> f64 {
-    report
-        .metrics
-        .iter()
-        .find(|(n, _)| n == name)
-        .map_or_else(|| panic!("no metric {name}: {:?}", report.metrics), |(_, v)| *v)
+    report.metrics.iter().find(|(n, _)| n == name).map_or_else(
+        || panic!("no metric {name}: {:?}", report.metrics),
+        |(_, v)| *v,
+    )
 }
 
 /// "N of seeds 0..200" in a description: the seeds it promises.
@@ -62,7 +61,11 @@ fn every_quorum_scenario_meets_its_expectation_over_200_seeds() {
         let met = reports.iter().filter(|r| r.expectation_met).count();
         if scenario.expect == "pass" {
             for r in &reports {
-                assert!(r.expectation_met, "{file} seed {}: {:?}", r.seed, r.violations);
+                assert!(
+                    r.expectation_met,
+                    "{file} seed {}: {:?}",
+                    r.seed, r.violations
+                );
             }
         } else {
             let promise = promised(&scenario.description)
@@ -81,7 +84,12 @@ fn every_quorum_scenario_meets_its_expectation_over_200_seeds() {
 fn consistent_reads_are_never_stale_and_eventual_ones_often_are() {
     let (_, consistent) = sweep("scenarios/quorum-consistent-read.toml");
     for r in &consistent {
-        assert_eq!(metric(r, "quorum_metrics.stale_reads"), 0.0, "seed {}", r.seed);
+        assert_eq!(
+            metric(r, "quorum_metrics.stale_reads"),
+            0.0,
+            "seed {}",
+            r.seed
+        );
         assert!(metric(r, "quorum_metrics.reads") > 10.0, "seed {}", r.seed);
     }
     let (_, eventual) = sweep("scenarios/quorum-eventual-stale-read.toml");
@@ -89,7 +97,10 @@ fn consistent_reads_are_never_stale_and_eventual_ones_often_are() {
         .iter()
         .filter(|r| metric(r, "quorum_metrics.stale_reads") > 0.0)
         .count();
-    assert!(stale > 150, "{stale} of {SEEDS} eventual runs measured a stale read");
+    assert!(
+        stale > 150,
+        "{stale} of {SEEDS} eventual runs measured a stale read"
+    );
 }
 
 #[test]
@@ -113,5 +124,8 @@ fn strict_quorums_refuse_partitioned_writes_and_sloppy_ones_hint_them() {
     assert!(hinted > 600.0, "{hinted} hinted writes");
     // Every hint is handed home (several hints of one key and home may be
     // superseded by a newer one before the handoff, hence fewer handoffs).
-    assert!(handed > 0.5 * hinted && handed <= hinted, "{handed} of {hinted}");
+    assert!(
+        handed > 0.5 * hinted && handed <= hinted,
+        "{handed} of {hinted}"
+    );
 }

@@ -137,7 +137,9 @@ impl Checker for ReplicaConvergence {
     fn note(&self) -> Option<String> {
         let keys = self.frontier.len();
         let replicas = self.holds.len();
-        Some(format!("{replicas} home copies of {keys} keys judged at the end"))
+        Some(format!(
+            "{replicas} home copies of {keys} keys judged at the end"
+        ))
     }
 }
 
@@ -181,7 +183,10 @@ impl QuorumMetrics {
 
     fn on_op(&mut self, node: NodeId, time: SimTime, record: &Record) {
         let d = &record.detail;
-        let (Some(kind), Some(f)) = (d.get("type").and_then(|t| t.as_str()), d.get("f").and_then(|t| t.as_str())) else {
+        let (Some(kind), Some(f)) = (
+            d.get("type").and_then(|t| t.as_str()),
+            d.get("f").and_then(|t| t.as_str()),
+        ) else {
             return;
         };
         match (kind, f) {
@@ -196,7 +201,8 @@ impl QuorumMetrics {
             }
             ("ok", "put") => {
                 if let Some(began) = self.open_puts.remove(&node) {
-                    self.write_latencies_ns.push(time.as_nanos().saturating_sub(began.as_nanos()));
+                    self.write_latencies_ns
+                        .push(time.as_nanos().saturating_sub(began.as_nanos()));
                 }
             }
             (_, "put") => {
@@ -226,8 +232,13 @@ impl Checker for QuorumMetrics {
                 }
             }
             "read_result" => {
-                if let (Some((key, floor)), Some(v)) = (self.open_reads.get(&node), version_of(record)) {
-                    debug_assert_eq!(Some(key.as_str()), record.detail.get("key").and_then(|k| k.as_str()));
+                if let (Some((key, floor)), Some(v)) =
+                    (self.open_reads.get(&node), version_of(record))
+                {
+                    debug_assert_eq!(
+                        Some(key.as_str()),
+                        record.detail.get("key").and_then(|k| k.as_str())
+                    );
                     self.reads += 1;
                     if v < *floor {
                         self.stale_reads += 1;
@@ -268,14 +279,32 @@ impl Checker for QuorumMetrics {
 
     fn metrics(&self) -> Vec<(String, f64)> {
         let mut out = vec![
-            ("quorum_metrics.stale_read_rate".to_string(), self.stale_rate()),
-            ("quorum_metrics.stale_reads".to_string(), self.stale_reads as f64),
+            (
+                "quorum_metrics.stale_read_rate".to_string(),
+                self.stale_rate(),
+            ),
+            (
+                "quorum_metrics.stale_reads".to_string(),
+                self.stale_reads as f64,
+            ),
             ("quorum_metrics.reads".to_string(), self.reads as f64),
-            ("quorum_metrics.writes_acked".to_string(), self.write_latencies_ns.len() as f64),
-            ("quorum_metrics.writes_unavailable".to_string(), self.writes_unavailable as f64),
-            ("quorum_metrics.hinted_writes".to_string(), self.hinted_writes as f64),
+            (
+                "quorum_metrics.writes_acked".to_string(),
+                self.write_latencies_ns.len() as f64,
+            ),
+            (
+                "quorum_metrics.writes_unavailable".to_string(),
+                self.writes_unavailable as f64,
+            ),
+            (
+                "quorum_metrics.hinted_writes".to_string(),
+                self.hinted_writes as f64,
+            ),
             ("quorum_metrics.handoffs".to_string(), self.handoffs as f64),
-            ("quorum_metrics.read_repairs".to_string(), self.read_repairs as f64),
+            (
+                "quorum_metrics.read_repairs".to_string(),
+                self.read_repairs as f64,
+            ),
         ];
         if let (Some(p50), Some(p99)) = (self.latency_ms(0.5), self.latency_ms(0.99)) {
             out.push(("quorum_metrics.write_latency_ms_p50".to_string(), p50));

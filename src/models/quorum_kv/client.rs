@@ -70,13 +70,23 @@ impl Client {
             (None, QkvMsg::Get { op, key })
         } else {
             let value = format!("{}.{}", self.process, op);
-            ctx.invoke(self.process, "put", Some(&key_name(key)), Value::Str(value.clone()));
+            ctx.invoke(
+                self.process,
+                "put",
+                Some(&key_name(key)),
+                Value::Str(value.clone()),
+            );
             (Some(value.clone()), QkvMsg::Put { op, key, value })
         };
         let server = NodeId(ctx.rng().below(self.servers as u64) as u32);
         ctx.send(server, msg);
         let timer = ctx.set_timer(self.workload.timeout, TIMEOUT);
-        self.open = Some(Open { op, key, put, timer });
+        self.open = Some(Open {
+            op,
+            key,
+            put,
+            timer,
+        });
     }
 
     /// Ends the open operation: `outcome` None for a timeout.
@@ -88,11 +98,17 @@ impl Client {
         let key = key_name(open.key);
         let (kind, value) = match (&open.put, outcome) {
             (None, Some(Outcome::Value(entry))) => {
-                ctx.record("read_result", json!({ "key": key, "version": entry.version.json() }));
+                ctx.record(
+                    "read_result",
+                    json!({ "key": key, "version": entry.version.json() }),
+                );
                 (OpType::Ok, Value::Str(entry.value))
             }
             (Some(v), Some(Outcome::Written(version))) => {
-                ctx.record("write_acked", json!({ "key": key, "version": version.json() }));
+                ctx.record(
+                    "write_acked",
+                    json!({ "key": key, "version": version.json() }),
+                );
                 (OpType::Ok, Value::Str(v.clone()))
             }
             // A get that found no quorum had no effect.

@@ -67,6 +67,8 @@ mod check;
 mod client;
 mod model;
 mod server;
+#[cfg(test)]
+mod tests;
 
 pub use check::{QuorumMetrics, ReplicaConvergence, QUORUM_METRICS, REPLICA_CONVERGENCE};
 pub use client::Client;

@@ -181,7 +181,11 @@ impl Model for QuorumKvModel {
         let key = d.get("key")?.as_str()?;
         let version = |d: &serde_json::Value| -> Option<String> {
             let v = d.get("version")?.as_array()?;
-            Some(format!("({}, n{})", v.first()?.as_u64()?, v.get(1)?.as_u64()? + 1))
+            Some(format!(
+                "({}, n{})",
+                v.first()?.as_u64()?,
+                v.get(1)?.as_u64()? + 1
+            ))
         };
         match record.kind.as_str() {
             "hint" => Some(format!(

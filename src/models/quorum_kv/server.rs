@@ -107,7 +107,10 @@ impl Server {
 
     /// Keeps `entry` for `key` if it is newer; true if it was.
     fn apply(&mut self, ctx: &mut Ctx<'_, QkvMsg>, key: u32, entry: &Entry) -> bool {
-        debug_assert!(self.params.is_home(key, ctx.id()), "only home replicas apply");
+        debug_assert!(
+            self.params.is_home(key, ctx.id()),
+            "only home replicas apply"
+        );
         if entry.version <= self.copy(key).version {
             return false;
         }
@@ -143,7 +146,11 @@ impl Server {
         match hint {
             Some(home) if home != ctx.id() => {
                 let slot = (home.0, key);
-                if self.hints.get(&slot).is_none_or(|h| h.version < entry.version) {
+                if self
+                    .hints
+                    .get(&slot)
+                    .is_none_or(|h| h.version < entry.version)
+                {
                     ctx.record(
                         "hint",
                         json!({ "key": key_name(key), "version": entry.version.json(), "home": ctx.name(home) }),
@@ -160,7 +167,12 @@ impl Server {
 
     fn anti_entropy(&mut self, ctx: &mut Ctx<'_, QkvMsg>) {
         let me = ctx.id();
-        let peers: Vec<NodeId> = ctx.peers().iter().copied().filter(|p| p.index() < self.params.servers).collect();
+        let peers: Vec<NodeId> = ctx
+            .peers()
+            .iter()
+            .copied()
+            .filter(|p| p.index() < self.params.servers)
+            .collect();
         for peer in peers {
             let versions: Vec<(u32, Version)> = self
                 .home_keys(me)
@@ -173,12 +185,23 @@ impl Server {
             }
         }
         for (&(home, key), entry) in &self.hints {
-            ctx.send(NodeId(home), QkvMsg::Handoff { key, entry: entry.clone() });
+            ctx.send(
+                NodeId(home),
+                QkvMsg::Handoff {
+                    key,
+                    entry: entry.clone(),
+                },
+            );
         }
         ctx.set_timer(self.params.anti_entropy, ANTI_ENTROPY);
     }
 
-    fn on_digest(&mut self, ctx: &mut Ctx<'_, QkvMsg>, from: NodeId, versions: Vec<(u32, Version)>) {
+    fn on_digest(
+        &mut self,
+        ctx: &mut Ctx<'_, QkvMsg>,
+        from: NodeId,
+        versions: Vec<(u32, Version)>,
+    ) {
         let mut want = Vec::new();
         for (key, theirs) in versions {
             if !self.params.is_home(key, ctx.id()) {
@@ -196,7 +219,13 @@ impl Server {
         }
     }
 
-    fn on_handoff_ack(&mut self, ctx: &mut Ctx<'_, QkvMsg>, from: NodeId, key: u32, version: Version) {
+    fn on_handoff_ack(
+        &mut self,
+        ctx: &mut Ctx<'_, QkvMsg>,
+        from: NodeId,
+        key: u32,
+        version: Version,
+    ) {
         let slot = (from.0, key);
         if self.hints.get(&slot).is_some_and(|h| h.version <= version) {
             self.hints.remove(&slot);
@@ -216,14 +245,25 @@ impl Server {
         SimDuration::from_nanos((params.timeout.as_nanos() / 4).max(1))
     }
 
-    fn begin(&mut self, ctx: &mut Ctx<'_, QkvMsg>, client: NodeId, op: u64, key: u32, put: Option<String>) {
+    fn begin(
+        &mut self,
+        ctx: &mut Ctx<'_, QkvMsg>,
+        client: NodeId,
+        op: u64,
+        key: u32,
+        put: Option<String>,
+    ) {
         if key >= self.params.keys {
             return; // not a key of this store
         }
         self.next_req += 1;
         let req = (self.boot << 32) | self.next_req;
         let home = self.params.home(key);
-        let phase = if put.is_some() { Phase::Query } else { Phase::Read };
+        let phase = if put.is_some() {
+            Phase::Query
+        } else {
+            Phase::Read
+        };
         // An eventual read answers with one replica's copy, picked at
         // random; the others are asked only for read repair.
         let chosen = (put.is_none() && self.params.reads == Reads::Eventual)
@@ -264,7 +304,9 @@ impl Server {
         match request.phase {
             Phase::Read => self.read_progress(ctx, req),
             Phase::Query if request.copies.len() >= self.params.r => self.start_write(ctx, req),
-            Phase::Repair if request.copies.len() >= self.params.replicas => self.finish_repair(ctx, req),
+            Phase::Repair if request.copies.len() >= self.params.replicas => {
+                self.finish_repair(ctx, req)
+            }
             _ => {}
         }
     }
@@ -286,10 +328,17 @@ impl Server {
         match self.params.reads {
             Reads::Eventual => {
                 // The chosen replica's copy, whatever it is.
-                let Some(entry) = request.chosen.and_then(|c| request.copies.get(&c)).cloned() else {
+                let Some(entry) = request.chosen.and_then(|c| request.copies.get(&c)).cloned()
+                else {
                     return;
                 };
-                ctx.send(request.client, QkvMsg::Reply { op: request.op, outcome: Outcome::Value(entry) });
+                ctx.send(
+                    request.client,
+                    QkvMsg::Reply {
+                        op: request.op,
+                        outcome: Outcome::Value(entry),
+                    },
+                );
                 self.after_reply(ctx, req);
             }
             Reads::Consistent if request.copies.len() >= self.params.r => {
@@ -303,7 +352,13 @@ impl Server {
                 // ABD: a read may answer only once W replicas hold what it
                 // returns, so that no later read can return anything older.
                 if request.acks.len() >= self.params.w {
-                    ctx.send(request.client, QkvMsg::Reply { op: request.op, outcome: Outcome::Value(top) });
+                    ctx.send(
+                        request.client,
+                        QkvMsg::Reply {
+                            op: request.op,
+                            outcome: Outcome::Value(top),
+                        },
+                    );
                     self.after_reply(ctx, req);
                 } else {
                     request.phase = Phase::WriteBack;
@@ -314,7 +369,15 @@ impl Server {
                         .filter(|n| !request.acks.contains(n))
                         .collect();
                     for replica in missing {
-                        ctx.send(replica, QkvMsg::Write { req, key: request.key, entry: top.clone(), hint: None });
+                        ctx.send(
+                            replica,
+                            QkvMsg::Write {
+                                req,
+                                key: request.key,
+                                entry: top.clone(),
+                                hint: None,
+                            },
+                        );
                     }
                     request.writing = Some(top);
                 }
@@ -347,12 +410,19 @@ impl Server {
         }
         let top = Self::highest(&request);
         for (&replica, copy) in &request.copies {
-            if copy.version < top.version {
+            // A replica that acknowledged the write-back holds it already.
+            if copy.version < top.version && !request.acks.contains(&replica) {
                 ctx.record(
                     "read_repair",
                     json!({ "key": key_name(request.key), "version": top.version.json(), "to": ctx.name(replica) }),
                 );
-                ctx.send(replica, QkvMsg::Update { key: request.key, entry: top.clone() });
+                ctx.send(
+                    replica,
+                    QkvMsg::Update {
+                        key: request.key,
+                        entry: top.clone(),
+                    },
+                );
             }
         }
     }
@@ -375,7 +445,10 @@ impl Server {
         ctx.storage().put_json(&issued_key, &counter);
         ctx.storage().sync();
         let entry = Entry {
-            version: Version { counter, node: me.0 },
+            version: Version {
+                counter,
+                node: me.0,
+            },
             value: request.put.clone().unwrap_or_default(),
         };
         request.phase = Phase::Write;
@@ -384,7 +457,15 @@ impl Server {
             request.sloppy = Some(ctx.set_timer(Self::sloppy_after(&self.params), SLOPPY));
         }
         for replica in self.params.home(request.key) {
-            ctx.send(replica, QkvMsg::Write { req, key: request.key, entry: entry.clone(), hint: None });
+            ctx.send(
+                replica,
+                QkvMsg::Write {
+                    req,
+                    key: request.key,
+                    entry: entry.clone(),
+                    hint: None,
+                },
+            );
         }
         request.writing = Some(entry);
     }
@@ -398,7 +479,11 @@ impl Server {
             .map(|(_, e)| e.version)
             .max()
             .unwrap_or_default();
-        let own = if self.params.is_home(key, me) { self.copy(key).version } else { Version::default() };
+        let own = if self.params.is_home(key, me) {
+            self.copy(key).version
+        } else {
+            Version::default()
+        };
         own.max(hinted)
     }
 
@@ -415,11 +500,23 @@ impl Server {
         }
         let entry = request.writing.clone().expect("a write in progress");
         if request.phase == Phase::Write {
-            ctx.send(request.client, QkvMsg::Reply { op: request.op, outcome: Outcome::Written(entry.version) });
+            ctx.send(
+                request.client,
+                QkvMsg::Reply {
+                    op: request.op,
+                    outcome: Outcome::Written(entry.version),
+                },
+            );
             let request = self.requests.remove(&req).expect("present");
             ctx.cancel_timer(request.timer);
         } else {
-            ctx.send(request.client, QkvMsg::Reply { op: request.op, outcome: Outcome::Value(entry) });
+            ctx.send(
+                request.client,
+                QkvMsg::Reply {
+                    op: request.op,
+                    outcome: Outcome::Value(entry),
+                },
+            );
             self.after_reply(ctx, req);
         }
     }
@@ -446,7 +543,15 @@ impl Server {
         let spare = self.params.stand_ins(request.key);
         for (home, stand_in) in absent.into_iter().zip(spare) {
             request.stand_ins.insert(stand_in);
-            ctx.send(stand_in, QkvMsg::Write { req, key: request.key, entry: entry.clone(), hint: Some(home) });
+            ctx.send(
+                stand_in,
+                QkvMsg::Write {
+                    req,
+                    key: request.key,
+                    entry: entry.clone(),
+                    hint: Some(home),
+                },
+            );
         }
     }
 
@@ -465,7 +570,13 @@ impl Server {
             "unavailable",
             json!({ "key": key_name(request.key), "f": f, "answers": request.copies.len(), "acks": request.acks.len() }),
         );
-        ctx.send(request.client, QkvMsg::Reply { op: request.op, outcome: Outcome::Unavailable });
+        ctx.send(
+            request.client,
+            QkvMsg::Reply {
+                op: request.op,
+                outcome: Outcome::Unavailable,
+            },
+        );
     }
 }
 
@@ -492,11 +603,20 @@ impl Node<QkvMsg> for Server {
             QkvMsg::Get { op, key } => self.begin(ctx, from, op, key, None),
             QkvMsg::Put { op, key, value } => self.begin(ctx, from, op, key, Some(value)),
             QkvMsg::Read { req, key } => {
-                let entry = if self.params.is_home(key, ctx.id()) { self.copy(key) } else { Entry::default() };
+                let entry = if self.params.is_home(key, ctx.id()) {
+                    self.copy(key)
+                } else {
+                    Entry::default()
+                };
                 ctx.send(from, QkvMsg::ReadAck { req, entry });
             }
             QkvMsg::ReadAck { req, entry } => self.on_read_ack(ctx, from, req, entry),
-            QkvMsg::Write { req, key, entry, hint } => {
+            QkvMsg::Write {
+                req,
+                key,
+                entry,
+                hint,
+            } => {
                 if hint.is_some() || self.params.is_home(key, ctx.id()) {
                     self.on_write(ctx, key, entry, hint);
                     ctx.send(from, QkvMsg::WriteAck { req });
@@ -507,7 +627,13 @@ impl Node<QkvMsg> for Server {
             QkvMsg::Want { keys } => {
                 for key in keys {
                     if self.params.is_home(key, ctx.id()) {
-                        ctx.send(from, QkvMsg::Update { key, entry: self.copy(key) });
+                        ctx.send(
+                            from,
+                            QkvMsg::Update {
+                                key,
+                                entry: self.copy(key),
+                            },
+                        );
                     }
                 }
             }
@@ -539,8 +665,14 @@ impl Node<QkvMsg> for Server {
 
     fn debug_state(&self) -> Option<String> {
         use crate::models::view;
-        let store = self.store.iter().map(|(k, e)| (key_name(*k), e.version, view::text(&e.value)));
-        let hints = self.hints.iter().map(|((h, k), e)| (NodeId(*h), key_name(*k), e.version));
+        let store = self
+            .store
+            .iter()
+            .map(|(k, e)| (key_name(*k), e.version, view::text(&e.value)));
+        let hints = self
+            .hints
+            .iter()
+            .map(|((h, k), e)| (NodeId(*h), key_name(*k), e.version));
         view::state(
             "Server",
             &[
