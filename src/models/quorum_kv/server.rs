@@ -114,7 +114,7 @@ impl Server {
         if entry.version <= self.copy(key).version {
             return false;
         }
-        ctx.storage().put_json(&entry_key(key), entry);
+        ctx.storage().put_json(entry_key(key), entry);
         ctx.storage().sync();
         ctx.record(
             "apply",
