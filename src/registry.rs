@@ -153,7 +153,7 @@ impl Registry {
 
     /// faultlab's checks and its models (with the checks they bring):
     /// heartbeat, raft, lease, primary_backup, backoff, cache, zones,
-    /// service.
+    /// service, quorum_kv.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
