@@ -176,7 +176,7 @@ impl Model for QuorumKvModel {
         }]
     }
 
-    fn narrate(&self, _params: &QuorumParams, record: &Record) -> Option<String> {
+    fn narrate(&self, params: &QuorumParams, record: &Record) -> Option<String> {
         let d = &record.detail;
         let key = d.get("key")?.as_str()?;
         let version = |d: &serde_json::Value| -> Option<String> {
@@ -203,10 +203,15 @@ impl Model for QuorumKvModel {
                 d.get("to")?.as_str()?,
                 version(d)?
             )),
+            "unavailable" if d.get("chosen").is_some() => Some(format!(
+                "gives up a get of {key}: the replica it asked, {}, did not answer in time",
+                d.get("chosen")?.as_str()?
+            )),
             "unavailable" => Some(format!(
-                "gives up a {} of {key}: {} copies and {} acknowledgements in time",
+                "gives up a {} of {key}: {} of {} replicas answered, {} acknowledged in time",
                 d.get("f")?.as_str()?,
                 d.get("answers")?.as_u64()?,
+                params.replicas,
                 d.get("acks")?.as_u64()?
             )),
             "apply" if d.get("start").is_none() => Some(format!(

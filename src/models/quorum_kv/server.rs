@@ -566,10 +566,16 @@ impl Server {
         }
         let request = self.requests.remove(&req).expect("present");
         let f = if request.put.is_some() { "put" } else { "get" };
-        ctx.record(
-            "unavailable",
-            json!({ "key": key_name(request.key), "f": f, "answers": request.copies.len(), "acks": request.acks.len() }),
-        );
+        let mut detail = json!({
+            "key": key_name(request.key),
+            "f": f,
+            "answers": request.copies.len(),
+            "acks": request.acks.len(),
+        });
+        if let Some(chosen) = request.chosen {
+            detail["chosen"] = json!(ctx.name(chosen));
+        }
+        ctx.record("unavailable", detail);
         ctx.send(
             request.client,
             QkvMsg::Reply {
