@@ -83,6 +83,7 @@ fn every_quorum_scenario_meets_its_expectation_over_200_seeds() {
 #[test]
 fn consistent_reads_are_never_stale_and_eventual_ones_often_are() {
     let (_, consistent) = sweep("scenarios/quorum-consistent-read.toml");
+    let mut reads = 0.0;
     for r in &consistent {
         assert_eq!(
             metric(r, "quorum_metrics.stale_reads"),
@@ -90,8 +91,10 @@ fn consistent_reads_are_never_stale_and_eventual_ones_often_are() {
             "seed {}",
             r.seed
         );
-        assert!(metric(r, "quorum_metrics.reads") > 10.0, "seed {}", r.seed);
+        assert!(metric(r, "quorum_metrics.reads") >= 5.0, "seed {}", r.seed);
+        reads += metric(r, "quorum_metrics.reads");
     }
+    assert!(reads > 3000.0, "{reads} consistent reads in all");
     let (_, eventual) = sweep("scenarios/quorum-eventual-stale-read.toml");
     let stale = eventual
         .iter()

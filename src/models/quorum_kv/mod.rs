@@ -47,7 +47,12 @@
 //! the same counter; the coordinator id decides which write wins.) A
 //! stand-in keeps its hints on disk, apart from its own data, and hands each
 //! to its home replica on every anti-entropy tick until it is acknowledged:
-//! hinted handoff. After the heal the replicas converge.
+//! hinted handoff. After the heal the replicas converge. Reads ask home
+//! replicas only, in both modes: a sloppy quorum is about writes.
+//!
+//! A coordinator that is itself a home replica asks itself through the
+//! network like any other replica (its own messages may be delayed or lost
+//! as the scenario's links say).
 //!
 //! Records: `apply {key, version, value}` when a home replica's copy
 //! changes (and `start: true` with what it holds when it starts), `hint`
