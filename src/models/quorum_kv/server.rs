@@ -451,6 +451,10 @@ impl Server {
             },
             value: request.put.clone().unwrap_or_default(),
         };
+        debug_assert!(
+            entry.version > top,
+            "a put's version passes every version it found"
+        );
         request.phase = Phase::Write;
         if let Some(timer) = request.sloppy.take() {
             ctx.cancel_timer(timer);
@@ -494,6 +498,10 @@ impl Server {
         if !matches!(request.phase, Phase::Write | Phase::WriteBack) {
             return;
         }
+        debug_assert!(
+            self.params.is_home(request.key, from) || request.stand_ins.contains(&from),
+            "a write acknowledged by a server that was not asked"
+        );
         request.acks.insert(from);
         if request.acks.len() < self.params.w {
             return;
