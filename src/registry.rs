@@ -153,7 +153,7 @@ impl Registry {
 
     /// faultlab's checks and its models (with the checks they bring):
     /// heartbeat, raft, lease, primary_backup, backoff, cache, zones,
-    /// service.
+    /// service, two_pc, saga, quorum_kv.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -191,6 +191,7 @@ impl Registry {
             .with(models::service::ServiceModel)
             .with(models::two_pc::TwoPcModel)
             .with(models::saga::SagaModel)
+            .with(models::quorum_kv::QuorumKvModel)
     }
 
     /// This registry and `model`, with the checks it brings

@@ -14,6 +14,9 @@
 //!   reads it serves stale reads (the linearizability canary); failover
 //!   with epochs loses acknowledged writes under async replication, and
 //!   sync replication stalls while a backup is away (`durability`).
+//! - [`quorum_kv`]: a Dynamo-style key-value store with N replicas per key
+//!   and R/W quorums; eventual reads are stale, ABD reads with R + W > N
+//!   are linearizable, sloppy quorums stay writable in a partition.
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
 //! - [`saga`]: an orchestrated saga (flight, hotel, payment) with a durable
@@ -42,6 +45,7 @@ pub mod cache;
 pub mod heartbeat;
 pub mod lease;
 pub mod primary_backup;
+pub mod quorum_kv;
 pub mod raft;
 pub mod saga;
 pub mod service;
