@@ -95,6 +95,8 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
         }
     };
     files.sort();
+    // One column wide enough for the longest name.
+    let width = files.iter().map(|f| f.chars().count()).max().unwrap_or(0);
     outln!(io, "scenarios in {dir}:");
     let mut code = 0;
     for file in files {
@@ -107,10 +109,10 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
                     .unwrap_or("")
                     .trim()
                     .to_string();
-                outln!(io, "  {:<40} expect {:<24} {about}", file, s.expect);
+                outln!(io, "  {file:<width$} expect {:<24} {about}", s.expect);
             }
             Err(e) => {
-                outln!(io, "  {file:<40} INVALID: {e}");
+                outln!(io, "  {file:<width$} INVALID: {e}");
                 code = 2;
             }
         }
