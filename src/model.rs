@@ -62,6 +62,11 @@ pub trait Model: Send + Sync + 'static {
     fn roles(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The famous mistakes its table's `bugs = [...]` may switch on (see
+    /// [`crate::models::bugs`]), for `faultlab list`; none by default.
+    fn bugs(&self) -> &'static [crate::models::bugs::BugInfo] {
+        &[]
+    }
     /// The knobs a scenario's `set` fault may turn on its nodes (see
     /// [`Node::on_knob`]); none by default.
     fn knobs(&self) -> &'static [KnobInfo] {

@@ -9,6 +9,7 @@ use crate::check::linearizability::LinModel;
 use crate::check::{self, CheckInfo, Checker, LivenessBound};
 use crate::model::{bind, Configured, KnobInfo, Layout, Model, ModelChecks, Servers};
 use crate::models;
+use crate::models::bugs::BugInfo;
 use crate::scenario::{ModelTable, ScenarioError};
 use std::fmt;
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub(crate) trait Entry: Send + Sync {
     fn servers(&self) -> Servers;
     fn roles(&self) -> &'static [&'static str];
     fn knobs(&self) -> &'static [KnobInfo];
+    fn bugs(&self) -> &'static [BugInfo];
     fn uses_workload(&self) -> bool;
     /// Reads the model's table and validates it for `layout`.
     fn configure(
@@ -92,6 +94,9 @@ impl<M: Model> Entry for ModelEntry<M> {
     }
     fn knobs(&self) -> &'static [KnobInfo] {
         self.0.knobs()
+    }
+    fn bugs(&self) -> &'static [BugInfo] {
+        self.0.bugs()
     }
     fn uses_workload(&self) -> bool {
         self.0.uses_workload()
@@ -127,6 +132,8 @@ pub struct ModelInfo {
     pub roles: &'static [&'static str],
     /// The knobs a `set` fault may turn (see [`Model::knobs`]).
     pub knobs: &'static [KnobInfo],
+    /// The mistakes `bugs = [...]` may switch on (see [`Model::bugs`]).
+    pub bugs: &'static [BugInfo],
 }
 
 /// Models and checks by name.
@@ -261,6 +268,7 @@ impl Registry {
                 uses_workload: m.uses_workload(),
                 roles: m.roles(),
                 knobs: m.knobs(),
+                bugs: m.bugs(),
             })
             .collect()
     }

@@ -339,6 +339,14 @@ fn list_shows_models_checks_and_every_scenario() {
     );
     assert!(text.contains("scenarios/heartbeat-chaos.toml"));
     assert!(!text.contains("INVALID"), "{text}");
+    // Each model's famous mistakes, with what goes wrong.
+    for bug in [
+        "bug ack_before_replicate: ",
+        "bug decision_before_sync: ",
+        "bug no_idempotency_key: ",
+    ] {
+        assert!(text.contains(bug), "{bug} missing from:\n{text}");
+    }
 }
 
 /// The corpus of public histories, kept in the repository.

@@ -58,6 +58,9 @@ pub(super) fn cmd_list(io: &mut Io<'_>, registry: &Registry, dir: &str) -> i32 {
                 k.about
             );
         }
+        for b in model.bugs {
+            outln!(io, "  {:<15} bug {}: {}", "", b.name, b.about);
+        }
     }
     outln!(io, "checks:");
     for c in registry.checks().map(|c| &c.info) {

@@ -83,6 +83,10 @@ impl Model for PrimaryBackupModel {
         }
     }
 
+    fn bugs(&self) -> &'static [crate::models::bugs::BugInfo] {
+        KNOWN_BUGS
+    }
+
     fn roles(&self) -> &'static [&'static str] {
         &["primary", "backup"]
     }

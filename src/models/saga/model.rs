@@ -91,6 +91,10 @@ impl Model for SagaModel {
         }
     }
 
+    fn bugs(&self) -> &'static [crate::models::bugs::BugInfo] {
+        KNOWN_BUGS
+    }
+
     fn roles(&self) -> &'static [&'static str] {
         &["orchestrator", "service"]
     }

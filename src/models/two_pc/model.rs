@@ -93,6 +93,10 @@ impl Model for TwoPcModel {
         }
     }
 
+    fn bugs(&self) -> &'static [crate::models::bugs::BugInfo] {
+        KNOWN_BUGS
+    }
+
     fn roles(&self) -> &'static [&'static str] {
         &["coordinator", "participant"]
     }
