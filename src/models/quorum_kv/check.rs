@@ -2,6 +2,7 @@
 //! of every key agree at the end) and `quorum_metrics` (a measure: stale
 //! reads, write latency, repairs, unavailable and hinted writes).
 
+use crate::check::histogram::LatencyHistogram;
 use crate::check::{names_of, CheckInfo, Checker, Severity, Violation, World};
 use crate::engine::{EventKind, TraceEvent};
 use crate::node::{NodeId, Record, OP_RECORD};
@@ -155,7 +156,8 @@ pub struct QuorumMetrics {
     open_puts: BTreeMap<NodeId, SimTime>,
     reads: u64,
     stale_reads: u64,
-    write_latencies_ns: Vec<u64>,
+    /// The acknowledged writes' latencies (bounded, within 0.8%).
+    write_latencies: LatencyHistogram,
     read_repairs: u64,
     writes_unavailable: u64,
     hinted_writes: u64,
@@ -165,11 +167,7 @@ pub struct QuorumMetrics {
 impl QuorumMetrics {
     /// The `q` quantile of the acknowledged writes' latencies, in ms.
     fn latency_ms(&self, q: f64) -> Option<f64> {
-        let mut sorted = self.write_latencies_ns.clone();
-        sorted.sort_unstable();
-        let last = sorted.len().checked_sub(1)?;
-        let at = ((last as f64) * q).round() as usize;
-        Some(sorted[at.min(last)] as f64 / 1e6)
+        self.write_latencies.quantile(q).map(|ns| ns as f64 / 1e6)
     }
 
     /// Reads that returned something older than an acknowledged write, per read.
@@ -201,8 +199,8 @@ impl QuorumMetrics {
             }
             ("ok", "put") => {
                 if let Some(began) = self.open_puts.remove(&node) {
-                    self.write_latencies_ns
-                        .push(time.as_nanos().saturating_sub(began.as_nanos()));
+                    self.write_latencies
+                        .record(time.as_nanos().saturating_sub(began.as_nanos()));
                 }
             }
             (_, "put") => {
@@ -269,7 +267,7 @@ impl Checker for QuorumMetrics {
             self.stale_reads,
             self.reads,
             100.0 * self.stale_rate(),
-            self.write_latencies_ns.len(),
+            self.write_latencies.count(),
             self.writes_unavailable,
             self.hinted_writes,
             self.handoffs,
@@ -290,7 +288,7 @@ impl Checker for QuorumMetrics {
             ("quorum_metrics.reads".to_string(), self.reads as f64),
             (
                 "quorum_metrics.writes_acked".to_string(),
-                self.write_latencies_ns.len() as f64,
+                self.write_latencies.count() as f64,
             ),
             (
                 "quorum_metrics.writes_unavailable".to_string(),
