@@ -413,3 +413,25 @@ fn a_fault_point_failure_shrinks_to_a_crash_just_after_the_write() {
     assert_eq!(report.verdict, Verdict::Violation);
     assert_eq!(report.violations[0].name, "duplicate_ticket");
 }
+
+#[test]
+fn a_crash_at_a_fault_point_is_narrated_with_the_point_and_the_downtime() {
+    let scenario = Scenario::load("scenarios/twopc-decision-before-sync.toml").unwrap();
+    let report = run(
+        &scenario,
+        0,
+        RunOptions {
+            narrate: 1000,
+            ..RunOptions::default()
+        },
+    );
+    let line = report
+        .narration
+        .iter()
+        .find(|l| l.contains("reached fault point"))
+        .unwrap_or_else(|| panic!("no fault point line in {:#?}", report.narration));
+    assert!(
+        line.contains("n1 reached fault point point:decision_sent: it crashes, down for "),
+        "{line}"
+    );
+}

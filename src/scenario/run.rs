@@ -459,6 +459,17 @@ fn narrate(event: &TraceEvent, names: &[String]) -> String {
         EventKind::Unsent { messages } => {
             format!("{node} never sent {messages} messages: they waited for its processing or disk")
         }
+        EventKind::Record(record) if record.kind == crate::engine::FAULT_POINT_RECORD => {
+            let point = record.detail.get("point").and_then(|p| p.as_str());
+            let down = record.detail.get("downtime_ns").and_then(|d| d.as_u64());
+            match (point, down) {
+                (Some(point), Some(ns)) => format!(
+                    "{node} reached fault point {point}: it crashes, down for {}",
+                    crate::time::SimDuration(ns)
+                ),
+                _ => format!("{node} {} {}", record.kind, describe_detail(&record.detail)),
+            }
+        }
         EventKind::Record(record) => {
             format!("{node} {} {}", record.kind, describe_detail(&record.detail))
         }
