@@ -18,7 +18,7 @@
 //! fault points, 1,573 with swarm, 9,920 with uniform chaos.
 
 use faultlab::check::{CheckInfo, Checker, Severity, Violation, World};
-use faultlab::engine::{EventKind, TraceEvent, FAULT_POINT_RECORD};
+use faultlab::engine::{EventKind, TraceEvent};
 use faultlab::model::{Layout, ModelChecks, ParamError};
 use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
 use faultlab::sweep::sweep;
@@ -287,7 +287,7 @@ fn the_bug_found_is_a_duplicate_ticket_after_a_crash_at_the_point() {
         report
             .narration
             .iter()
-            .any(|line| line.contains(FAULT_POINT_RECORD) && line.contains("after_write")),
+            .any(|line| line.contains("n1 reached fault point after_write: it crashes")),
         "{:#?}",
         report.narration
     );
