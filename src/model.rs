@@ -18,6 +18,7 @@ use crate::check::linearizability::LinModel;
 use crate::check::{CheckInfo, Checker};
 use crate::models::workload::Workload;
 use crate::node::{Message, Node, NodeId, Record};
+pub use crate::plot::diagram::collect::Role as LaneRole;
 use crate::registry::CheckSetup;
 use crate::scenario::{run_custom, RunOptions, RunReport, Scenario, Stepper, Stepping};
 use crate::time::SimDuration;
@@ -128,6 +129,18 @@ pub trait Model: Send + Sync + 'static {
     /// overlap are thinned (see [`crate::plot::diagram::collect`]).
     fn lane_note(&self, _params: &Self::Params, _record: &Record) -> Option<String> {
         None
+    }
+    /// The role a record says its node took, coloured on the node's lane
+    /// in the space-time diagram (with the term or epoch, if any), until
+    /// the next role or a crash; by default the record kinds of
+    /// [`crate::plot::diagram::collect::ROLE_RECORDS`] (`leader`,
+    /// `candidate`, `follower`, ...) with their `term` field.
+    fn lane_role(
+        &self,
+        _params: &Self::Params,
+        record: &Record,
+    ) -> Option<(LaneRole, Option<u64>)> {
+        crate::plot::diagram::collect::role_by_kind(record)
     }
     /// Builds node `id` (servers are `0..layout.servers`, then the clients).
     fn node(&self, params: &Self::Params, layout: &Layout, id: NodeId) -> Box<dyn Node<Self::Msg>>;
@@ -251,6 +264,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn quiet_records(&self) -> &'static [&'static str];
     /// See [`Model::lane_note`].
     fn lane_note(&self, record: &Record) -> Option<String>;
+    /// See [`Model::lane_role`].
+    fn lane_role(&self, record: &Record) -> Option<(LaneRole, Option<u64>)>;
     /// Runs `scenario` with `seed` and this model's nodes.
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport;
     /// Starts a run of `scenario` with `seed` and this model's nodes, to be stepped.
@@ -326,6 +341,10 @@ impl<M: Model> Configured for Bound<M> {
 
     fn lane_note(&self, record: &Record) -> Option<String> {
         self.model.lane_note(&self.params, record)
+    }
+
+    fn lane_role(&self, record: &Record) -> Option<(LaneRole, Option<u64>)> {
+        self.model.lane_role(&self.params, record)
     }
 
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {

@@ -374,3 +374,29 @@ fn lease_notes_tell_the_grants_and_the_tokens_the_storage_accepts() {
     let (_, drawn) = to_svg(&diagram).expect("drawn");
     assert_eq!((drawn.notes, drawn.notes_total), (5, 5));
 }
+
+#[test]
+fn primary_backup_colours_the_primary_by_its_own_lane_role() {
+    use faultlab::plot::diagram::collect::Role;
+    // n1 is primary of epoch 1 until it crashes at 2.472s; n2 is promoted
+    // to epoch 2 at 2.8s (the run ends there, on the lost write). The
+    // model's `lane_role` reads its `promoted` records: no Raft kinds.
+    let scenario = load("scenarios/pb-async-failover.toml");
+    let (_, diagram) =
+        diagram_of_run(&scenario, 1, quiet(), DiagramOptions::default()).expect("a diagram");
+    let leaders: Vec<_> = diagram
+        .shapes
+        .roles
+        .iter()
+        .filter(|r| r.role == Role::Leader)
+        .map(|r| (r.lane, r.term))
+        .collect();
+    assert_eq!(leaders.first(), Some(&(0, Some(1))), "{leaders:?}");
+    assert!(leaders.contains(&(1, Some(2))), "{leaders:?}");
+    // The crash ends n1's span.
+    let n1 = diagram.shapes.roles.iter().find(|r| r.lane == 0).unwrap();
+    assert!(
+        (SimTime(2_472_000_000)..SimTime(2_473_000_000)).contains(&n1.end),
+        "{n1:?}"
+    );
+}

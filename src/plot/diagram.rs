@@ -91,6 +91,8 @@ impl DiagramBuilder {
         let model = std::sync::Arc::clone(&scenario.model);
         let collector = Collector::new(scenario.names.clone(), options.from, to)
             .with_notes(Box::new(move |record| model.lane_note(record)));
+        let model = std::sync::Arc::clone(&scenario.model);
+        let collector = collector.with_roles(Box::new(move |record| model.lane_role(record)));
         DiagramBuilder {
             collector: Rc::new(RefCell::new(Some(collector))),
             names: scenario.names.clone(),

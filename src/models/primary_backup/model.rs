@@ -5,7 +5,7 @@ use super::{
     Client, Durability, Failover, PbMsg, PrimaryBackupParams, Reads, Replica, Replication, Server,
     DURABILITY,
 };
-use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Servers, Work};
+use crate::model::{LaneRole, Layout, Model, ModelChecks, OwnCheck, ParamError, Servers, Work};
 use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
@@ -117,6 +117,20 @@ impl Model for PrimaryBackupModel {
     /// One per acknowledged write.
     fn quiet_records(&self) -> &'static [&'static str] {
         &["acked"]
+    }
+
+    /// A promotion colours the lane as the leader's (with its epoch) until
+    /// the node steps down or crashes.
+    fn lane_role(
+        &self,
+        _params: &PrimaryBackupParams,
+        record: &Record,
+    ) -> Option<(LaneRole, Option<u64>)> {
+        match record.kind.as_str() {
+            "promoted" => Some((LaneRole::Leader, record.detail.get("epoch")?.as_u64())),
+            "stepped_down" => Some((LaneRole::Follower, record.detail.get("epoch")?.as_u64())),
+            _ => None,
+        }
     }
 
     fn lane_note(&self, _params: &PrimaryBackupParams, record: &Record) -> Option<String> {

@@ -56,7 +56,19 @@ pub enum Role {
     Follower,
 }
 
-/// The record kinds that set a lane's role (any model may record them).
+/// A model's lane role for a record (see [`crate::Model::lane_role`]):
+/// the role and, if the record says, its term.
+pub type RoleFn = Box<dyn Fn(&Record) -> Option<(Role, Option<u64>)>>;
+
+/// The role a record sets by its kind alone ([`ROLE_RECORDS`], the term
+/// from its `term` field): what a model's lane role is unless it says
+/// otherwise.
+pub fn role_by_kind(record: &Record) -> Option<(Role, Option<u64>)> {
+    let (_, role) = ROLE_RECORDS.iter().find(|(k, _)| *k == record.kind)?;
+    Some((*role, record.detail.get("term").and_then(|v| v.as_u64())))
+}
+
+/// The record kinds that set a lane's role by default (see [`role_by_kind`]).
 pub const ROLE_RECORDS: &[(&str, Role)] = &[
     ("leader", Role::Leader),
     ("candidate", Role::Candidate),
@@ -252,6 +264,7 @@ pub struct Collector {
     ops: BTreeMap<(u32, u64), (SimTime, String)>,
     /// The model's notes, if it has any.
     note_of: Option<NoteFn>,
+    role_of: Option<RoleFn>,
     /// Each lane's last note in the window (repeats are skipped).
     last_note: Vec<Option<String>>,
     /// Notes are taken one in `note_stride` (doubled at each thinning).
@@ -273,6 +286,7 @@ impl Collector {
             roles: vec![None; lanes],
             ops: BTreeMap::new(),
             note_of: None,
+            role_of: None,
             last_note: vec![None; lanes],
             note_stride: 1,
         }
@@ -282,6 +296,14 @@ impl Collector {
     /// record (the model's [`crate::Model::lane_note`]).
     pub fn with_notes(mut self, note_of: NoteFn) -> Collector {
         self.note_of = Some(note_of);
+        self
+    }
+
+    /// This collector, colouring lanes by what `role_of` says of each
+    /// record (the model's [`crate::Model::lane_role`]); without it, by
+    /// [`role_by_kind`].
+    pub fn with_roles(mut self, role_of: RoleFn) -> Collector {
+        self.role_of = Some(role_of);
         self
     }
 
@@ -357,10 +379,13 @@ impl Collector {
     }
 
     fn record(&mut self, n: u32, record: &Record, t: SimTime) {
-        if let Some((_, role)) = ROLE_RECORDS.iter().find(|(k, _)| *k == record.kind) {
+        let role = match &self.role_of {
+            Some(role_of) => role_of(record),
+            None => role_by_kind(record),
+        };
+        if let Some((role, term)) = role {
             self.end_role(n, t);
-            let term = record.detail.get("term").and_then(|v| v.as_u64());
-            self.roles[n as usize] = Some((*role, term, t));
+            self.roles[n as usize] = Some((role, term, t));
         }
         let detail = &record.detail;
         let bounds = (
