@@ -13,7 +13,7 @@
 use crate::plot;
 use crate::registry::Registry;
 use crate::report::{console, summary};
-use crate::scenario::Scenario;
+use crate::scenario::{Override, Scenario};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -55,6 +55,9 @@ pub struct Io<'a> {
     quiet_panics: bool,
     /// How to run this binary, for reproduce commands.
     command: String,
+    /// The command's `--set KEY=VALUE` overrides, applied to the scenario
+    /// it loads and repeated in its reproduce commands.
+    sets: Vec<Override>,
 }
 
 impl Io<'_> {
@@ -84,6 +87,9 @@ enum Command {
     Run {
         /// The scenario file (TOML).
         scenario: String,
+        /// Override a scenario field before validation, e.g. `--set duration='"5s"'` or `--set 'raft.bugs=["vote_not_synced"]'` (KEY a dotted path, VALUE a TOML value; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
         /// The seed (default: the scenario's `seed`, or 0).
         #[arg(long)]
         seed: Option<u64>,
@@ -125,6 +131,9 @@ enum Command {
     Sweep {
         /// The scenario file (TOML).
         scenario: String,
+        /// Override a scenario field before validation, e.g. `--set duration='"5s"'` or `--set 'raft.bugs=["vote_not_synced"]'` (KEY a dotted path, VALUE a TOML value; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
         /// Seeds to run: `A..B` (B excluded), `A..=B`, or one number.
         #[arg(long, default_value = "0..100", value_parser = args::parse_seeds)]
         seeds: std::ops::Range<u64>,
@@ -180,6 +189,9 @@ enum Command {
     Report {
         /// The scenario file (TOML).
         scenario: String,
+        /// Override a scenario field before validation, e.g. `--set duration='"5s"'` or `--set 'raft.bugs=["vote_not_synced"]'` (KEY a dotted path, VALUE a TOML value; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
         /// The seed (default: the scenario's `seed`, or 0).
         #[arg(long)]
         seed: Option<u64>,
@@ -203,6 +215,9 @@ enum Command {
     Shrink {
         /// The scenario file (TOML).
         scenario: String,
+        /// Override a scenario field before validation, e.g. `--set duration='"5s"'` or `--set 'raft.bugs=["vote_not_synced"]'` (KEY a dotted path, VALUE a TOML value; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
         /// The failing seed.
         #[arg(long)]
         seed: u64,
@@ -220,6 +235,9 @@ enum Command {
     Replay {
         /// The scenario file (TOML).
         scenario: String,
+        /// Override a scenario field before validation, e.g. `--set duration='"5s"'` or `--set 'raft.bugs=["vote_not_synced"]'` (KEY a dotted path, VALUE a TOML value; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse)]
+        set: Vec<Override>,
         /// The seed (default: the scenario's `seed`, or 0).
         #[arg(long)]
         seed: Option<u64>,
@@ -259,6 +277,7 @@ pub fn main(registry: Registry) -> ExitCode {
         progress: std::io::stdout().is_terminal(),
         quiet_panics: true,
         command: this_command(),
+        sets: Vec::new(),
     };
     let code = dispatch(&mut io, &registry, cli);
     if let Err(e) = console::finish() {
@@ -288,6 +307,7 @@ where
         progress: false,
         quiet_panics: false,
         command: summary::DEFAULT_COMMAND.to_string(),
+        sets: Vec::new(),
     };
     match Cli::try_parse_from(argv) {
         Ok(cli) => dispatch(&mut io, registry, cli),
@@ -307,6 +327,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
     match cli.command {
         Command::Run {
             scenario,
+            set,
             seed,
             json,
             trace,
@@ -320,6 +341,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             to,
             plot_max_messages,
         } => {
+            io.sets = set;
             let flags = run::RunFlags {
                 seed,
                 json,
@@ -340,6 +362,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
         }
         Command::Sweep {
             scenario,
+            set,
             seeds,
             jobs,
             shard,
@@ -351,6 +374,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             shrink,
             shrink_dir,
         } => {
+            io.sets = set;
             let plot = plot.map(|file| sweep::PlotFlags {
                 file,
                 metric: metric.unwrap_or_default(),
@@ -377,6 +401,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
         } => check::cmd_check(io, &history, &model, &format, (budget, memory), json),
         Command::Report {
             scenario,
+            set,
             seed,
             output,
             from,
@@ -384,6 +409,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             plot_max_messages,
             narrate,
         } => {
+            io.sets = set;
             let flags = report::ReportFlags {
                 seed,
                 page: run::PlotFlags {
@@ -398,11 +424,13 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
         }
         Command::Shrink {
             scenario,
+            set,
             seed,
             output,
             budget,
             check,
         } => {
+            io.sets = set;
             let flags = shrink::ShrinkFlags {
                 seed,
                 output,
@@ -413,6 +441,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
         }
         Command::Replay {
             scenario,
+            set,
             seed,
             from,
             until,
@@ -420,6 +449,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             kinds,
             state,
         } => {
+            io.sets = set;
             let flags = replay::ReplayFlags {
                 seed,
                 from,
@@ -450,8 +480,18 @@ fn this_command() -> String {
 }
 
 /// Loads a scenario for `run` or `sweep`; warns (one line) if it is heavy.
+/// The command reproducing seed `seed` of the scenario `path` with this
+/// binary, its `--set` flags included.
+fn reproduce(io: &Io<'_>, path: &str, seed: u64) -> String {
+    format!(
+        "{}{}",
+        summary::reproduce_with(&io.command, path, seed),
+        crate::scenario::overrides::flags(&io.sets)
+    )
+}
+
 fn load(io: &mut Io<'_>, registry: &Registry, path: &str) -> Result<Scenario, i32> {
-    let scenario = Scenario::load_with(registry, path).map_err(|e| {
+    let scenario = Scenario::load_with_overrides(registry, path, &io.sets).map_err(|e| {
         errln!(io, "error: {e}");
         2
     })?;

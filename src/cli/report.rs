@@ -5,7 +5,7 @@ use super::{load, run::diagram_options, run::PlotFlags, Io};
 use crate::plot::diagram::{self, DiagramBuilder};
 use crate::registry::Registry;
 use crate::report::atomic::AtomicFile;
-use crate::report::{html, summary};
+use crate::report::html;
 use crate::scenario::{run, RunOptions};
 use std::io::Write;
 
@@ -49,7 +49,7 @@ pub(super) fn cmd_report(
         ..RunOptions::default()
     };
     let mut report = run(&scenario, seed, options);
-    report.reproduce = summary::reproduce_with(&io.command, path, seed);
+    report.reproduce = super::reproduce(io, path, seed);
     let code = report.verdict.exit_code();
     let again = format!(
         "{} report {path} --seed {seed} -o {}",

@@ -171,7 +171,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         (run(&scenario, seed, options), None)
     };
     let mut report = report;
-    report.reproduce = summary::reproduce_with(&io.command, path, seed);
+    report.reproduce = super::reproduce(io, path, seed);
     let mut code = report.verdict.exit_code();
     // Files are whole or absent; a file that could not be written is exit 2,
     // after the summary.

@@ -5,7 +5,7 @@ use super::Io;
 use crate::registry::Registry;
 use crate::report::atomic::AtomicFile;
 use crate::shrink::toml::{duration_text, time_text};
-use crate::shrink::{shrink, Progress, ShrinkOptions, Shrunk};
+use crate::shrink::{shrink_with, Progress, ShrinkOptions, Shrunk};
 use std::io::Write;
 
 /// The flags of `shrink`.
@@ -112,7 +112,7 @@ pub(super) fn shrink_one(
         }
         Progress::Improved { .. } => {}
     };
-    let result = shrink(registry, path, options, &mut report);
+    let result = shrink_with(registry, path, &io.sets.clone(), options, &mut report);
     if status {
         let _ = writeln!(io.err);
     }

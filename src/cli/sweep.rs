@@ -4,7 +4,6 @@ use super::{load, Io};
 use crate::plot::charts::{self, DistributionChart, Group, Kind};
 use crate::plot::picture;
 use crate::registry::Registry;
-use crate::report::summary;
 use crate::scenario::Scenario;
 use crate::scenario::Verdict;
 use crate::sweep::{sweep, SweepSummary};
@@ -314,7 +313,7 @@ fn one_sweep(
                     "violation": f.violation.as_ref().map(|v| &v.0),
                     "explanation": f.violation.as_ref().map(|v| &v.1),
                     "expectation_met": f.expectation_met,
-                    "reproduce": summary::reproduce_with(&io.command, path, f.seed),
+                    "reproduce": super::reproduce(io, path, f.seed),
                 })
             })
             .collect();
@@ -349,11 +348,7 @@ fn one_sweep(
                 f.seed,
                 f.verdict.as_str()
             );
-            outln!(
-                io,
-                "  reproduce: {}",
-                summary::reproduce_with(&io.command, path, f.seed)
-            );
+            outln!(io, "  reproduce: {}", super::reproduce(io, path, f.seed));
         }
         for m in &stats {
             outln!(

@@ -12,6 +12,7 @@
 mod error;
 mod estimate;
 pub mod file;
+pub mod overrides;
 pub mod run;
 pub mod script;
 mod stepper;
@@ -19,6 +20,7 @@ mod validate;
 
 pub use error::{Lines, ScenarioError};
 pub use estimate::HEAVY_EVENTS;
+pub use overrides::Override;
 pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
 pub use stepper::{Stepper, Stepping};
 pub(crate) use validate::ModelTable;
@@ -111,6 +113,45 @@ impl Scenario {
             message: e.message,
         })?;
         Scenario::parse_with(registry, &text, path)
+    }
+
+    /// Reads a scenario file of a model in `registry`, applies `overrides`
+    /// (`--set KEY=VALUE`, in order) to its text, and validates the result;
+    /// an error in an overridden field says it came from `--set`.
+    pub fn load_with_overrides(
+        registry: &Registry,
+        path: &str,
+        overrides: &[Override],
+    ) -> Result<Scenario, ScenarioError> {
+        let (original, text) = Scenario::read_overridden(path, overrides)?;
+        Scenario::parse_with(registry, &text, path)
+            .map_err(|e| overrides::blame(e, overrides, &original, &text))
+    }
+
+    /// The text of the scenario file `path`, as read and with `overrides`
+    /// applied.
+    pub fn read_overridden(
+        path: &str,
+        overrides: &[Override],
+    ) -> Result<(String, String), ScenarioError> {
+        let text = crate::input::read_text(
+            std::path::Path::new(path),
+            "scenario file",
+            crate::input::MAX_SCENARIO_BYTES,
+        )
+        .map_err(|e| ScenarioError {
+            file: path.to_string(),
+            line: e.line,
+            field: None,
+            message: e.message,
+        })?;
+        let edited = overrides::apply(&text, overrides).map_err(|message| ScenarioError {
+            file: path.to_string(),
+            line: None,
+            field: None,
+            message,
+        })?;
+        Ok((text, edited))
     }
 
     /// Validates scenario text of a built-in model; `file` names it in errors.

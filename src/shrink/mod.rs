@@ -128,7 +128,19 @@ pub fn shrink(
     options: &ShrinkOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Shrunk, ShrinkError> {
-    let (text, scenario) = load(registry, path)?;
+    shrink_with(registry, path, &[], options, progress)
+}
+
+/// [`shrink`] of the scenario file `path` with `overrides` (`--set`)
+/// applied to its text: the shrunk file holds the overridden values.
+pub fn shrink_with(
+    registry: &Registry,
+    path: &str,
+    overrides: &[crate::scenario::Override],
+    options: &ShrinkOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Shrunk, ShrinkError> {
+    let (text, scenario) = load(registry, path, overrides)?;
     if let Some(check) = &options.check {
         if !scenario.checks.contains(check) {
             return Err(ShrinkError::Unsupported(format!(
@@ -184,21 +196,18 @@ pub fn shrink(
 
 /// The scenario file's text and the scenario; one with `[[steps]]` is
 /// refused.
-fn load(registry: &Registry, path: &str) -> Result<(String, Scenario), ShrinkError> {
-    let text = crate::input::read_text(
-        std::path::Path::new(path),
-        "scenario file",
-        crate::input::MAX_SCENARIO_BYTES,
-    )
-    .map_err(|e| {
-        ShrinkError::Scenario(ScenarioError {
-            file: path.to_string(),
-            line: e.line,
-            field: None,
-            message: e.message,
-        })
+fn load(
+    registry: &Registry,
+    path: &str,
+    overrides: &[crate::scenario::Override],
+) -> Result<(String, Scenario), ShrinkError> {
+    let (original, text) =
+        Scenario::read_overridden(path, overrides).map_err(ShrinkError::Scenario)?;
+    let scenario = Scenario::parse_with(registry, &text, path).map_err(|e| {
+        ShrinkError::Scenario(crate::scenario::overrides::blame(
+            e, overrides, &original, &text,
+        ))
     })?;
-    let scenario = Scenario::parse_with(registry, &text, path).map_err(ShrinkError::Scenario)?;
     if !scenario.steps.is_empty() {
         return Err(ShrinkError::Unsupported(format!(
             "{path} has [[steps]], a script; shrink works on [[faults]] and [chaos] only (write the script's faults as [[faults]] to shrink them)"
