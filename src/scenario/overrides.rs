@@ -175,3 +175,83 @@ pub fn blame(
     error.message = format!("{} (this value came from {blamed})", error.message);
     error
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str, flags: &[&str]) -> Result<String, String> {
+        let overrides: Vec<Override> = flags.iter().map(|f| Override::parse(f).unwrap()).collect();
+        apply(text, &overrides)
+    }
+
+    #[test]
+    fn an_existing_key_keeps_its_line_and_others_are_untouched() {
+        let text = "model = \"raft\"\nduration = \"10s\"\n\n[raft]\nnodes = 3\n";
+        let out = set(text, &["duration=\"5s\""]).unwrap();
+        assert_eq!(
+            out,
+            "model = \"raft\"\nduration = \"5s\"\n\n[raft]\nnodes = 3\n"
+        );
+    }
+
+    #[test]
+    fn missing_tables_are_created_and_arrays_of_tables_indexed() {
+        let text = "model = \"raft\"\n[[faults]]\nat = \"1s\"\n";
+        let out = set(
+            text,
+            &[
+                "raft.bugs=[\"vote_not_synced\"]",
+                "chaos.crash.rate=0.5",
+                "faults.0.at=\"2s\"",
+            ],
+        )
+        .unwrap();
+        let parsed: toml::Table = out.parse().unwrap();
+        assert_eq!(parsed["raft"]["bugs"][0].as_str(), Some("vote_not_synced"));
+        assert_eq!(parsed["chaos"]["crash"]["rate"].as_float(), Some(0.5));
+        assert_eq!(parsed["faults"][0]["at"].as_str(), Some("2s"));
+    }
+
+    #[test]
+    fn without_overrides_the_text_is_returned_as_is() {
+        let text = "# comment\nmodel   =   'x'\n";
+        assert_eq!(set(text, &[]).unwrap(), text);
+    }
+
+    #[test]
+    fn flags_quote_for_the_shell() {
+        let o = Override::parse("description='a b'").unwrap();
+        assert_eq!(o.flag(), r" --set 'description='\''a b'\'''");
+        assert!(Override::parse("x").unwrap_err().contains("KEY=VALUE"));
+        assert!(Override::parse("a.=1").unwrap_err().contains("not a key"));
+        assert!(Override::parse("a=5s")
+            .unwrap_err()
+            .contains("not a TOML value"));
+    }
+
+    #[test]
+    fn blame_names_the_flag_of_the_field() {
+        let o = vec![Override::parse("raft.bugs=[\"x\"]").unwrap()];
+        let error = ScenarioError {
+            file: "f.toml".into(),
+            line: Some(9),
+            field: Some("raft.bugs".into()),
+            message: "unknown bug".into(),
+        };
+        let blamed = blame(error, &o, "", "");
+        assert_eq!(blamed.line, None);
+        assert!(blamed
+            .message
+            .ends_with("(this value came from --set raft.bugs=[\"x\"])"));
+        let other = ScenarioError {
+            file: "f.toml".into(),
+            line: Some(1),
+            field: Some("duration".into()),
+            message: "bad".into(),
+        };
+        let kept = blame(other, &o, "a\n", "a\n");
+        assert_eq!(kept.line, Some(1));
+        assert_eq!(kept.message, "bad");
+    }
+}
