@@ -35,6 +35,7 @@ fn params(fencing: bool) -> LeaseParams {
         drift_margin: SimDuration::from_millis(50),
         fencing,
         write_interval: SimDuration::from_millis(100),
+        ..LeaseParams::default()
     }
 }
 
@@ -327,6 +328,46 @@ fn drift_beyond_the_margin_is_caught() {
 }
 
 #[test]
+fn bug_no_drift_margin_overlaps_where_the_margin_protects() {
+    // The runs of drift_within_the_margin_never_makes_two_holders (2% drift,
+    // 50ms margin: never two holders), with the bug `no_drift_margin`: the
+    // holder ignores its margin, and some seed has two holders at once.
+    let bugs = lease::KNOWN_BUGS
+        .iter()
+        .find(|b| b.name == "no_drift_margin")
+        .map(|b| vec![b.name.to_string()])
+        .unwrap();
+    let buggy = LeaseParams {
+        bugs: faultlab::models::bugs::Bugs::parse(&bugs, lease::KNOWN_BUGS).unwrap(),
+        ..params(false)
+    };
+    assert!(buggy.bugs.has("no_drift_margin"));
+    let caught: Vec<u64> = (0..40)
+        .filter(|&seed| {
+            let events = run(
+                seed,
+                buggy,
+                rotating_cuts(),
+                &drifting(seed, 20_000),
+                14_000,
+            );
+            lease_overlap(&events).is_some()
+        })
+        .collect();
+    assert!(!caught.is_empty(), "no seed overlapped with the bug on");
+    for &seed in &caught {
+        let events = run(
+            seed,
+            params(false),
+            rotating_cuts(),
+            &drifting(seed, 20_000),
+            14_000,
+        );
+        assert_eq!(lease_overlap(&events), None, "seed {seed} without the bug");
+    }
+}
+
+#[test]
 fn when_the_holder_crashes_another_takes_over_after_the_expiry() {
     for seed in 0..5 {
         let faults = vec![fault(2_000, Fault::Crash(N3))];
@@ -401,4 +442,29 @@ fn a_service_restart_within_the_lease_keeps_the_holder_and_tokens_keep_growing()
         assert_eq!(tokens.last(), Some(&2), "seed {seed}");
         assert_eq!(lease_overlap(&events), None, "seed {seed}");
     }
+}
+
+#[test]
+fn the_no_drift_margin_scenario_shows_its_overlap_on_66_of_200_seeds() {
+    use faultlab::scenario::{run as run_scenario, RunOptions, Scenario};
+    let buggy = Scenario::load("scenarios/lease-bug-no-drift-margin.toml").unwrap();
+    let clean = Scenario::load("scenarios/lease-drift-margin.toml").unwrap();
+    let options = || RunOptions {
+        narrate: 0,
+        ..RunOptions::default()
+    };
+    let mut shown = 0;
+    for seed in 0..200 {
+        let report = run_scenario(&buggy, seed, options());
+        if report.expectation_met {
+            assert!(report.violations.iter().any(|v| v.name == "lease_overlap"));
+            shown += 1;
+        }
+        let report = run_scenario(&clean, seed, options());
+        assert!(
+            report.expectation_met,
+            "seed {seed}: the margin holds without the bug"
+        );
+    }
+    assert!(shown >= 66, "the description says 66 of 200; saw {shown}");
 }

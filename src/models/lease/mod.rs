@@ -147,6 +147,7 @@ pub use service::LeaseService;
 pub use storage::LeaseStorage;
 
 use crate::clock::LocalTime;
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId};
 use crate::time::SimDuration;
 
@@ -177,7 +178,15 @@ pub struct LeaseParams {
     /// Local time between two writes of a holder; also the time a write takes
     /// to prepare, between the lease check and the send. Default 100 ms.
     pub write_interval: SimDuration,
+    /// The mistakes switched on (`bugs = [...]`, see [`KNOWN_BUGS`]); none by default.
+    pub bugs: Bugs,
 }
+
+/// The lease model's known mistakes (`[lease] bugs = [...]`).
+pub const KNOWN_BUGS: &[BugInfo] = &[BugInfo {
+    name: "no_drift_margin",
+    about: "a holder believes its lease for the whole duration from its request, not subtracting the drift margin: with its clock slow (or the service's fast) it still acts after the service has granted the lease to another, and two holders overlap",
+}];
 
 impl Default for LeaseParams {
     /// Lease 1 s, renew every 300 ms, margin 50 ms, fencing on, write every 100 ms.
@@ -188,6 +197,7 @@ impl Default for LeaseParams {
             drift_margin: SimDuration::from_millis(50),
             fencing: true,
             write_interval: SimDuration::from_millis(100),
+            bugs: Bugs::none(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Lease-based leadership as a scenario model: `model = "lease"` and its
 //! `[lease]` table.
 
-use super::{LeaseMsg, LeaseParams};
+use super::{LeaseMsg, LeaseParams, KNOWN_BUGS};
 use crate::model::{Layout, Model, ModelChecks, ParamError, Servers, Work};
+use crate::models::bugs::Bugs;
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;
@@ -25,6 +26,9 @@ pub struct LeaseTable {
     pub fencing: bool,
     /// How often a holder writes to the protected storage (default 100ms).
     pub write_interval: Option<SimDuration>,
+    /// Mistakes to switch on (see [`super::KNOWN_BUGS`]; default none).
+    #[serde(default)]
+    pub bugs: Vec<String>,
 }
 
 impl Model for LeaseModel {
@@ -38,6 +42,10 @@ impl Model for LeaseModel {
 
     fn about(&self) -> &'static str {
         "lease-based leadership (n1 lease service, n2 fenced storage, n3.. candidates)"
+    }
+
+    fn bugs(&self) -> &'static [crate::models::bugs::BugInfo] {
+        KNOWN_BUGS
     }
 
     fn checks(&self) -> ModelChecks {
@@ -84,6 +92,7 @@ impl Model for LeaseModel {
             drift_margin,
             fencing: l.fencing,
             write_interval,
+            bugs: Bugs::parse(&l.bugs, KNOWN_BUGS)?,
         };
         params.validate().map_err(ParamError::table)?;
         Ok(params)
