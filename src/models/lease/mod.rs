@@ -130,6 +130,17 @@
 //! update) and `rej t1` when fencing refuses one. A note repeating the
 //! lane's last is skipped, so a run of writes with one token shows once.
 //!
+//! # Bugs
+//!
+//! [`KNOWN_BUGS`] (`[lease] bugs = [...]`): `no_drift_margin`, the holder
+//! counts on the whole `lease_duration` from its request, the margin not
+//! subtracted (the `if` is in the candidate's grant handler, where the
+//! belief is computed); scenarios/lease-bug-no-drift-margin.toml shows the
+//! overlap it causes. Fencing's rule (refuse a token older than the highest
+//! accepted, take an equal one: the same lease writing again) has no bug
+//! switch: with tokens that grow with every grant, taking an equal token
+//! is correct, and `fencing = false` already shows the unfenced storage.
+//!
 //! # What it does not model
 //!
 //! Lock queues and fairness, a replicated lease service (here one node; its
