@@ -2,9 +2,9 @@
 //! `[workload]`.
 
 use super::{RaftClient, RaftMsg, RaftParams, RaftReads, RaftServer, KNOWN_BUGS};
-use crate::models::bugs::{BugInfo, Bugs};
 use crate::check::linearizability::LinModel;
 use crate::model::{Layout, Model, ModelChecks, ParamError, Work};
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;

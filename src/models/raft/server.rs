@@ -234,7 +234,8 @@ impl RaftServer {
     fn write_late_vote(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
         if std::mem::take(&mut self.vote_unwritten) {
             if let Some(candidate) = self.voted_for {
-                ctx.storage().put(VOTE_KEY, candidate.0.to_le_bytes().to_vec());
+                ctx.storage()
+                    .put(VOTE_KEY, candidate.0.to_le_bytes().to_vec());
             }
         }
     }
