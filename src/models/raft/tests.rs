@@ -1239,3 +1239,15 @@ fn bug_scenario_no_truncation_diverges_only_with_the_bug() {
     let text = include_str!("../../../scenarios/raft-bug-no_truncation.toml");
     bug_scenario_fails_only_with_its_bug(text, "log_mismatch");
 }
+
+#[test]
+fn bug_scenario_vote_not_synced_elects_two_leaders_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-vote_not_synced.toml");
+    bug_scenario_fails_only_with_its_bug(text, "two_leaders");
+}
+
+#[test]
+fn bug_scenario_term_not_persisted_elects_two_leaders_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-term_not_persisted.toml");
+    bug_scenario_fails_only_with_its_bug(text, "two_leaders");
+}
