@@ -128,6 +128,22 @@
 //! and each server's lane notes its commit index (`c7`, from its `commit`
 //! records, [`crate::Model::lane_note`]).
 //!
+//! # Famous bugs
+//!
+//! `bugs = [...]` in `[raft]` switches on classic mistakes ([`KNOWN_BUGS`]),
+//! each an `if self.params.bugs.has("...")` at the rule it breaks in
+//! [`server`], with a comment quoting the rule: `vote_not_synced` (the vote
+//! is replied before it is on disk: written at the next timer),
+//! `term_not_persisted` (currentTerm never written), `figure8_commit` (an
+//! old-term entry committed by counting replicas), `no_step_down` (a leader
+//! ignores a higher term in replies and requests, and counts such replies
+//! as acknowledgements), `vote_without_log_check` (no §5.4.1 check),
+//! `no_truncation` (a follower keeps its conflicting entry and acks) and
+//! `read_without_quorum` (ReadIndex without the majority round). With any
+//! bug on, the assertions a correct server keeps (two leaders of a term, a
+//! committed entry truncated, log terms growing) give way: the checks
+//! report the violation instead. Teaching runs: `scenarios/raft-bug-*.toml`.
+//!
 //! # What this model does not do
 //!
 //! No snapshots or log compaction, no membership changes, no leadership
