@@ -128,6 +128,22 @@
 //! and each server's lane notes its commit index (`c7`, from its `commit`
 //! records, [`crate::Model::lane_note`]).
 //!
+//! # Famous bugs
+//!
+//! `bugs = [...]` in `[raft]` switches on classic mistakes ([`KNOWN_BUGS`]),
+//! each an `if self.params.bugs.has("...")` at the rule it breaks in
+//! [`server`], with a comment quoting the rule: `vote_not_synced` (the vote
+//! is replied before it is on disk: written at the next timer),
+//! `term_not_persisted` (currentTerm never written), `figure8_commit` (an
+//! old-term entry committed by counting replicas), `no_step_down` (a leader
+//! ignores a higher term in replies and requests, and counts such replies
+//! as acknowledgements), `vote_without_log_check` (no §5.4.1 check),
+//! `no_truncation` (a follower keeps its conflicting entry and acks) and
+//! `read_without_quorum` (ReadIndex without the majority round). With any
+//! bug on, the assertions a correct server keeps (two leaders of a term, a
+//! committed entry truncated, log terms growing) give way: the checks
+//! report the violation instead. Teaching runs: `scenarios/raft-bug-*.toml`.
+//!
 //! # What this model does not do
 //!
 //! No snapshots or log compaction, no membership changes, no leadership
@@ -159,7 +175,41 @@ pub use msg::{
 };
 pub use server::{RaftServer, Role};
 
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::time::SimDuration;
+
+/// The famous Raft mistakes the model can make (`bugs = [...]` in `[raft]`),
+/// each an `if` at the place of the rule it breaks in [`server`].
+pub const KNOWN_BUGS: &[BugInfo] = &[
+    BugInfo {
+        name: "vote_not_synced",
+        about: "a voter replies to RequestVote before votedFor is synced: crashed there, it forgets the vote and may vote twice in a term",
+    },
+    BugInfo {
+        name: "term_not_persisted",
+        about: "currentTerm is never written to stable storage: a restarted server goes back to an old term and votes again in a term it voted in",
+    },
+    BugInfo {
+        name: "figure8_commit",
+        about: "a leader commits an entry of an earlier term by counting replicas (Raft §5.4.2, Figure 8): a later leader may overwrite it",
+    },
+    BugInfo {
+        name: "no_step_down",
+        about: "a leader ignores a higher term in a reply or vote request: it keeps leading its old term and counts such replies as acknowledgements",
+    },
+    BugInfo {
+        name: "vote_without_log_check",
+        about: "a vote is granted without the up-to-date check (§5.4.1): a leader missing committed entries overwrites them",
+    },
+    BugInfo {
+        name: "no_truncation",
+        about: "a follower keeps an entry that conflicts with the leader's (same index, other term) instead of deleting it and all after, and acknowledges",
+    },
+    BugInfo {
+        name: "read_without_quorum",
+        about: "ReadIndex reads are answered without a majority confirming the leader is still leader: a deposed leader serves stale reads",
+    },
+];
 
 /// How the cluster answers gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,6 +237,8 @@ pub struct RaftParams {
     pub check_quorum: bool,
     /// How gets are answered.
     pub reads: RaftReads,
+    /// Famous mistakes switched on (see [`KNOWN_BUGS`]); none by default.
+    pub bugs: Bugs,
 }
 
 impl Default for RaftParams {
@@ -200,6 +252,7 @@ impl Default for RaftParams {
             pre_vote: false,
             check_quorum: false,
             reads: RaftReads::Log,
+            bugs: Bugs::none(),
         }
     }
 }

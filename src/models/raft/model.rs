@@ -1,9 +1,10 @@
 //! Raft as a scenario model: `model = "raft"`, its `[raft]` table and
 //! `[workload]`.
 
-use super::{RaftClient, RaftMsg, RaftParams, RaftReads, RaftServer};
+use super::{RaftClient, RaftMsg, RaftParams, RaftReads, RaftServer, KNOWN_BUGS};
 use crate::check::linearizability::LinModel;
 use crate::model::{Layout, Model, ModelChecks, ParamError, Work};
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;
@@ -26,6 +27,8 @@ pub struct RaftTable {
     pub check_quorum: Option<bool>,
     /// `"log"` (reads go through the log) or `"read_index"` (default "log").
     pub reads: Option<String>,
+    /// Famous mistakes to make, from [`super::KNOWN_BUGS`] (default none).
+    pub bugs: Option<Vec<String>>,
 }
 
 impl Model for RaftModel {
@@ -64,6 +67,10 @@ impl Model for RaftModel {
             ],
             always: &["election_safety", "log_matching", "linearizability"],
         }
+    }
+
+    fn bugs(&self) -> &'static [BugInfo] {
+        KNOWN_BUGS
     }
 
     fn uses_workload(&self) -> bool {
@@ -129,6 +136,7 @@ impl Model for RaftModel {
             pre_vote: table.pre_vote.unwrap_or(false),
             check_quorum: table.check_quorum.unwrap_or(false),
             reads,
+            bugs: Bugs::parse(&table.bugs.unwrap_or_default(), KNOWN_BUGS)?,
         })
     }
 

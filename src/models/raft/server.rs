@@ -100,6 +100,11 @@ pub struct RaftServer {
     read_round: u64,
     reads: Vec<PendingRead>,
     scratch: Vec<u64>,
+    /// Famous bugs are on: the assertions that a correct server keeps Raft's
+    /// invariants give way to the checks, which report the violation.
+    lenient: bool,
+    /// `vote_not_synced`: a granted vote not yet written to storage.
+    vote_unwritten: bool,
 }
 
 impl RaftServer {
@@ -135,6 +140,8 @@ impl RaftServer {
             read_round: 0,
             reads: Vec::new(),
             scratch: Vec::new(),
+            lenient: !params.bugs.names().is_empty(),
+            vote_unwritten: false,
         }
     }
 
@@ -198,8 +205,39 @@ impl RaftServer {
         );
         self.term = term;
         self.voted_for = None;
-        ctx.storage().put(TERM_KEY, term.to_le_bytes().to_vec());
+        self.vote_unwritten = false;
+        // Bug `term_not_persisted` breaks "currentTerm is persistent state,
+        // on stable storage before responding to RPCs" (Figure 2).
+        if !self.params.bugs.has("term_not_persisted") {
+            ctx.storage().put(TERM_KEY, term.to_le_bytes().to_vec());
+        }
         ctx.storage().put(VOTE_KEY, Vec::new());
+    }
+
+    /// Appends to the log (without the terms-only-grow assertion when bugs
+    /// are on: they may break it, and the checks report what follows).
+    fn append_entry(&mut self, ctx: &mut Ctx<'_, RaftMsg>, entry: Entry) {
+        if self.lenient {
+            self.log.append_unchecked(ctx.storage(), entry);
+        } else {
+            self.log.append(ctx.storage(), entry);
+        }
+    }
+
+    /// Bug `no_step_down`: a leader that ignores a higher term.
+    fn ignores_higher_term(&self) -> bool {
+        self.role == Role::Leader && self.params.bugs.has("no_step_down")
+    }
+
+    /// Bug `vote_not_synced`: the vote granted earlier reaches storage only
+    /// when the server next handles a timer (a write-behind cache).
+    fn write_late_vote(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
+        if std::mem::take(&mut self.vote_unwritten) {
+            if let Some(candidate) = self.voted_for {
+                ctx.storage()
+                    .put(VOTE_KEY, candidate.0.to_le_bytes().to_vec());
+            }
+        }
     }
 
     fn set_vote(&mut self, ctx: &mut Ctx<'_, RaftMsg>, candidate: NodeId) {
@@ -386,7 +424,7 @@ impl RaftServer {
             term: self.term,
             command: Rc::new(Command::Noop),
         };
-        self.log.append(ctx.storage(), noop);
+        self.append_entry(ctx, noop);
         Self::sync(ctx);
         self.heartbeat_timer = Some(ctx.set_timer(self.params.heartbeat_interval, HEARTBEAT));
         if self.params.check_quorum {
@@ -463,14 +501,43 @@ impl RaftServer {
             };
             return Self::send(ctx, from, RaftMsg::RequestVoteReply(reply));
         }
+        // Bug `no_step_down` breaks "if RPC request contains term T >
+        // currentTerm: set currentTerm = T, convert to follower": the
+        // leader refuses and keeps leading its term.
+        if req.term > self.term && self.ignores_higher_term() {
+            let reply = VoteReply {
+                term: self.term,
+                granted: false,
+                pre_vote: false,
+            };
+            return Self::send(ctx, from, RaftMsg::RequestVoteReply(reply));
+        }
         if req.term > self.term {
             self.become_follower(ctx, req.term, None);
         }
-        let granted = req.term == self.term
-            && self.voted_for.is_none_or(|v| v == from)
-            && self
+        // Bug `vote_without_log_check` breaks §5.4.1: "grant only if the
+        // candidate's log is at least as up-to-date as receiver's log".
+        let log_ok = self.params.bugs.has("vote_without_log_check")
+            || self
                 .log
                 .is_up_to_date(req.last_log_index, req.last_log_term);
+        let granted = req.term == self.term && self.voted_for.is_none_or(|v| v == from) && log_ok;
+        // Bug `vote_not_synced` breaks "votedFor is persistent state, on
+        // stable storage before responding": the vote stays in memory (it
+        // is written at the next timer) and the reply goes out at once.
+        if granted && self.params.bugs.has("vote_not_synced") {
+            self.voted_for = Some(from);
+            self.vote_unwritten = true;
+            self.reset_election_timer(ctx);
+            Self::sync(ctx);
+            ctx.maybe_fault_point("vote");
+            let reply = VoteReply {
+                term: self.term,
+                granted,
+                pre_vote: false,
+            };
+            return Self::send(ctx, from, RaftMsg::RequestVoteReply(reply));
+        }
         if granted {
             self.set_vote(ctx, from);
             self.reset_election_timer(ctx);
@@ -521,7 +588,8 @@ impl RaftServer {
             }
             return;
         }
-        if reply.term > self.term {
+        // Bug `no_step_down`: a leader ignores the higher term.
+        if reply.term > self.term && !self.ignores_higher_term() {
             return self.become_follower(ctx, reply.term, None);
         }
         let ours = self.role == Role::Candidate && reply.term == self.term;
@@ -545,8 +613,14 @@ impl RaftServer {
             let reply = self.append_reply(false, 0, None, 0, req.round);
             return Self::send(ctx, from, reply);
         }
+        // Bug `no_step_down`: a leader ignores a new leader's higher term
+        // and keeps leading its own (it answers as a leader would not).
+        if req.term > self.term && self.ignores_higher_term() {
+            let reply = self.append_reply(false, 0, None, 0, req.round);
+            return Self::send(ctx, from, reply);
+        }
         debug_assert!(
-            !(self.role == Role::Leader && req.term == self.term),
+            self.lenient || !(self.role == Role::Leader && req.term == self.term),
             "two leaders in term {}: {} and {from}",
             self.term,
             ctx.id()
@@ -616,9 +690,13 @@ impl RaftServer {
         for (index, entry) in (prev + 1..).zip(entries) {
             match self.log.term_at(index) {
                 Some(term) if term == entry.term => continue,
+                // Bug `no_truncation` breaks rule 3, "if an existing entry
+                // conflicts with a new one, delete the existing entry and
+                // all that follow it": the follower keeps its own entry.
+                Some(_) if self.params.bugs.has("no_truncation") => continue,
                 Some(term) => {
                     assert!(
-                        index > self.commit,
+                        self.lenient || index > self.commit,
                         "{} would truncate committed entry {index} (term {term}, commit {})",
                         ctx.id(),
                         self.commit
@@ -632,7 +710,7 @@ impl RaftServer {
                 index,
                 "log matching: gap at {index}"
             );
-            self.log.append(ctx.storage(), entry);
+            self.append_entry(ctx, entry);
         }
         last_new
     }
@@ -668,6 +746,15 @@ impl RaftServer {
         from: NodeId,
         reply: AppendReply,
     ) {
+        // Bug `no_step_down` breaks "if RPC response contains term T >
+        // currentTerm: convert to follower": the leader stays, and counts
+        // the reply as an acknowledgement of its leadership.
+        if reply.term > self.term && self.ignores_higher_term() {
+            let progress = &mut self.progress[from.index()];
+            progress.active = true;
+            progress.acked_round = progress.acked_round.max(reply.round);
+            return self.serve_reads(ctx);
+        }
         if reply.term > self.term {
             return self.become_follower(ctx, reply.term, None);
         }
@@ -766,7 +853,10 @@ impl RaftServer {
     /// Entries of earlier terms commit only by being before N (Figure 8).
     fn advance_leader_commit(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
         let n = self.quorum_value(self.log.last_index(), |p| p.matched);
-        if n > self.commit && self.log.term_at(n) == Some(self.term) {
+        // Bug `figure8_commit` breaks §5.4.2: "never commit log entries
+        // from previous terms by counting replicas".
+        let figure8 = self.params.bugs.has("figure8_commit");
+        if n > self.commit && (figure8 || self.log.term_at(n) == Some(self.term)) {
             self.set_commit(n);
             self.apply_committed(ctx);
         }
@@ -823,7 +913,7 @@ impl RaftServer {
             term: self.term,
             command: Rc::new(Command::Client(command)),
         };
-        self.log.append(ctx.storage(), entry);
+        self.append_entry(ctx, entry);
         Self::sync(ctx);
         ctx.maybe_fault_point("leader_append");
         for i in 0..self.peers.len() {
@@ -857,7 +947,14 @@ impl RaftServer {
         if self.reads.is_empty() || self.role != Role::Leader {
             return;
         }
-        let confirmed = self.quorum_value(self.read_round, |p| p.acked_round);
+        // Bug `read_without_quorum` breaks §6.4: "the leader must confirm
+        // it is still leader (a heartbeat round acknowledged by a majority)
+        // before it answers a read".
+        let confirmed = if self.params.bugs.has("read_without_quorum") {
+            self.read_round
+        } else {
+            self.quorum_value(self.read_round, |p| p.acked_round)
+        };
         let mut i = 0;
         while i < self.reads.len() {
             let read = self.reads[i];
@@ -926,6 +1023,7 @@ impl Node<RaftMsg> for RaftServer {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, RaftMsg>, timer: TimerId) {
+        self.write_late_vote(ctx);
         let current = Some(timer);
         match timer.tag() {
             ELECTION if self.election_timer == current => self.on_election_timeout(ctx),

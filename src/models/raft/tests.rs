@@ -1028,3 +1028,226 @@ fn leader_skips_heartbeats_to_followers_it_just_sent_to() {
     let sent = h.fire(HEARTBEAT);
     assert_eq!(appends_to_peers(&sent).len(), 2);
 }
+
+// ----- Famous bugs ------------------------------------------------------------
+
+/// The default parameters with the famous mistakes `bugs` switched on.
+fn with_bugs(bugs: &[&str]) -> RaftParams {
+    let names: Vec<String> = bugs.iter().map(|b| b.to_string()).collect();
+    RaftParams {
+        bugs: crate::models::bugs::Bugs::parse(&names, KNOWN_BUGS).expect("known bugs"),
+        ..RaftParams::default()
+    }
+}
+
+#[test]
+fn every_known_bug_parses_and_an_unknown_one_is_refused() {
+    for bug in KNOWN_BUGS {
+        assert!(with_bugs(&[bug.name]).bugs.has(bug.name));
+        assert!(!bug.about.is_empty() && !bug.about.contains('\n'));
+    }
+    let err = crate::models::bugs::Bugs::parse(&["votes_twice".into()], KNOWN_BUGS).unwrap_err();
+    assert!(err.message.contains("vote_not_synced"), "{}", err.message);
+}
+
+#[test]
+fn bug_vote_not_synced_forgets_a_vote_across_a_crash_and_votes_twice() {
+    for bug in [false, true] {
+        let params = if bug {
+            with_bugs(&["vote_not_synced"])
+        } else {
+            RaftParams::default()
+        };
+        let mut h = Harness::new(5, params);
+        assert_eq!(vote_granted(h.deliver(NodeId(1), vote(1, 0, 0))), (1, true));
+        h.reboot(); // crashed right after replying
+        assert_eq!(h.node().term(), 1, "the term was synced either way");
+        let second = vote_granted(h.deliver(NodeId(2), vote(1, 0, 0)));
+        assert_eq!(second, (1, bug), "bug {bug}: a second vote in term 1");
+    }
+}
+
+#[test]
+fn bug_term_not_persisted_lets_a_restarted_server_vote_again_in_a_term() {
+    for bug in [false, true] {
+        let params = if bug {
+            with_bugs(&["term_not_persisted"])
+        } else {
+            RaftParams::default()
+        };
+        let mut h = Harness::new(5, params);
+        assert_eq!(vote_granted(h.deliver(NodeId(1), vote(4, 0, 0))), (4, true));
+        h.reboot();
+        assert_eq!(h.node().term(), if bug { 0 } else { 4 });
+        let second = vote_granted(h.deliver(NodeId(2), vote(4, 0, 0)));
+        assert_eq!(second, (4, bug), "bug {bug}: a second vote in term 4");
+    }
+}
+
+#[test]
+fn bug_figure8_commit_commits_an_old_term_entry_by_counting_replicas() {
+    for bug in [false, true] {
+        let params = if bug {
+            with_bugs(&["figure8_commit"])
+        } else {
+            RaftParams::default()
+        };
+        let mut h = Harness::new(5, params);
+        h.deliver(NodeId(1), append(2, (0, 0), vec![noop(2)], 0));
+        h.elect();
+        let term = h.node().term();
+        assert_eq!((term, h.node().last_log_index()), (3, 2));
+        h.deliver(NodeId(1), ack(term, 1, 0));
+        h.deliver(NodeId(2), ack(term, 1, 0));
+        assert_eq!(
+            h.node().commit_index(),
+            u64::from(bug),
+            "bug {bug}: index 1 (term 2) is on 3 of 5"
+        );
+    }
+}
+
+#[test]
+fn bug_no_step_down_keeps_a_leader_that_saw_a_higher_term() {
+    for bug in [false, true] {
+        let params = if bug {
+            with_bugs(&["no_step_down"])
+        } else {
+            RaftParams::default()
+        };
+        let mut h = Harness::new(3, params);
+        h.elect();
+        let term = h.node().term();
+        h.deliver(NodeId(1), ack(term + 5, 0, 0));
+        assert_eq!(h.node().role() == Role::Leader, bug, "bug {bug}: a reply");
+        h.deliver(NodeId(2), vote(term + 6, 9, term + 6));
+        assert_eq!(h.node().role() == Role::Leader, bug, "bug {bug}: a request");
+        let expected = if bug { term } else { term + 6 };
+        assert_eq!(h.node().term(), expected);
+    }
+}
+
+#[test]
+fn bug_vote_without_log_check_elects_a_candidate_with_a_shorter_log() {
+    for bug in [false, true] {
+        let params = if bug {
+            with_bugs(&["vote_without_log_check"])
+        } else {
+            RaftParams::default()
+        };
+        let mut h = Harness::new(3, params);
+        h.deliver(NodeId(1), append(1, (0, 0), vec![noop(1), noop(1)], 2));
+        assert_eq!(h.node().commit_index(), 2);
+        let granted = vote_granted(h.deliver(NodeId(2), vote(2, 0, 0)));
+        assert_eq!(granted, (2, bug), "bug {bug}: an empty log gets the vote");
+    }
+}
+
+#[test]
+fn bug_no_truncation_keeps_a_conflicting_entry_and_acknowledges() {
+    for bug in [false, true] {
+        let params = if bug {
+            with_bugs(&["no_truncation"])
+        } else {
+            RaftParams::default()
+        };
+        let mut h = Harness::new(3, params);
+        let entries = vec![noop(1), noop(1), noop(2), noop(2)];
+        h.deliver(NodeId(1), append(2, (0, 0), entries, 0));
+        let reply = append_result(h.deliver(NodeId(1), append(3, (2, 1), vec![noop(3)], 3)));
+        assert!(reply.success && reply.match_index == 3);
+        let (term_at_3, last) = (h.node().log_term_at(3), h.node().last_log_index());
+        if bug {
+            assert_eq!((term_at_3, last), (Some(2), 4), "its own entry 3 stays");
+            assert_eq!(h.node().commit_index(), 3, "and is applied as committed");
+        } else {
+            assert_eq!((term_at_3, last), (Some(3), 3));
+        }
+    }
+}
+
+#[test]
+fn bug_read_without_quorum_answers_a_read_nobody_confirmed() {
+    for bug in [false, true] {
+        let mut params = if bug {
+            with_bugs(&["read_without_quorum"])
+        } else {
+            RaftParams::default()
+        };
+        params.reads = RaftReads::ReadIndex;
+        let mut h = Harness::new(3, params);
+        h.elect();
+        let term = h.node().term();
+        h.deliver(NodeId(1), ack(term, 1, 0)); // the no-op commits
+        let get = ClientCommand {
+            client: NodeId(3),
+            seq: 7,
+            op: Op::Get { key: 0 },
+        };
+        let sent = h.deliver(NodeId(3), RaftMsg::ClientRequest(get));
+        let answered = sent
+            .iter()
+            .any(|(to, m)| *to == NodeId(3) && matches!(m, RaftMsg::ClientReply { seq: 7, .. }));
+        assert_eq!(
+            answered, bug,
+            "bug {bug}: answered before any ack of round 1"
+        );
+    }
+}
+
+/// Runs a teaching scenario with its own seed, then the same text without
+/// its `bugs` line (expecting a pass): the bug alone makes the violation.
+fn bug_scenario_fails_only_with_its_bug(text: &str, violation: &str) {
+    use crate::scenario::{run as run_scenario, RunOptions, Scenario};
+    let scenario = Scenario::parse(text, "bug.toml").unwrap_or_else(|e| panic!("{e}"));
+    let report = run_scenario(&scenario, scenario.default_seed, RunOptions::default());
+    let names: Vec<&str> = report.violations.iter().map(|v| v.name.as_str()).collect();
+    assert!(names.contains(&violation), "{names:?}");
+    let correct: String = text
+        .lines()
+        .filter(|l| !l.starts_with("bugs = "))
+        .map(|l| match l.starts_with("expect = ") {
+            true => "expect = \"pass\"\n".to_string(),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    let scenario = Scenario::parse(&correct, "correct.toml").unwrap_or_else(|e| panic!("{e}"));
+    let report = run_scenario(&scenario, scenario.default_seed, RunOptions::default());
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+#[test]
+fn bug_scenario_no_step_down_reads_stale_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-no_step_down.toml");
+    bug_scenario_fails_only_with_its_bug(text, "not_linearizable");
+}
+
+#[test]
+fn bug_scenario_read_without_quorum_reads_stale_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-read_without_quorum.toml");
+    bug_scenario_fails_only_with_its_bug(text, "not_linearizable");
+}
+
+#[test]
+fn bug_scenario_vote_without_log_check_loses_a_commit_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-vote_without_log_check.toml");
+    bug_scenario_fails_only_with_its_bug(text, "log_mismatch");
+}
+
+#[test]
+fn bug_scenario_no_truncation_diverges_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-no_truncation.toml");
+    bug_scenario_fails_only_with_its_bug(text, "log_mismatch");
+}
+
+#[test]
+fn bug_scenario_vote_not_synced_elects_two_leaders_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-vote_not_synced.toml");
+    bug_scenario_fails_only_with_its_bug(text, "two_leaders");
+}
+
+#[test]
+fn bug_scenario_term_not_persisted_elects_two_leaders_only_with_the_bug() {
+    let text = include_str!("../../../scenarios/raft-bug-term_not_persisted.toml");
+    bug_scenario_fails_only_with_its_bug(text, "two_leaders");
+}
