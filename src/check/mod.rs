@@ -294,3 +294,21 @@ pub fn info(name: &str) -> Option<&'static CheckInfo> {
 pub(crate) fn names_of(world: &World, nodes: &[NodeId]) -> Vec<String> {
     nodes.iter().map(|n| world.name(*n).to_string()).collect()
 }
+
+/// A test's trace event: `node` recorded `kind {detail}` at `at_ms` ms.
+#[cfg(test)]
+pub(crate) fn record_at(
+    node: u32,
+    at_ms: u64,
+    kind: &str,
+    detail: serde_json::Value,
+) -> TraceEvent {
+    TraceEvent {
+        time: SimTime(at_ms * 1_000_000),
+        node: Some(NodeId(node)),
+        kind: crate::engine::EventKind::Record(crate::node::Record {
+            kind: kind.into(),
+            detail,
+        }),
+    }
+}

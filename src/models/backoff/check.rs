@@ -134,19 +134,9 @@ impl Checker for ExactlyOnce {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::NodeId;
     use serde_json::json;
 
-    fn record(node: u32, at_ms: u64, kind: &str, detail: serde_json::Value) -> TraceEvent {
-        TraceEvent {
-            time: SimTime(at_ms * 1_000_000),
-            node: Some(NodeId(node)),
-            kind: EventKind::Record(Record {
-                kind: kind.into(),
-                detail,
-            }),
-        }
-    }
+    use crate::check::record_at as record;
 
     fn landing(at_ms: u64, client: &str, attempt: u64, version: u64) -> TraceEvent {
         let detail = json!({ "client": client, "id": 1, "attempt": attempt, "version": version });

@@ -228,16 +228,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn record(node: u32, at_ms: u64, kind: &str, detail: serde_json::Value) -> TraceEvent {
-        TraceEvent {
-            time: SimTime(at_ms * 1_000_000),
-            node: Some(NodeId(node)),
-            kind: EventKind::Record(Record {
-                kind: kind.into(),
-                detail,
-            }),
-        }
-    }
+    use crate::check::record_at as record;
 
     fn acked(node: u32, at_ms: u64, epoch: u64, version: u64) -> TraceEvent {
         let detail = json!({ "epoch": epoch, "version": version, "value": version * 10, "latency_ns": 2_000_000 });

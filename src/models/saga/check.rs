@@ -311,19 +311,9 @@ impl Checker for SagaOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::{NodeId, Record};
     use serde_json::json;
 
-    fn record(node: u32, at_ms: u64, kind: &str, detail: serde_json::Value) -> TraceEvent {
-        TraceEvent {
-            time: SimTime(at_ms * 1_000_000),
-            node: Some(NodeId(node)),
-            kind: EventKind::Record(Record {
-                kind: kind.into(),
-                detail,
-            }),
-        }
-    }
+    use crate::check::record_at as record;
 
     fn world() -> World {
         World::new(vec!["n1".into(), "n2".into(), "n3".into()])

@@ -8,7 +8,7 @@ use super::*;
 use crate::check::{Checker, World};
 use crate::engine::{EventKind, TraceEvent};
 use crate::node::testing::NodeHarness;
-use crate::node::{Node, NodeId, Record};
+use crate::node::{Node, NodeId};
 use crate::scenario::{run, RunOptions, Scenario};
 use crate::time::SimTime;
 use serde_json::json;
@@ -327,16 +327,7 @@ fn decision_before_sync_loses_a_commit_in_a_crash_right_after_the_send() {
     assert_eq!(c.node().decision(1), Some(true));
 }
 
-fn record(node: u32, at_ms: u64, kind: &str, detail: serde_json::Value) -> TraceEvent {
-    TraceEvent {
-        time: SimTime(at_ms * 1_000_000),
-        node: Some(NodeId(node)),
-        kind: EventKind::Record(Record {
-            kind: kind.into(),
-            detail,
-        }),
-    }
-}
+use crate::check::record_at as record;
 
 fn world() -> World {
     World::new(vec!["n1".into(), "n2".into(), "n3".into()])
