@@ -287,3 +287,95 @@ impl Registry {
         self.models.iter().find(|m| m.name() == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Severity;
+    use crate::model::{OwnCheck, ParamError};
+    use crate::node::{Ctx, Node, NodeId};
+
+    /// A model that does nothing but bring a check named `shared`.
+    struct Bringer {
+        name: &'static str,
+        about: &'static str,
+    }
+
+    struct Idle;
+    impl Node<u8> for Idle {
+        fn on_start(&mut self, _ctx: &mut Ctx<'_, u8>) {}
+        fn on_message(&mut self, _ctx: &mut Ctx<'_, u8>, _from: NodeId, _msg: u8) {}
+        fn on_timer(&mut self, _ctx: &mut Ctx<'_, u8>, _timer: crate::node::TimerId) {}
+    }
+
+    impl Model for Bringer {
+        type Table = toml::Table;
+        type Params = ();
+        type Msg = u8;
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn about(&self) -> &'static str {
+            "brings a check"
+        }
+        fn checks(&self) -> ModelChecks {
+            ModelChecks {
+                supported: &["shared"],
+                default: &["shared"],
+                always: &[],
+            }
+        }
+        fn own_checks(&self) -> Vec<OwnCheck> {
+            vec![OwnCheck {
+                info: CheckInfo {
+                    name: "shared",
+                    about: self.about,
+                    severity: Severity::Safety,
+                    violation: "",
+                },
+                build: |_| Box::new(crate::check::availability::Availability::new(1)),
+            }]
+        }
+        fn params(&self, _t: toml::Table, _l: &Layout) -> Result<(), ParamError> {
+            Ok(())
+        }
+        fn node(&self, _p: &(), _l: &Layout, _id: NodeId) -> Box<dyn Node<u8>> {
+            Box::new(Idle)
+        }
+    }
+
+    #[test]
+    fn a_model_registers_the_checks_it_brings_and_models_may_share_one() {
+        let registry = Registry::empty()
+            .with(Bringer {
+                name: "a",
+                about: "the shared check",
+            })
+            .with(Bringer {
+                name: "b",
+                about: "the shared check",
+            });
+        assert_eq!(
+            registry
+                .checks()
+                .filter(|c| c.info.name == "shared")
+                .count(),
+            1
+        );
+        assert_eq!(registry.model_names(), vec!["a", "b"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "a different check of that name is registered")]
+    fn a_different_check_of_the_same_name_is_a_program_error() {
+        let _ = Registry::empty()
+            .with(Bringer {
+                name: "a",
+                about: "one check",
+            })
+            .with(Bringer {
+                name: "b",
+                about: "another check",
+            });
+    }
+}

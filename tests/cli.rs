@@ -339,6 +339,14 @@ fn list_shows_models_checks_and_every_scenario() {
     );
     assert!(text.contains("scenarios/heartbeat-chaos.toml"));
     assert!(!text.contains("INVALID"), "{text}");
+    // One column for every scenario name, however long: the expectations
+    // line up.
+    let columns: std::collections::BTreeSet<usize> = text
+        .lines()
+        .filter(|l| l.starts_with("  scenarios/"))
+        .map(|l| l.find(" expect ").expect("an expect column"))
+        .collect();
+    assert_eq!(columns.len(), 1, "{columns:?}");
     // Each model's famous mistakes, with what goes wrong.
     for bug in [
         "bug ack_before_replicate: ",
