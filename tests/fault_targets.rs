@@ -245,3 +245,63 @@ fn chaos_hits_servers_only_unless_told() {
         "targets = [\"all\"] reaches both kinds"
     );
 }
+
+#[test]
+fn a_crash_with_a_duration_restarts_the_same_node_that_much_later() {
+    let scenario = raft(
+        "[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"@leader\"\nduration = \"300ms\"\n",
+    );
+    let report = go(&scenario, 3);
+    let leader = first_leader(&report);
+    let said = lines(&report);
+    let crash = said.iter().position(|l| *l == format!("crash {leader}"));
+    let restart = said.iter().position(|l| *l == format!("restart {leader}"));
+    assert!(crash.is_some() && restart > crash, "{said:?}");
+    let at = |line: &str| {
+        report
+            .narration
+            .iter()
+            .find(|l| l.trim().ends_with(line))
+            .map(|l| l.trim().split(' ').next().unwrap().to_string())
+    };
+    assert_eq!(at(&format!("crash {leader}")).as_deref(), Some("1.000s"));
+    assert_eq!(at(&format!("restart {leader}")).as_deref(), Some("1.300s"));
+    assert!(report.expectation_met, "{:?}", report.violations);
+    // A named node works the same way.
+    let named =
+        raft("[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n2\"\nduration = \"50ms\"\n");
+    let said = lines(&go(&named, 3));
+    assert!(said.contains(&"crash n2".to_string()), "{said:?}");
+    assert!(said.contains(&"restart n2".to_string()), "{said:?}");
+}
+
+#[test]
+fn aimed_chaos_hits_the_leader_and_restarts_whom_it_crashed() {
+    let aimed = raft(
+        "[chaos]\nuntil = \"2.5s\"\ncrash_every = \"300ms\"\ndowntime = [\"100ms\", \"200ms\"]\naim = \"@leader\"\naim_share = 1.0\n",
+    );
+    let mut leaders_crashed = 0;
+    for seed in 0..10 {
+        let report = go(&aimed, seed);
+        let said = lines(&report);
+        for (i, line) in said.iter().enumerate() {
+            let Some(node) = line.strip_prefix("crash ") else {
+                continue;
+            };
+            // Whoever was crashed is the one restarted next.
+            let back = said[i..].iter().find(|l| l.starts_with("restart "));
+            if let Some(back) = back {
+                assert_eq!(back, &format!("restart {node}"), "seed {seed}: {said:?}");
+            }
+            if leader_before(&report, line) == node {
+                leaders_crashed += 1;
+            }
+        }
+        assert!(
+            report.expectation_met,
+            "seed {seed}: {:?}",
+            report.violations
+        );
+    }
+    assert!(leaders_crashed >= 20, "{leaders_crashed} leaders crashed");
+}

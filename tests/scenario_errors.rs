@@ -737,6 +737,46 @@ fn chaos_fault_points_are_checked() {
 }
 
 #[test]
+fn chaos_aim_is_checked() {
+    let chaos = "[chaos]\nuntil = \"5s\"\ncrash_every = \"1s\"\n";
+    check(
+        &with(&format!("{chaos}aim = \"leader\"\n")),
+        13,
+        "chaos.aim",
+        "'leader' is not a target; expected a role such as \"@leader\"",
+    );
+    check(
+        &with(&format!("{chaos}aim = \"@primary\"\n")),
+        13,
+        "chaos.aim",
+        "'@primary' names a role, but this model reports none",
+    );
+    check(
+        &with(&format!("{chaos}aim_share = 0.5\n")),
+        13,
+        "chaos.aim_share",
+        "no aim to share",
+    );
+    check(
+        &with(&format!("{chaos}aim = \"@random\"\naim_share = 0.0\n")),
+        14,
+        "chaos.aim_share",
+        "0 would aim nothing",
+    );
+    check(
+        &with(&format!("{chaos}aim = \"@random\"\naim_share = 2.0\n")),
+        14,
+        "chaos.aim_share",
+        "2 is not a probability",
+    );
+    let ok = with(&format!("{chaos}aim = \"@random\"\naim_share = 0.25\n"));
+    let s = Scenario::parse(&ok, "ok.toml").expect("a valid aim");
+    let aim = s.chaos.and_then(|c| c.aim).expect("an aim");
+    assert_eq!(aim.target.text(), "@random");
+    assert_eq!(aim.share.as_f64(), 0.25);
+}
+
+#[test]
 fn chaos_range_reversed() {
     // The error points at the [chaos] table.
     check(

@@ -14,7 +14,19 @@ impl<M: Message> Sim<M> {
     pub(super) fn apply_fault(&mut self, fault: Fault) {
         if let Fault::Aimed { action, picks } = &fault {
             match self.resolve(action, picks) {
-                Ok(nodes) => self.apply_fault(action.on(nodes)),
+                Ok(nodes) => {
+                    let fault = action.on(nodes);
+                    if let (Action::CrashFor(downtime), Fault::Crash(n)) = (action, &fault) {
+                        let (n, back) = (*n, self.now + *downtime);
+                        let up = self.slots[n.index()].node.is_some();
+                        self.apply_fault(fault);
+                        if up {
+                            self.schedule(back, Fault::Restart(n));
+                        }
+                    } else {
+                        self.apply_fault(fault);
+                    }
+                }
                 Err(reason) => self.push_event(None, EventKind::Skipped { fault, reason }),
             }
             return;

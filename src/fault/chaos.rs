@@ -21,9 +21,21 @@
 //! narrow window one kind opens is not drowned by the others. The fault
 //! points ([`super::points`]) count as one more kind. Without swarm nothing
 //! is drawn from that stream, so the schedule is as before.
+//!
+//! Aimed chaos (`aim = "@leader"`, `aim_share = 0.5`): bugs live where the
+//! interesting node is, and a uniform victim is the leader only one time in
+//! N. With an aim, each crash, partition, pause and clock jump first tosses
+//! a coin with probability `aim_share`; heads, it hits whoever the target
+//! names when the fault fires (a [`Fault::Aimed`], resolved by the engine
+//! like a file's `@leader`): a crash with its downtime (the same node
+//! restarts, [`Action::CrashFor`]), an isolation of the target, a split of
+//! the target and the server after it (`@leader+1`) from the others (a
+//! leader left with one follower, a stale leader's minority), a one-way
+//! cut from the target to the others, a pause, a clock jump. Without an
+//! aim no coin is tossed, so the schedule is as before.
 
 use super::points::FaultPointsConfig;
-use super::{Fault, TimedFault};
+use super::{Action, Fault, Pick, Target, TimedFault};
 use crate::net::Cut;
 use crate::node::NodeId;
 use crate::rng::{Probability, SimRng};
@@ -65,6 +77,18 @@ pub struct ChaosConfig {
     pub swarm: bool,
     /// Crashes placed at fault points (see [`super::points`]); `None`: off.
     pub fault_points: Option<FaultPointsConfig>,
+    /// A share of the faults aimed at a role (see the module doc); `None`:
+    /// every victim uniform.
+    pub aim: Option<ChaosAim>,
+}
+
+/// Chaos aimed at whoever a target names when each fault fires.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChaosAim {
+    /// Who: e.g. `@leader` (its `servers` are the scenario's servers).
+    pub target: Target,
+    /// The probability each crash, partition, pause and clock jump is aimed.
+    pub share: Probability,
 }
 
 /// Swarm scales a kind's mean interval by a factor in
@@ -91,6 +115,7 @@ impl ChaosConfig {
             victims: None,
             swarm: false,
             fault_points: None,
+            aim: None,
         }
     }
 
@@ -154,7 +179,24 @@ impl ChaosConfig {
         };
         debug_assert!(!pool.is_empty(), "chaos with no victims");
         let victim = |rng: &mut SimRng| pool[rng.below(pool.len() as u64) as usize];
+        // The aim's coin: tossed only when there is an aim.
+        let aimed = |rng: &mut SimRng| match &self.aim {
+            Some(aim) => rng.chance(aim.share).then_some(&aim.target),
+            None => None,
+        };
+        let at_target = |target: &Target, action: Action| Fault::Aimed {
+            action,
+            picks: vec![vec![Pick::Target(target.clone())]],
+        };
         for at in arrivals(self.crash_every, until, rng) {
+            if let Some(target) = aimed(rng) {
+                let downtime = draw(self.downtime, rng);
+                faults.push(TimedFault {
+                    at,
+                    fault: at_target(target, Action::CrashFor(downtime)),
+                });
+                continue;
+            }
             let node = victim(rng);
             faults.push(TimedFault {
                 at,
@@ -169,11 +211,11 @@ impl ChaosConfig {
             }
         }
         for at in arrivals(self.partition_every, until, rng) {
-            let cut = draw_cut(&pool, rng);
-            faults.push(TimedFault {
-                at,
-                fault: Fault::Partition(cut),
-            });
+            let fault = match aimed(rng) {
+                Some(target) => aimed_cut(target, rng),
+                None => Fault::Partition(draw_cut(&pool, rng)),
+            };
+            faults.push(TimedFault { at, fault });
             let heal = at + draw(self.partition_duration, rng);
             if heal < until {
                 faults.push(TimedFault {
@@ -183,21 +225,30 @@ impl ChaosConfig {
             }
         }
         for at in arrivals(self.pause_every, until, rng) {
-            let node = victim(rng);
-            let duration = draw(self.pause_duration, rng);
-            faults.push(TimedFault {
-                at,
-                fault: Fault::Pause { node, duration },
-            });
+            let fault = match aimed(rng) {
+                Some(target) => at_target(target, Action::Pause(draw(self.pause_duration, rng))),
+                None => {
+                    let node = victim(rng);
+                    let duration = draw(self.pause_duration, rng);
+                    Fault::Pause { node, duration }
+                }
+            };
+            faults.push(TimedFault { at, fault });
         }
         for at in arrivals(self.clock_jump_every, until, rng) {
-            let node = victim(rng);
+            let target = aimed(rng);
+            let node = match target {
+                Some(_) => None,
+                None => Some(victim(rng)),
+            };
             let max = self.clock_jump_max.0.min(i64::MAX as u64 / 2) as i64;
             let by_ns = rng.between(0, 2 * max as u64) as i64 - max;
-            faults.push(TimedFault {
-                at,
-                fault: Fault::ClockJump { node, by_ns },
-            });
+            let fault = match (target, node) {
+                (Some(target), _) => at_target(target, Action::ClockJump(by_ns)),
+                (None, Some(node)) => Fault::ClockJump { node, by_ns },
+                (None, None) => unreachable!("a victim is drawn when not aimed"),
+            };
+            faults.push(TimedFault { at, fault });
         }
         for at in arrivals(self.loss_burst_every, until, rng) {
             let duration = draw(self.loss_burst_duration, rng);
@@ -235,6 +286,25 @@ fn arrivals(mean: Option<SimDuration>, until: SimTime, rng: &mut SimRng) -> Vec<
 
 fn draw((low, high): (SimDuration, SimDuration), rng: &mut SimRng) -> SimDuration {
     SimDuration(rng.between(low.0, high.0.max(low.0)))
+}
+
+/// A random cut around `target`: isolate it; split it and the server after
+/// it from the others; or a one-way cut from it to the others.
+fn aimed_cut(target: &Target, rng: &mut SimRng) -> Fault {
+    // The target, or the k-th server after it.
+    let one = |k: u32| {
+        Pick::Target(Target {
+            offset: target.offset + k,
+            ..target.clone()
+        })
+    };
+    let others = || vec![Pick::Others(std::sync::Arc::clone(&target.servers))];
+    let (action, picks) = match rng.below(3) {
+        0 => (Action::Isolate, vec![vec![one(0)]]),
+        1 => (Action::Partition, vec![vec![one(0), one(1)], others()]),
+        _ => (Action::OneWay, vec![vec![one(0)], others()]),
+    };
+    Fault::Aimed { action, picks }
 }
 
 /// A random cut among `pool`: isolate one node, split it in two groups, or
@@ -338,6 +408,62 @@ mod tests {
             })
             .count();
         assert!(differ >= 18, "{differ} of 20 schedules differ");
+    }
+
+    #[test]
+    fn an_aim_hits_its_target_with_its_share_and_none_draws_as_before() {
+        let mut config = ChaosConfig::quiet(SimTime(100_000_000_000));
+        config.crash_every = Some(SimDuration::from_secs(1));
+        config.partition_every = Some(SimDuration::from_secs(1));
+        config.pause_every = Some(SimDuration::from_secs(1));
+        config.clock_jump_every = Some(SimDuration::from_secs(1));
+        config.loss_burst_every = Some(SimDuration::from_secs(1));
+        let plain = config.schedule(5, &mut SimRng::stream(4, "faults"));
+        assert!(plain
+            .iter()
+            .all(|f| !matches!(f.fault, Fault::Aimed { .. })));
+        let servers: std::sync::Arc<[NodeId]> = (0..5).map(NodeId).collect();
+        let target = Target::parse("@leader", &["leader"], servers)
+            .expect("a target")
+            .expect("valid");
+        config.aim = Some(ChaosAim {
+            target: target.clone(),
+            share: Probability::from_f64(0.5).unwrap(),
+        });
+        let schedule = config.schedule(5, &mut SimRng::stream(4, "faults"));
+        let (mut aimed, mut plain_hits, mut bursts) = (0, 0, 0);
+        for f in &schedule {
+            match &f.fault {
+                Fault::Aimed { action, picks } => {
+                    aimed += 1;
+                    assert_eq!(picks[0][0], Pick::Target(target.clone()), "{action:?}");
+                    if let Action::Partition = action {
+                        // The target and the server after it, against the others.
+                        let next = Target {
+                            offset: 1,
+                            ..target.clone()
+                        };
+                        assert_eq!(picks[0][1], Pick::Target(next));
+                        assert!(matches!(picks[1][0], Pick::Others(_)));
+                    }
+                    assert!(
+                        !matches!(action, Action::Crash),
+                        "crashes carry their downtime"
+                    );
+                }
+                Fault::LossBurst { .. } => bursts += 1,
+                Fault::Crash(_)
+                | Fault::Partition(_)
+                | Fault::Pause { .. }
+                | Fault::ClockJump { .. } => plain_hits += 1,
+                _ => {}
+            }
+        }
+        // About half of some 400 crashes, partitions, pauses and jumps.
+        assert!((150..250).contains(&aimed), "{aimed} aimed");
+        assert!((150..250).contains(&plain_hits), "{plain_hits} plain");
+        assert!(bursts > 50, "loss bursts are never aimed: {bursts}");
+        assert_ne!(schedule, plain);
     }
 
     #[test]

@@ -116,6 +116,10 @@ impl Pick {
 pub enum Action {
     /// [`Fault::Crash`].
     Crash,
+    /// [`Fault::Crash`], and a [`Fault::Restart`] of the same node this
+    /// much later (if the crash applied): chaos aimed at a role, and a
+    /// file's `crash` with a `duration`.
+    CrashFor(SimDuration),
     /// [`Fault::Restart`].
     Restart,
     /// [`Fault::Partition`] with [`Cut::Isolate`].
@@ -154,7 +158,7 @@ impl Action {
         debug_assert!(!nodes.is_empty() && !nodes[0].is_empty(), "no nodes");
         let one = nodes[0][0];
         match self {
-            Action::Crash => Fault::Crash(one),
+            Action::Crash | Action::CrashFor(_) => Fault::Crash(one),
             Action::Restart => Fault::Restart(one),
             Action::Isolate => Fault::Partition(Cut::Isolate(one)),
             Action::Reconnect => Fault::Reconnect(one),
@@ -323,9 +327,13 @@ impl Fault {
                             .collect()
                     })
                     .collect();
-                action
+                let text = action
                     .on(placeholders)
-                    .describe_from(&with_picks, names.len())
+                    .describe_from(&with_picks, names.len());
+                match action {
+                    Action::CrashFor(downtime) => format!("{text} for {downtime}"),
+                    _ => text,
+                }
             }
         }
     }
@@ -370,7 +378,7 @@ impl Fault {
                 ..
             } => *duration,
             Fault::Aimed {
-                action: Action::Pause(duration),
+                action: Action::Pause(duration) | Action::CrashFor(duration),
                 ..
             }
             | Fault::Aimed {

@@ -112,6 +112,14 @@ fn search_lines(scenario: &Scenario, seed: u64) -> String {
         }
         let _ = writeln!(out, "swarm: {}", parts.join(" · "));
     }
+    if let Some(aim) = &chaos.aim {
+        let _ = writeln!(
+            out,
+            "aim: {} · share {} of crashes, partitions, pauses and clock jumps",
+            aim.target.text(),
+            aim.share.as_f64()
+        );
+    }
     if let Some(points) = scenario.fault_points(seed) {
         let kinds: Vec<String> = points.kinds.iter().map(ToString::to_string).collect();
         let _ = writeln!(

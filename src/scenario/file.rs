@@ -268,6 +268,11 @@ pub struct ChaosSection {
     pub fault_point_probability: Option<Spanned<toml::Value>>,
     /// A node crashed at a fault point restarts after a uniform downtime in this range.
     pub fault_point_downtime: Option<[SimDuration; 2]>,
+    /// A target (e.g. `"@leader"`) a share of the crashes, partitions,
+    /// pauses and clock jumps hit.
+    pub aim: Option<Spanned<String>>,
+    /// The probability each of those faults is aimed (default 0.5).
+    pub aim_share: Option<Spanned<f64>>,
 }
 
 /// `[liveness]`

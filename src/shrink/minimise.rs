@@ -532,7 +532,7 @@ fn with_size(fault: &Fault, v: u64) -> Fault {
         Fault::Pause { duration, .. } | Fault::LossBurst { duration, .. } => *duration = d,
         Fault::SetLink { duration, .. } | Fault::Set { duration, .. } => *duration = Some(d),
         Fault::Aimed { action, .. } => match action {
-            Action::Pause(duration) => *duration = d,
+            Action::Pause(duration) | Action::CrashFor(duration) => *duration = d,
             Action::ClockJump(by_ns) => jump(by_ns),
             Action::SetLink { duration, .. } | Action::Set { duration, .. } => *duration = Some(d),
             _ => {}

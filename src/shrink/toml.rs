@@ -241,6 +241,11 @@ fn aimed(t: &mut Table, action: &Action, picks: &[Vec<Pick>], names: &[String]) 
                 _ => "reconnect",
             }
         }
+        Action::CrashFor(downtime) => {
+            t.insert("node".into(), first());
+            t.insert("duration".into(), Value::String(duration_text(*downtime)));
+            "crash"
+        }
         Action::Pause(duration) => {
             t.insert("node".into(), first());
             t.insert("duration".into(), Value::String(duration_text(*duration)));

@@ -35,6 +35,7 @@ fn optional_fields(kind: &str) -> &'static [&'static str] {
     match kind {
         "set_link" => &["latency", "loss", "duplicate", "symmetric", "duration"],
         "set" => &["nodes", "node", "duration"],
+        "crash" => &["duration"],
         _ => &[],
     }
 }
@@ -485,7 +486,10 @@ pub(super) fn fault_of(
         "reconnect" => single(Action::Reconnect)?,
         "heal" => Fault::Heal,
         "heal_all" => Fault::HealAll,
-        "crash" => single(Action::Crash)?,
+        "crash" => match f.duration {
+            None => single(Action::Crash)?,
+            Some(downtime) => single(Action::CrashFor(downtime))?,
+        },
         "restart" => single(Action::Restart)?,
         "pause" => single(Action::Pause(f.duration.expect("checked")))?,
         "clock_jump" => single(Action::ClockJump(signed_duration(
@@ -520,7 +524,9 @@ fn aimed(action: Action, picks: Vec<Vec<Pick>>) -> Fault {
         })
         .collect();
     match named {
-        Some(nodes) => action.on(nodes),
+        // A crash with a downtime stays aimed: the engine queues its restart.
+        Some(nodes) if !matches!(action, Action::CrashFor(_)) => action.on(nodes),
+        Some(_) => Fault::Aimed { action, picks },
         None => Fault::Aimed { action, picks },
     }
 }

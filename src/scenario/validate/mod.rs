@@ -11,9 +11,9 @@ use crate::check::service::MetricsConfig;
 use crate::check::{self, LivenessBound};
 use crate::clock::{Clock, MAX_DRIFT_PPM};
 use crate::engine::{Limits, Noise};
-use crate::fault::chaos::{ChaosConfig, SWARM_SCALE};
+use crate::fault::chaos::{ChaosAim, ChaosConfig, SWARM_SCALE};
 use crate::fault::points::{FaultPointsConfig, PointKind};
-use crate::fault::PlannedFault;
+use crate::fault::{PlannedFault, Target};
 use crate::model::{Configured, Layout, ParamError};
 use crate::models::workload::Workload;
 use crate::net::{Latency, LinkSpec, Ordering, Topology};
@@ -338,7 +338,7 @@ fn build(
     let (roles, knobs) = (entry.roles(), entry.knobs());
     let faults = faults::faults(&raw, &names, servers, roles, knobs, duration, src)?;
     let steps = steps::steps(&raw, &names, servers, roles, knobs, duration, src)?;
-    let chaos = chaos(&raw, duration, servers, names.len(), src)?;
+    let chaos = chaos(&raw, duration, servers, names.len(), roles, src)?;
     let check_defs = checks(&raw, entry.as_ref(), registry, src)?;
     let liveness = liveness(
         &raw,
@@ -957,6 +957,7 @@ fn chaos(
     duration: SimDuration,
     servers: usize,
     nodes: usize,
+    roles: &[&'static str],
     src: &Source<'_>,
 ) -> Result<Option<ChaosConfig>, ScenarioError> {
     let Some(spanned) = &raw.chaos else {
@@ -1049,6 +1050,7 @@ fn chaos(
     }
     };
     let fault_points = fault_points(c, spanned, src)?;
+    let aim = chaos_aim(c, servers, roles, src)?;
     Ok(Some(ChaosConfig {
         until: quiet.until,
         crash_every: nonzero(c.crash_every, "crash_every")?,
@@ -1086,7 +1088,56 @@ fn chaos(
         victims,
         swarm: c.swarm.unwrap_or(false),
         fault_points,
+        aim,
     }))
+}
+
+/// `[chaos] aim` (a target of the model's roles) and `aim_share` (default
+/// 0.5; without `aim` an error: it would do nothing).
+fn chaos_aim(
+    c: &ChaosSection,
+    servers: usize,
+    roles: &[&'static str],
+    src: &Source<'_>,
+) -> Result<Option<ChaosAim>, ScenarioError> {
+    let Some(aim) = &c.aim else {
+        return match &c.aim_share {
+            Some(share) => Err(src.at(
+                share,
+                "chaos.aim_share",
+                "no aim to share; expected also e.g. aim = \"@leader\"",
+            )),
+            None => Ok(None),
+        };
+    };
+    let all: Arc<[NodeId]> = (0..servers as u32).map(NodeId).collect();
+    let text = aim.get_ref();
+    let target = match Target::parse(text, roles, all) {
+        Some(Ok(target)) => target,
+        Some(Err(e)) => return Err(src.at(aim, "chaos.aim", e)),
+        None => {
+            return Err(src.at(
+                aim,
+                "chaos.aim",
+                format!("'{text}' is not a target; expected a role such as \"@leader\" or \"@random:follower\""),
+            ))
+        }
+    };
+    let share = match &c.aim_share {
+        Some(share) => {
+            let p = probability(share, "chaos.aim_share", src)?;
+            if p.is_zero() {
+                return Err(src.at(
+                    share,
+                    "chaos.aim_share",
+                    "0 would aim nothing; expected a probability above 0, e.g. 0.5 (or leave out aim)",
+                ));
+            }
+            p
+        }
+        None => Probability::from_f64(0.5).expect("0.5 is a probability"),
+    };
+    Ok(Some(ChaosAim { target, share }))
 }
 
 /// The default downtime of a node crashed at a fault point.
