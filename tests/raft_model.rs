@@ -177,3 +177,14 @@ fn raft_with_pre_vote_check_quorum_and_read_index_is_safe_under_chaos() {
     };
     check_seeds(params, 1..7);
 }
+
+#[test]
+fn leader_noop_false_is_refused_with_read_index_reads() {
+    let text = "model = \"raft\"\nduration = \"2s\"\n[raft]\nelection_timeout = [\"150ms\", \"300ms\"]\nheartbeat_interval = \"50ms\"\nreads = \"read_index\"\nleader_noop = false\n[workload]\nclients = 1\ntimeout = \"100ms\"\n[nodes]\ncount = 3\n";
+    let err = faultlab::scenario::Scenario::parse(text, "noop.toml").unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("raft.leader_noop"), "{message}");
+    assert!(message.contains("its no-op"), "{message}");
+    let log_reads = text.replace("reads = \"read_index\"\n", "");
+    assert!(faultlab::scenario::Scenario::parse(&log_reads, "noop.toml").is_ok());
+}

@@ -54,7 +54,8 @@
 //! Timeout: start a new election.
 //!
 //! **Leaders** append a no-op entry of their term at once (so they can
-//! commit, see below, and serve reads), send AppendEntries to every server
+//! commit, see below, and serve reads; `leader_noop = false` leaves it out,
+//! as the MIT labs' Raft does), send AppendEntries to every server
 //! and repeat them as heartbeats every `heartbeat_interval`. A client
 //! command is appended and replicated; the reply goes out when it is
 //! applied. For each follower, on success: update matchIndex and nextIndex;
@@ -237,6 +238,11 @@ pub struct RaftParams {
     pub check_quorum: bool,
     /// How gets are answered.
     pub reads: RaftReads,
+    /// A new leader appends a no-op of its term at once (§8). Without it
+    /// (the MIT labs' Raft) entries of earlier terms wait for the next
+    /// client command to commit, and the Figure 8 rule is all that keeps a
+    /// leader from committing one by counting replicas.
+    pub leader_noop: bool,
     /// Famous mistakes switched on (see [`KNOWN_BUGS`]); none by default.
     pub bugs: Bugs,
 }
@@ -252,6 +258,7 @@ impl Default for RaftParams {
             pre_vote: false,
             check_quorum: false,
             reads: RaftReads::Log,
+            leader_noop: true,
             bugs: Bugs::none(),
         }
     }

@@ -27,6 +27,9 @@ pub struct RaftTable {
     pub check_quorum: Option<bool>,
     /// `"log"` (reads go through the log) or `"read_index"` (default "log").
     pub reads: Option<String>,
+    /// A new leader appends a no-op entry of its term at once (default
+    /// true; false as in the MIT 6.5840 labs, which forbid it).
+    pub leader_noop: Option<bool>,
     /// Famous mistakes to make, from [`super::KNOWN_BUGS`] (default none).
     pub bugs: Option<Vec<String>>,
 }
@@ -129,6 +132,13 @@ impl Model for RaftModel {
                 ))
             }
         };
+        let leader_noop = table.leader_noop.unwrap_or(true);
+        if !leader_noop && reads == RaftReads::ReadIndex {
+            return Err(ParamError::at(
+                "leader_noop",
+                "false with reads = \"read_index\": a ReadIndex leader must first commit an entry of its own term (its no-op); expected true, or reads = \"log\"",
+            ));
+        }
         Ok(RaftParams {
             election_timeout_min,
             election_timeout_max,
@@ -136,6 +146,7 @@ impl Model for RaftModel {
             pre_vote: table.pre_vote.unwrap_or(false),
             check_quorum: table.check_quorum.unwrap_or(false),
             reads,
+            leader_noop,
             bugs: Bugs::parse(&table.bugs.unwrap_or_default(), KNOWN_BUGS)?,
         })
     }

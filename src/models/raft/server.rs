@@ -420,12 +420,14 @@ impl RaftServer {
         self.term_start = next;
         self.read_round = 0;
         self.reads.clear();
-        let noop = Entry {
-            term: self.term,
-            command: Rc::new(Command::Noop),
-        };
-        self.append_entry(ctx, noop);
-        Self::sync(ctx);
+        if self.params.leader_noop {
+            let noop = Entry {
+                term: self.term,
+                command: Rc::new(Command::Noop),
+            };
+            self.append_entry(ctx, noop);
+            Self::sync(ctx);
+        }
         self.heartbeat_timer = Some(ctx.set_timer(self.params.heartbeat_interval, HEARTBEAT));
         if self.params.check_quorum {
             let period = self.params.election_timeout_min;

@@ -1251,3 +1251,21 @@ fn bug_scenario_term_not_persisted_elects_two_leaders_only_with_the_bug() {
     let text = include_str!("../../../scenarios/raft-bug-term_not_persisted.toml");
     bug_scenario_fails_only_with_its_bug(text, "two_leaders");
 }
+
+#[test]
+fn a_new_leader_appends_its_no_op_unless_told_not_to() {
+    for leader_noop in [true, false] {
+        let params = RaftParams {
+            leader_noop,
+            ..RaftParams::default()
+        };
+        let mut h = Harness::new(5, params);
+        h.deliver(NodeId(1), append(2, (0, 0), vec![noop(2)], 0));
+        h.elect();
+        assert_eq!(
+            h.node().last_log_index(),
+            if leader_noop { 2 } else { 1 },
+            "leader_noop {leader_noop}"
+        );
+    }
+}
