@@ -63,10 +63,7 @@ fn first_failure(c: &Catch, limit: u64) -> Option<(u64, String)> {
             ..RunOptions::default()
         };
         let report = run(&scenario, seed, options);
-        report
-            .violations
-            .first()
-            .map(|v| (seed, v.name.clone()))
+        report.violations.first().map(|v| (seed, v.name.clone()))
     })
 }
 
