@@ -45,6 +45,48 @@ const fn row(
 /// lists the same rows.
 const CATCHES: &[Catch] = &[
     // rows: model, bug, scenario, seeds to the first failure, violation
+    row(
+        "heartbeat",
+        "suspicion_never_revoked",
+        "heartbeat-chaos",
+        1,
+        "lasting_false_suspicion",
+    ),
+    row(
+        "heartbeat",
+        "no_timeout_before_first_heartbeat",
+        "heartbeat-chaos",
+        4,
+        "undetected_crash",
+    ),
+    row(
+        "heartbeat",
+        "seq_without_incarnation",
+        "heartbeat-chaos",
+        1,
+        "lasting_false_suspicion",
+    ),
+    row(
+        "quorum_kv",
+        "read_without_write_back",
+        "quorum-consistent-read",
+        81,
+        "not_linearizable",
+    ),
+    row(
+        "quorum_kv",
+        "write_without_version_read",
+        "quorum-consistent-read",
+        9,
+        "not_linearizable",
+    ),
+    row(
+        "quorum_kv",
+        "last_arrival_wins",
+        "quorum-consistent-read",
+        25,
+        "not_linearizable",
+    ),
 ];
 
 /// The first failing seed of `c.scenario` with `c.bug` on, searching up to

@@ -25,14 +25,64 @@
 //!
 //! What it does not model: adaptive timeouts (phi accrual), gossip, or
 //! indirect probes (SWIM).
+//!
+//! Famous bugs ([`KNOWN_BUGS`], switched on with `bugs = [...]` in the
+//! `[heartbeat]` table), each breaking one rule of the detector:
+//!
+//! - `suspicion_never_revoked`. The rule: a suspicion is only a guess, and
+//!   any heartbeat from a suspected peer takes it back (`trust`). The bug
+//!   keeps a suspicion for good: after a partition, a pause or a lossy
+//!   spell, a peer that is up stays suspected forever. A detector that
+//!   suspects often is only useful if it also forgives; this one turns every
+//!   false suspicion into a permanent one: `lasting_false_suspicion`
+//!   (eventual accuracy).
+//! - `no_timeout_before_first_heartbeat`. The rule: the silence of a peer
+//!   is measured from when the node started if it has never heard from it,
+//!   so a peer that is down when the node starts is suspected after
+//!   `timeout` like any other. The bug starts a peer's clock only at its
+//!   first heartbeat ("I cannot time out what I never heard"): a node that
+//!   restarts while a peer is down never suspects that peer:
+//!   `undetected_crash` (strong completeness).
+//! - `seq_without_incarnation`. The rule: a heartbeat is identified by
+//!   (incarnation, seq); a restarted sender counts its seq from 1 again in a
+//!   new incarnation. The bug de-duplicates heartbeats by `seq` alone,
+//!   dropping any whose seq is not above the highest seen from that sender
+//!   (meant to drop the network's duplicates and late copies): after a peer
+//!   restarts, its heartbeats are all dropped until its new seq passes the
+//!   old one, which takes as long as it had been up before. The restarted
+//!   peer stays suspected that long: `lasting_false_suspicion`.
+//!
+//! Not modelled as a bug: timeouts measured on a clock that jumps. This
+//! model has no monotonic clock to get wrong; it already measures silence
+//! on the node's local clock, whose jumps (`clock_jump`) cause false
+//! suspicions (see `heartbeat-drift`) that clear at the next heartbeat.
 
 mod model;
+#[cfg(test)]
+mod tests;
 pub use model::{HeartbeatModel, HeartbeatTable};
 
 use crate::clock::LocalTime;
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;
 use serde_json::json;
+
+/// The famous mistakes the detector can make (see the module docs).
+pub const KNOWN_BUGS: &[BugInfo] = &[
+    BugInfo {
+        name: "suspicion_never_revoked",
+        about: "a heartbeat from a suspected peer no longer clears the suspicion: every false suspicion (partition, pause, loss) lasts forever",
+    },
+    BugInfo {
+        name: "no_timeout_before_first_heartbeat",
+        about: "a peer's silence is timed only from its first heartbeat: a node that starts while a peer is down never suspects it",
+    },
+    BugInfo {
+        name: "seq_without_incarnation",
+        about: "heartbeats are de-duplicated by seq alone, ignoring the incarnation: a restarted peer's beats (seq from 1 again) are dropped and it stays suspected",
+    },
+];
 
 /// The parameters of the detector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +91,8 @@ pub struct HeartbeatParams {
     pub interval: SimDuration,
     /// Local silence after which a peer is suspected.
     pub timeout: SimDuration,
+    /// Famous mistakes switched on (none by default).
+    pub bugs: Bugs,
 }
 
 /// The one message: "I am alive", with the sender's incarnation.
@@ -64,6 +116,12 @@ pub struct HeartbeatNode {
     /// Indexed by peer node index; `None` for non-peers.
     last_heard: Vec<Option<LocalTime>>,
     suspected: Vec<bool>,
+    /// Indexed by peer node index: the highest heartbeat seq received from
+    /// it (kept for the `seq_without_incarnation` bug only).
+    highest_seq: Vec<u64>,
+    /// Indexed by peer node index: heard from it since this node started
+    /// (kept for the `no_timeout_before_first_heartbeat` bug only).
+    heard: Vec<bool>,
 }
 
 impl HeartbeatNode {
@@ -75,6 +133,8 @@ impl HeartbeatNode {
             seq: 0,
             last_heard: Vec::new(),
             suspected: Vec::new(),
+            highest_seq: Vec::new(),
+            heard: Vec::new(),
         }
     }
 
@@ -94,6 +154,12 @@ impl HeartbeatNode {
             let Some(heard) = self.last_heard[i] else {
                 continue;
             };
+            // The rule: a peer never heard from is timed from this node's
+            // start. Bug: time it only from its first heartbeat, so a peer
+            // that is down when this node starts is never suspected.
+            if self.params.bugs.has("no_timeout_before_first_heartbeat") && !self.heard[i] {
+                continue;
+            }
             let silent = now.saturating_since(heard);
             if !self.suspected[i] && silent > self.params.timeout {
                 self.suspected[i] = true;
@@ -122,6 +188,8 @@ impl Node<Heartbeat> for HeartbeatNode {
             .max(ctx.id().index() + 1);
         self.last_heard = vec![None; size];
         self.suspected = vec![false; size];
+        self.highest_seq = vec![0; size];
+        self.heard = vec![false; size];
         let now = ctx.now_local();
         for peer in ctx.peers().to_vec() {
             self.last_heard[peer.index()] = Some(now);
@@ -130,14 +198,31 @@ impl Node<Heartbeat> for HeartbeatNode {
         ctx.set_timer(SimDuration::from_nanos(phase), TICK);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Heartbeat>, from: NodeId, _msg: Heartbeat) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Heartbeat>, from: NodeId, msg: Heartbeat) {
         let Some(slot) = self.last_heard.get_mut(from.index()) else {
             return;
         };
         if slot.is_none() {
             return; // not a peer
         }
+        let i = from.index();
+        // The rule: every heartbeat, duplicate or late, proves the sender
+        // was up; a heartbeat is named by (incarnation, seq). Bug: drop the
+        // ones whose seq alone is not above the highest seen, forgetting
+        // that a restarted sender counts from 1 again.
+        if self.params.bugs.has("seq_without_incarnation") {
+            if msg.seq <= self.highest_seq[i] {
+                return;
+            }
+            self.highest_seq[i] = msg.seq;
+        }
         *slot = Some(ctx.now_local());
+        self.heard[i] = true;
+        // The rule: a heartbeat from a suspected peer clears the suspicion.
+        // Bug: once suspected, suspected for good.
+        if self.params.bugs.has("suspicion_never_revoked") {
+            return;
+        }
         if self.suspected[from.index()] {
             self.suspected[from.index()] = false;
             let peer = ctx.name(from).to_string();

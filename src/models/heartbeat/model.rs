@@ -3,6 +3,7 @@
 
 use super::{HeartbeatNode, HeartbeatParams};
 use crate::model::{Layout, Model, ModelChecks, ParamError, Work};
+use crate::models::bugs::Bugs;
 use crate::node::{Node, NodeId};
 use crate::time::SimDuration;
 use serde::Deserialize;
@@ -19,6 +20,9 @@ pub struct HeartbeatTable {
     pub interval: SimDuration,
     /// Local silence before suspicion.
     pub timeout: SimDuration,
+    /// Famous mistakes to make, e.g. `["suspicion_never_revoked"]` (default none).
+    #[serde(default)]
+    pub bugs: Vec<String>,
 }
 
 impl Model for HeartbeatModel {
@@ -42,6 +46,10 @@ impl Model for HeartbeatModel {
         }
     }
 
+    fn bugs(&self) -> &'static [crate::models::bugs::BugInfo] {
+        super::KNOWN_BUGS
+    }
+
     fn params(
         &self,
         table: HeartbeatTable,
@@ -56,6 +64,7 @@ impl Model for HeartbeatModel {
         Ok(HeartbeatParams {
             interval: table.interval,
             timeout: table.timeout,
+            bugs: Bugs::parse(&table.bugs, super::KNOWN_BUGS)?,
         })
     }
 

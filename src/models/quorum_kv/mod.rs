@@ -67,6 +67,30 @@
 //! liveness bound before the end, hints included: violation `divergence`),
 //! `progress`, and the measuring `quorum_metrics` (stale read rate, write
 //! latency p50/p99, read repairs, unavailable writes, hinted writes).
+//!
+//! Famous bugs ([`KNOWN_BUGS`], switched on with `bugs = [...]` in the
+//! `[quorum_kv]` table), each breaking one rule above:
+//!
+//! - `read_without_write_back` (consistent reads). The rule: a read may
+//!   answer only once W replicas hold the value it returns. The bug answers
+//!   with the highest of the R copies at once: a read that saw a write still
+//!   in flight (one replica has it) returns the new value, and a later read
+//!   whose quorum misses that replica returns the old one: a new-old
+//!   inversion, `not_linearizable`, though R + W > N.
+//! - `write_without_version_read`. The rule: a put first asks R replicas
+//!   for the highest version and writes one above it. The bug skips the
+//!   query and numbers the write from what the coordinator itself knows (its
+//!   own copy, if it is a home replica, and the counters it issued): a
+//!   coordinator that missed other coordinators' writes picks a version
+//!   below an acknowledged write, and last writer wins throws its write
+//!   away though the client was told it succeeded: a later read returns the
+//!   older value, `not_linearizable`.
+//! - `last_arrival_wins`. The rule: a replica keeps a copy only if its
+//!   version is higher than the one it holds (last *writer* wins). The bug
+//!   keeps whatever arrives last: a late write-back, read repair or
+//!   anti-entropy update carrying an older version overwrites a newer
+//!   acknowledged one, and reads go back in time: `not_linearizable` (or, if
+//!   nothing reads it, `divergence`).
 
 mod check;
 mod client;
@@ -80,9 +104,26 @@ pub use client::Client;
 pub use model::{QuorumKvModel, QuorumKvTable};
 pub use server::Server;
 
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::NodeId;
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};
+
+/// The famous mistakes the store can make (see the module docs).
+pub const KNOWN_BUGS: &[BugInfo] = &[
+    BugInfo {
+        name: "read_without_write_back",
+        about: "a consistent read answers with the highest of R copies without first writing it back to W replicas: a later read can return the older value (new-old inversion)",
+    },
+    BugInfo {
+        name: "write_without_version_read",
+        about: "a put skips the version query and numbers its write from the coordinator's own copy: it can get a version below an acknowledged write and lose to it",
+    },
+    BugInfo {
+        name: "last_arrival_wins",
+        about: "a replica keeps whatever copy arrives last, not the highest version: a late write-back or repair overwrites a newer acknowledged write",
+    },
+];
 
 /// How reads are served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +166,8 @@ pub struct QuorumParams {
     pub servers: usize,
     /// How many keys the clients use.
     pub keys: u32,
+    /// Famous mistakes switched on (none by default).
+    pub bugs: Bugs,
 }
 
 impl QuorumParams {

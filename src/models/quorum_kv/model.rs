@@ -3,10 +3,11 @@
 
 use super::{
     Client, QkvMsg, Quorum, QuorumMetrics, QuorumParams, Reads, ReplicaConvergence, Server,
-    QUORUM_METRICS, REPLICA_CONVERGENCE,
+    KNOWN_BUGS, QUORUM_METRICS, REPLICA_CONVERGENCE,
 };
 use crate::check::linearizability::LinModel;
 use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Servers, Work};
+use crate::models::bugs::Bugs;
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;
@@ -35,6 +36,9 @@ pub struct QuorumKvTable {
     pub anti_entropy: Option<SimDuration>,
     /// How long a coordinator works on a request (default 100ms).
     pub timeout: Option<SimDuration>,
+    /// Famous mistakes to make, e.g. `["read_without_write_back"]` (default none).
+    #[serde(default)]
+    pub bugs: Vec<String>,
 }
 
 impl Model for QuorumKvModel {
@@ -81,6 +85,10 @@ impl Model for QuorumKvModel {
             min: 1,
             roles: "every server is a replica on the ring and coordinates the requests it gets",
         }
+    }
+
+    fn bugs(&self) -> &'static [crate::models::bugs::BugInfo] {
+        KNOWN_BUGS
     }
 
     fn uses_workload(&self) -> bool {
@@ -149,6 +157,7 @@ impl Model for QuorumKvModel {
             timeout,
             servers,
             keys,
+            bugs: Bugs::parse(&table.bugs, KNOWN_BUGS)?,
         })
     }
 

@@ -111,7 +111,14 @@ impl Server {
             self.params.is_home(key, ctx.id()),
             "only home replicas apply"
         );
-        if entry.version <= self.copy(key).version {
+        // The rule: keep a copy only if it is newer (last writer wins).
+        // Bug: keep whatever arrives last, unless it is the very same version.
+        let held = self.copy(key).version;
+        if self.params.bugs.has("last_arrival_wins") {
+            if entry.version == held {
+                return false;
+            }
+        } else if entry.version <= held {
             return false;
         }
         ctx.storage().put_json(entry_key(key), entry);
@@ -269,7 +276,14 @@ impl Server {
         let chosen = (put.is_none() && self.params.reads == Reads::Eventual)
             .then(|| home[ctx.rng().below(home.len() as u64) as usize]);
         let everyone = chosen.is_none() || self.params.read_repair;
+        // The rule: a put first asks R replicas for the highest version.
+        // Bug: skip the query; the version comes from what this coordinator
+        // knows by itself (its own copy and the counters it issued).
+        let skip_query = put.is_some() && self.params.bugs.has("write_without_version_read");
         for &replica in &home {
+            if skip_query {
+                break;
+            }
             if everyone || Some(replica) == chosen {
                 ctx.send(replica, QkvMsg::Read { req, key });
             }
@@ -294,6 +308,9 @@ impl Server {
                 chosen,
             },
         );
+        if skip_query {
+            self.start_write(ctx, req);
+        }
     }
 
     fn on_read_ack(&mut self, ctx: &mut Ctx<'_, QkvMsg>, from: NodeId, req: u64, entry: Entry) {
@@ -351,7 +368,11 @@ impl Server {
                     .collect();
                 // ABD: a read may answer only once W replicas hold what it
                 // returns, so that no later read can return anything older.
-                if request.acks.len() >= self.params.w {
+                // Bug: answer with the highest of the R copies at once,
+                // without the write-back.
+                if request.acks.len() >= self.params.w
+                    || self.params.bugs.has("read_without_write_back")
+                {
                     ctx.send(
                         request.client,
                         QkvMsg::Reply {

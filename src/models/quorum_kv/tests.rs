@@ -18,7 +18,14 @@ fn params(servers: usize, r: usize, w: usize, reads: Reads, quorum: Quorum) -> Q
         timeout: SimDuration::from_millis(100),
         servers,
         keys: 3,
+        bugs: crate::models::bugs::Bugs::none(),
     }
+}
+
+/// `p` with the famous mistake `bug` switched on.
+fn with_bug(mut p: QuorumParams, bug: &str) -> QuorumParams {
+    p.bugs = crate::models::bugs::Bugs::parse(&[bug.to_string()], KNOWN_BUGS).unwrap();
+    p
 }
 
 /// Server `id` of `servers`, with one client after them, started.
@@ -585,4 +592,125 @@ fn quorum_metrics_counts_a_read_older_than_an_acknowledged_write_as_stale() {
         metric("quorum_metrics.write_latency_ms_p50")
             <= metric("quorum_metrics.write_latency_ms_p99")
     );
+}
+
+#[test]
+fn a_read_without_write_back_answers_with_a_copy_only_one_replica_holds() {
+    let p = with_bug(
+        params(3, 2, 2, Reads::Consistent, Quorum::Strict),
+        "read_without_write_back",
+    );
+    let mut h = server(0, p);
+    let req = read_req(&h.deliver(CLIENT3, QkvMsg::Get { op: 1, key: 0 }));
+    h.deliver(
+        NodeId(1),
+        QkvMsg::ReadAck {
+            req,
+            entry: entry(3, 1, "new"),
+        },
+    );
+    let sent = h.deliver(
+        NodeId(2),
+        QkvMsg::ReadAck {
+            req,
+            entry: entry(2, 1, "old"),
+        },
+    );
+    // The rule broken: only n2 holds "new", yet the client hears it at
+    // once, with no write-back (the correct read waits: see
+    // a_consistent_read_writes_back_before_answering_when_replicas_disagree).
+    let reply = QkvMsg::Reply {
+        op: 1,
+        outcome: Outcome::Value(entry(3, 1, "new")),
+    };
+    assert_eq!(sent, [(CLIENT3, reply)]);
+}
+
+#[test]
+fn a_write_without_version_read_numbers_its_version_from_its_own_copy() {
+    for bug in [false, true] {
+        let p = params(5, 2, 2, Reads::Consistent, Quorum::Strict);
+        let p = if bug {
+            with_bug(p, "write_without_version_read")
+        } else {
+            p
+        };
+        // n4 is not a home replica of k1 (n1-n3): it holds no copy.
+        let mut h = server(3, p);
+        let client = NodeId(5);
+        let sent = h.deliver(
+            client,
+            QkvMsg::Put {
+                op: 1,
+                key: 0,
+                value: "x".into(),
+            },
+        );
+        let written = |sent: &[(NodeId, QkvMsg)]| {
+            sent.iter().find_map(|(_, m)| match m {
+                QkvMsg::Write { entry, .. } => Some(entry.version),
+                _ => None,
+            })
+        };
+        if bug {
+            // The rule broken: no query; the write goes out at once with
+            // version (1, n4), whatever the replicas hold (here (7, n2),
+            // which the correct put passes).
+            assert!(sent.iter().all(|(_, m)| matches!(m, QkvMsg::Write { .. })));
+            assert_eq!(written(&sent), Some(v(1, 3)));
+        } else {
+            let req = read_req(&sent);
+            h.deliver(
+                NodeId(0),
+                QkvMsg::ReadAck {
+                    req,
+                    entry: entry(7, 1, "old"),
+                },
+            );
+            let sent = h.deliver(
+                NodeId(1),
+                QkvMsg::ReadAck {
+                    req,
+                    entry: entry(7, 1, "old"),
+                },
+            );
+            assert_eq!(written(&sent), Some(v(8, 3)));
+        }
+    }
+}
+
+#[test]
+fn with_last_arrival_wins_a_replica_keeps_an_older_copy_that_arrives_late() {
+    for bug in [false, true] {
+        let p = params(3, 2, 2, Reads::Consistent, Quorum::Strict);
+        let p = if bug {
+            with_bug(p, "last_arrival_wins")
+        } else {
+            p
+        };
+        let mut h = server(0, p);
+        h.deliver(
+            NodeId(1),
+            QkvMsg::Update {
+                key: 0,
+                entry: entry(5, 1, "new"),
+            },
+        );
+        // A late write-back of an older copy.
+        h.deliver(
+            NodeId(2),
+            QkvMsg::Write {
+                req: 9,
+                key: 0,
+                entry: entry(4, 2, "old"),
+                hint: None,
+            },
+        );
+        if bug {
+            // The rule broken: the replica went back in time.
+            assert_eq!(h.node().copy(0), entry(4, 2, "old"));
+        } else {
+            assert_eq!(h.node().copy(0), entry(5, 1, "new"));
+        }
+    }
 }
