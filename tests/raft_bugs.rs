@@ -12,6 +12,7 @@ const SEEDS: std::ops::Range<u64> = 0..200;
 /// (file, the violation, how many of seeds 0..200 its description states).
 const BUG_SCENARIOS: &[(&str, &str, u64)] = &[
     ("scenarios/raft-bug-vote_not_synced.toml", "two_leaders", 41),
+    ("scenarios/raft-bug-figure8_commit.toml", "log_mismatch", 75),
     (
         "scenarios/raft-bug-term_not_persisted.toml",
         "two_leaders",
