@@ -45,6 +45,48 @@ const fn row(
 /// lists the same rows.
 const CATCHES: &[Catch] = &[
     // rows: model, bug, scenario, seeds to the first failure, violation
+    row(
+        "backoff",
+        "ok_on_timeout",
+        "backoff-exponential",
+        1,
+        "not_exactly_once",
+    ),
+    row(
+        "service",
+        "budget_not_charged",
+        "service-metastable-budget",
+        1,
+        "no_recovery",
+    ),
+    row(
+        "service",
+        "cooldown_reset_on_reject",
+        "service-breaker",
+        1,
+        "breaker_stuck_open",
+    ),
+    row(
+        "cache",
+        "ttl_jitter_ignored",
+        "cache-ttl-jitter",
+        1,
+        "goodput_below_slo",
+    ),
+    row(
+        "cache",
+        "no_coalescing_when_cold",
+        "cache-cold-start-coalesced",
+        1,
+        "no_recovery",
+    ),
+    row(
+        "zones",
+        "rotation_needs_control_plane",
+        "zones-static",
+        1,
+        "goodput_below_slo",
+    ),
 ];
 
 /// The first failing seed of `c.scenario` with `c.bug` on, searching up to
@@ -63,10 +105,7 @@ fn first_failure(c: &Catch, limit: u64) -> Option<(u64, String)> {
             ..RunOptions::default()
         };
         let report = run(&scenario, seed, options);
-        report
-            .violations
-            .first()
-            .map(|v| (seed, v.name.clone()))
+        report.violations.first().map(|v| (seed, v.name.clone()))
     })
 }
 

@@ -27,6 +27,7 @@ fn params() -> CacheParams {
         fetch_timeout: ms(500),
         prewarm: false,
         popularity: Arc::new(Popularity::zipf(4, 1.0)),
+        bugs: Bugs::none(),
     }
 }
 
@@ -431,6 +432,7 @@ fn table() -> CacheTable {
         fetch_timeout: None,
         prewarm: None,
         zipf: None,
+        bugs: vec![],
     }
 }
 

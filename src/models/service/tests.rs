@@ -236,6 +236,7 @@ fn client_params() -> ClientParams {
         backoff: Backoff::Constant { delay: ms(20) },
         budget: None,
         breaker: None,
+        bugs: crate::models::bugs::Bugs::none(),
     }
 }
 

@@ -80,8 +80,19 @@ pub use control::ControlPlane;
 pub use model::{ZonesModel, ZonesTable};
 pub use server::Server;
 
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::NodeId;
 use crate::time::SimDuration;
+
+/// The famous mistakes the model can make (`bugs = [...]`).
+pub const KNOWN_BUGS: &[BugInfo] = &[BugInfo {
+    name: "rotation_needs_control_plane",
+    about: "the balancer holds its rotation as a lease the control plane renews on each load report, and takes every server out when the lease runs out (3 report intervals): static stability broken, a control plane that is lost with a zone takes the healthy zones' servers out of service too",
+}];
+
+/// Under `rotation_needs_control_plane`: report intervals the balancer's
+/// rotation lasts without an answer from the control plane.
+pub const ROTATION_LEASE_REPORTS: u64 = 3;
 
 /// The balancer's node.
 pub const BALANCER: NodeId = NodeId(0);
@@ -118,6 +129,8 @@ pub struct ZonesParams {
     pub target_utilization: f64,
     /// How long a launched server takes to come into service.
     pub provisioning_delay: SimDuration,
+    /// The famous mistakes switched on ([`KNOWN_BUGS`]).
+    pub bugs: Bugs,
 }
 
 impl ZonesParams {
@@ -192,4 +205,8 @@ pub enum ZonesMsg {
     },
     /// Control plane -> standby server: come into service.
     Launch,
+    /// Control plane -> balancer: your report arrived, keep routing. Sent
+    /// only under the `rotation_needs_control_plane` bug: a statically
+    /// stable balancer needs no answer from the control plane.
+    Renew,
 }

@@ -269,6 +269,7 @@ fn table(rate: f64) -> ZonesTable {
         report_interval: None,
         target_utilization: None,
         provisioning_delay: None,
+        bugs: vec![],
     }
 }
 
