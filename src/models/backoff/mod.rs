@@ -84,6 +84,13 @@
 //! on purpose: a write whose answer comes after the client's timeout has
 //! landed anyway, and its retry lands it again
 //! (`scenarios/backoff-retry-double-write.toml`).
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[backoff]`): `ok_on_timeout`, a
+//! client that takes a write's silence for success (`client.rs`, at the
+//! timeout). `scenarios/backoff-bug-ok_on_timeout.toml` teaches it and
+//! `backoff-exponential.toml`'s lossy moment catches it.
 
 mod check;
 mod client;

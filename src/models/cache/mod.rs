@@ -80,6 +80,14 @@
 //! never change, so a cache can never be stale here), eviction (the cache
 //! holds every key; `keys` is at most 1000), retries (a client that times
 //! out simply moves on to its next read).
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[cache]`): `ttl_jitter_ignored` (the
+//! drawn TTL is not applied) and `no_coalescing_when_cold` (single flight
+//! skips keys never loaded), both in `cache_server.rs`.
+//! `scenarios/cache-bug-*.toml` teach them; `cache-ttl-jitter` and
+//! `cache-cold-start-coalesced` catch them.
 
 mod cache_server;
 mod client;

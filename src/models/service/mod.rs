@@ -102,6 +102,15 @@
 //!
 //! Not modelled: server-side errors other than shedding, load balancers
 //! smarter than a uniform pick, connection limits, request sizes.
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[service]`): `budget_not_charged`
+//! (the client asks the budget whether it could pay and takes nothing) and
+//! `cooldown_reset_on_reject` (an open breaker restarts its cooldown on
+//! each rejected call, [`crate::retry::CircuitBreaker::allow`]).
+//! `scenarios/service-bug-*.toml` teach them; `service-metastable-budget`
+//! and `service-breaker` catch them.
 
 pub(crate) mod client;
 pub(crate) mod model;

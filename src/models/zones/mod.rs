@@ -65,6 +65,15 @@
 //! What it does not model: retries, deadlines carried to servers, scaling
 //! in, the balancer's own zones (it stands for a regional, zonal-redundant
 //! balancer that a zone's loss does not impair), DNS.
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[zones]`):
+//! `rotation_needs_control_plane`, static stability broken: the balancer's
+//! rotation is a lease the control plane renews (a `Renew` answer to each
+//! report, sent only under the bug), and every server leaves it when the
+//! lease runs out. `scenarios/zones-bug-rotation_needs_control_plane.toml`
+//! teaches it; `zones-static` catches it.
 
 mod balancer;
 mod client;
