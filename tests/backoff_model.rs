@@ -19,8 +19,8 @@ fn backoff_scenarios() -> Vec<String> {
         .collect();
     assert_eq!(
         files.len(),
-        6,
-        "five strategies and the double write: {files:?}"
+        7,
+        "five strategies, the double write and the ok_on_timeout bug: {files:?}"
     );
     files
 }
@@ -58,11 +58,20 @@ fn every_backoff_scenario_meets_its_expectation_on_several_seeds() {
             if scenario.expect == "pass" {
                 assert_eq!(count("done"), 50, "{file} seed {seed}: every client ends");
                 assert_eq!(count("write"), 50, "{file} seed {seed}: every write lands");
-                assert_eq!(
-                    count("served"),
-                    2 * count("call"),
-                    "{file}: a read and a write per attempt"
-                );
+                if scenario.faults.is_empty() {
+                    assert_eq!(
+                        count("served"),
+                        2 * count("call"),
+                        "{file}: a read and a write per attempt"
+                    );
+                } else {
+                    // backoff-exponential.toml's lossy moment: a lost call
+                    // is never served.
+                    assert!(
+                        count("served") <= 2 * count("call"),
+                        "{file}: at most a read and a write per attempt"
+                    );
+                }
             }
         }
     }

@@ -67,6 +67,12 @@ const CATCHES: &[Catch] = &[
     row("quorum_kv", "read_without_write_back", "quorum-consistent-read", 81, "not_linearizable"),
     row("quorum_kv", "write_without_version_read", "quorum-consistent-read", 9, "not_linearizable"),
     row("quorum_kv", "last_arrival_wins", "quorum-consistent-read", 25, "not_linearizable"),
+    row("backoff", "ok_on_timeout", "backoff-exponential", 1, "not_exactly_once"),
+    row("service", "budget_not_charged", "service-metastable-budget", 1, "no_recovery"),
+    row("service", "cooldown_reset_on_reject", "service-breaker", 1, "breaker_stuck_open"),
+    row("cache", "ttl_jitter_ignored", "cache-ttl-jitter", 1, "goodput_below_slo"),
+    row("cache", "no_coalescing_when_cold", "cache-cold-start-coalesced", 1, "no_recovery"),
+    row("zones", "rotation_needs_control_plane", "zones-static", 1, "goodput_below_slo"),
 ];
 
 /// The first failing seed of `c.scenario` with `c.bug` on, searching up to

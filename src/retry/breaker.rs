@@ -95,6 +95,9 @@ pub struct CircuitBreaker {
     /// Half-open: probes let through, and those that succeeded.
     probes_sent: u32,
     probes_ok: u32,
+    /// A famous mistake (the service model's `cooldown_reset_on_reject`):
+    /// every call rejected while open restarts the cooldown.
+    cooldown_reset_on_reject: bool,
 }
 
 impl CircuitBreaker {
@@ -108,7 +111,16 @@ impl CircuitBreaker {
             opened_at: LocalTime(0),
             probes_sent: 0,
             probes_ok: 0,
+            cooldown_reset_on_reject: false,
         }
+    }
+
+    /// The same breaker with a famous mistake: while open, each rejected
+    /// call restarts the cooldown (the service model's
+    /// `cooldown_reset_on_reject` bug), so steady traffic keeps it open.
+    pub fn with_cooldown_reset_on_reject(mut self) -> CircuitBreaker {
+        self.cooldown_reset_on_reject = true;
+        self
     }
 
     /// The state, as last changed by [`Self::allow`] or [`Self::on_result`].
@@ -131,7 +143,16 @@ impl CircuitBreaker {
         }
         let allowed = match self.state {
             BreakerState::Closed => true,
-            BreakerState::Open => false,
+            BreakerState::Open => {
+                // The rule: the cooldown counts from when the breaker
+                // opened. The bug restarts it on each rejected call, so a
+                // caller that keeps calling more often than `cooldown`
+                // never reaches half-open.
+                if self.cooldown_reset_on_reject {
+                    self.opened_at = now;
+                }
+                false
+            }
             BreakerState::HalfOpen => {
                 if self.probes_sent < self.params.probes {
                     self.probes_sent += 1;

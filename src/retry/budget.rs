@@ -87,6 +87,18 @@ impl RetryBudget {
         }
     }
 
+    /// True if the bucket could pay for one retry (`timeout`: the failed
+    /// attempt timed out), taking nothing. Only the service model's
+    /// `budget_not_charged` bug lets a retry through on this alone.
+    pub fn can_pay(&self, timeout: bool) -> bool {
+        let cost = if timeout {
+            self.params.timeout_cost
+        } else {
+            self.params.retry_cost
+        };
+        self.tokens >= cost
+    }
+
     /// A call succeeded: refill by `success_refund`, up to `capacity`.
     pub fn on_success(&mut self) {
         self.tokens = (self.tokens + self.params.success_refund).min(self.params.capacity);

@@ -206,6 +206,12 @@ impl Node<BackoffMsg> for Client {
                 self.start_attempt(ctx);
             }
             TIMEOUT => match self.phase {
+                // The rule: a write without an answer has an unknown
+                // outcome; only the store's answer says it landed. The bug
+                // takes the silence for success.
+                Phase::Writing(t) if t == timer && self.params.bugs.has("ok_on_timeout") => {
+                    self.finish(ctx, true, "ok")
+                }
                 Phase::Reading(t) | Phase::Writing(t) if t == timer => self.retry(ctx, "timeout"),
                 _ => {} // a cancelled timeout that fired in the same instant
             },

@@ -84,6 +84,13 @@
 //! on purpose: a write whose answer comes after the client's timeout has
 //! landed anyway, and its retry lands it again
 //! (`scenarios/backoff-retry-double-write.toml`).
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[backoff]`): `ok_on_timeout`, a
+//! client that takes a write's silence for success (`client.rs`, at the
+//! timeout). `scenarios/backoff-bug-ok_on_timeout.toml` teaches it and
+//! `backoff-exponential.toml`'s lossy moment catches it.
 
 mod check;
 mod client;
@@ -97,8 +104,15 @@ pub use client::Client;
 pub use model::{BackoffModel, BackoffTable};
 pub use server::Server;
 
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::retry::Backoff;
 use crate::time::SimDuration;
+
+/// The famous mistakes the model can make (`bugs = [...]`).
+pub const KNOWN_BUGS: &[BugInfo] = &[BugInfo {
+    name: "ok_on_timeout",
+    about: "a client whose conditional write gets no answer within the timeout reports it done ok, as if no news were good news: a write that was lost on the way (or conflicted) never landed, yet its client says it did",
+}];
 
 /// The model's parameters (the `[backoff]` table, validated).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +126,8 @@ pub struct BackoffParams {
     pub workers: Option<u32>,
     /// A client gives up after this many attempts (each a read and a write).
     pub max_attempts: u32,
+    /// The famous mistakes switched on ([`KNOWN_BUGS`]).
+    pub bugs: Bugs,
 }
 
 /// Messages between the clients and the store.

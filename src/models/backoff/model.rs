@@ -1,8 +1,9 @@
 //! The backoff experiment as a scenario model: `model = "backoff"`, its
 //! `[backoff]` table and `[workload]` (the clients).
 
-use super::{BackoffMsg, BackoffParams, Client, Server};
+use super::{BackoffMsg, BackoffParams, Client, Server, KNOWN_BUGS};
 use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Servers};
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::retry::Backoff;
 use crate::time::SimDuration;
@@ -26,6 +27,9 @@ pub struct BackoffTable {
     pub workers: Option<u32>,
     /// A client gives up after this many attempts (default 1000).
     pub max_attempts: Option<u32>,
+    /// Famous mistakes to make, e.g. `["ok_on_timeout"]` (default none).
+    #[serde(default)]
+    pub bugs: Vec<String>,
 }
 
 /// The most attempts a client may be allowed (a bound on a run's work).
@@ -38,6 +42,10 @@ impl Model for BackoffModel {
 
     fn name(&self) -> &'static str {
         "backoff"
+    }
+
+    fn bugs(&self) -> &'static [BugInfo] {
+        KNOWN_BUGS
     }
 
     fn about(&self) -> &'static str {
@@ -103,6 +111,7 @@ impl Model for BackoffModel {
             service,
             workers: table.workers,
             max_attempts,
+            bugs: Bugs::parse(&table.bugs, KNOWN_BUGS)?,
         })
     }
 

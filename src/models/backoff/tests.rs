@@ -19,6 +19,7 @@ fn params(policy: Backoff) -> BackoffParams {
         service: ms(1),
         workers: None,
         max_attempts: 5,
+        bugs: crate::models::bugs::Bugs::none(),
     }
 }
 
@@ -408,5 +409,40 @@ fn landings_and_give_ups_are_narrated_and_the_per_call_records_are_quiet() {
     );
     for kind in ["request", "call", "done", "served"] {
         assert!(model.quiet_records().contains(&kind), "{kind}");
+    }
+}
+
+#[test]
+fn bug_ok_on_timeout_reports_an_unanswered_write_ok_where_the_correct_client_retries() {
+    for bug in [false, true] {
+        let names: Vec<String> = if bug {
+            vec!["ok_on_timeout".into()]
+        } else {
+            vec![]
+        };
+        let mut c = client(BackoffParams {
+            bugs: crate::models::bugs::Bugs::parse(&names, KNOWN_BUGS).unwrap(),
+            ..params(EXPONENTIAL)
+        });
+        let sent = c.deliver(
+            NodeId(0),
+            BackoffMsg::ReadReply {
+                id: 1,
+                attempt: 1,
+                version: 0,
+            },
+        );
+        assert_eq!(sent, vec![(NodeId(0), write(1, 0))]);
+        // The write is lost on the way: no answer, the timeout fires.
+        c.fire(TIMEOUT);
+        let done = c.take_records("done");
+        if bug {
+            assert_eq!(done.len(), 1, "the bug reports the write done");
+            assert_eq!(done[0]["ok"], true);
+            assert!(c.pending(RETRY).is_empty(), "and never retries it");
+        } else {
+            assert!(done.is_empty(), "an unanswered write is not done");
+            assert_eq!(c.pending(RETRY), vec![ms(10)], "it is retried");
+        }
     }
 }

@@ -17,6 +17,7 @@
 
 use super::{key_name, kinds, CacheMsg, CacheParams, Outcome, DATABASE};
 use crate::clock::LocalTime;
+use crate::models::bugs::Bugs;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;
 use serde_json::json;
@@ -42,6 +43,8 @@ pub struct CacheServer {
     single_flight: bool,
     fetch_timeout: SimDuration,
     prewarm: bool,
+    /// The famous mistakes switched on.
+    bugs: Bugs,
     /// Each key's expiry (local time), if it was ever loaded since the start.
     entries: Vec<Option<LocalTime>>,
     /// Fetches in flight, by fetch id (also their timeout timer's tag).
@@ -61,6 +64,7 @@ impl CacheServer {
             single_flight: params.single_flight,
             fetch_timeout: params.fetch_timeout,
             prewarm: params.prewarm,
+            bugs: params.bugs,
             entries: vec![None; keys],
             in_flight: BTreeMap::new(),
             by_key: vec![None; keys],
@@ -99,6 +103,14 @@ impl CacheServer {
 
     fn fill(&mut self, ctx: &mut Ctx<'_, CacheMsg>, key: u32) {
         let ttl = self.draw_ttl(ctx);
+        // The rule: the entry lives for its own jittered TTL, so entries
+        // loaded together expire apart. The bug draws it and stores the
+        // entry with the plain `ttl`.
+        let ttl = if self.bugs.has("ttl_jitter_ignored") {
+            self.ttl
+        } else {
+            ttl
+        };
         self.entries[key as usize] = Some(ctx.now_local() + ttl);
     }
 
@@ -127,7 +139,13 @@ impl CacheServer {
             return;
         }
         let expired = entry.is_some();
-        let joined = self.by_key[key as usize].and_then(|f| self.in_flight.get_mut(&f));
+        // The rule: with single flight, any miss of a key with a fetch in
+        // flight joins it. The bug joins only when the entry had expired,
+        // so a key never loaded (a cold start, a flush) fetches per miss.
+        let coalesce = expired || !self.bugs.has("no_coalescing_when_cold");
+        let joined = self.by_key[key as usize]
+            .filter(|_| coalesce)
+            .and_then(|f| self.in_flight.get_mut(&f));
         if let Some(flight) = joined {
             flight.waiters.push((from, id));
             let detail = json!({ "key": key_name(key), "expired": expired, "coalesced": true });
@@ -154,7 +172,7 @@ impl CacheServer {
         );
         if self.single_flight {
             debug_assert!(
-                self.by_key[key as usize].is_none(),
+                self.by_key[key as usize].is_none() || self.bugs.has("no_coalescing_when_cold"),
                 "two fetches of one key in flight"
             );
             self.by_key[key as usize] = Some(fetch);

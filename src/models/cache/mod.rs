@@ -80,6 +80,14 @@
 //! never change, so a cache can never be stale here), eviction (the cache
 //! holds every key; `keys` is at most 1000), retries (a client that times
 //! out simply moves on to its next read).
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[cache]`): `ttl_jitter_ignored` (the
+//! drawn TTL is not applied) and `no_coalescing_when_cold` (single flight
+//! skips keys never loaded), both in `cache_server.rs`.
+//! `scenarios/cache-bug-*.toml` teach them; `cache-ttl-jitter` and
+//! `cache-cold-start-coalesced` catch them.
 
 mod cache_server;
 mod client;
@@ -95,8 +103,22 @@ pub use database::Database;
 pub use model::{CacheModel, CacheTable};
 pub use popularity::Popularity;
 
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::NodeId;
 use crate::time::SimDuration;
+
+/// The famous mistakes the model can make (`bugs = [...]`), both in the
+/// cache's cures for the thundering herd.
+pub const KNOWN_BUGS: &[BugInfo] = &[
+    BugInfo {
+        name: "ttl_jitter_ignored",
+        about: "the cache draws each entry's jittered TTL and then stores the entry with the plain `ttl`: entries loaded together expire together again, and every TTL the whole read load lands on the database at once (the herd jitter was there to spread)",
+    },
+    BugInfo {
+        name: "no_coalescing_when_cold",
+        about: "single flight joins a fetch in flight only when the missed entry had expired, not when the key was never loaded: after a cold start (or a flush) every miss of a popular key fetches on its own, and the herd single flight was there to stop reaches the database",
+    },
+];
 use std::sync::Arc;
 
 /// The database (`n1`).
@@ -141,6 +163,8 @@ pub struct CacheParams {
     pub prewarm: bool,
     /// How clients pick keys.
     pub popularity: Arc<Popularity>,
+    /// The famous mistakes switched on ([`KNOWN_BUGS`]).
+    pub bugs: Bugs,
 }
 
 impl CacheParams {

@@ -4,8 +4,10 @@
 
 use super::{
     kinds, CacheClient, CacheMsg, CacheParams, CacheServer, Database, Popularity, CACHE, DATABASE,
+    KNOWN_BUGS,
 };
 use crate::model::{KnobInfo, Layout, Model, ModelChecks, ParamError, Servers};
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;
@@ -37,6 +39,9 @@ pub struct CacheTable {
     pub prewarm: Option<bool>,
     /// Zipf exponent of key popularity: key k has weight 1/k^zipf; 0 is uniform (default 1).
     pub zipf: Option<f64>,
+    /// Famous mistakes to make, e.g. `["ttl_jitter_ignored"]` (default none).
+    #[serde(default)]
+    pub bugs: Vec<String>,
 }
 
 /// The knobs a `set` fault may turn.
@@ -138,6 +143,10 @@ impl Model for CacheModel {
         KNOBS
     }
 
+    fn bugs(&self) -> &'static [BugInfo] {
+        KNOWN_BUGS
+    }
+
     fn uses_workload(&self) -> bool {
         true
     }
@@ -178,6 +187,7 @@ impl Model for CacheModel {
             )?,
             prewarm: table.prewarm.unwrap_or(false),
             popularity: Arc::new(Popularity::zipf(workload.keys.max(1), zipf)),
+            bugs: Bugs::parse(&table.bugs, KNOWN_BUGS)?,
         })
     }
 

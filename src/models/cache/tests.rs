@@ -27,6 +27,7 @@ fn params() -> CacheParams {
         fetch_timeout: ms(500),
         prewarm: false,
         popularity: Arc::new(Popularity::zipf(4, 1.0)),
+        bugs: Bugs::none(),
     }
 }
 
@@ -431,6 +432,7 @@ fn table() -> CacheTable {
         fetch_timeout: None,
         prewarm: None,
         zipf: None,
+        bugs: vec![],
     }
 }
 
@@ -517,4 +519,67 @@ fn params_have_defaults_and_reject_bad_values_by_key() {
         "{}",
         three.message
     );
+}
+
+fn bugs(names: &[&str]) -> Bugs {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    Bugs::parse(&names, KNOWN_BUGS).unwrap()
+}
+
+#[test]
+fn bug_ttl_jitter_ignored_stores_every_entry_with_the_plain_ttl() {
+    let jittered = CacheParams {
+        ttl_jitter_span: ms(500),
+        prewarm: true,
+        popularity: Arc::new(Popularity::zipf(50, 1.0)),
+        ..params()
+    };
+    let correct = cache(&jittered);
+    let expiries: std::collections::BTreeSet<_> =
+        (0..50).map(|k| correct.node().expiry(k)).collect();
+    assert!(expiries.len() > 40, "jittered entries expire apart");
+    let buggy = cache(&CacheParams {
+        bugs: bugs(&["ttl_jitter_ignored"]),
+        ..jittered
+    });
+    assert!(
+        (0..50).all(|k| buggy.node().expiry(k) == Some(LocalTime(1_000_000_000))),
+        "the bug loads them together and they expire together"
+    );
+}
+
+#[test]
+fn bug_no_coalescing_when_cold_fetches_a_never_loaded_key_per_miss() {
+    let coalescing = CacheParams {
+        single_flight: true,
+        ..params()
+    };
+    let mut correct = cache(&coalescing);
+    fetch_of(&correct.deliver(C1, get(1, 0)));
+    assert!(
+        correct.deliver(C2, get(5, 0)).is_empty(),
+        "the second miss joins the fetch in flight"
+    );
+    let mut buggy = cache(&CacheParams {
+        bugs: bugs(&["no_coalescing_when_cold"]),
+        ..coalescing
+    });
+    let (first, key) = fetch_of(&buggy.deliver(C1, get(1, 0)));
+    let (second, again) = fetch_of(&buggy.deliver(C2, get(5, 0)));
+    assert_eq!((key, again), (0, 0));
+    assert_ne!(first, second, "a second fetch of a cold key");
+    let misses = buggy.records_of("miss");
+    assert_eq!(misses[1]["coalesced"], false);
+    // An expired entry is still coalesced: the bug forgets only cold keys.
+    buggy.deliver(
+        DATABASE,
+        CacheMsg::Fetched {
+            fetch: second,
+            key: 0,
+            ok: true,
+        },
+    );
+    buggy.advance(ms(1000));
+    fetch_of(&buggy.deliver(C1, get(2, 0)));
+    assert!(buggy.deliver(C2, get(6, 0)).is_empty());
 }

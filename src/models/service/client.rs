@@ -84,7 +84,14 @@ impl Client {
             next_id: 0,
             open: BTreeMap::new(),
             budget: params.budget.map(RetryBudget::new),
-            breaker: params.breaker.map(CircuitBreaker::new),
+            breaker: params.breaker.map(|b| {
+                let breaker = CircuitBreaker::new(b);
+                if params.bugs.has("cooldown_reset_on_reject") {
+                    breaker.with_cooldown_reset_on_reject()
+                } else {
+                    breaker
+                }
+            }),
             servers,
             params,
         }
@@ -247,7 +254,15 @@ impl Client {
         }
         let timed_out = failure == Failure::Timeout;
         if let Some(budget) = &mut self.budget {
-            if !budget.try_acquire(timed_out) {
+            // The rule: a retry is let through only if the budget pays for
+            // it (its tokens are taken). The bug asks whether it could pay
+            // and takes nothing, so the bucket never drains.
+            let paid = if self.params.bugs.has("budget_not_charged") {
+                budget.can_pay(timed_out)
+            } else {
+                budget.try_acquire(timed_out)
+            };
+            if !paid {
                 return self.finish(ctx, id, false, "budget");
             }
         }

@@ -102,6 +102,15 @@
 //!
 //! Not modelled: server-side errors other than shedding, load balancers
 //! smarter than a uniform pick, connection limits, request sizes.
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[service]`): `budget_not_charged`
+//! (the client asks the budget whether it could pay and takes nothing) and
+//! `cooldown_reset_on_reject` (an open breaker restarts its cooldown on
+//! each rejected call, [`crate::retry::CircuitBreaker::allow`]).
+//! `scenarios/service-bug-*.toml` teach them; `service-metastable-budget`
+//! and `service-breaker` catch them.
 
 pub(crate) mod client;
 pub(crate) mod model;
@@ -113,8 +122,22 @@ pub use client::Client;
 pub use model::{ServiceModel, ServiceTable, ServiceTime};
 pub use server::Server;
 
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::net::Latency;
 use crate::retry::{Backoff, BreakerParams, BudgetParams};
+
+/// The famous mistakes the model can make (`bugs = [...]`), both in the
+/// clients' retry machinery.
+pub const KNOWN_BUGS: &[BugInfo] = &[
+    BugInfo {
+        name: "budget_not_charged",
+        about: "the retry budget checks that it could pay for a retry but never takes the tokens: it never drains, so under overload every request is still retried max_attempts times and the retries keep the overload going (a metastable failure the budget was there to cure)",
+    },
+    BugInfo {
+        name: "cooldown_reset_on_reject",
+        about: "an open circuit breaker restarts its cooldown on every call it rejects instead of counting it from when it opened: under steady traffic the cooldown never ends, no probe goes out, and the breaker stays open after the dependency has recovered",
+    },
+];
 use crate::time::SimDuration;
 
 /// The order a server takes waiting requests in.
@@ -181,6 +204,8 @@ pub struct ClientParams {
     pub budget: Option<BudgetParams>,
     /// The circuit breaker, if any.
     pub breaker: Option<BreakerParams>,
+    /// The famous mistakes switched on ([`KNOWN_BUGS`]).
+    pub bugs: Bugs,
 }
 
 /// The validated `[service]` table.

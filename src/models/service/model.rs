@@ -5,8 +5,10 @@ use super::client::MAX_RATE;
 use super::server::MAX_WORKERS;
 use super::{
     kinds, Arrivals, Client, ClientParams, Order, Server, ServerParams, ServiceMsg, ServiceParams,
+    KNOWN_BUGS,
 };
 use crate::model::{KnobInfo, Layout, Model, ModelChecks, ParamError};
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::net::Latency;
 use crate::node::{Node, NodeId, Record};
 use crate::retry::{Backoff, BreakerParams, BudgetParams};
@@ -105,6 +107,9 @@ pub struct ServiceTable {
     pub budget: Option<BudgetParams>,
     /// A circuit breaker per client (default: none).
     pub breaker: Option<BreakerParams>,
+    /// Famous mistakes to make, e.g. `["budget_not_charged"]` (default none).
+    #[serde(default)]
+    pub bugs: Vec<String>,
 }
 
 fn server_params(t: &ServiceTable) -> Result<ServerParams, ParamError> {
@@ -215,6 +220,7 @@ fn client_params(t: &ServiceTable, layout: &Layout) -> Result<ClientParams, Para
         backoff,
         budget: t.budget,
         breaker: t.breaker,
+        bugs: Bugs::parse(&t.bugs, KNOWN_BUGS)?,
     })
 }
 
@@ -237,6 +243,10 @@ impl Model for ServiceModel {
             default: &[],
             always: &["service"],
         }
+    }
+
+    fn bugs(&self) -> &'static [BugInfo] {
+        KNOWN_BUGS
     }
 
     fn knobs(&self) -> &'static [KnobInfo] {

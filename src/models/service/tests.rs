@@ -236,6 +236,7 @@ fn client_params() -> ClientParams {
         backoff: Backoff::Constant { delay: ms(20) },
         budget: None,
         breaker: None,
+        bugs: crate::models::bugs::Bugs::none(),
     }
 }
 
@@ -566,4 +567,81 @@ fn every_knob_is_listed_with_its_nodes() {
             ("slowdown", "servers")
         ]
     );
+}
+
+fn with_bug(mut p: ClientParams, bug: &str) -> ClientParams {
+    p.bugs = crate::models::bugs::Bugs::parse(&[bug.to_string()], super::KNOWN_BUGS).unwrap();
+    p
+}
+
+#[test]
+fn bug_budget_not_charged_lets_every_retry_through_where_the_budget_stops_them() {
+    for bug in [false, true] {
+        let mut p = client_params();
+        p.budget = Some(BudgetParams {
+            capacity: 10,
+            retry_cost: 5,
+            timeout_cost: 10,
+            success_refund: 1,
+        });
+        if bug {
+            p = with_bug(p, "budget_not_charged");
+        }
+        let mut h = client(p);
+        h.fire_next(); // request 1, attempt 1
+        h.fire_next(); // times out: the retry costs 10 tokens
+        h.fire_next(); // attempt 2
+        h.fire_next(); // times out
+        if bug {
+            assert_eq!(h.node().budget_tokens(), Some(10), "nothing was taken");
+            h.fire_next(); // attempt 3
+            h.fire_next(); // times out: the last attempt
+        } else {
+            assert_eq!(h.node().budget_tokens(), Some(0));
+        }
+        let done = h.take_records("done");
+        let why = (done[0]["why"].as_str(), done[0]["calls"].as_u64());
+        if bug {
+            assert_eq!(why, (Some("timeout"), Some(3)), "retried to max_attempts");
+        } else {
+            assert_eq!(why, (Some("budget"), Some(2)), "the empty budget stops it");
+        }
+    }
+}
+
+#[test]
+fn bug_cooldown_reset_on_reject_keeps_a_busy_breaker_open_where_the_correct_one_probes() {
+    for bug in [false, true] {
+        let mut p = client_params();
+        p.max_attempts = 1;
+        p.breaker = Some(crate::retry::BreakerParams {
+            window: 4,
+            min_calls: 2,
+            failure_rate: 0.5,
+            cooldown: ms(1000),
+            probes: 1,
+        });
+        if bug {
+            p = with_bug(p, "cooldown_reset_on_reject");
+        }
+        let mut h = client(p);
+        for _ in 0..2 {
+            h.fire_next(); // a call
+            h.fire_next(); // its timeout
+        }
+        assert_eq!(h.node().breaker_state(), Some(BreakerState::Open));
+        // A request every 400ms or so, each asking the open breaker.
+        let mut probed = false;
+        for _ in 0..3 {
+            h.advance(ms(400));
+            probed |= !h.fire_next().is_empty();
+        }
+        if bug {
+            assert!(!probed, "each rejection restarted the cooldown");
+            assert_eq!(h.node().breaker_state(), Some(BreakerState::Open));
+        } else {
+            assert!(probed, "a probe after the cooldown");
+            assert_eq!(h.node().breaker_state(), Some(BreakerState::HalfOpen));
+        }
+    }
 }

@@ -1,8 +1,13 @@
 //! The balancer: health checks, round-robin over the servers in rotation,
 //! and load reports to the control plane.
 
-use super::{Outcome, ServerState, ZonesMsg, ZonesParams, CONTROL_PLANE, FIRST_SERVER};
+use super::{
+    Outcome, ServerState, ZonesMsg, ZonesParams, CONTROL_PLANE, FIRST_SERVER,
+    ROTATION_LEASE_REPORTS,
+};
+use crate::clock::LocalTime;
 use crate::node::{Ctx, Node, NodeId, TimerId};
+use crate::time::SimDuration;
 use serde_json::json;
 
 const HEALTH: u64 = 1;
@@ -33,6 +38,9 @@ pub struct Balancer {
     next: usize,
     /// Requests since the last report.
     requests: u64,
+    /// Under `rotation_needs_control_plane`: when the control plane last
+    /// renewed the rotation (the balancer's start counts as a renewal).
+    renewed_at: LocalTime,
 }
 
 impl Balancer {
@@ -57,7 +65,20 @@ impl Balancer {
             seq: 0,
             next: 0,
             requests: 0,
+            renewed_at: LocalTime(0),
         }
+    }
+
+    /// True unless the `rotation_needs_control_plane` bug is on and the
+    /// control plane has not renewed the rotation for the lease's length.
+    fn may_serve(&self, ctx: &Ctx<'_, ZonesMsg>) -> bool {
+        if !self.params.bugs.has("rotation_needs_control_plane") {
+            return true;
+        }
+        let lease = SimDuration::from_nanos(
+            self.params.report_interval.as_nanos() * ROTATION_LEASE_REPORTS,
+        );
+        ctx.now_local().saturating_since(self.renewed_at) <= lease
     }
 
     /// Puts a server in or out of rotation, recording the change.
@@ -81,6 +102,14 @@ impl Balancer {
 
     fn check_health(&mut self, ctx: &mut Ctx<'_, ZonesMsg>) {
         self.seq += 1;
+        // Static stability: the rotation follows the servers' health
+        // alone. The bug also empties it when the control plane's lease
+        // on it has run out.
+        if !self.may_serve(ctx) {
+            for i in 0..self.backends.len() {
+                self.rotate(ctx, i, false);
+            }
+        }
         for i in 0..self.backends.len() {
             let b = &mut self.backends[i];
             if b.awaiting {
@@ -113,7 +142,8 @@ impl Balancer {
         b.awaiting = false;
         b.missed = 0;
         b.state = Some(state);
-        self.rotate(ctx, i, state == ServerState::Active);
+        let serve = self.may_serve(ctx);
+        self.rotate(ctx, i, state == ServerState::Active && serve);
     }
 
     fn route(&mut self, ctx: &mut Ctx<'_, ZonesMsg>, client: NodeId, id: u64, attempt: u32) {
@@ -171,6 +201,7 @@ impl Balancer {
 
 impl Node<ZonesMsg> for Balancer {
     fn on_start(&mut self, ctx: &mut Ctx<'_, ZonesMsg>) {
+        self.renewed_at = ctx.now_local();
         ctx.set_timer(self.params.health_interval, HEALTH);
         ctx.set_timer(self.params.report_interval, REPORT);
     }
@@ -179,6 +210,7 @@ impl Node<ZonesMsg> for Balancer {
         match msg {
             ZonesMsg::Request { id, attempt } => self.route(ctx, from, id, attempt),
             ZonesMsg::HealthOk { seq, state } => self.on_health(ctx, from, seq, state),
+            ZonesMsg::Renew => self.renewed_at = ctx.now_local(),
             _ => {}
         }
     }

@@ -78,13 +78,19 @@ impl ControlPlane {
 impl Node<ZonesMsg> for ControlPlane {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, ZonesMsg>) {}
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, ZonesMsg>, _from: NodeId, msg: ZonesMsg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, ZonesMsg>, from: NodeId, msg: ZonesMsg) {
         if let ZonesMsg::Report {
             requests,
             healthy,
             standby,
         } = msg
         {
+            // Static stability: the data plane needs nothing from the
+            // control plane to keep serving, so a report has no answer.
+            // The bug's balancer holds its rotation as a lease renewed here.
+            if self.params.bugs.has("rotation_needs_control_plane") {
+                ctx.send(from, ZonesMsg::Renew);
+            }
             self.on_report(ctx, requests, &healthy, &standby);
         }
     }

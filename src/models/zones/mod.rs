@@ -65,6 +65,15 @@
 //! What it does not model: retries, deadlines carried to servers, scaling
 //! in, the balancer's own zones (it stands for a regional, zonal-redundant
 //! balancer that a zone's loss does not impair), DNS.
+//!
+//! # Famous bugs
+//!
+//! [`KNOWN_BUGS`] (`bugs = [...]` in `[zones]`):
+//! `rotation_needs_control_plane`, static stability broken: the balancer's
+//! rotation is a lease the control plane renews (a `Renew` answer to each
+//! report, sent only under the bug), and every server leaves it when the
+//! lease runs out. `scenarios/zones-bug-rotation_needs_control_plane.toml`
+//! teaches it; `zones-static` catches it.
 
 mod balancer;
 mod client;
@@ -80,8 +89,19 @@ pub use control::ControlPlane;
 pub use model::{ZonesModel, ZonesTable};
 pub use server::Server;
 
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::NodeId;
 use crate::time::SimDuration;
+
+/// The famous mistakes the model can make (`bugs = [...]`).
+pub const KNOWN_BUGS: &[BugInfo] = &[BugInfo {
+    name: "rotation_needs_control_plane",
+    about: "the balancer holds its rotation as a lease the control plane renews on each load report, and takes every server out when the lease runs out (3 report intervals): static stability broken, a control plane that is lost with a zone takes the healthy zones' servers out of service too",
+}];
+
+/// Under `rotation_needs_control_plane`: report intervals the balancer's
+/// rotation lasts without an answer from the control plane.
+pub const ROTATION_LEASE_REPORTS: u64 = 3;
 
 /// The balancer's node.
 pub const BALANCER: NodeId = NodeId(0);
@@ -118,6 +138,8 @@ pub struct ZonesParams {
     pub target_utilization: f64,
     /// How long a launched server takes to come into service.
     pub provisioning_delay: SimDuration,
+    /// The famous mistakes switched on ([`KNOWN_BUGS`]).
+    pub bugs: Bugs,
 }
 
 impl ZonesParams {
@@ -192,4 +214,8 @@ pub enum ZonesMsg {
     },
     /// Control plane -> standby server: come into service.
     Launch,
+    /// Control plane -> balancer: your report arrived, keep routing. Sent
+    /// only under the `rotation_needs_control_plane` bug: a statically
+    /// stable balancer needs no answer from the control plane.
+    Renew,
 }

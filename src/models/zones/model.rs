@@ -1,8 +1,11 @@
 //! The zones model as a scenario model: `model = "zones"`, its `[zones]`
 //! table and `[workload]` (the clients and their timeout).
 
-use super::{Balancer, Client, ControlPlane, Server, ZonesMsg, ZonesParams, FIRST_SERVER};
+use super::{
+    Balancer, Client, ControlPlane, Server, ZonesMsg, ZonesParams, FIRST_SERVER, KNOWN_BUGS,
+};
 use crate::model::{KnobInfo, Layout, Model, ModelChecks, ParamError, Work};
+use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
 use serde::Deserialize;
@@ -41,6 +44,9 @@ pub struct ZonesTable {
     pub target_utilization: Option<f64>,
     /// How long a launched server takes to come into service (default 10s).
     pub provisioning_delay: Option<SimDuration>,
+    /// Famous mistakes to make, e.g. `["rotation_needs_control_plane"]` (default none).
+    #[serde(default)]
+    pub bugs: Vec<String>,
 }
 
 const KNOBS: &[KnobInfo] = &[
@@ -109,6 +115,10 @@ impl Model for ZonesModel {
             "standby",
             "provisioning",
         ]
+    }
+
+    fn bugs(&self) -> &'static [BugInfo] {
+        KNOWN_BUGS
     }
 
     fn knobs(&self) -> &'static [KnobInfo] {
@@ -187,6 +197,7 @@ impl Model for ZonesModel {
                 "provisioning_delay",
                 SimDuration::from_secs(10),
             )?,
+            bugs: Bugs::parse(&t.bugs, KNOWN_BUGS)?,
         })
     }
 

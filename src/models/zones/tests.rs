@@ -269,6 +269,7 @@ fn table(rate: f64) -> ZonesTable {
         report_interval: None,
         target_utilization: None,
         provisioning_delay: None,
+        bugs: vec![],
     }
 }
 
@@ -340,4 +341,36 @@ fn bad_parameters_name_their_key() {
     let p = ZonesModel.params(table(10.0), &layout).unwrap();
     assert_eq!((p.active, p.deadline), (3, SimDuration::from_secs(1)));
     assert_eq!(p.server_capacity(), 100.0);
+}
+
+#[test]
+fn bug_rotation_needs_control_plane_takes_the_healthy_zones_out_with_the_control_plane() {
+    let text = file("zones-static").replacen(
+        "[zones]\n",
+        "[zones]\nbugs = [\"rotation_needs_control_plane\"]\n",
+        1,
+    );
+    let t = tally(&text, 1);
+    assert!(t.goodput(2, 8) > 0.95, "before: {}", t.goodput(2, 8));
+    // n3..n6 out after two missed checks, as without the bug; then, 3
+    // report intervals after the control plane's last renewal, the eight
+    // healthy servers of zones b and c too.
+    assert_eq!(t.backend_down.len(), 12, "{:?}", t.backend_down);
+    assert_eq!(t.backend_down[..4], [8400; 4]);
+    assert!(
+        t.backend_down[4..]
+            .iter()
+            .all(|&ms| (10_000..10_500).contains(&ms)),
+        "{:?}",
+        t.backend_down
+    );
+    // Until the heal (23s) nothing is served: every request fails at once.
+    assert!(t.goodput(11, 23) < 0.01, "during: {}", t.goodput(11, 23));
+    assert!(
+        t.whys_late.get("error").copied().unwrap_or(0) > 1000,
+        "{:?}",
+        t.whys_late
+    );
+    // After the heal a renewal brings them back.
+    assert!(t.goodput(25, 34) > 0.95, "after: {}", t.goodput(25, 34));
 }
