@@ -78,6 +78,60 @@ fn election_safety_catches_two_leaders_in_one_term() {
 }
 
 #[test]
+fn two_leaders_names_the_votes_that_made_each_and_who_voted_twice() {
+    let vote = |t, voter, term, candidate| {
+        record(
+            t,
+            voter,
+            "vote",
+            json!({"term": term, "candidate": candidate}),
+        )
+    };
+    let events = [
+        vote(10, 0, 3, 0), // n1 for itself
+        vote(11, 2, 3, 0), // n3 for n1
+        record(12, 0, "leader", json!({"term": 3})),
+        vote(20, 1, 3, 1), // n2 for itself
+        vote(21, 2, 3, 1), // n3 again, for n2
+        record(22, 1, "leader", json!({"term": 3})),
+    ];
+    let (name, _, why) = judge("election_safety", &events, 100, bound(0, 10)).expect("two leaders");
+    assert_eq!(name, "two_leaders");
+    assert!(
+        why.starts_with(
+            "n2 became leader of term 3 at 0.022s (votes: itself at 0.020s, n3 at 0.021s), \
+             but n1 had become leader of the same term at 0.012s (votes: itself at 0.010s, n3 at 0.011s); \
+             n3 voted 2 times in term 3: for n1 at 0.011s and for n2 at 0.021s"
+        ),
+        "{why}"
+    );
+}
+
+#[test]
+fn log_mismatch_shows_both_entries_in_the_models_terms() {
+    let events = [
+        record(
+            10,
+            0,
+            "commit",
+            json!({"index": 7, "digest": "a", "term": 2, "entry": "put k1=\"x\"", "client": 2}),
+        ),
+        record(
+            20,
+            1,
+            "commit",
+            json!({"index": 7, "digest": "b", "term": 3, "entry": "no-op"}),
+        ),
+    ];
+    let (_, _, why) = judge("log_matching", &events, 100, bound(0, 10)).expect("mismatch");
+    assert_eq!(
+        why,
+        "n2 committed term 3, no-op (digest \"b\") at index 7 at 0.020s, but n1 had committed \
+         term 2, put k1=\"x\" by n3 (digest \"a\") there at 0.010s"
+    );
+}
+
+#[test]
 fn election_safety_allows_one_leader_per_term_and_re_announcements() {
     let events = [
         record(10, 0, "leader", json!({"term": 1})),

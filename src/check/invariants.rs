@@ -3,9 +3,9 @@
 //!
 //! | check | record | detail | violation |
 //! |---|---|---|---|
-//! | election_safety | `leader` | `{"term": n}` | `two_leaders`: two nodes lead one term |
+//! | election_safety | `leader` | `{"term": n}` (and `vote` `{"term": n, "candidate": id}`, optional, to name the votes) | `two_leaders`: two nodes lead one term |
 //! | lease_exclusivity | `lease` | via `Ctx::record_interval` | `lease_overlap`: two holders at one true time |
-//! | log_matching | `commit` | `{"index": i, "digest": d}` | `log_mismatch`: two entries committed at one index |
+//! | log_matching | `commit` | `{"index": i, "digest": d}` (optional `term`, `entry`, `client` id: the entry as a reader writes it) | `log_mismatch`: two entries committed at one index |
 //! | no_lost_update | `storage_write` | `{"token": t}` | `lost_update`: storage accepts a write older than one it accepted |
 //! | convergence | `state` | `{"version": v}` | `divergence`: a running replica ends behind |
 //! | progress | `op` (ok), `leader` or `storage_write` | | `no_progress`: nothing happens after the faults |
@@ -33,10 +33,99 @@ fn field_u64(record: &Record, key: &str) -> Option<u64> {
     record.detail.get(key).and_then(|v| v.as_u64())
 }
 
-/// At most one leader per term.
+/// At most one leader per term. When the model records its votes (`vote`
+/// records), a violation names the votes that made each leader and any
+/// voter that voted twice in the term.
 #[derive(Debug, Default)]
 pub struct ElectionSafety {
     leaders: BTreeMap<u64, (NodeId, SimTime)>,
+    /// Votes granted, by term: (voter, candidate, when), in order; at most
+    /// [`MAX_VOTES_KEPT`] in all (the lowest terms go first).
+    votes: BTreeMap<u64, Vec<(NodeId, NodeId, SimTime)>>,
+    votes_kept: usize,
+}
+
+/// The votes [`ElectionSafety`] remembers to explain a violation.
+pub const MAX_VOTES_KEPT: usize = 100_000;
+
+impl ElectionSafety {
+    fn remember_vote(&mut self, term: u64, voter: NodeId, candidate: NodeId, at: SimTime) {
+        self.votes
+            .entry(term)
+            .or_default()
+            .push((voter, candidate, at));
+        self.votes_kept += 1;
+        while self.votes_kept > MAX_VOTES_KEPT {
+            let Some((_, dropped)) = self.votes.pop_first() else {
+                break;
+            };
+            self.votes_kept -= dropped.len();
+        }
+    }
+
+    /// "votes: n2 at 1.001s, n5 at 1.003s and itself at 0.998s" for
+    /// `leader`'s election in `term`, or "" without vote records.
+    fn votes_for(&self, world: &World, term: u64, leader: NodeId, by: SimTime) -> String {
+        let Some(votes) = self.votes.get(&term) else {
+            return String::new();
+        };
+        // The votes of its last campaign: from its last vote for itself on.
+        let campaign = votes
+            .iter()
+            .filter(|(v, c, at)| *v == leader && *c == leader && *at <= by)
+            .map(|(_, _, at)| *at)
+            .next_back()
+            .unwrap_or(SimTime::ZERO);
+        let list: Vec<String> = votes
+            .iter()
+            .filter(|(_, c, at)| *c == leader && *at <= by && *at >= campaign)
+            .map(|(voter, _, at)| match *voter == leader {
+                true => format!("itself at {at}"),
+                false => format!("{} at {at}", world.name(*voter)),
+            })
+            .collect();
+        match list.is_empty() {
+            true => " (no votes recorded)".to_string(),
+            false => format!(" (votes: {})", list.join(", ")),
+        }
+    }
+
+    /// "; n5 voted twice in term 4: for n4 at 1.003s and for n1 at 1.168s"
+    /// for each voter that granted two candidates in `term`.
+    fn double_votes(&self, world: &World, term: u64) -> String {
+        let Some(votes) = self.votes.get(&term) else {
+            return String::new();
+        };
+        let mut out = String::new();
+        let mut voters: Vec<NodeId> = votes.iter().map(|(v, _, _)| *v).collect();
+        voters.sort();
+        voters.dedup();
+        for voter in voters {
+            let mut granted: Vec<(NodeId, SimTime)> = Vec::new();
+            for (_, candidate, at) in votes.iter().filter(|(v, _, _)| *v == voter) {
+                if !granted.iter().any(|(c, _)| c == candidate) {
+                    granted.push((*candidate, *at));
+                }
+            }
+            if granted.len() > 1 {
+                let mut list: Vec<String> = granted
+                    .iter()
+                    .take(4)
+                    .map(|(c, at)| format!("for {} at {at}", world.name(*c)))
+                    .collect();
+                if granted.len() > 4 {
+                    list.push(format!("{} more", granted.len() - 4));
+                }
+                out.push_str(&format!(
+                    "; {} voted {} times in term {term}: {}",
+                    world.name(voter),
+                    granted.len(),
+                    list.join(" and ")
+                ));
+            }
+        }
+        out
+    }
 }
 
 impl Checker for ElectionSafety {
@@ -45,6 +134,16 @@ impl Checker for ElectionSafety {
     }
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
+        if let Some((voter, record)) = record_of(event, "vote") {
+            let term = field_u64(record, "term");
+            let candidate = field_u64(record, "candidate").and_then(|c| u32::try_from(c).ok());
+            if let (Some(term), Some(candidate)) = (term, candidate) {
+                if (candidate as usize) < world.len() {
+                    self.remember_vote(term, voter, NodeId(candidate), event.time);
+                }
+            }
+            return None;
+        }
         let (node, record) = record_of(event, "leader")?;
         let term = field_u64(record, "term")?;
         let (first, since) = *self.leaders.entry(term).or_insert((node, event.time));
@@ -58,10 +157,13 @@ impl Checker for ElectionSafety {
             time: event.time,
             nodes: names_of(world, &[first, node]),
             explanation: format!(
-                "{} became leader of term {term} at {}, but {} had become leader of the same term at {since}; {}",
+                "{} became leader of term {term} at {}{}, but {} had become leader of the same term at {since}{}{}; {}",
                 world.name(node),
                 event.time,
+                self.votes_for(world, term, node, event.time),
                 world.name(first),
+                self.votes_for(world, term, first, since),
+                self.double_votes(world, term),
                 world.faults_in_force()
             ),
         })
@@ -162,13 +264,18 @@ impl std::fmt::Display for Digest {
     }
 }
 
-/// The first commit seen at an index: its digest, by whom and when.
+/// The first commit seen at an index: its digest, by whom and when, and
+/// where its description is in [`LogMatching::texts`] (empty if none).
 #[derive(Clone, Debug)]
 struct FirstCommit {
     digest: Digest,
     by: NodeId,
     at: SimTime,
+    text: (u32, u16),
 }
+
+/// The longest entry description kept, in bytes.
+const MAX_ENTRY_TEXT: usize = 120;
 
 /// No two nodes commit different entries at one index. Keeps the first
 /// commit of each index, compactly: 32 bytes an index, in a vector while
@@ -179,9 +286,56 @@ pub struct LogMatching {
     dense: Vec<FirstCommit>,
     /// First commits of the other indexes.
     sparse: BTreeMap<u64, FirstCommit>,
+    /// The first commits' descriptions, one after another (up to 4 GiB).
+    texts: String,
+}
+
+/// A commit's description from its record: `term 7, put k3="x" by c2`, from
+/// the optional `term`, `entry` and `client` fields; "" without them.
+fn entry_text(record: &Record, world: &World) -> String {
+    let term = field_u64(record, "term");
+    let entry = record.detail.get("entry").and_then(|e| e.as_str());
+    let client = field_u64(record, "client")
+        .and_then(|c| u32::try_from(c).ok())
+        .filter(|c| (*c as usize) < world.len())
+        .map(|c| world.name(NodeId(c)).to_string());
+    let mut text = match (term, entry) {
+        (Some(t), Some(e)) => format!("term {t}, {e}"),
+        (Some(t), None) => format!("term {t}"),
+        (None, Some(e)) => e.to_string(),
+        (None, None) => return String::new(),
+    };
+    if let Some(client) = client {
+        text.push_str(&format!(" by {client}"));
+    }
+    if text.len() > MAX_ENTRY_TEXT {
+        let mut cut = MAX_ENTRY_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
 }
 
 impl LogMatching {
+    /// Stores a description; where it is (empty when the arena is full).
+    fn keep_text(&mut self, text: &str) -> (u32, u16) {
+        let Ok(start) = u32::try_from(self.texts.len()) else {
+            return (0, 0);
+        };
+        if start.checked_add(text.len() as u32).is_none() || text.len() > u16::MAX as usize {
+            return (0, 0);
+        }
+        self.texts.push_str(text);
+        (start, text.len() as u16)
+    }
+
+    fn text(&self, (start, len): (u32, u16)) -> &str {
+        &self.texts[start as usize..start as usize + len as usize]
+    }
+
     fn first_commit(&self, index: u64) -> Option<&FirstCommit> {
         let dense = index
             .checked_sub(1)
@@ -212,10 +366,13 @@ impl Checker for LogMatching {
         let index = field_u64(record, "index")?;
         let digest = Digest::of(record.detail.get("digest")?);
         let Some(first) = self.first_commit(index) else {
+            let text = entry_text(record, world);
+            let text = self.keep_text(&text);
             let first = FirstCommit {
                 digest,
                 by: node,
                 at: event.time,
+                text,
             };
             self.insert(index, first);
             return None;
@@ -227,7 +384,12 @@ impl Checker for LogMatching {
             digest: first,
             by,
             at,
+            text,
         } = first.clone();
+        let entry = |text: &str, digest: &Digest| match text.is_empty() {
+            true => format!("{digest}"),
+            false => format!("{text} (digest {digest})"),
+        };
         Some(Violation {
             name: "log_mismatch".into(),
             check: self.name().into(),
@@ -235,10 +397,12 @@ impl Checker for LogMatching {
             time: event.time,
             nodes: names_of(world, &[by, node]),
             explanation: format!(
-                "{} committed {digest} at index {index} at {}, but {} had committed {first} there at {at}",
+                "{} committed {} at index {index} at {}, but {} had committed {} there at {at}",
                 world.name(node),
+                entry(&entry_text(record, world), &digest),
                 event.time,
-                world.name(by)
+                world.name(by),
+                entry(self.text(text), &first),
             ),
         })
     }

@@ -11,8 +11,18 @@ use crate::fault::Fault;
 use crate::history::{History, HistoryEvent, OpType, Value};
 use crate::node::NodeId;
 use crate::node::OP_RECORD;
-use crate::time::SimTime;
-use std::collections::BTreeMap;
+use crate::time::{SimDuration, SimTime};
+use std::collections::{BTreeMap, VecDeque};
+
+/// How far back a violation's "around it" section looks by default.
+pub const AROUND_WINDOW: SimDuration = SimDuration::from_secs(2);
+
+/// The most recent faults and role changes [`World`] keeps for
+/// [`World::around`] (the oldest go first).
+pub const MAX_RECENT: usize = 2_000;
+
+/// Records that change a node's role, shown in [`World::around`].
+const ROLE_CHANGES: &[&str] = &["leader", "stepped_down", "promoted"];
 
 /// One node's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,11 +49,11 @@ pub struct World {
     last_status_change: Option<NodeId>,
     /// Faults whose effect lasts, with their start time (partitions, pauses, bursts).
     in_force: Vec<(SimTime, Fault)>,
-    /// Each node's last crash and restart times, if it ever restarted.
-    restarts: Vec<Option<(SimTime, SimTime)>>,
-    /// Each node's last completed pause (start, end) and last clock jump (time, text).
-    pauses: Vec<Option<(SimTime, SimTime)>>,
-    jumps: Vec<Option<(SimTime, String)>>,
+    /// The last [`MAX_RECENT`] faults, fault ends and role changes, oldest
+    /// first, as one line each (for [`World::around`]).
+    recent: VecDeque<(SimTime, String)>,
+    /// Each node's last role-change line (a role kept is not repeated).
+    last_role: Vec<String>,
     /// The clients' history so far, from their `op` records.
     history: History,
 }
@@ -66,9 +76,8 @@ impl World {
             nodes: vec![status; names.len()],
             status_changes: 0,
             last_status_change: None,
-            restarts: vec![None; names.len()],
-            pauses: vec![None; names.len()],
-            jumps: vec![None; names.len()],
+            recent: VecDeque::new(),
+            last_role: vec![String::new(); names.len()],
             history: History::default(),
             names,
             in_force: Vec::new(),
@@ -83,11 +92,27 @@ impl World {
         self.last_status_change = None;
         let t = event.time;
         match (&event.kind, event.node) {
-            (EventKind::Start { restart }, Some(n)) => {
-                self.status_changed(n);
-                if *restart {
-                    self.restarts[n.index()] = Some((self.nodes[n.index()].since, t));
+            (EventKind::Record(record), Some(n))
+                if ROLE_CHANGES.contains(&record.kind.as_str()) =>
+            {
+                let what = match record.kind.as_str() {
+                    "leader" => "becomes leader",
+                    "stepped_down" => "steps down",
+                    _ => "is promoted",
+                };
+                let mut line = format!("{} {what}", self.names[n.index()]);
+                if let Some(term) = record.detail.get("term").and_then(|t| t.as_u64()) {
+                    line.push_str(&format!(" (term {term})"));
+                } else if let Some(epoch) = record.detail.get("epoch").and_then(|t| t.as_u64()) {
+                    line.push_str(&format!(" (epoch {epoch})"));
                 }
+                if self.last_role[n.index()] != line {
+                    self.last_role[n.index()].clone_from(&line);
+                    self.remember(t, line);
+                }
+            }
+            (EventKind::Start { .. }, Some(n)) => {
+                self.status_changed(n);
                 self.nodes[n.index()] = NodeStatus {
                     up: true,
                     paused: false,
@@ -101,17 +126,22 @@ impl World {
                     .iter()
                     .find(|(_, f)| is_pause_of(f, n))
                     .map_or(t, |(at, _)| *at);
-                self.pauses[n.index()] = Some((started, t));
+                let line = format!("{} resumes (paused since {started})", self.names[n.index()]);
+                self.remember(t, line);
                 self.status_changed(n);
                 let s = &mut self.nodes[n.index()];
                 s.paused = false;
                 s.running_since = t;
                 self.in_force.retain(|(_, f)| !is_pause_of(f, n));
             }
-            (EventKind::LossBurstEnd, _) => self
-                .in_force
-                .retain(|(_, f)| !matches!(f, Fault::LossBurst { .. })),
+            (EventKind::LossBurstEnd, _) => {
+                self.remember(t, "the loss burst ends".to_string());
+                self.in_force
+                    .retain(|(_, f)| !matches!(f, Fault::LossBurst { .. }))
+            }
             (EventKind::LinksRestored { fault }, _) => {
+                let line = format!("links restored after: {}", fault.describe(&self.names));
+                self.remember(t, line);
                 if let Some(i) = self.in_force.iter().position(|(_, f)| f == fault) {
                     self.in_force.remove(i);
                 }
@@ -138,7 +168,17 @@ impl World {
         self.last_status_change = Some(node);
     }
 
+    /// Keeps one line for [`World::around`], dropping the oldest past
+    /// [`MAX_RECENT`].
+    fn remember(&mut self, t: SimTime, line: String) {
+        if self.recent.len() == MAX_RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((t, line));
+    }
+
     fn apply_fault(&mut self, t: SimTime, fault: &Fault) {
+        self.remember(t, fault.describe(&self.names));
         match fault {
             Fault::Crash(n) => {
                 self.status_changed(*n);
@@ -167,9 +207,8 @@ impl World {
             Fault::Reconnect(n) => self
                 .in_force
                 .retain(|(_, f)| *f != Fault::Partition(crate::net::Cut::Isolate(*n))),
-            Fault::ClockJump { node, .. } => {
-                self.jumps[node.index()] = Some((t, fault.describe(&self.names)));
-            }
+            // A clock jump is an instant: it is in `recent`, never in force.
+            Fault::ClockJump { .. } => {}
             // An aimed fault is traced as itself only when it was skipped
             // (as `EventKind::Skipped`).
             // A knob turn changes no node's status or link (its per-node
@@ -225,10 +264,10 @@ impl World {
         self.last_status_change
     }
 
-    /// "in force: partition {n1,n2} | {n3} since 2.000s; pause n4 for 1s since
-    /// 3.100s", then what happened to each node that still matters: down since
-    /// when, its last restart ("n1 restarted at 2.700s after a crash at
-    /// 2.600s"), its last pause and its last clock jump; or "no faults in force".
+    /// "in force: partition {n1,n2} | {n3} since 2.000s; pause n4 for 1s
+    /// since 3.100s; n1 down since 2.600s": only what is in force now
+    /// (faults that ended, restarts and clock jumps are in
+    /// [`World::around`]'s window); or "no faults in force".
     pub fn faults_in_force(&self) -> String {
         let mut parts: Vec<String> = self
             .in_force
@@ -236,28 +275,34 @@ impl World {
             .map(|(t, f)| format!("{} since {t}", f.describe(&self.names)))
             .collect();
         for (i, status) in self.nodes.iter().enumerate() {
-            if !status.up {
+            if !status.up && status.since > SimTime::ZERO {
                 parts.push(format!("{} down since {}", self.names[i], status.since));
-            } else if let Some((crashed, restarted)) = self.restarts[i] {
-                parts.push(format!(
-                    "{} restarted at {restarted} after a crash at {crashed}",
-                    self.names[i]
-                ));
-            }
-            if let (true, Some((from, to))) = (status.up && !status.paused, self.pauses[i]) {
-                parts.push(format!(
-                    "{} resumed at {to} after a pause from {from}",
-                    self.names[i]
-                ));
-            }
-            if let Some((at, text)) = &self.jumps[i] {
-                parts.push(format!("{text} at {at}"));
             }
         }
         if parts.is_empty() {
             return "no faults in force".to_string();
         }
         format!("in force: {}", parts.join("; "))
+    }
+
+    /// What happened around `at`, for a violation's report: the faults in
+    /// force then, and the faults, fault ends and role changes of the
+    /// `window` before it, oldest first, each with its time.
+    pub fn around(&self, at: SimTime, window: SimDuration) -> Vec<String> {
+        let from = SimTime(at.as_nanos().saturating_sub(window.as_nanos()));
+        let mut lines = vec![format!("{} at {at}", self.faults_in_force())];
+        let seen: Vec<&(SimTime, String)> = self
+            .recent
+            .iter()
+            .filter(|(t, _)| *t >= from && *t <= at)
+            .collect();
+        if seen.is_empty() {
+            lines.push(format!("no fault or role change from {from} to {at}"));
+        } else {
+            lines.push(format!("from {from} to {at}, oldest first:"));
+            lines.extend(seen.iter().map(|(t, line)| format!("  {t} {line}")));
+        }
+        lines
     }
 }
 
@@ -352,10 +397,68 @@ mod tests {
         let text = world.faults_in_force();
         assert!(text.contains("pause n10 for 1s since 0.200s"), "{text}");
         assert!(
-            text.contains("n1 resumed at 0.300s after a pause from 0.100s"),
-            "{text}"
+            !text.contains("pause n1 "),
+            "an ended pause is not in force: {text}"
+        );
+        let around = world.around(SimTime(300_000_000), SimDuration::from_secs(2));
+        assert!(
+            around.contains(&"  0.300s n1 resumes (paused since 0.100s)".to_string()),
+            "{around:?}"
         );
         assert!(!world.status(NodeId(0)).paused && world.status(NodeId(9)).paused);
+    }
+
+    #[test]
+    fn around_lists_what_is_in_force_then_the_window_oldest_first() {
+        let mut world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+        for n in 0..3 {
+            world.observe(&at(0, Some(n), EventKind::Start { restart: false }));
+        }
+        let fault = |ms, fault| {
+            at(
+                ms,
+                None,
+                EventKind::Fault {
+                    fault,
+                    applied: true,
+                },
+            )
+        };
+        world.observe(&fault(100, Fault::Crash(NodeId(0))));
+        world.observe(&fault(200, Fault::Restart(NodeId(0))));
+        world.observe(&at(200, Some(0), EventKind::Start { restart: true }));
+        let leader = |term| {
+            EventKind::Record(crate::node::Record {
+                kind: "leader".into(),
+                detail: serde_json::json!({ "term": term }),
+            })
+        };
+        world.observe(&at(2_500, Some(1), leader(2)));
+        world.observe(&at(2_600, Some(1), leader(2))); // the same role: not repeated
+        world.observe(&fault(3_000, Fault::Crash(NodeId(2))));
+        let jump = Fault::ClockJump {
+            node: NodeId(1),
+            by_ns: 5_000_000,
+        };
+        world.observe(&fault(3_100, jump));
+        // The crash and restart of n1 ended before the window: not listed,
+        // and not "in force" either.
+        let around = world.around(SimTime(3_200_000_000), SimDuration::from_secs(2));
+        assert_eq!(
+            around,
+            vec![
+                "in force: n3 down since 3.000s at 3.200s".to_string(),
+                "from 1.200s to 3.200s, oldest first:".to_string(),
+                "  2.500s n2 becomes leader (term 2)".to_string(),
+                "  3.000s crash n3".to_string(),
+                "  3.100s clock of n2 jumps +5ms".to_string(),
+            ]
+        );
+        let wide = world.around(SimTime(3_200_000_000), SimDuration::from_secs(10));
+        assert_eq!(wide[2], "  0.100s crash n1");
+        assert_eq!(wide[3], "  0.200s restart n1");
+        let quiet = world.around(SimTime(9_000_000_000), SimDuration::from_secs(1));
+        assert_eq!(quiet[1], "no fault or role change from 8.000s to 9.000s");
     }
 
     #[test]

@@ -114,6 +114,9 @@ enum Command {
         /// How many narrated lines to print.
         #[arg(long, default_value_t = 40)]
         narrate: usize,
+        /// Each violation's "around it" section shows the faults and role changes of this much simulated time before it.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = crate::time::SimDuration::parse)]
+        around: crate::time::SimDuration,
         /// Draw the run's space-time diagram to this file (PNG if it ends in .png, else SVG).
         #[arg(long, value_name = "FILE.svg|FILE.png")]
         plot: Option<String>,
@@ -336,6 +339,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             plot_metrics,
             check_determinism,
             narrate,
+            around,
             plot,
             from,
             to,
@@ -343,6 +347,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
         } => {
             io.sets = set;
             let flags = run::RunFlags {
+                around,
                 seed,
                 json,
                 trace,

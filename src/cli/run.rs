@@ -32,6 +32,8 @@ pub(super) struct RunFlags {
     pub(super) check: bool,
     /// `--narrate N`.
     pub(super) narrate: usize,
+    /// `--around DURATION`.
+    pub(super) around: crate::time::SimDuration,
     /// `--plot FILE` and its window.
     pub(super) plot: Option<PlotFlags>,
 }
@@ -94,6 +96,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
         plot_metrics,
         check,
         narrate,
+        around,
         plot,
     } = flags;
     let scenario = match load(io, registry, path) {
@@ -154,6 +157,7 @@ pub(super) fn cmd_run(io: &mut Io<'_>, registry: &Registry, path: &str, flags: R
             .clone()
             .map(|f| Box::new(f) as Box<dyn std::io::Write>),
         narrate,
+        around,
         event_hashes: check,
         on_event: (!hooks.is_empty()).then(|| {
             Box::new(move |event: &TraceEvent| {

@@ -146,13 +146,14 @@ pub fn page(
         };
         let _ = writeln!(
             h,
-            "<div class=\"violation\" id=\"{}\">\n<h3>{} ({severity}, check {})</h3>\n<p>at {} on {} (<a href=\"#diagram\">diagram</a>)</p>\n<p>{}</p>\n</div>",
+            "<div class=\"violation\" id=\"{}\">\n<h3>{} ({severity}, check {})</h3>\n<p>at {} on {} (<a href=\"#diagram\">diagram</a>)</p>\n<p>{}</p>\n<h4>Around it</h4>\n<pre>{}</pre>\n</div>",
             violation_id(i + 1),
             escape(&v.name),
             escape(&v.check),
             escape(&v.time.to_string()),
             escape(&v.nodes.join(", ")),
-            escape(&v.explanation)
+            escape(&v.explanation),
+            escape(&report.around.get(i).map_or(String::new(), |a| a.join("\n")))
         );
     }
     let _ = writeln!(

@@ -204,7 +204,7 @@ pub fn body(report: &RunReport) -> String {
     for note in &report.check_notes {
         let _ = writeln!(out, "check {note}");
     }
-    for v in &report.violations {
+    for (i, v) in report.violations.iter().enumerate() {
         let _ = writeln!(
             out,
             "VIOLATION {} ({}, check {}) at {}: {}",
@@ -214,6 +214,12 @@ pub fn body(report: &RunReport) -> String {
             v.time,
             v.explanation
         );
+        if let Some(around) = report.around.get(i).filter(|a| !a.is_empty()) {
+            let _ = writeln!(out, "around it:");
+            for line in around {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
     }
     let mark = if report.expectation_met {
         "met"
@@ -257,13 +263,14 @@ pub fn to_json(report: &RunReport) -> Value {
         "faults": report.faults,
         "observations": report.observations.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "trace_hash": report.trace_hash,
-        "violations": report.violations.iter().map(|v| json!({
+        "violations": report.violations.iter().enumerate().map(|(i, v)| json!({
             "name": v.name,
             "check": v.check,
             "severity": v.severity,
             "time_ns": v.time.as_nanos(),
             "nodes": v.nodes,
             "explanation": v.explanation,
+            "around": report.around.get(i).cloned().unwrap_or_default(),
         })).collect::<Vec<_>>(),
         "checks": report.checks,
         "check_notes": report.check_notes,

@@ -73,6 +73,9 @@ pub struct RunOptions {
     /// `send` events) even without a trace file, as `faultlab replay`
     /// shows them; default false (the hash never covers the text).
     pub describe_messages: bool,
+    /// How far back each violation's "around it" section looks
+    /// ([`RunReport::around`]); default [`crate::check::world::AROUND_WINDOW`].
+    pub around: crate::time::SimDuration,
 }
 
 impl Default for RunOptions {
@@ -86,6 +89,7 @@ impl Default for RunOptions {
             series: true,
             on_event: None,
             describe_messages: false,
+            around: crate::check::world::AROUND_WINDOW,
         }
     }
 }
@@ -109,6 +113,10 @@ pub struct RunReport {
     pub trace_hash: String,
     /// Violations found (the run stops at the first).
     pub violations: Vec<Violation>,
+    /// For each violation (same order), what happened around it: the
+    /// faults in force then and the faults and role changes of the
+    /// [`RunOptions::around`] window before it ([`crate::check::World::around`]).
+    pub around: Vec<Vec<String>>,
     /// The verdict.
     pub verdict: Verdict,
     /// What the scenario expected.
@@ -291,6 +299,7 @@ pub(super) fn empty_report(scenario: &Scenario, seed: u64) -> RunReport {
         trace_events: 0,
         trace_hash: String::new(),
         violations: Vec::new(),
+        around: Vec::new(),
         verdict: Verdict::Pass,
         expect: scenario.expect.clone(),
         expectation_met: false,
@@ -337,7 +346,7 @@ pub(super) fn verdict_of(violations: &[Violation]) -> Verdict {
 
 /// Record kinds too frequent to narrate (they are counted, and written to
 /// `--trace` and `--history` files): client operations, replica states, commits.
-const QUIET_RECORDS: &[&str] = &[OP_RECORD, "state", "commit"];
+const QUIET_RECORDS: &[&str] = &[OP_RECORD, "state", "commit", "vote"];
 
 /// Collects the lines worth telling: faults and node observations.
 pub(super) struct Narrator {

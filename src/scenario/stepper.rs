@@ -98,6 +98,8 @@ impl Observer {
                 // check and run on, so the safety checks still judge the run.
                 keep_going = v.severity != Severity::Safety;
                 *done = true;
+                let around = self.world.around(v.time, self.options.around);
+                self.report.around.push(around);
                 self.report.violations.push(v);
                 if !keep_going {
                     break;
@@ -346,6 +348,7 @@ impl<M: Message> Stepper<M> {
                     }
                     if let Some(v) = checker.finish(end, &world) {
                         let safety = v.severity == Severity::Safety;
+                        report.around.push(world.around(v.time, options.around));
                         report.violations.push(v);
                         if safety {
                             break;
@@ -354,7 +357,11 @@ impl<M: Message> Stepper<M> {
                 }
             }
             Some(RunEnd::Stopped) | None => {}
-            Some(RunEnd::Limit(hit)) => report.violations.push(limit_violation(hit, sim.now())),
+            Some(RunEnd::Limit(hit)) => {
+                let v = limit_violation(hit, sim.now());
+                report.around.push(world.around(v.time, options.around));
+                report.violations.push(v);
+            }
         }
         if let Some(out) = options.trace.as_mut() {
             report.trace_error = trace_error

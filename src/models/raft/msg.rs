@@ -64,6 +64,21 @@ pub struct ClientCommand {
     pub op: Op,
 }
 
+impl Op {
+    /// The operation as a reader writes it: `get k1`, `put k2="a"`,
+    /// `append k1+="b"`, `cas k3 "a"->"b"` (keys numbered from k1).
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Get { key } => format!("get k{}", key + 1),
+            Op::Put { key, value } => format!("put k{}={value:?}", key + 1),
+            Op::Append { key, value } => format!("append k{}+={value:?}", key + 1),
+            Op::Cas { key, expected, new } => {
+                format!("cas k{} {expected:?}->{new:?}", key + 1)
+            }
+        }
+    }
+}
+
 /// What a log entry asks the state machine to do.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum Command {

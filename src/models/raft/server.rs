@@ -250,6 +250,10 @@ impl RaftServer {
         self.voted_for = Some(candidate);
         let bytes = candidate.0.to_le_bytes().to_vec();
         ctx.storage().put(VOTE_KEY, bytes);
+        ctx.record(
+            "vote",
+            json!({ "term": self.term, "candidate": candidate.0 }),
+        );
     }
 
     fn sync(ctx: &mut Ctx<'_, RaftMsg>) {
@@ -530,6 +534,7 @@ impl RaftServer {
         if granted && self.params.bugs.has("vote_not_synced") {
             self.voted_for = Some(from);
             self.vote_unwritten = true;
+            ctx.record("vote", json!({ "term": self.term, "candidate": from.0 }));
             self.reset_election_timer(ctx);
             Self::sync(ctx);
             ctx.maybe_fault_point("vote");
@@ -874,7 +879,20 @@ impl RaftServer {
             self.applied += 1;
             let entry = self.log.entry(self.applied).clone();
             let hex = hex16(digest(&entry));
-            ctx.record("commit", json!({ "index": self.applied, "digest": hex }));
+            // The entry in the reader's terms, for log_matching's report.
+            let detail = match entry.command.as_ref() {
+                Command::Noop => {
+                    json!({ "index": self.applied, "digest": hex, "term": entry.term, "entry": "no-op" })
+                }
+                Command::Client(c) => json!({
+                    "index": self.applied,
+                    "digest": hex,
+                    "term": entry.term,
+                    "entry": c.op.describe(),
+                    "client": c.client.0,
+                }),
+            };
+            ctx.record("commit", detail);
             let Command::Client(command) = entry.command.as_ref() else {
                 continue;
             };
