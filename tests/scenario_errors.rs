@@ -464,10 +464,10 @@ fn fault_missing_a_field_it_needs() {
 #[test]
 fn fault_with_a_field_that_does_not_apply() {
     check(
-        &with("[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n1\"\nduration = \"1s\"\n"),
+        &with("[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = \"n1\"\nby = \"1s\"\n"),
         10,
-        "faults[0].duration",
-        "does not apply to a 'crash' fault; it takes node",
+        "faults[0].by",
+        "does not apply to a 'crash' fault; it takes node, duration",
     );
 }
 
