@@ -3,7 +3,7 @@
 //! description states (a violation), and the measures tell the story:
 //! consistent reads are never stale, strict quorums refuse writes in a
 //! partition that sloppy quorums accept through hints handed off later.
-//! (The famous bugs' `quorum-bug-` scenarios are tests/quorum_kv_bugs.rs'.)
+//! (The famous bugs' `quorum-bug-` scenarios are tests/bug_scenarios.rs'.)
 
 mod common;
 
