@@ -46,6 +46,8 @@ pub struct World {
     jumps: Vec<Option<(SimTime, String)>>,
     /// The clients' history so far, from their `op` records.
     history: History,
+    /// The client node that recorded each history process.
+    process_clients: BTreeMap<u64, NodeId>,
 }
 
 impl World {
@@ -70,6 +72,7 @@ impl World {
             pauses: vec![None; names.len()],
             jumps: vec![None; names.len()],
             history: History::default(),
+            process_clients: BTreeMap::new(),
             names,
             in_force: Vec::new(),
         }
@@ -78,6 +81,9 @@ impl World {
     /// Applies one event.
     pub fn observe(&mut self, event: &TraceEvent) {
         if let Some(op) = history_event(event) {
+            if let Some(client) = event.node {
+                self.process_clients.entry(op.process).or_insert(client);
+            }
             self.history.events.push(op);
         }
         self.last_status_change = None;
@@ -181,6 +187,13 @@ impl World {
     /// The clients' history so far (every `op` record, with its true time).
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// The name of the client node whose `op` records carry `process`.
+    pub fn client_of(&self, process: u64) -> Option<&str> {
+        self.process_clients
+            .get(&process)
+            .map(|n| self.names[n.index()].as_str())
     }
 
     /// Takes the history out (at the end of a run).
@@ -294,6 +307,10 @@ pub fn history_event(event: &TraceEvent) -> Option<HistoryEvent> {
             .get("value")
             .map_or(Some(Value::Nil), history_value)?,
         time: event.time.as_nanos(),
+        server: detail
+            .get("server")
+            .and_then(|s| s.as_str())
+            .map(str::to_string),
     })
 }
 
