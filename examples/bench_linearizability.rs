@@ -186,6 +186,7 @@ fn sequential_history(n: u64) -> History {
         key: None,
         value,
         time,
+        server: None,
     };
     let mut events = Vec::with_capacity(2 * n as usize);
     for i in 0..n {

@@ -306,12 +306,46 @@ impl<M> Ctx<'_, M> {
         self.record_op(process, outcome, f, key, value);
     }
 
-    fn record_op(&mut self, process: u64, kind: OpType, f: &str, key: Option<&str>, value: Value) {
-        let mut detail =
-            serde_json::json!({ "process": process, "type": kind, "f": f, "value": value });
-        if let Some(key) = key {
-            detail["key"] = serde_json::Value::String(key.to_string());
-        }
+    /// [`Self::complete`] for an operation that `server` answered: the
+    /// history line names it (`"server": "n2"`), so a linearizability
+    /// report can say which server gave each result. A completion without
+    /// an answer (a timeout) has no server: use [`Self::complete`].
+    pub fn complete_from(
+        &mut self,
+        process: u64,
+        outcome: OpType,
+        f: &str,
+        key: Option<&str>,
+        value: Value,
+        server: NodeId,
+    ) {
+        debug_assert!(
+            outcome != OpType::Invoke,
+            "complete_from() takes ok, fail or info"
+        );
+        let mut detail = op_detail(process, outcome, f, key, value);
+        detail["server"] = serde_json::Value::String(self.name(server).to_string());
         self.record(OP_RECORD, detail);
     }
+
+    fn record_op(&mut self, process: u64, kind: OpType, f: &str, key: Option<&str>, value: Value) {
+        let detail = op_detail(process, kind, f, key, value);
+        self.record(OP_RECORD, detail);
+    }
+}
+
+/// The detail of an `op` record (without a server).
+fn op_detail(
+    process: u64,
+    kind: OpType,
+    f: &str,
+    key: Option<&str>,
+    value: Value,
+) -> serde_json::Value {
+    let mut detail =
+        serde_json::json!({ "process": process, "type": kind, "f": f, "value": value });
+    if let Some(key) = key {
+        detail["key"] = serde_json::Value::String(key.to_string());
+    }
+    detail
 }

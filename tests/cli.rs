@@ -383,7 +383,7 @@ fn check_gives_each_verdict_its_exit_code() {
         stdout(&bad)
     );
     assert!(
-        stdout(&bad).contains("Longest linearizable prefix"),
+        stdout(&bad).contains("The operation that cannot be placed:"),
         "explains itself: {}",
         stdout(&bad)
     );

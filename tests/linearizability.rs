@@ -156,6 +156,7 @@ fn ev(
         key: key.map(str::to_string),
         value,
         time,
+        server: None,
     }
 }
 

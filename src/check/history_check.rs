@@ -7,7 +7,10 @@
 //! not failed for it. Both budgets count steps and bytes, never time, so the
 //! outcome is the same on every machine.
 
-use super::linearizability::{bytes_words, check, LinModel, LinOptions, LinVerdict};
+use super::linearizability::explain::render;
+use super::linearizability::{
+    bytes_words, check, LinModel, LinOptions, LinVerdict, Style, Witness,
+};
 use super::{Checker, Severity, Violation, World};
 use crate::engine::TraceEvent;
 use crate::time::SimTime;
@@ -84,15 +87,25 @@ impl Checker for Linearizability {
         if report.verdict != LinVerdict::NotLinearizable {
             return None;
         }
+        let (time, explanation) = match &report.witness {
+            Some(witness) => (
+                witness.time().map_or(end, SimTime),
+                run_words(witness, world),
+            ),
+            None => (
+                end,
+                report
+                    .explanation
+                    .unwrap_or_else(|| "no linearization exists".into()),
+            ),
+        };
         Some(Violation {
             name: "not_linearizable".into(),
             check: self.name().into(),
             severity: Severity::Safety,
-            time: end,
+            time,
             nodes: Vec::new(),
-            explanation: report
-                .explanation
-                .unwrap_or_else(|| "no linearization exists".into()),
+            explanation,
         })
     }
 
@@ -103,4 +116,20 @@ impl Checker for Linearizability {
     fn inconclusive(&self) -> bool {
         self.inconclusive
     }
+}
+
+/// A witness in a run's words: times in seconds (`2.345s`) and each
+/// process with its client (`c1 (process 4)`).
+fn run_words(witness: &Witness, world: &World) -> String {
+    let seconds = |t: u64| SimTime(t).to_string();
+    let who = |process: u64| match world.client_of(process) {
+        Some(client) => format!("{client} (process {process})"),
+        None => format!("process {process}"),
+    };
+    let style = Style {
+        time: &seconds,
+        end: &seconds,
+        who: &who,
+    };
+    render(witness, &style)
 }

@@ -56,6 +56,8 @@ pub struct World {
     last_role: Vec<String>,
     /// The clients' history so far, from their `op` records.
     history: History,
+    /// The client node that recorded each history process.
+    process_clients: BTreeMap<u64, NodeId>,
 }
 
 impl World {
@@ -79,6 +81,7 @@ impl World {
             recent: VecDeque::new(),
             last_role: vec![String::new(); names.len()],
             history: History::default(),
+            process_clients: BTreeMap::new(),
             names,
             in_force: Vec::new(),
         }
@@ -87,6 +90,9 @@ impl World {
     /// Applies one event.
     pub fn observe(&mut self, event: &TraceEvent) {
         if let Some(op) = history_event(event) {
+            if let Some(client) = event.node {
+                self.process_clients.entry(op.process).or_insert(client);
+            }
             self.history.events.push(op);
         }
         self.last_status_change = None;
@@ -222,6 +228,13 @@ impl World {
         &self.history
     }
 
+    /// The name of the client node whose `op` records carry `process`.
+    pub fn client_of(&self, process: u64) -> Option<&str> {
+        self.process_clients
+            .get(&process)
+            .map(|n| self.names[n.index()].as_str())
+    }
+
     /// Takes the history out (at the end of a run).
     pub fn take_history(&mut self) -> History {
         std::mem::take(&mut self.history)
@@ -339,6 +352,10 @@ pub fn history_event(event: &TraceEvent) -> Option<HistoryEvent> {
             .get("value")
             .map_or(Some(Value::Nil), history_value)?,
         time: event.time.as_nanos(),
+        server: detail
+            .get("server")
+            .and_then(|s| s.as_str())
+            .map(str::to_string),
     })
 }
 

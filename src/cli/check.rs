@@ -64,6 +64,7 @@ pub(super) fn cmd_check(
                 "Unknown: the time budget (--budget) ran out while the history was read.".into(),
             ),
             failing_key: None,
+            witness: None,
         },
         Ok(Some(report)) => report,
         Err(e) => {

@@ -106,6 +106,7 @@ fn event(
         key,
         value,
         time,
+        server: None,
     }
 }
 

@@ -14,7 +14,8 @@
 //! {"process":3,"type":"ok","f":"write","key":"x","value":5,"time":1900000}
 //! ```
 //!
-//! `key` may be omitted (single-register histories). `value` is `null`, an
+//! `key` may be omitted (single-register histories); so may `server` (on a
+//! completion: the server that answered, shown in reports). `value` is `null`, an
 //! integer, a string, or a list (e.g. `[1, 4]` for a compare-and-set from 1 to 4).
 //!
 //! [`read_history`] also reads Jepsen's text logs and EDN maps (see
@@ -148,6 +149,10 @@ pub struct HistoryEvent {
     pub value: Value,
     /// True time in nanoseconds (or any increasing counter).
     pub time: u64,
+    /// The server that answered (on a completion), if the client knows it:
+    /// a linearizability report names it next to the operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 fn nil() -> Value {

@@ -27,7 +27,7 @@
 //! Invariant: for a given history, model and options, the report is the
 //! same on every run (unless `should_stop` fires).
 
-mod explain;
+pub mod explain;
 pub mod intern;
 pub mod memo;
 mod prepare;
@@ -41,6 +41,7 @@ use spec::{KvSpec, RegisterSpec, SequentialSpec};
 use std::fmt;
 use std::str::FromStr;
 
+pub use explain::{Style, Witness, WitnessOp};
 pub use spec::Operation;
 
 /// How many steps run between two calls of `should_stop` (at most).
@@ -166,6 +167,9 @@ pub struct LinReport {
     /// For `NotLinearizable`: the key that failed (`None` if the history has
     /// no keys).
     pub failing_key: Option<String>,
+    /// For `NotLinearizable`: the contradiction as data, for a caller that
+    /// words it its own way (a run names clients and shows seconds).
+    pub witness: Option<Witness>,
 }
 
 /// Checks `history` against `model`. Errors name the malformed event (its
@@ -366,8 +370,11 @@ impl<'a> Scheduler<'a> {
     }
 
     fn violation<S: SequentialSpec>(&self, search: &mut Search<S>) -> LinReport {
-        let text = explain::explain(search);
-        self.report(LinVerdict::NotLinearizable, Some(text), search.key.clone())
+        let witness = explain::witness(search);
+        let text = explain::render(&witness, &Style::raw());
+        let mut report = self.report(LinVerdict::NotLinearizable, Some(text), search.key.clone());
+        report.witness = Some(witness);
+        report
     }
 
     fn unknown<S: SequentialSpec>(&self, halt: Halt, active: &[Search<S>]) -> LinReport {
@@ -414,6 +421,7 @@ impl<'a> Scheduler<'a> {
             steps: self.steps,
             explanation,
             failing_key,
+            witness: None,
         }
     }
 }

@@ -150,6 +150,7 @@ fn invoke(
         call: event.time,
         ret: None,
         event: index,
+        server: None,
     };
     ops.push((op, Status::Open));
     Ok(())
@@ -179,6 +180,7 @@ fn complete(
             event.time, op.call
         ));
     }
+    op.server = event.server.clone();
     match event.kind {
         OpType::Ok => {
             op.output = Some(event.value.clone());
@@ -204,6 +206,7 @@ mod tests {
             key: None,
             value: Value::Nil,
             time,
+            server: None,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Operation {
     pub ret: Option<u64>,
     /// Index of the invoke event in the history.
     pub event: usize,
+    /// The server that answered, if the history names it.
+    pub server: Option<String>,
 }
 
 /// A sequential specification: an initial state and a step function.
@@ -71,6 +73,16 @@ pub trait SequentialSpec {
     /// result, a compare-and-set's expected value); see [`Self::overwrites`].
     fn requires(&self, _op: &Self::Op) -> Option<Self::State> {
         None
+    }
+    /// The state `op` needs to be placed, for a report's words ("it needs
+    /// the key to hold ..."): by default what it [`Self::requires`].
+    fn must_hold(&self, op: &Self::Op) -> Option<Self::State> {
+        self.requires(op)
+    }
+    /// The object a history without keys stands for, in a report: `the
+    /// register`; by default `the history (no key)`.
+    fn unkeyed_words(&self) -> &'static str {
+        "the history (no key)"
     }
     /// If `op`'s only effect, when it takes effect, is to set the state to a
     /// value whatever the state was (a write; a compare-and-set, which
@@ -268,6 +280,10 @@ impl SequentialSpec for RegisterSpec {
     fn describe_state(&self, state: u32) -> String {
         format!("the register holds {}", self.values[state as usize])
     }
+
+    fn unkeyed_words(&self) -> &'static str {
+        "the register"
+    }
 }
 
 /// A key-value operation on one key (strings interned as ids; 0 is `""`).
@@ -405,6 +421,18 @@ impl SequentialSpec for KvSpec {
         matches!(op, KvOp::Get(_))
     }
 
+    fn must_hold(&self, op: &KvOp) -> Option<u32> {
+        match *op {
+            KvOp::Get(v) => Some(v),
+            KvOp::Cas {
+                expected,
+                known: true,
+                ..
+            } => Some(expected),
+            _ => None,
+        }
+    }
+
     fn memory_bytes(&self) -> usize {
         self.strings.memory_bytes()
     }
@@ -424,6 +452,7 @@ mod tests {
             call: 0,
             ret: Some(1),
             event: 0,
+            server: None,
         }
     }
 

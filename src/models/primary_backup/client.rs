@@ -58,7 +58,14 @@ impl Client {
         self.open = Some((op, request, timer));
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_, PbMsg>, outcome: OpType, value: Option<i64>) {
+    /// Completes the open operation (answered by `server`, if one answered).
+    fn finish(
+        &mut self,
+        ctx: &mut Ctx<'_, PbMsg>,
+        outcome: OpType,
+        value: Option<i64>,
+        server: Option<NodeId>,
+    ) {
         let Some((_, request, _)) = self.open.take() else {
             return;
         };
@@ -71,7 +78,10 @@ impl Client {
         } else {
             value
         };
-        ctx.complete(self.process, outcome, f, None, value);
+        match server {
+            Some(server) => ctx.complete_from(self.process, outcome, f, None, value, server),
+            None => ctx.complete(self.process, outcome, f, None, value),
+        }
         if outcome == OpType::Info {
             self.process += u64::from(self.workload.clients);
         }
@@ -84,14 +94,14 @@ impl Node<PbMsg> for Client {
         self.think(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, PbMsg>, _from: NodeId, msg: PbMsg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, PbMsg>, from: NodeId, msg: PbMsg) {
         let PbMsg::Reply { op, value } = msg else {
             return;
         };
         match self.open {
             Some((open, _, timer)) if open == op => {
                 ctx.cancel_timer(timer);
-                self.finish(ctx, OpType::Ok, value);
+                self.finish(ctx, OpType::Ok, value, Some(from));
             }
             _ => {} // a reply to an operation that already timed out
         }
@@ -100,7 +110,7 @@ impl Node<PbMsg> for Client {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, PbMsg>, timer: TimerId) {
         match timer.tag() {
             THINK => self.invoke_next(ctx),
-            TIMEOUT => self.finish(ctx, OpType::Info, None),
+            TIMEOUT => self.finish(ctx, OpType::Info, None, None),
             other => debug_assert!(false, "unknown timer tag {other}"),
         }
     }

@@ -89,8 +89,14 @@ impl Client {
         });
     }
 
-    /// Ends the open operation: `outcome` None for a timeout.
-    fn finish(&mut self, ctx: &mut Ctx<'_, QkvMsg>, outcome: Option<Outcome>) {
+    /// Ends the open operation: `outcome` None for a timeout; `server` is
+    /// the coordinator that answered, if one did.
+    fn finish(
+        &mut self,
+        ctx: &mut Ctx<'_, QkvMsg>,
+        outcome: Option<Outcome>,
+        server: Option<NodeId>,
+    ) {
         let Some(open) = self.open.take() else {
             return;
         };
@@ -118,7 +124,10 @@ impl Client {
             (Some(v), _) => (OpType::Info, Value::Str(v.clone())),
         };
         let f = if open.put.is_some() { "put" } else { "get" };
-        ctx.complete(self.process, kind, f, Some(&key), value);
+        match server {
+            Some(server) => ctx.complete_from(self.process, kind, f, Some(&key), value, server),
+            None => ctx.complete(self.process, kind, f, Some(&key), value),
+        }
         if kind == OpType::Info {
             self.process += u64::from(self.workload.clients);
             self.save_process(ctx);
@@ -137,12 +146,12 @@ impl Node<QkvMsg> for Client {
         self.think(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, QkvMsg>, _from: NodeId, msg: QkvMsg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, QkvMsg>, from: NodeId, msg: QkvMsg) {
         let QkvMsg::Reply { op, outcome } = msg else {
             return;
         };
         if self.open.as_ref().is_some_and(|o| o.op == op) {
-            self.finish(ctx, Some(outcome));
+            self.finish(ctx, Some(outcome), Some(from));
         }
     }
 
@@ -150,7 +159,7 @@ impl Node<QkvMsg> for Client {
         match timer.tag() {
             THINK if self.open.is_none() => self.invoke_next(ctx),
             TIMEOUT if self.open.as_ref().is_some_and(|o| o.timer == timer) => {
-                self.finish(ctx, None)
+                self.finish(ctx, None, None)
             }
             _ => {}
         }

@@ -229,8 +229,15 @@ impl RaftClient {
         }
     }
 
-    /// Completes the open operation with `outcome` and goes back to thinking.
-    fn finish(&mut self, ctx: &mut Ctx<'_, RaftMsg>, outcome: OpType, result: Option<String>) {
+    /// Completes the open operation with `outcome` (answered by `server`,
+    /// if a server answered) and goes back to thinking.
+    fn finish(
+        &mut self,
+        ctx: &mut Ctx<'_, RaftMsg>,
+        outcome: OpType,
+        result: Option<String>,
+        server: Option<NodeId>,
+    ) {
         let Some(open) = self.open.take() else {
             return;
         };
@@ -244,7 +251,13 @@ impl RaftClient {
             (Op::Get { .. }, _) => Value::Nil,
             _ => open.input,
         };
-        ctx.complete(self.process, outcome, open.f, Some(&key_name(key)), value);
+        let key = key_name(key);
+        match server {
+            Some(server) => {
+                ctx.complete_from(self.process, outcome, open.f, Some(&key), value, server)
+            }
+            None => ctx.complete(self.process, outcome, open.f, Some(&key), value),
+        }
         self.remember(open.command.op, outcome, result);
         if outcome == OpType::Info {
             self.process += u64::from(self.workload.clients);
@@ -286,15 +299,15 @@ impl RaftClient {
             Outcome::NotLeader { leader_hint } => self.redirect(ctx, leader_hint),
             Outcome::Value(value) => {
                 self.leader_guess = Some(from);
-                self.finish(ctx, OpType::Ok, Some(value));
+                self.finish(ctx, OpType::Ok, Some(value), Some(from));
             }
             Outcome::Applied => {
                 self.leader_guess = Some(from);
-                self.finish(ctx, OpType::Ok, None);
+                self.finish(ctx, OpType::Ok, None, Some(from));
             }
             Outcome::CasFailed => {
                 self.leader_guess = Some(from);
-                self.finish(ctx, OpType::Fail, None);
+                self.finish(ctx, OpType::Fail, None, Some(from));
             }
         }
     }
@@ -325,7 +338,9 @@ impl Node<RaftMsg> for RaftClient {
         match timer.tag() {
             THINK if self.open.is_none() => self.invoke_next(ctx),
             ATTEMPT if self.attempt_timer == Some(timer) => self.on_attempt_timeout(ctx),
-            DEADLINE if self.deadline_timer == Some(timer) => self.finish(ctx, OpType::Info, None),
+            DEADLINE if self.deadline_timer == Some(timer) => {
+                self.finish(ctx, OpType::Info, None, None)
+            }
             _ => {} // a timer of a finished operation
         }
     }
