@@ -54,6 +54,9 @@ pub struct World {
     recent: VecDeque<(SimTime, String)>,
     /// Each node's last role-change line (a role kept is not repeated).
     last_role: Vec<String>,
+    /// [`World::faults_in_force`] after each change, with its time, oldest
+    /// first (the last [`MAX_RECENT`]).
+    in_force_since: VecDeque<(SimTime, String)>,
     /// The clients' history so far, from their `op` records.
     history: History,
     /// The client node that recorded each history process.
@@ -80,6 +83,7 @@ impl World {
             last_status_change: None,
             recent: VecDeque::new(),
             last_role: vec![String::new(); names.len()],
+            in_force_since: VecDeque::new(),
             history: History::default(),
             process_clients: BTreeMap::new(),
             names,
@@ -159,7 +163,31 @@ impl World {
                 },
                 _,
             ) => self.apply_fault(t, fault),
-            _ => {}
+            _ => return,
+        }
+        // A fault, a fault's end or a status change: note what is in force
+        // from now on, so that `around` tells it for an earlier time too.
+        let now = self.faults_in_force();
+        if self
+            .in_force_since
+            .back()
+            .is_none_or(|(_, last)| *last != now)
+        {
+            if self.in_force_since.len() == MAX_RECENT {
+                self.in_force_since.pop_front();
+            }
+            self.in_force_since.push_back((t, now));
+        }
+    }
+
+    /// What was in force at `at`, as [`World::faults_in_force`] said then
+    /// (or now, if that is older than the snapshots kept).
+    fn in_force_at(&self, at: SimTime) -> String {
+        let after = self.in_force_since.partition_point(|(t, _)| *t <= at);
+        match after.checked_sub(1) {
+            Some(i) => self.in_force_since[i].1.clone(),
+            None if self.in_force_since.len() < MAX_RECENT => "no faults in force".to_string(),
+            None => self.faults_in_force(),
         }
     }
 
@@ -303,7 +331,7 @@ impl World {
     /// `window` before it, oldest first, each with its time.
     pub fn around(&self, at: SimTime, window: SimDuration) -> Vec<String> {
         let from = SimTime(at.as_nanos().saturating_sub(window.as_nanos()));
-        let mut lines = vec![format!("{} at {at}", self.faults_in_force())];
+        let mut lines = vec![format!("{} at {at}", self.in_force_at(at))];
         let seen: Vec<&(SimTime, String)> = self
             .recent
             .iter()
@@ -471,6 +499,13 @@ mod tests {
                 "  3.100s clock of n2 jumps +5ms".to_string(),
             ]
         );
+        // Asked later (as an end-of-run check does), it tells what was in
+        // force then, not now.
+        world.observe(&fault(4_000, Fault::Restart(NodeId(2))));
+        world.observe(&at(4_000, Some(2), EventKind::Start { restart: true }));
+        let later = world.around(SimTime(3_200_000_000), SimDuration::from_secs(2));
+        assert_eq!(later, around);
+        assert_eq!(world.faults_in_force(), "no faults in force");
         let wide = world.around(SimTime(3_200_000_000), SimDuration::from_secs(10));
         assert_eq!(wide[2], "  0.100s crash n1");
         assert_eq!(wide[3], "  0.200s restart n1");
