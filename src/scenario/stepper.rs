@@ -209,6 +209,7 @@ impl<M: Message> Stepper<M> {
             servers: scenario.servers,
             metrics: scenario.metrics,
             keep_series: options.series,
+            committed_records: scenario.model.committed_records(),
         };
         // By name: a caller may have taken checks out of `scenario.checks`.
         let mut checkers: Vec<Box<dyn Checker>> = scenario
