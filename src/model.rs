@@ -122,6 +122,17 @@ pub trait Model: Send + Sync + 'static {
     fn quiet_records(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The record kinds its nodes write when an operation is done by the
+    /// model's own safety definition: committed or durable (Raft: `commit`,
+    /// recorded when an entry is applied after a quorum stored it). The
+    /// `progress` check then counts one of these records after the faults
+    /// as progress, and no longer a client's `ok` operation, which a buggy
+    /// (or lenient) server may send before the work is done; elections
+    /// (`leader`) and fenced storage writes (`storage_write`) still count.
+    /// None by default: a client `ok` counts, as it always has.
+    fn committed_records(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// A short note (a few characters, e.g. `"c7"` for commit index 7) the
     /// space-time diagram writes on the recording node's lane at the
     /// record's time; `None` (the default) writes nothing. A note that
@@ -262,6 +273,8 @@ pub trait Configured: Send + Sync + fmt::Debug {
     fn narrate(&self, record: &Record) -> Option<String>;
     /// See [`Model::quiet_records`].
     fn quiet_records(&self) -> &'static [&'static str];
+    /// See [`Model::committed_records`].
+    fn committed_records(&self) -> &'static [&'static str];
     /// See [`Model::lane_note`].
     fn lane_note(&self, record: &Record) -> Option<String>;
     /// See [`Model::lane_role`].
@@ -337,6 +350,10 @@ impl<M: Model> Configured for Bound<M> {
 
     fn quiet_records(&self) -> &'static [&'static str] {
         self.model.quiet_records()
+    }
+
+    fn committed_records(&self) -> &'static [&'static str] {
+        self.model.committed_records()
     }
 
     fn lane_note(&self, record: &Record) -> Option<String> {

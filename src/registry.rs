@@ -31,6 +31,9 @@ pub struct CheckSetup {
     pub metrics: check::service::MetricsConfig,
     /// Keep the time series (see [`crate::scenario::RunOptions::series`]).
     pub keep_series: bool,
+    /// The record kinds that mark an operation committed or durable (see
+    /// [`crate::Model::committed_records`]); empty: client `ok`s count as progress.
+    pub committed_records: &'static [&'static str],
 }
 
 type BuildCheck = dyn Fn(&CheckSetup) -> Box<dyn Checker> + Send + Sync;
@@ -168,6 +171,12 @@ impl Registry {
             registry = registry.with_check(*info, move |setup: &CheckSetup| {
                 if name == "availability" {
                     return Box::new(check::availability::Availability::new(setup.servers));
+                }
+                if name == "progress" {
+                    return Box::new(check::invariants::Progress::counting(
+                        setup.liveness,
+                        setup.committed_records,
+                    ));
                 }
                 if let Some(check) = check::resilience::build(
                     name,

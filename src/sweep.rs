@@ -9,6 +9,8 @@
 //! the rest), which does not depend on scheduling. The one exception is the
 //! checks' metrics: 8 bytes per seed and metric, for exact medians. A panic inside a run is
 //! caught by the runner and reported with its seed; the sweep goes on.
+//! So does a seed stopped by a wall-clock limit ([`sweep_timed`]): it is
+//! counted apart, as timed out, neither passed nor failed.
 
 use crate::scenario::{run, RunOptions, RunReport, Scenario, Verdict};
 use rayon::prelude::*;
@@ -48,10 +50,16 @@ pub struct SweepSummary {
     pub expectation_met: u64,
     /// Events over all seeds.
     pub events: u64,
-    /// Seeds that did not pass (at most [`MAX_FAILURES_KEPT`] are listed).
+    /// Seeds that did not pass (at most [`MAX_FAILURES_KEPT`] are listed);
+    /// timed-out seeds are not among them.
     pub failed: u64,
     /// The failing seeds with the lowest numbers, sorted by seed.
     pub failures: Vec<SeedOutcome>,
+    /// Seeds stopped by the wall-clock limit ([`Verdict::Timeout`]), so
+    /// neither passed nor failed (at most [`MAX_FAILURES_KEPT`] are listed).
+    pub timed_out: u64,
+    /// The timed-out seeds with the lowest numbers, sorted by seed.
+    pub timeouts: Vec<SeedOutcome>,
     /// Every seed's value of each metric (8 bytes per seed and metric; in
     /// no particular order: see [`SweepSummary::metric_stats`]).
     pub metric_values: BTreeMap<String, Vec<f64>>,
@@ -82,7 +90,12 @@ impl SweepSummary {
         self.seeds_run += 1;
         self.events += outcome.events;
         self.expectation_met += u64::from(outcome.expectation_met);
-        for (name, value) in &outcome.metrics {
+        // A timed-out run's metrics measure a run cut short: left out.
+        let metrics = match outcome.verdict {
+            Verdict::Timeout => &[][..],
+            _ => &outcome.metrics[..],
+        };
+        for (name, value) in metrics {
             match self.metric_values.get_mut(name) {
                 Some(values) => values.push(*value),
                 None => {
@@ -92,6 +105,12 @@ impl SweepSummary {
         }
         if outcome.verdict == Verdict::Pass {
             self.passed += 1;
+        } else if outcome.verdict == Verdict::Timeout {
+            self.timed_out += 1;
+            self.timeouts.push(outcome);
+            if self.timeouts.len() > 2 * MAX_FAILURES_KEPT {
+                self.keep_lowest_failures();
+            }
         } else {
             self.failed += 1;
             self.failures.push(outcome);
@@ -107,6 +126,8 @@ impl SweepSummary {
         self.seeds_run += other.seeds_run;
         self.passed += other.passed;
         self.failed += other.failed;
+        self.timed_out += other.timed_out;
+        self.timeouts.extend(other.timeouts);
         self.expectation_met += other.expectation_met;
         self.events += other.events;
         self.failures.extend(other.failures);
@@ -161,8 +182,10 @@ impl SweepSummary {
     }
 
     fn keep_lowest_failures(&mut self) {
-        self.failures.sort_by_key(|f| f.seed);
-        self.failures.truncate(MAX_FAILURES_KEPT);
+        for list in [&mut self.failures, &mut self.timeouts] {
+            list.sort_by_key(|f| f.seed);
+            list.truncate(MAX_FAILURES_KEPT);
+        }
     }
 }
 
@@ -207,6 +230,20 @@ pub fn sweep(
     shard: Option<(u64, u64)>,
     progress: &(dyn Fn() + Sync),
 ) -> SweepSummary {
+    sweep_timed(scenario, seeds, shard, None, progress)
+}
+
+/// [`sweep`], stopping each seed whose run takes longer than `seed_timeout`
+/// in wall-clock time ([`RunOptions::wall_clock_limit`]): it is counted in
+/// [`SweepSummary::timed_out`] and the sweep goes on. The seeds that finish
+/// run exactly as without the limit.
+pub fn sweep_timed(
+    scenario: &Scenario,
+    seeds: Range<u64>,
+    shard: Option<(u64, u64)>,
+    seed_timeout: Option<std::time::Duration>,
+    progress: &(dyn Fn() + Sync),
+) -> SweepSummary {
     sweep_with(seeds, shard, progress, |seed| {
         run(
             scenario,
@@ -214,6 +251,7 @@ pub fn sweep(
             RunOptions {
                 narrate: 0,
                 series: false,
+                wall_clock_limit: seed_timeout,
                 ..RunOptions::default()
             },
         )
@@ -239,7 +277,10 @@ pub fn sweep_with(
         .fold(SweepSummary::default, SweepSummary::add)
         .reduce(SweepSummary::default, SweepSummary::merge);
     summary.keep_lowest_failures();
-    debug_assert_eq!(summary.seeds_run, summary.passed + summary.failed);
+    debug_assert_eq!(
+        summary.seeds_run,
+        summary.passed + summary.failed + summary.timed_out
+    );
     summary
 }
 
@@ -323,6 +364,34 @@ mod tests {
         assert_eq!(summary.first_failure(&(3..30), Some((0, 2))), Some((14, 6)));
         let passing = SweepSummary::default().add(outcome(1, Verdict::Pass));
         assert_eq!(passing.first_failure(&(0..10), None), None);
+    }
+
+    #[test]
+    fn timeouts_are_counted_apart_and_leave_the_metrics_out() {
+        let summary = [
+            (1, Verdict::Pass),
+            (2, Verdict::Timeout),
+            (3, Verdict::Stuck),
+        ]
+        .into_iter()
+        .fold(SweepSummary::default(), |s, (seed, verdict)| {
+            s.add(outcome(seed, verdict))
+        })
+        .merge(SweepSummary::default().add(outcome(0, Verdict::Timeout)));
+        assert_eq!(
+            (
+                summary.seeds_run,
+                summary.passed,
+                summary.failed,
+                summary.timed_out
+            ),
+            (4, 1, 1, 2)
+        );
+        let timeouts: Vec<u64> = summary.timeouts.iter().map(|t| t.seed).collect();
+        assert_eq!(timeouts, [0, 2]);
+        assert_eq!(summary.failures[0].seed, 3);
+        assert_eq!(summary.first_failure(&(0..4), None), Some((3, 4)));
+        assert_eq!(summary.metric_stats()[0].count, 2, "seeds 1 and 3 only");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! | log_matching | `commit` | `{"index": i, "digest": d}` (optional `term`, `entry`, `client` id: the entry as a reader writes it) | `log_mismatch`: two entries committed at one index |
 //! | no_lost_update | `storage_write` | `{"token": t}` | `lost_update`: storage accepts a write older than one it accepted |
 //! | convergence | `state` | `{"version": v}` | `divergence`: a running replica ends behind |
-//! | progress | `op` (ok), `leader` or `storage_write` | | `no_progress`: nothing happens after the faults |
+//! | progress | `op` (ok), `leader` or `storage_write`; for a model with [`crate::Model::committed_records`], those in place of `op` | | `no_progress`: nothing happens after the faults |
 //!
 //! election_safety, lease_exclusivity and log_matching are `always`
 //! properties (checked as events happen); convergence is judged at the end;
@@ -545,23 +545,49 @@ impl Checker for Convergence {
 
 /// After the liveness phase begins, something useful happens within the
 /// bound: a client operation completes `ok`, a node becomes leader, or the
-/// protected storage accepts a write.
+/// protected storage accepts a write. For a model that names the records
+/// marking an operation committed or durable
+/// ([`crate::Model::committed_records`]), one of those counts in place of
+/// a client's `ok`: an acknowledgement is not proof that the work was done.
 #[derive(Debug)]
 pub struct Progress {
     bound: LivenessBound,
+    /// The record kinds that mark work done; empty: client `ok`s count.
+    committed: &'static [&'static str],
     progressed: bool,
     /// When progress first came in the liveness phase.
     progressed_at: Option<SimTime>,
 }
 
 impl Progress {
-    /// Progress is due within `bound.within` after `bound.after`.
+    /// Progress is due within `bound.within` after `bound.after`; a client
+    /// operation's `ok` counts as progress.
     pub fn new(bound: LivenessBound) -> Self {
+        Progress::counting(bound, &[])
+    }
+
+    /// [`Progress::new`], counting a record of one of `committed` (if any
+    /// are named) in place of a client operation's `ok`.
+    pub fn counting(bound: LivenessBound, committed: &'static [&'static str]) -> Self {
         Progress {
             bound,
+            committed,
             progressed: false,
             progressed_at: None,
         }
+    }
+
+    /// True if `event` is work done: a commit (for a model that names its
+    /// commit records) or else a client's `ok`.
+    fn work_done(&self, event: &TraceEvent) -> bool {
+        if !self.committed.is_empty() {
+            return match (&event.kind, event.node) {
+                (EventKind::Record(r), Some(_)) => self.committed.contains(&r.kind.as_str()),
+                _ => false,
+            };
+        }
+        record_of(event, OP_RECORD)
+            .is_some_and(|(_, r)| r.detail.get("type").and_then(|t| t.as_str()) == Some("ok"))
     }
 
     fn overdue(&self, now: SimTime, inclusive: bool, world: &World) -> Option<Violation> {
@@ -576,11 +602,26 @@ impl Progress {
             time: due,
             nodes: Vec::new(),
             explanation: format!(
-                "no client operation completed and no leader was elected between {} (the liveness phase) and {due}; {}",
+                "{} between {} (the liveness phase) and {due}; {}",
+                self.nothing_done(),
                 self.bound.after,
                 world.faults_in_force()
             ),
         })
+    }
+}
+
+impl Progress {
+    /// What did not happen, in the terms the check counted.
+    fn nothing_done(&self) -> String {
+        if self.committed.is_empty() {
+            return "no client operation completed and no leader was elected".to_string();
+        }
+        let kinds: Vec<String> = self.committed.iter().map(|k| format!("`{k}`")).collect();
+        format!(
+            "nothing was committed (no {} record; client acknowledgements do not count) and no leader was elected",
+            kinds.join(" or ")
+        )
     }
 }
 
@@ -595,9 +636,7 @@ impl Checker for Progress {
             return late;
         }
         if event.time >= self.bound.after {
-            let ok_op = record_of(event, OP_RECORD)
-                .is_some_and(|(_, r)| r.detail.get("type").and_then(|t| t.as_str()) == Some("ok"));
-            self.progressed |= ok_op
+            self.progressed |= self.work_done(event)
                 || record_of(event, "leader").is_some()
                 || record_of(event, "storage_write").is_some();
             if self.progressed && self.progressed_at.is_none() {
@@ -638,6 +677,49 @@ mod tests {
                 detail: json!({ "index": index, "digest": digest }),
             }),
         }
+    }
+
+    /// A `progress` check due within 1s of 1s, fed `events`: its violation's name.
+    fn progress_with(committed: &'static [&'static str], events: &[TraceEvent]) -> Option<String> {
+        let world = World::new((1..=3).map(|i| format!("n{i}")).collect());
+        let bound = LivenessBound {
+            after: SimTime(1_000_000_000),
+            within: SimDuration::from_secs(1),
+        };
+        let mut check = Progress::counting(bound, committed);
+        let early = events.iter().find_map(|e| check.on_event(e, &world));
+        early
+            .or_else(|| check.finish(SimTime(3_000_000_000), &world))
+            .map(|v| v.name)
+    }
+
+    #[test]
+    fn progress_counts_commits_in_place_of_acks_for_a_model_that_names_them() {
+        let ack = crate::check::record_at(
+            2,
+            1200,
+            OP_RECORD,
+            json!({"type": "ok", "process": 0, "f": "write", "value": 1}),
+        );
+        let acked = [ack.clone()];
+        assert_eq!(
+            progress_with(&[], &acked),
+            None,
+            "an ack is progress by default"
+        );
+        let stuck = Some("no_progress".to_string());
+        assert_eq!(
+            progress_with(&["commit"], &acked),
+            stuck,
+            "not for a model with commits"
+        );
+        let committed = [ack, commit(1300, 1, 4, json!("00"))];
+        assert_eq!(progress_with(&["commit"], &committed), None);
+        // A commit before the liveness phase is not progress after it.
+        assert_eq!(
+            progress_with(&["commit"], &[commit(900, 1, 4, json!("00"))]),
+            stuck
+        );
     }
 
     /// Feeds commits to a fresh check; the explanation of the first mismatch.

@@ -37,6 +37,17 @@ pub(super) fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_nanos(d.as_nanos()))
 }
 
+/// `--seed-timeout`: a positive wall-clock duration (`30s`, `500ms`).
+pub(super) fn parse_seed_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let d = crate::time::SimDuration::parse(text)?;
+    if d.as_nanos() == 0 {
+        return Err(format!(
+            "'{text}' is no time at all; expected a positive duration such as \"30s\" or \"500ms\""
+        ));
+    }
+    Ok(std::time::Duration::from_nanos(d.as_nanos()))
+}
+
 pub(super) fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     let (k, n) = text
         .split_once('/')

@@ -8,7 +8,8 @@
 //!
 //! Exit codes: 0 pass (linearizable), 2 usage, scenario or history error,
 //! 3 safety violation (not linearizable), 4 liveness failure (stuck),
-//! 5 `check` gave up within its budget (unknown).
+//! 5 `check` gave up within its budget (unknown), or a sweep's seeds that
+//! failed none timed out (`--seed-timeout`).
 
 use crate::plot;
 use crate::registry::Registry;
@@ -167,6 +168,9 @@ enum Command {
         /// Where `--shrink` writes its files (default: here; created if missing).
         #[arg(long, value_name = "DIR", requires = "shrink")]
         shrink_dir: Option<String>,
+        /// Stop a seed whose run takes longer than this in wall-clock time (e.g. 30s, 500ms) and report it as `timeout`; the sweep goes on.
+        #[arg(long, value_name = "DURATION", value_parser = args::parse_seed_timeout)]
+        seed_timeout: Option<std::time::Duration>,
     },
     /// Check a history (from a run or from outside) for linearizability.
     Check {
@@ -378,6 +382,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             compare,
             shrink,
             shrink_dir,
+            seed_timeout,
         } => {
             io.sets = set;
             let plot = plot.map(|file| sweep::PlotFlags {
@@ -393,6 +398,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 json,
                 plot,
                 shrink: shrink.then(|| shrink_dir.unwrap_or_else(|| ".".to_string())),
+                seed_timeout,
             };
             sweep::cmd_sweep(io, registry, &scenario, flags)
         }

@@ -188,6 +188,10 @@ pub(super) fn shrink_failures(
     let mut done: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for failure in failures {
+        // A timed-out seed was not judged: there is nothing to shrink.
+        if failure.verdict == crate::scenario::Verdict::Timeout {
+            continue;
+        }
         let Some((name, _)) = &failure.violation else {
             continue;
         };

@@ -6,7 +6,8 @@ use crate::plot::picture;
 use crate::registry::Registry;
 use crate::scenario::Scenario;
 use crate::scenario::Verdict;
-use crate::sweep::{sweep, SweepSummary};
+use crate::sweep::{sweep_timed, SweepSummary};
+use crate::time::SimDuration;
 
 /// The flags of `sweep`.
 pub(super) struct SweepFlags {
@@ -22,6 +23,8 @@ pub(super) struct SweepFlags {
     pub(super) plot: Option<PlotFlags>,
     /// `--shrink [--shrink-dir DIR]`: shrink each distinct failure into DIR.
     pub(super) shrink: Option<String>,
+    /// `--seed-timeout`: the wall-clock time a seed may take.
+    pub(super) seed_timeout: Option<std::time::Duration>,
 }
 
 /// What `--plot` draws: the distribution of one metric over the seeds.
@@ -53,6 +56,7 @@ pub(super) fn cmd_sweep(
         json,
         plot,
         shrink,
+        seed_timeout,
     } = flags;
     if let Some(dir) = &shrink {
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -99,6 +103,7 @@ pub(super) fn cmd_sweep(
         shard,
         json,
         pool: &pool,
+        seed_timeout,
     };
     let (result, mut worst, mut main_json) = one_sweep(io, path, &scenario, &options);
     if let Some(dir) = &shrink {
@@ -174,6 +179,7 @@ struct SweepOptions<'p> {
     shard: Option<(u64, u64)>,
     json: bool,
     pool: &'p rayon::ThreadPool,
+    seed_timeout: Option<std::time::Duration>,
 }
 
 /// Checks that the last sweep of `results` reported `metric`; else says
@@ -244,11 +250,12 @@ fn draw_distribution(
     picture::write(&chart, charts::SIZE, &plot.file)
 }
 
-/// The more serious of two exit codes of sweeps (3 over 4 over 0).
+/// The more serious of two exit codes of sweeps (3 over 4 over 5 over 0).
 fn worse(a: i32, b: i32) -> i32 {
     let rank = |c: i32| match c {
-        3 => 2,
-        4 => 1,
+        3 => 3,
+        4 => 2,
+        5 => 1,
         _ => 0,
     };
     if rank(b) > rank(a) {
@@ -271,8 +278,9 @@ fn one_sweep(
         shard,
         json,
         pool,
+        seed_timeout,
     } = options;
-    let (shard, json) = (*shard, *json);
+    let (shard, json, seed_timeout) = (*shard, *json, *seed_timeout);
     let total = crate::sweep::seed_count(seeds, shard);
     let mut json_out = None;
     let bar = if io.progress && !json {
@@ -288,7 +296,8 @@ fn one_sweep(
         indicatif::ProgressBar::hidden()
     };
     let started = std::time::Instant::now();
-    let result = pool.install(|| sweep(scenario, seeds.clone(), shard, &|| bar.inc(1)));
+    let result =
+        pool.install(|| sweep_timed(scenario, seeds.clone(), shard, seed_timeout, &|| bar.inc(1)));
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let failed = result.failed;
@@ -317,6 +326,19 @@ fn one_sweep(
                 })
             })
             .collect();
+        let timeouts: Vec<serde_json::Value> = result
+            .timeouts
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "seed": t.seed,
+                    "verdict": t.verdict.as_str(),
+                    "explanation": t.violation.as_ref().map(|v| &v.1),
+                    "expectation_met": t.expectation_met,
+                    "reproduce": super::reproduce(io, path, t.seed),
+                })
+            })
+            .collect();
         json_out = Some(serde_json::json!({
             "scenario": path,
             "seeds": format!("{}..{}", seeds.start, seeds.end),
@@ -330,6 +352,10 @@ fn one_sweep(
             "events": result.events,
             "elapsed_ms": (elapsed * 1000.0).round(),
             "failures": failures,
+            "seed_timeout_ms": seed_timeout.map(|t| t.as_secs_f64() * 1000.0),
+            "timed_out": result.timed_out,
+            "timeouts_unlisted": result.timed_out - result.timeouts.len() as u64,
+            "timeouts": timeouts,
             "metrics": metrics,
         }));
     } else {
@@ -349,6 +375,11 @@ fn one_sweep(
                 f.verdict.as_str()
             );
             outln!(io, "  reproduce: {}", super::reproduce(io, path, f.seed));
+        }
+        for t in &result.timeouts {
+            let explanation = t.violation.clone().unwrap_or_default().1;
+            outln!(io, "seed {}: timeout: {explanation}", t.seed);
+            outln!(io, "  reproduce: {}", super::reproduce(io, path, t.seed));
         }
         for m in &stats {
             outln!(
@@ -377,8 +408,25 @@ fn one_sweep(
                 result.failures.len()
             );
         }
+        let timeouts_unlisted = result.timed_out - result.timeouts.len() as u64;
+        if timeouts_unlisted > 0 {
+            outln!(
+                io,
+                "... and {timeouts_unlisted} more timed-out seeds (the {} lowest are listed)",
+                result.timeouts.len()
+            );
+        }
+        // Only a sweep with a limit says how many seeds it stopped.
+        let timed_out = match seed_timeout {
+            Some(limit) => format!(
+                ", {} timed out (--seed-timeout {})",
+                result.timed_out,
+                SimDuration(limit.as_nanos().min(u64::MAX as u128) as u64)
+            ),
+            None => String::new(),
+        };
         outln!(io,
-            "{} passed, {} failed · expectation ({}) met in {}/{} · {} events in {:.1}s ({:.0} seeds/s)",
+            "{} passed, {} failed{timed_out} · expectation ({}) met in {}/{} · {} events in {:.1}s ({:.0} seeds/s)",
             result.passed,
             failed,
             scenario.expect,
@@ -396,8 +444,13 @@ fn one_sweep(
         .max_by_key(|v| match v {
             Verdict::Violation => 2,
             Verdict::Stuck => 1,
-            Verdict::Pass => 0,
+            Verdict::Pass | Verdict::Timeout => 0,
         });
-    let code = worst.map_or(0, Verdict::exit_code);
+    // A timed-out seed was not judged: exit 5 (undecided) when no seed failed.
+    let code = match worst {
+        Some(verdict) => verdict.exit_code(),
+        None if result.timed_out > 0 => Verdict::Timeout.exit_code(),
+        None => 0,
+    };
     (result, code, json_out)
 }

@@ -23,10 +23,10 @@ pub fn reproduce_with(command: &str, scenario_file: &str, seed: u64) -> String {
 /// Each of the report's checks with its outcome: `ok`, `violated`,
 /// `unknown` (it could not decide), or `ok until the run stopped`.
 pub fn check_outcomes(report: &RunReport) -> Vec<(String, String)> {
-    let stopped = report
-        .violations
-        .iter()
-        .any(|v| v.severity == crate::check::Severity::Safety);
+    let stopped = report.violations.iter().any(|v| {
+        v.severity == crate::check::Severity::Safety
+            || (v.check == "engine" && v.name == crate::scenario::TIMEOUT_VIOLATION)
+    });
     report
         .checks
         .iter()

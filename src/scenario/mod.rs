@@ -21,7 +21,10 @@ mod validate;
 pub use error::{Lines, ScenarioError};
 pub use estimate::HEAVY_EVENTS;
 pub use overrides::Override;
-pub use run::{check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict};
+pub use run::{
+    check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict,
+    TIMEOUT_VIOLATION, WALL_CLOCK_CHECK_EVERY,
+};
 pub use stepper::{Stepper, Stepping};
 pub(crate) use validate::ModelTable;
 pub use validate::MAX_NODES;

@@ -25,6 +25,11 @@ pub enum Verdict {
     Violation,
     /// A liveness property or a limit failed (exit 4).
     Stuck,
+    /// The run took longer than [`RunOptions::wall_clock_limit`] in wall-clock
+    /// time and was stopped unjudged (exit 5: undecided, like `check`'s
+    /// `unknown`). Only a run given that limit (`sweep --seed-timeout`) can
+    /// end this way.
+    Timeout,
 }
 
 impl Verdict {
@@ -34,15 +39,17 @@ impl Verdict {
             Verdict::Pass => 0,
             Verdict::Violation => 3,
             Verdict::Stuck => 4,
+            Verdict::Timeout => 5,
         }
     }
 
-    /// `"pass"`, `"violation"` or `"stuck"`.
+    /// `"pass"`, `"violation"`, `"stuck"` or `"timeout"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Violation => "violation",
             Verdict::Stuck => "stuck",
+            Verdict::Timeout => "timeout",
         }
     }
 }
@@ -76,7 +83,19 @@ pub struct RunOptions {
     /// How far back each violation's "around it" section looks
     /// ([`RunReport::around`]); default [`crate::check::world::AROUND_WINDOW`].
     pub around: crate::time::SimDuration,
+    /// Stop the run once it has taken this long in wall-clock time (measured
+    /// outside the simulated world, between events, every
+    /// [`WALL_CLOCK_CHECK_EVERY`] steps): it ends with a `timeout` violation
+    /// and the verdict [`Verdict::Timeout`], its end-of-run checks unrun.
+    /// Default `None`: the clock is never read, so a run, its trace and its
+    /// hash are the same as without this option (`sweep --seed-timeout`).
+    pub wall_clock_limit: Option<std::time::Duration>,
 }
+
+/// How many steps a run with a [`RunOptions::wall_clock_limit`] takes
+/// between two readings of the wall clock (a reading costs about as much as
+/// a few dozen events, so this keeps the limit's cost well under 1%).
+pub const WALL_CLOCK_CHECK_EVERY: u32 = 1024;
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -90,6 +109,7 @@ impl Default for RunOptions {
             on_event: None,
             describe_messages: false,
             around: crate::check::world::AROUND_WINDOW,
+            wall_clock_limit: None,
         }
     }
 }
@@ -331,6 +351,35 @@ pub(super) fn limit_violation(hit: LimitHit, now: SimTime) -> Violation {
         time: now,
         nodes: Vec::new(),
         explanation: format!("the run stopped at {now}: {hit}"),
+    }
+}
+
+/// The name of the violation a run stopped by its
+/// [`RunOptions::wall_clock_limit`] reports.
+pub const TIMEOUT_VIOLATION: &str = "timeout";
+
+/// The violation of a run stopped after `elapsed` of wall-clock time (its
+/// limit `limit`) at simulated time `now`, after `events` events.
+pub(super) fn timeout_violation(
+    limit: std::time::Duration,
+    elapsed: std::time::Duration,
+    now: SimTime,
+    events: u64,
+) -> Violation {
+    // Wall-clock durations in the simulator's units, to the microsecond.
+    let shown = |d: std::time::Duration| {
+        crate::time::SimDuration((d.as_micros() * 1000).min(u64::MAX as u128) as u64)
+    };
+    let (limit, elapsed) = (shown(limit), shown(elapsed));
+    Violation {
+        name: TIMEOUT_VIOLATION.into(),
+        check: "engine".into(),
+        severity: Severity::Liveness,
+        time: now,
+        nodes: Vec::new(),
+        explanation: format!(
+            "stopped after {elapsed} of wall-clock time (limit {limit}) at simulated time {now}, after {events} events; the run did not finish, so its end-of-run checks did not judge it"
+        ),
     }
 }
 

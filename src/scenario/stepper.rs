@@ -6,7 +6,10 @@
 //! the checks in order, so a run stepped to its end has the same trace hash,
 //! violations and report as [`super::run()`].
 
-use super::run::{empty_report, limit_violation, panic_violation, verdict_of, Narrator};
+use super::run::{
+    empty_report, limit_violation, panic_violation, timeout_violation, verdict_of, Narrator,
+    WALL_CLOCK_CHECK_EVERY,
+};
 use super::script::{Outcome, Script, View};
 use super::{RunOptions, RunReport, Scenario, Verdict};
 use crate::check::{Checker, Severity, Violation, World};
@@ -123,6 +126,37 @@ pub struct Stepper<M: Message> {
     servers: usize,
     /// How the run ended, once it has.
     ended: Option<RunEnd>,
+    /// The wall-clock limit, if any ([`RunOptions::wall_clock_limit`]).
+    wall_clock: Option<WallClock>,
+}
+
+/// A run's wall-clock limit: read outside the simulated world, every
+/// [`WALL_CLOCK_CHECK_EVERY`] steps, so it never changes what a run does
+/// before it stops it.
+struct WallClock {
+    limit: std::time::Duration,
+    started: std::time::Instant,
+    steps: u32,
+    /// The wall-clock time taken when the limit stopped the run.
+    stopped_after: Option<std::time::Duration>,
+}
+
+impl WallClock {
+    /// Counts a step; true once the limit has passed (checked every
+    /// [`WALL_CLOCK_CHECK_EVERY`] steps).
+    fn expired(&mut self) -> bool {
+        self.steps += 1;
+        if self.steps < WALL_CLOCK_CHECK_EVERY {
+            return false;
+        }
+        self.steps = 0;
+        let elapsed = self.started.elapsed();
+        if elapsed < self.limit {
+            return false;
+        }
+        self.stopped_after = Some(elapsed);
+        true
+    }
 }
 
 impl<M: Message> Stepper<M> {
@@ -175,6 +209,7 @@ impl<M: Message> Stepper<M> {
             servers: scenario.servers,
             metrics: scenario.metrics,
             keep_series: options.series,
+            committed_records: scenario.model.committed_records(),
         };
         // By name: a caller may have taken checks out of `scenario.checks`.
         let mut checkers: Vec<Box<dyn Checker>> = scenario
@@ -203,6 +238,12 @@ impl<M: Message> Stepper<M> {
             trace_error = writeln!(out, "{header}").err();
         }
         let narrator = Narrator::new(Arc::clone(&scenario.model), options.narrate);
+        let wall_clock = options.wall_clock_limit.map(|limit| WallClock {
+            limit,
+            started: std::time::Instant::now(),
+            steps: 0,
+            stopped_after: None,
+        });
         Stepper {
             sim,
             observer: Observer {
@@ -223,6 +264,7 @@ impl<M: Message> Stepper<M> {
             script: (!scenario.steps.is_empty()).then(|| Script::new(scenario.steps.clone(), seed)),
             servers: scenario.servers,
             ended: None,
+            wall_clock,
         }
     }
 
@@ -252,6 +294,10 @@ impl<M: Message> Stepper<M> {
     /// Runs the next engine step (see [`Stepping::step`]).
     pub fn step(&mut self) -> bool {
         if self.ended.is_some() {
+            return false;
+        }
+        if self.wall_clock.as_mut().is_some_and(WallClock::expired) {
+            self.ended = Some(RunEnd::Stopped);
             return false;
         }
         let (sim, observer, end) = (&mut self.sim, &mut self.observer, self.end);
@@ -327,6 +373,7 @@ impl<M: Message> Stepper<M> {
             expect,
             ended,
             script,
+            wall_clock,
             ..
         } = self;
         let Observer {
@@ -396,8 +443,24 @@ impl<M: Message> Stepper<M> {
         report.series = checks.iter_mut().find_map(|(c, _)| c.take_series());
         report.metrics.sort_by(|a, b| a.0.cmp(&b.0));
         report.verdict = verdict_of(&report.violations);
+        let stopped_after = wall_clock.and_then(|w| w.stopped_after.map(|e| (w.limit, e)));
+        if let Some((limit, elapsed)) = stopped_after {
+            // A violation found before the limit keeps its verdict.
+            let events = report.stats.events;
+            let timeout = timeout_violation(limit, elapsed, report.sim_time, events);
+            report
+                .around
+                .push(world.around(timeout.time, options.around));
+            report.violations.push(timeout);
+            if report.verdict == Verdict::Pass {
+                report.verdict = Verdict::Timeout;
+            }
+        }
         report.check_outcomes = crate::report::summary::check_outcomes(&report);
-        report.expectation_met = if expect == "pass" {
+        // A timed-out run met no expectation: it was not judged to its end.
+        report.expectation_met = if report.verdict == Verdict::Timeout {
+            false
+        } else if expect == "pass" {
             report.verdict == Verdict::Pass
         } else {
             report.violations.iter().any(|v| v.name == expect)

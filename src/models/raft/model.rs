@@ -95,6 +95,11 @@ impl Model for RaftModel {
 
     /// `follow`: one line per server per election would crowd the faults
     /// out of the narration (it is still counted, traced and checked).
+    /// An entry is done when it is committed (and applied): a `commit` record.
+    fn committed_records(&self) -> &'static [&'static str] {
+        &["commit"]
+    }
+
     fn quiet_records(&self) -> &'static [&'static str] {
         &["follow"]
     }
