@@ -284,6 +284,47 @@ pub fn sweep_with(
     summary
 }
 
+/// A run's wall-clock limit: read outside the simulated world, every
+/// [`crate::scenario::run::WALL_CLOCK_CHECK_EVERY`] steps, so it never changes what a run does
+/// before it stops it.
+pub struct WallClock {
+    /// The limit.
+    pub limit: std::time::Duration,
+    started: std::time::Instant,
+    steps: u32,
+    /// The wall-clock time taken when the limit stopped the run.
+    pub stopped_after: Option<std::time::Duration>,
+}
+
+impl WallClock {
+    /// Starts the clock of a run limited to `limit` (the one place a run
+    /// reads the wall clock; see [`crate::scenario::RunOptions::wall_clock_limit`]).
+    pub fn start(limit: std::time::Duration) -> WallClock {
+        WallClock {
+            limit,
+            started: std::time::Instant::now(),
+            steps: 0,
+            stopped_after: None,
+        }
+    }
+
+    /// Counts a step; true once the limit has passed (checked every
+    /// [`crate::scenario::run::WALL_CLOCK_CHECK_EVERY`] steps).
+    pub fn expired(&mut self) -> bool {
+        self.steps += 1;
+        if self.steps < crate::scenario::run::WALL_CLOCK_CHECK_EVERY {
+            return false;
+        }
+        self.steps = 0;
+        let elapsed = self.started.elapsed();
+        if elapsed < self.limit {
+            return false;
+        }
+        self.stopped_after = Some(elapsed);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

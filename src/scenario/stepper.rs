@@ -8,13 +8,13 @@
 
 use super::run::{
     empty_report, limit_violation, panic_violation, timeout_violation, verdict_of, Narrator,
-    WALL_CLOCK_CHECK_EVERY,
 };
 use super::script::{Outcome, Script, View};
 use super::{RunOptions, RunReport, Scenario, Verdict};
 use crate::check::{Checker, Severity, Violation, World};
 use crate::engine::{RunEnd, Sim, SimBuilder, Step, TraceEvent, TraceHasher};
 use crate::node::{Message, Node, NodeId};
+use crate::sweep::WallClock;
 use crate::time::SimTime;
 use std::cell::Cell;
 use std::io::Write;
@@ -130,35 +130,6 @@ pub struct Stepper<M: Message> {
     wall_clock: Option<WallClock>,
 }
 
-/// A run's wall-clock limit: read outside the simulated world, every
-/// [`WALL_CLOCK_CHECK_EVERY`] steps, so it never changes what a run does
-/// before it stops it.
-struct WallClock {
-    limit: std::time::Duration,
-    started: std::time::Instant,
-    steps: u32,
-    /// The wall-clock time taken when the limit stopped the run.
-    stopped_after: Option<std::time::Duration>,
-}
-
-impl WallClock {
-    /// Counts a step; true once the limit has passed (checked every
-    /// [`WALL_CLOCK_CHECK_EVERY`] steps).
-    fn expired(&mut self) -> bool {
-        self.steps += 1;
-        if self.steps < WALL_CLOCK_CHECK_EVERY {
-            return false;
-        }
-        self.steps = 0;
-        let elapsed = self.started.elapsed();
-        if elapsed < self.limit {
-            return false;
-        }
-        self.stopped_after = Some(elapsed);
-        true
-    }
-}
-
 impl<M: Message> Stepper<M> {
     /// Builds the simulation of `scenario` with `seed` and the nodes of
     /// `factory` (as [`super::run_custom`] does). A panic in the factory
@@ -238,12 +209,7 @@ impl<M: Message> Stepper<M> {
             trace_error = writeln!(out, "{header}").err();
         }
         let narrator = Narrator::new(Arc::clone(&scenario.model), options.narrate);
-        let wall_clock = options.wall_clock_limit.map(|limit| WallClock {
-            limit,
-            started: std::time::Instant::now(),
-            steps: 0,
-            stopped_after: None,
-        });
+        let wall_clock = options.wall_clock_limit.map(WallClock::start);
         Stepper {
             sim,
             observer: Observer {
