@@ -235,18 +235,18 @@ impl ChaosConfig {
             };
             faults.push(TimedFault { at, fault });
         }
+        let max = self.clock_jump_max.0.min(i64::MAX as u64 / 2) as i64;
+        let jump = |rng: &mut SimRng| rng.between(0, 2 * max as u64) as i64 - max;
         for at in arrivals(self.clock_jump_every, until, rng) {
-            let target = aimed(rng);
-            let node = match target {
-                Some(_) => None,
-                None => Some(victim(rng)),
-            };
-            let max = self.clock_jump_max.0.min(i64::MAX as u64 / 2) as i64;
-            let by_ns = rng.between(0, 2 * max as u64) as i64 - max;
-            let fault = match (target, node) {
-                (Some(target), _) => at_target(target, Action::ClockJump(by_ns)),
-                (None, Some(node)) => Fault::ClockJump { node, by_ns },
-                (None, None) => unreachable!("a victim is drawn when not aimed"),
+            let fault = match aimed(rng) {
+                Some(target) => at_target(target, Action::ClockJump(jump(rng))),
+                None => {
+                    let node = victim(rng);
+                    Fault::ClockJump {
+                        node,
+                        by_ns: jump(rng),
+                    }
+                }
             };
             faults.push(TimedFault { at, fault });
         }
