@@ -532,3 +532,31 @@ fn run_and_sweep_warn_once_about_a_heavy_scenario() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
     std::fs::remove_file(path).ok();
 }
+
+#[test]
+fn around_sets_the_window_before_a_violation_and_json_carries_it() {
+    let file = "scenarios/raft-bug-figure8_commit.toml";
+    let default = stdout(&faultlab(&["run", file]));
+    assert!(default.contains("around it:"), "{default}");
+    assert!(
+        default.contains("from 1.142s to 3.142s, oldest first:"),
+        "{default}"
+    );
+    let narrow = stdout(&faultlab(&["run", file, "--around", "500ms"]));
+    assert!(
+        narrow.contains("from 2.642s to 3.142s, oldest first:"),
+        "{narrow}"
+    );
+    assert!(!narrow.contains("1.641s n2 becomes leader"), "{narrow}");
+    let json = last_json(&faultlab(&["run", file, "--json"]));
+    let around = &json["violations"][0]["around"];
+    assert!(
+        around[0]
+            .as_str()
+            .is_some_and(|l| l.starts_with("in force:")),
+        "{around}"
+    );
+    let bad = faultlab(&["run", file, "--around", "5"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("'5' has no unit"));
+}
