@@ -153,6 +153,16 @@ pub trait Model: Send + Sync + 'static {
     ) -> Option<(LaneRole, Option<u64>)> {
         crate::plot::diagram::collect::role_by_kind(record)
     }
+    /// How a Byzantine node of this model forges messages (see
+    /// [`crate::fault::byzantine`]); `None` (the default) makes the
+    /// `equivocate` and `corrupt` adversaries send messages unchanged,
+    /// while `drop_to` and `replay` work for every model.
+    fn tamper(
+        &self,
+        _params: &Self::Params,
+    ) -> Option<Arc<dyn crate::fault::byzantine::Tamper<Self::Msg>>> {
+        None
+    }
     /// Builds node `id` (servers are `0..layout.servers`, then the clients).
     fn node(&self, params: &Self::Params, layout: &Layout, id: NodeId) -> Box<dyn Node<Self::Msg>>;
 }

@@ -12,7 +12,7 @@ use crate::history::{History, HistoryEvent, OpType, Value};
 use crate::node::NodeId;
 use crate::node::OP_RECORD;
 use crate::time::{SimDuration, SimTime};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How far back a violation's "around it" section looks by default.
 pub const AROUND_WINDOW: SimDuration = SimDuration::from_secs(2);
@@ -61,6 +61,8 @@ pub struct World {
     history: History,
     /// The client node that recorded each history process.
     process_clients: BTreeMap<u64, NodeId>,
+    /// The nodes marked Byzantine now (see [`crate::fault::byzantine`]).
+    byzantine: BTreeSet<NodeId>,
 }
 
 impl World {
@@ -88,7 +90,15 @@ impl World {
             process_clients: BTreeMap::new(),
             names,
             in_force: Vec::new(),
+            byzantine: BTreeSet::new(),
         }
+    }
+
+    /// True if `node` is marked Byzantine now: its messages go through an
+    /// adversary, so checks of agreement among correct nodes skip its
+    /// records.
+    pub fn is_byzantine(&self, node: NodeId) -> bool {
+        self.byzantine.contains(&node)
     }
 
     /// Applies one event.

@@ -13,6 +13,7 @@
 //! apply (crashing a crashed node, restarting a running one, resuming a node
 //! that is not paused) change nothing and are traced as `ignored`.
 
+pub mod byzantine;
 pub mod chaos;
 pub mod points;
 pub mod target;
