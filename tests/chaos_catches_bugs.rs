@@ -73,6 +73,8 @@ const CATCHES: &[Catch] = &[
     row("cache", "ttl_jitter_ignored", "cache-ttl-jitter", 1, "goodput_below_slo"),
     row("cache", "no_coalescing_when_cold", "cache-cold-start-coalesced", 1, "no_recovery"),
     row("zones", "rotation_needs_control_plane", "zones-static", 1, "goodput_below_slo"),
+    row("paxos", "promise_not_synced", "paxos-acceptor-crash", 12, "two_values_chosen"),
+    row("paxos", "ignore_accepted_value", "paxos-acceptor-crash", 1, "two_values_chosen"),
 ];
 
 /// The first failing seed of `c.scenario` with `c.bug` on, searching up to

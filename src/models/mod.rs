@@ -10,6 +10,9 @@
 //! - [`heartbeat`]: an all-to-all heartbeat failure detector.
 //! - [`lease`]: leader election with leases; a pause or a clock jump makes
 //!   two holders, and fencing tokens keep the storage safe.
+//! - [`paxos`]: single-decree Paxos (Paxos Made Simple): durable
+//!   acceptors, proposers retrying with higher numbers; duelling proposers
+//!   livelock without a randomized backoff.
 //! - [`primary_backup`]: a replicated register with clients; with local
 //!   reads it serves stale reads (the linearizability canary); failover
 //!   with epochs loses acknowledged writes under async replication, and
@@ -44,6 +47,7 @@ pub mod bugs;
 pub mod cache;
 pub mod heartbeat;
 pub mod lease;
+pub mod paxos;
 pub mod primary_backup;
 pub mod quorum_kv;
 pub mod raft;
