@@ -309,9 +309,9 @@ fn its_own_table_gets_file_line_field_errors() {
 fn misuse_is_exit_2_with_a_line() {
     refused(
         "unknown-model",
-        &scenario("").replace("\"pingpong\"", "\"paxos\""),
+        &scenario("").replace("\"pingpong\"", "\"chord\""),
         1,
-        "unknown model 'paxos'; expected one of heartbeat, raft, lease, primary_backup, backoff, cache, zones, service, two_pc, saga, quorum_kv, pingpong",
+        "unknown model 'chord'; expected one of heartbeat, raft, lease, primary_backup, backoff, cache, zones, service, two_pc, saga, quorum_kv, paxos, pingpong",
     );
     refused(
         "no-model",

@@ -227,10 +227,10 @@ fn zero_duration() {
 #[test]
 fn unknown_model() {
     check(
-        &BASE.replacen("\"heartbeat\"", "\"paxos\"", 1),
+        &BASE.replacen("\"heartbeat\"", "\"chord\"", 1),
         1,
         "model",
-        "unknown model 'paxos'; expected one of heartbeat",
+        "unknown model 'chord'; expected one of heartbeat",
     );
 }
 

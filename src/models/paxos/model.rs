@@ -91,7 +91,7 @@ impl Model for PaxosModel {
     fn servers(&self) -> Servers {
         Servers {
             min: 3,
-            roles: "every server is an acceptor and a learner; n1..nP (P = proposers) also propose, each its own value v-nX",
+            roles: "every server is an acceptor and a learner; n1..nP (P = proposers) also propose, each its own value v-nX (fault targets: @proposer for those, @acceptor for the rest)",
         }
     }
 
