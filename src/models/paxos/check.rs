@@ -49,7 +49,7 @@ fn proposal(detail: &serde_json::Value) -> Option<(Number, String)> {
 }
 
 /// The record and its node, if the event is one.
-fn record_of<'a>(event: &'a TraceEvent) -> Option<(&'a crate::node::Record, NodeId)> {
+fn record_of(event: &TraceEvent) -> Option<(&crate::node::Record, NodeId)> {
     match (&event.kind, event.node) {
         (EventKind::Record(record), Some(node)) => Some((record, node)),
         _ => None,

@@ -105,7 +105,7 @@ impl Server {
     }
 
     /// Sends `msg` to every server, itself included.
-    fn to_all(&mut self, ctx: &mut Ctx<'_, PaxosMsg>, msg: PaxosMsg) {
+    fn send_to_all(&mut self, ctx: &mut Ctx<'_, PaxosMsg>, msg: PaxosMsg) {
         for i in 0..self.params.servers {
             self.send(ctx, NodeId(i), msg.clone());
         }
@@ -183,7 +183,7 @@ impl Server {
             self.accepted.as_ref().is_some_and(|(_, v)| *v == value),
             "one proposal number, two values: {ballot:?}"
         );
-        self.to_all(ctx, PaxosMsg::Accepted { ballot, value });
+        self.send_to_all(ctx, PaxosMsg::Accepted { ballot, value });
         ctx.maybe_fault_point("accepted");
     }
 
@@ -209,7 +209,7 @@ impl Server {
             promises: BTreeMap::new(),
         };
         self.arm(ctx, self.params.timeout, TIMEOUT);
-        self.to_all(ctx, PaxosMsg::Prepare { ballot });
+        self.send_to_all(ctx, PaxosMsg::Prepare { ballot });
     }
 
     fn arm(&mut self, ctx: &mut Ctx<'_, PaxosMsg>, after: crate::time::SimDuration, tag: u64) {
@@ -269,7 +269,7 @@ impl Server {
             value: value.clone(),
         };
         self.arm(ctx, self.params.timeout, TIMEOUT);
-        self.to_all(ctx, PaxosMsg::Accept { ballot, value });
+        self.send_to_all(ctx, PaxosMsg::Accept { ballot, value });
     }
 
     fn on_nack(&mut self, ctx: &mut Ctx<'_, PaxosMsg>, ballot: Ballot, promised: Ballot) {
