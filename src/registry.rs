@@ -163,7 +163,7 @@ impl Registry {
 
     /// faultlab's checks and its models (with the checks they bring):
     /// heartbeat, raft, lease, primary_backup, backoff, cache, zones,
-    /// service, two_pc, saga, quorum_kv.
+    /// service, two_pc, saga, quorum_kv, zab.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -206,6 +206,7 @@ impl Registry {
             .with(models::zones::ZonesModel)
             .with(models::service::ServiceModel)
             .with(models::two_pc::TwoPcModel)
+            .with(models::zab::ZabModel)
             .with(models::saga::SagaModel)
             .with(models::quorum_kv::QuorumKvModel)
     }

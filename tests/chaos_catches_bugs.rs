@@ -73,6 +73,7 @@ const CATCHES: &[Catch] = &[
     row("cache", "ttl_jitter_ignored", "cache-ttl-jitter", 1, "goodput_below_slo"),
     row("cache", "no_coalescing_when_cold", "cache-cold-start-coalesced", 1, "no_recovery"),
     row("zones", "rotation_needs_control_plane", "zones-static", 1, "goodput_below_slo"),
+    row("zab", "commit_before_quorum", "zab-chaos", 1, "zab_disagreement"),
 ];
 
 /// The first failing seed of `c.scenario` with `c.bug` on, searching up to
