@@ -140,5 +140,5 @@ fn zones_bugs() {
 
 #[test]
 fn zab_bugs() {
-    each_shows_its_bug_and_passes_without(&["scenarios/zab-"], 200);
+    each_shows_its_bug_and_passes_without(&["scenarios/zab-"], 20);
 }

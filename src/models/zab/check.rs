@@ -107,7 +107,13 @@ impl Deliveries {
     }
 
     /// Judges one delivery; the violation of this checker's property, if any.
-    pub(super) fn deliver(&mut self, node: &str, pos: usize, zxid: Zxid, time: SimTime) -> Option<Violation> {
+    pub(super) fn deliver(
+        &mut self,
+        node: &str,
+        pos: usize,
+        zxid: Zxid,
+        time: SimTime,
+    ) -> Option<Violation> {
         self.deliveries += 1;
         let mut found = None;
         // Primary order: along this server's deliveries zxids increase (a

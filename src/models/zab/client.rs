@@ -155,7 +155,13 @@ impl ZabClient {
         self.attempt_timer = Some(ctx.set_timer(wait, ATTEMPT));
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_, ZabMsg>, outcome: OpType, result: Option<String>, server: Option<NodeId>) {
+    fn finish(
+        &mut self,
+        ctx: &mut Ctx<'_, ZabMsg>,
+        outcome: OpType,
+        result: Option<String>,
+        server: Option<NodeId>,
+    ) {
         let Some(open) = self.open.take() else {
             return;
         };

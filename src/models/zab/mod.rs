@@ -106,7 +106,7 @@ pub mod server;
 #[cfg(test)]
 mod tests;
 
-pub use check::{PRIMARY_ORDER, TOTAL_ORDER, AGREEMENT};
+pub use check::{AGREEMENT, PRIMARY_ORDER, TOTAL_ORDER};
 pub use client::ZabClient;
 pub use model::{ZabModel, ZabTable};
 pub use server::{ZabServer, ZabState};

@@ -142,7 +142,9 @@ impl Model for ZabModel {
         let timeout = layout.workload.map_or(0, |w| w.timeout.as_nanos());
         let silence = p.tick.as_nanos() * u64::from(p.timeout_ticks);
         Some(SimDuration::from_nanos(
-            silence.saturating_mul(6).saturating_add(timeout.saturating_mul(2)),
+            silence
+                .saturating_mul(6)
+                .saturating_add(timeout.saturating_mul(2)),
         ))
     }
 

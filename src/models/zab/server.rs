@@ -431,7 +431,10 @@ impl ZabServer {
         };
         self.silent = 0;
         self.early.clear();
-        ctx.record("follower", json!({ "leader": leader.0, "round": self.round }));
+        ctx.record(
+            "follower",
+            json!({ "leader": leader.0, "round": self.round }),
+        );
         ctx.send(
             leader,
             ZabMsg::FollowerInfo {
@@ -778,10 +781,14 @@ impl ZabServer {
             }
             let zxid = txn.zxid;
             self.append(ctx, txn);
-            ctx.record("ack", json!({ "epoch": zxid.epoch, "counter": zxid.counter }));
+            ctx.record(
+                "ack",
+                json!({ "epoch": zxid.epoch, "counter": zxid.counter }),
+            );
             next = self.early.remove(&zxid);
         }
-        self.early.retain(|prev, _| *prev > self.history.last().map_or(Zxid::default(), |t| t.zxid));
+        self.early
+            .retain(|prev, _| *prev > self.history.last().map_or(Zxid::default(), |t| t.zxid));
         let upto = self.last_zxid();
         ctx.send(from, ZabMsg::Ack { epoch, upto });
     }
@@ -882,7 +889,10 @@ impl Node<ZabMsg> for ZabServer {
         // Every durable change is synced before the messages that depend
         // on it leave.
         Self::sync(ctx);
-        debug_assert!(self.delivered <= self.history.len(), "delivers only what it has");
+        debug_assert!(
+            self.delivered <= self.history.len(),
+            "delivers only what it has"
+        );
         debug_assert!(
             self.current_epoch <= self.accepted_epoch,
             "current epoch never passes the accepted one"

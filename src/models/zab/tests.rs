@@ -70,7 +70,11 @@ fn leader(p: ZabParams, follower_history: Vec<Txn>) -> NodeHarness<ZabMsg, ZabSe
             looking: true,
         },
     );
-    assert_eq!(h.node().state(), ZabState::Leading, "a quorum of two agreed");
+    assert_eq!(
+        h.node().state(),
+        ZabState::Leading,
+        "a quorum of two agreed"
+    );
     let out = h.deliver(n1, ZabMsg::FollowerInfo { accepted: 0 });
     assert_eq!(out, vec![(n1, ZabMsg::NewEpoch { epoch: 1 })]);
     assert_eq!(h.node().epochs(), (1, 0), "e' accepted, not yet current");
@@ -120,7 +124,11 @@ fn zxids_order_by_epoch_then_counter() {
 fn a_new_leader_takes_the_most_up_to_date_history_and_commits_it() {
     let h = leader(params(&[], 100), vec![txn(0, 1), txn(0, 2)]);
     assert_eq!(h.node().zxids(), vec![z(0, 1), z(0, 2)]);
-    assert_eq!(h.node().delivered(), 2, "committed once a quorum acked NEWLEADER");
+    assert_eq!(
+        h.node().delivered(),
+        2,
+        "committed once a quorum acked NEWLEADER"
+    );
     assert_eq!(h.records_of("deliver").len(), 2);
     assert_eq!(h.node().epochs(), (1, 1));
 }
@@ -133,7 +141,11 @@ fn a_proposal_commits_on_a_quorum_of_acks_only() {
         out.as_slice(),
         [(NodeId(0), ZabMsg::Propose { epoch: 1, .. })]
     ));
-    assert_eq!(h.node().delivered(), 0, "the leader's own ack is not a quorum");
+    assert_eq!(
+        h.node().delivered(),
+        0,
+        "the leader's own ack is not a quorum"
+    );
     let out = h.deliver(
         NodeId(0),
         ZabMsg::Ack {
@@ -142,8 +154,9 @@ fn a_proposal_commits_on_a_quorum_of_acks_only() {
         },
     );
     assert_eq!(h.node().delivered(), 1);
-    assert!(out.iter().any(|(to, m)| *to == NodeId(9)
-        && matches!(m, ZabMsg::Reply { seq: 1, .. })));
+    assert!(out
+        .iter()
+        .any(|(to, m)| *to == NodeId(9) && matches!(m, ZabMsg::Reply { seq: 1, .. })));
     assert!(out.contains(&(
         NodeId(0),
         ZabMsg::Commit {
@@ -189,7 +202,14 @@ fn a_follower_persists_epochs_and_history_and_reloads_them() {
     let out = h.deliver(leader, ZabMsg::NewEpoch { epoch: 3 });
     assert!(matches!(
         out.as_slice(),
-        [(_, ZabMsg::AckEpoch { epoch: 3, current: 0, .. })]
+        [(
+            _,
+            ZabMsg::AckEpoch {
+                epoch: 3,
+                current: 0,
+                ..
+            }
+        )]
     ));
     let history: History = Rc::new(vec![txn(1, 1), txn(2, 1)]);
     h.deliver(leader, ZabMsg::NewLeader { epoch: 3, history });
@@ -236,8 +256,13 @@ fn the_checks_see_disagreement_reordering_and_decreasing_zxids() {
     let mut agree = Deliveries::new(Property::Agreement);
     assert!(agree.deliver("n1", 0, z(1, 1), t).is_none());
     assert!(agree.deliver("n2", 0, z(1, 1), t).is_none());
-    assert!(agree.deliver("n1", 0, z(1, 1), t).is_none(), "a restart re-delivers");
-    let v = agree.deliver("n3", 0, z(2, 1), t).expect("two transactions at 0");
+    assert!(
+        agree.deliver("n1", 0, z(1, 1), t).is_none(),
+        "a restart re-delivers"
+    );
+    let v = agree
+        .deliver("n3", 0, z(2, 1), t)
+        .expect("two transactions at 0");
     assert_eq!(v.name, "zab_disagreement");
 
     let mut total = Deliveries::new(Property::TotalOrder);
@@ -247,7 +272,9 @@ fn the_checks_see_disagreement_reordering_and_decreasing_zxids() {
 
     let mut primary = Deliveries::new(Property::PrimaryOrder);
     primary.deliver("n1", 0, z(1, 2), t);
-    let v = primary.deliver("n1", 1, z(1, 1), t).expect("a zxid went back");
+    let v = primary
+        .deliver("n1", 1, z(1, 1), t)
+        .expect("a zxid went back");
     assert_eq!(v.name, "zab_primary_order_broken");
 }
 
@@ -262,10 +289,16 @@ fn bad_table_values_name_their_key() {
         f(&mut t);
         ZabModel.params(t, &layout).unwrap_err()
     };
-    assert_eq!(table(|t| t.history_limit = Some(0)).key.as_deref(), Some("history_limit"));
+    assert_eq!(
+        table(|t| t.history_limit = Some(0)).key.as_deref(),
+        Some("history_limit")
+    );
     let short = table(|t| t.timeout = Some(SimDuration::from_millis(60)));
     assert_eq!(short.key.as_deref(), Some("timeout"));
-    assert_eq!(table(|t| t.bugs = vec!["nope".into()]).key.as_deref(), Some("bugs"));
+    assert_eq!(
+        table(|t| t.bugs = vec!["nope".into()]).key.as_deref(),
+        Some("bugs")
+    );
     let two = Layout {
         servers: 2,
         workload: None,
