@@ -191,7 +191,8 @@ impl ZabServer {
     }
 
     fn quorum(&self) -> usize {
-        (self.peers.len() + 1) / 2 + 1
+        let servers = self.peers.len() + 1;
+        servers / 2 + 1
     }
 
     fn last_zxid(&self) -> Zxid {
@@ -702,12 +703,12 @@ impl ZabServer {
     // ---- follower ----
 
     /// The leader it follows, if `from` is it.
-    fn from_leader(&self, from: NodeId) -> bool {
+    fn is_leader(&self, from: NodeId) -> bool {
         matches!(self.state, ZabState::Following { leader, .. } if leader == from)
     }
 
     fn on_new_epoch(&mut self, ctx: C, from: NodeId, epoch: u64) {
-        if !self.from_leader(from) {
+        if !self.is_leader(from) {
             return;
         }
         if epoch < self.accepted_epoch {
@@ -732,7 +733,7 @@ impl ZabServer {
     }
 
     fn on_new_leader(&mut self, ctx: C, from: NodeId, epoch: u64, history: History) {
-        if !self.from_leader(from) {
+        if !self.is_leader(from) {
             return;
         }
         if epoch != self.accepted_epoch {
@@ -752,7 +753,7 @@ impl ZabServer {
 
     /// True if `from` is its leader, of epoch `epoch`, and it is synced.
     fn synced_with(&self, from: NodeId, epoch: u64) -> bool {
-        self.from_leader(from)
+        self.is_leader(from)
             && epoch == self.current_epoch
             && matches!(self.state, ZabState::Following { synced: true, .. })
     }
@@ -802,7 +803,7 @@ impl ZabServer {
     }
 
     fn on_ping(&mut self, ctx: C, from: NodeId, epoch: u64, last: Zxid, commit: Zxid) {
-        if !self.from_leader(from) {
+        if !self.is_leader(from) {
             return;
         }
         self.silent = 0;
