@@ -19,6 +19,8 @@
 //!    leads (if the vote names it) or follows. A server that is leading or
 //!    following answers a looking one with its leader; a looking server
 //!    that hears a quorum (the leader among them) name one leader joins it.
+//!    A server that decided to follow a leader which is still looking (it
+//!    adopted a better vote meanwhile) looks again, in that round.
 //! 2. **Discovery.** Followers send FOLLOWERINFO with their accepted
 //!    epoch. Once a quorum (itself included) has, the prospective leader
 //!    picks `e'` greater than every accepted epoch it heard, persists it,
@@ -62,12 +64,13 @@
 //!
 //! # Records
 //!
-//! `looking {round}`, `leader {epoch}` (the prospective leader, once
-//! discovery starts), `follower {leader, epoch}` (quiet), `newepoch
-//! {epoch}`, `newleader {epoch, len, from}` (whose history it took),
-//! `propose {epoch, counter}` (quiet), `ack` (quiet), `deliver {pos, epoch,
-//! counter, client, seq}` (a committed transaction applied; quiet and the
-//! model's committed record), `stepped_down {epoch, why}`, `history_full`.
+//! `looking {round}`, `leader {round}` (elected: discovery starts),
+//! `follower {leader, round}` (quiet), `newepoch {epoch}` (e' chosen),
+//! `newleader {epoch, len, from}` (whose history it took), `synced {epoch,
+//! len}` (a follower accepted NEWLEADER), `propose {epoch, counter}` and
+//! `ack {epoch, counter}` (quiet), `deliver {pos, epoch, counter, client,
+//! seq}` (a committed transaction applied; quiet, and the model's
+//! committed record), `stepped_down {epoch, why}`, `history_full {limit}`.
 //!
 //! # Checks
 //!

@@ -31,7 +31,7 @@ pub enum ZabState {
         /// True once the leader's NEWLEADER was accepted.
         synced: bool,
     },
-    /// Leading (discovery, synchronization or broadcast: see [`Lead`]).
+    /// Leading: discovery, synchronization, then broadcast.
     Leading,
 }
 
