@@ -90,6 +90,7 @@ fn every_bug_scenario_belongs_to_a_family_below() {
         "scenarios/cache-",
         "scenarios/zones-",
         "scenarios/paxos-",
+        "scenarios/zab-",
     ];
     for file in common::scenario_files() {
         if file.contains("-bug-") {
@@ -141,4 +142,9 @@ fn zones_bugs() {
 #[test]
 fn paxos_bugs() {
     each_shows_its_bug_and_passes_without(&["scenarios/paxos-"], 200);
+}
+
+#[test]
+fn zab_bugs() {
+    each_shows_its_bug_and_passes_without(&["scenarios/zab-"], 20);
 }

@@ -75,6 +75,7 @@ const CATCHES: &[Catch] = &[
     row("zones", "rotation_needs_control_plane", "zones-static", 1, "goodput_below_slo"),
     row("paxos", "promise_not_synced", "paxos-acceptor-crash", 12, "two_values_chosen"),
     row("paxos", "ignore_accepted_value", "paxos-acceptor-crash", 1, "two_values_chosen"),
+    row("zab", "commit_before_quorum", "zab-chaos", 1, "zab_disagreement"),
 ];
 
 /// The first failing seed of `c.scenario` with `c.bug` on, searching up to

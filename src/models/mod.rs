@@ -32,6 +32,10 @@
 //! - [`two_pc`]: two-phase commit with a durable coordinator log and
 //!   presumed abort; participants in doubt block while the coordinator is
 //!   down, and a decision sent before it is synced breaks atomicity.
+//! - [`zab`]: Zab, ZooKeeper's atomic broadcast (election, discovery,
+//!   synchronization, broadcast with epochs and zxids) replicating a
+//!   key-value store; a leader that commits before a quorum acked breaks
+//!   agreement.
 //! - [`workload`]: what clients do.
 //! - [`view`]: the nodes' bounded state views (`faultlab replay --state`).
 //!
@@ -56,4 +60,5 @@ pub mod service;
 pub mod two_pc;
 pub mod view;
 pub mod workload;
+pub mod zab;
 pub mod zones;
