@@ -164,6 +164,7 @@ mod log;
 mod model;
 pub mod msg;
 pub mod server;
+pub mod tamper;
 
 #[cfg(test)]
 mod tests;
