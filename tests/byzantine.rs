@@ -72,10 +72,12 @@ fn run_sim(seed: u64, fault: Fault, tamper: bool, faults_after: Vec<TimedFault>)
     }];
     faults.extend(faults_after);
     let tamper: Option<Arc<dyn Tamper<Num>>> = tamper.then(|| Arc::new(CounterTamper) as _);
-    let mut sim = SimBuilder::new(seed, 3, |_| Box::new(Counter { next: 0 }) as Box<dyn Node<Num>>)
-        .faults(faults)
-        .tamper(tamper)
-        .build();
+    let mut sim = SimBuilder::new(seed, 3, |_| {
+        Box::new(Counter { next: 0 }) as Box<dyn Node<Num>>
+    })
+    .faults(faults)
+    .tamper(tamper)
+    .build();
     let mut seen = Seen {
         got: Vec::new(),
         acts: Vec::new(),
@@ -133,8 +135,14 @@ fn equivocate_tells_each_peer_its_own_story() {
     // Before the fault both got 1..=10; after it, 1000k + their own index.
     let honest = |v: &Vec<u64>| v.iter().filter(|x| **x <= 10).count();
     assert_eq!((honest(&n2), honest(&n3)), (10, 10), "{n2:?} {n3:?}");
-    assert!(n2.iter().filter(|v| **v > 10).all(|v| v % 1000 == 1), "{n2:?}");
-    assert!(n3.iter().filter(|v| **v > 10).all(|v| v % 1000 == 2), "{n3:?}");
+    assert!(
+        n2.iter().filter(|v| **v > 10).all(|v| v % 1000 == 1),
+        "{n2:?}"
+    );
+    assert!(
+        n3.iter().filter(|v| **v > 10).all(|v| v % 1000 == 2),
+        "{n3:?}"
+    );
     assert!(n2.contains(&11_001) && n3.contains(&11_002));
     // Each forged message is traced, to each peer, after the fault only.
     assert_eq!(seen.acts.len(), 2 * 19, "broadcasts 11..=29 to two peers");
@@ -189,7 +197,11 @@ fn replay_resends_old_messages_from_a_bounded_ring() {
         let mut unique = got.clone();
         unique.sort_unstable();
         unique.dedup();
-        assert_eq!(unique, (1..=29).collect::<Vec<u64>>(), "nothing new is forged");
+        assert_eq!(
+            unique,
+            (1..=29).collect::<Vec<u64>>(),
+            "nothing new is forged"
+        );
     }
 }
 
@@ -264,7 +276,9 @@ fn the_world_follows_byzantine_faults() {
     ));
     assert!(world.is_byzantine(NodeId(0)) && !world.is_byzantine(NodeId(1)));
     assert!(
-        world.faults_in_force().contains("n1 turns Byzantine (replay)"),
+        world
+            .faults_in_force()
+            .contains("n1 turns Byzantine (replay)"),
         "{}",
         world.faults_in_force()
     );

@@ -258,7 +258,8 @@ impl World {
                 .retain(|(_, f)| matches!(f, Fault::Byzantine { .. })),
             Fault::Byzantine { node, .. } => {
                 self.byzantine.insert(*node);
-                self.in_force.retain(|(_, f)| !is_byzantine_fault_of(f, *node));
+                self.in_force
+                    .retain(|(_, f)| !is_byzantine_fault_of(f, *node));
                 self.in_force.push((t, fault.clone()));
             }
             Fault::Reconnect(n) => self

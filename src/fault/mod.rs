@@ -9,6 +9,9 @@
 //! an observation ([`when`]), and may aim at nodes chosen when they fire
 //! ([`Fault::Aimed`], [`target`]).
 //!
+//! A node may also be made Byzantine ([`Fault::Byzantine`], [`byzantine`]):
+//! its sent messages then go through an adversary.
+//!
 //! What each fault means is documented on its variant. Faults that do not
 //! apply (crashing a crashed node, restarting a running one, resuming a node
 //! that is not paused) change nothing and are traced as `ignored`.
