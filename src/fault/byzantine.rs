@@ -49,10 +49,10 @@
 //! among them. A crash and restart do not make it honest either (the mark
 //! is on the server, not on one run of its process).
 //!
-//! Agreement checks (`election_safety`, `log_matching`) judge correct nodes
-//! only: records of a node that [`crate::check::World::is_byzantine`] says
-//! is Byzantine are skipped, so a violation they report is one among honest
-//! nodes.
+//! Agreement checks (`election_safety`, `log_matching`, `convergence`)
+//! judge correct nodes only: records of a node that
+//! [`crate::check::World::is_byzantine`] says is Byzantine are skipped, so
+//! a violation they report is one among honest nodes.
 
 use crate::node::NodeId;
 

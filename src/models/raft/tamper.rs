@@ -135,3 +135,84 @@ impl Tamper<RaftMsg> for RaftTamper {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::raft::msg::{AppendRequest, VoteReply};
+
+    fn append(entries: Vec<Entry>) -> RaftMsg {
+        RaftMsg::AppendEntries(AppendRequest {
+            term: 2,
+            prev_log_index: 4,
+            prev_log_term: 1,
+            entries,
+            leader_commit: 4,
+            round: 0,
+        })
+    }
+
+    fn put(value: &str) -> Entry {
+        Entry {
+            term: 2,
+            command: Rc::new(Command::Client(ClientCommand {
+                client: NodeId(5),
+                seq: 3,
+                op: Op::Put {
+                    key: 1,
+                    value: value.into(),
+                },
+            })),
+        }
+    }
+
+    #[test]
+    fn equivocation_gives_each_follower_its_own_entry_at_one_index() {
+        let msg = append(vec![put("a")]);
+        let (from, draw) = (NodeId(0), 7);
+        let to_n2 = RaftTamper.equivocate(&msg, from, NodeId(1), draw).unwrap();
+        let to_n3 = RaftTamper.equivocate(&msg, from, NodeId(2), draw).unwrap();
+        assert_eq!(to_n2, append(vec![put("a~n2")]));
+        assert_eq!(to_n3, append(vec![put("a~n3")]));
+        // Heartbeats go out as they are; a refused vote is granted.
+        assert_eq!(
+            RaftTamper.equivocate(&append(vec![]), from, NodeId(1), 0),
+            None
+        );
+        let refused = RaftMsg::RequestVoteReply(VoteReply {
+            term: 3,
+            granted: false,
+            pre_vote: false,
+        });
+        let RaftMsg::RequestVoteReply(forged) =
+            RaftTamper.equivocate(&refused, from, NodeId(1), 0).unwrap()
+        else {
+            panic!("a vote reply");
+        };
+        assert!(forged.granted && forged.term == 3);
+    }
+
+    #[test]
+    fn corruption_forges_values_terms_and_the_commit_index() {
+        let msg = append(vec![put("a")]);
+        let RaftMsg::AppendEntries(forged) = RaftTamper
+            .corrupt(&msg, NodeId(0), NodeId(1), 1005)
+            .unwrap()
+        else {
+            panic!("an append");
+        };
+        assert_eq!(forged.entries, vec![put("a~5")]);
+        assert_eq!(forged.leader_commit, 4 + 1 + 1 + 1005 % 4);
+        let reply = RaftMsg::RequestVoteReply(VoteReply {
+            term: 3,
+            granted: true,
+            pre_vote: false,
+        });
+        let RaftMsg::RequestVoteReply(bumped) =
+            RaftTamper.corrupt(&reply, NodeId(0), NodeId(1), 2).unwrap()
+        else {
+            panic!("a vote reply");
+        };
+        assert_eq!(bumped.term, 3 + 1 + 2);
+    }
+}
