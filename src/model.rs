@@ -12,7 +12,8 @@
 //!
 //! Nodes are generic over their message type, so scenario code holds a
 //! model through the object-safe [`Configured`], implemented once for every
-//! model by [`bind`]: it runs the model with [`crate::scenario::run_custom`].
+//! model by [`bind`]: it runs the model with
+//! [`crate::scenario::run_custom_tampered`] (its nodes and its [`Model::tamper`]).
 
 use crate::check::linearizability::LinModel;
 use crate::check::{CheckInfo, Checker};
@@ -20,7 +21,7 @@ use crate::models::workload::Workload;
 use crate::node::{Message, Node, NodeId, Record};
 pub use crate::plot::diagram::collect::Role as LaneRole;
 use crate::registry::CheckSetup;
-use crate::scenario::{run_custom, RunOptions, RunReport, Scenario, Stepper, Stepping};
+use crate::scenario::{run_custom_tampered, RunOptions, RunReport, Scenario, Stepper, Stepping};
 use crate::time::SimDuration;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -375,10 +376,12 @@ impl<M: Model> Configured for Bound<M> {
     }
 
     fn run(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> RunReport {
-        run_custom(scenario, seed, options, self.factory())
+        let tamper = self.model.tamper(&self.params);
+        run_custom_tampered(scenario, seed, options, self.factory(), tamper)
     }
 
     fn start(&self, scenario: &Scenario, seed: u64, options: RunOptions) -> Box<dyn Stepping> {
-        Box::new(Stepper::new(scenario, seed, options, self.factory()))
+        let tamper = self.model.tamper(&self.params);
+        Box::new(Stepper::new(scenario, seed, options, self.factory()).tamper(tamper))
     }
 }

@@ -300,3 +300,74 @@ fn huge_lists_of_targets_are_refused_at_once() {
         "more than 4 names and targets",
     );
 }
+
+#[test]
+fn byzantine_faults() {
+    let at = "at = \"1s\"\nkind = \"byzantine\"\nnode = \"n1\"\n";
+    check(
+        HEARTBEAT,
+        &format!("{at}adversary = \"lie\"\n"),
+        "adversary =",
+        "faults[0].adversary",
+        "unknown adversary 'lie'; expected one of equivocate, drop_to, replay, corrupt",
+    );
+    check(
+        HEARTBEAT,
+        &format!("{at}adversary = \"drop_to\"\n"),
+        "[[faults]]",
+        "faults[0].to",
+        "adversary = \"drop_to\" needs to, the peers whose messages it drops",
+    );
+    check(
+        HEARTBEAT,
+        at,
+        "[[faults]]",
+        "faults[0].adversary",
+        "a 'byzantine' fault needs adversary",
+    );
+    check(
+        HEARTBEAT,
+        &format!("{at}adversary = \"replay\"\nto = [\"n2\"]\n"),
+        "to =",
+        "faults[0].to",
+        "to applies only to adversary = \"drop_to\", not to 'replay'",
+    );
+    check(
+        HEARTBEAT,
+        &format!("{at}adversary = \"drop_to\"\nto = [\"n2\", \"n9\"]\n"),
+        "to =",
+        "faults[0].to",
+        "names node 'n9'; expected node names (not targets)",
+    );
+    check(
+        HEARTBEAT,
+        &format!("{at}adversary = \"drop_to\"\nto = [\"n2\", \"n2\"]\n"),
+        "to =",
+        "faults[0].to",
+        "node 'n2' is listed twice",
+    );
+    check(
+        HEARTBEAT,
+        &format!("{at}adversary = \"corrupt\"\nduration = \"0s\"\n"),
+        "[[faults]]",
+        "faults[0].duration",
+        "a duration of 0 would end it at once",
+    );
+    check(
+        HEARTBEAT,
+        &format!("{at}adversary = \"corrupt\"\nprobability = 0.5\n"),
+        "[[faults]]",
+        "faults[0].probability",
+        "does not apply to a 'byzantine' fault; it takes node, adversary, to, duration",
+    );
+    check(
+        HEARTBEAT,
+        "at = \"1s\"\nkind = \"byzantine\"\nnode = \"@leader\"\nadversary = \"replay\"\n",
+        "node =",
+        "faults[0].node",
+        "'@leader' names a role, but this model reports none",
+    );
+    // A target is fine where the model reports the role.
+    let ok = format!("{RAFT}[[faults]]\nat = \"1s\"\nkind = \"byzantine\"\nnode = \"@leader\"\nadversary = \"equivocate\"\nduration = \"2s\"\n");
+    Scenario::parse(&ok, "ok.toml").expect("a Byzantine leader");
+}

@@ -10,6 +10,10 @@
 //! | convergence | `state` | `{"version": v}` | `divergence`: a running replica ends behind |
 //! | progress | `op` (ok), `leader` or `storage_write`; for a model with [`crate::Model::committed_records`], those in place of `op` | | `no_progress`: nothing happens after the faults |
 //!
+//! election_safety, log_matching and convergence judge correct nodes only:
+//! they skip the records (and convergence the replica) of a node
+//! [`World::is_byzantine`] says is Byzantine (see [`crate::fault::byzantine`]).
+//!
 //! election_safety, lease_exclusivity and log_matching are `always`
 //! properties (checked as events happen); convergence is judged at the end;
 //! progress is an `eventually` property with the liveness deadline.
@@ -145,6 +149,9 @@ impl Checker for ElectionSafety {
             return None;
         }
         let (node, record) = record_of(event, "leader")?;
+        if world.is_byzantine(node) {
+            return None; // agreement among correct nodes only
+        }
         let term = field_u64(record, "term")?;
         let (first, since) = *self.leaders.entry(term).or_insert((node, event.time));
         if first == node {
@@ -363,6 +370,9 @@ impl Checker for LogMatching {
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
         let (node, record) = record_of(event, "commit")?;
+        if world.is_byzantine(node) {
+            return None; // agreement among correct nodes only
+        }
         let index = field_u64(record, "index")?;
         let digest = Digest::of(record.detail.get("digest")?);
         let Some(first) = self.first_commit(index) else {
@@ -498,6 +508,9 @@ impl Checker for Convergence {
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
         let (node, record) = record_of(event, "state")?;
+        if world.is_byzantine(node) {
+            return None; // correct replicas only
+        }
         let version = field_u64(record, "version")?;
         self.latest.resize(world.len(), None);
         self.latest[node.index()] = Some(version);
@@ -521,6 +534,9 @@ impl Checker for Convergence {
             let node = NodeId(i as u32);
             let status = world.status(node);
             let Some(version) = version else { continue };
+            if world.is_byzantine(node) {
+                continue;
+            }
             if !status.up || status.paused || status.running_since > settled || *version >= target {
                 continue;
             }

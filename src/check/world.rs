@@ -166,6 +166,11 @@ impl World {
                     self.in_force.remove(i);
                 }
             }
+            (EventKind::Honest, Some(n)) => {
+                self.remember(t, format!("{} is honest again", self.names[n.index()]));
+                self.byzantine.remove(&n);
+                self.in_force.retain(|(_, f)| !is_byzantine_fault_of(f, n));
+            }
             (
                 EventKind::Fault {
                     fault,
@@ -247,7 +252,16 @@ impl World {
             Fault::Heal => self
                 .in_force
                 .retain(|(_, f)| !matches!(f, Fault::Partition(_))),
-            Fault::HealAll => self.in_force.clear(),
+            // A Byzantine node stays Byzantine (see `crate::fault::byzantine`).
+            Fault::HealAll => self
+                .in_force
+                .retain(|(_, f)| matches!(f, Fault::Byzantine { .. })),
+            Fault::Byzantine { node, .. } => {
+                self.byzantine.insert(*node);
+                self.in_force
+                    .retain(|(_, f)| !is_byzantine_fault_of(f, *node));
+                self.in_force.push((t, fault.clone()));
+            }
             Fault::Reconnect(n) => self
                 .in_force
                 .retain(|(_, f)| *f != Fault::Partition(crate::net::Cut::Isolate(*n))),
@@ -360,6 +374,11 @@ impl World {
 /// True if `fault` is a pause of `node` (a pause is in force until the node resumes or crashes).
 fn is_pause_of(fault: &Fault, node: NodeId) -> bool {
     matches!(fault, Fault::Pause { node: paused, .. } if *paused == node)
+}
+
+/// True if `fault` marks `node` Byzantine.
+fn is_byzantine_fault_of(fault: &Fault, node: NodeId) -> bool {
+    matches!(fault, Fault::Byzantine { node: marked, .. } if *marked == node)
 }
 
 /// The history line an `op` record stands for, with the event's true time.

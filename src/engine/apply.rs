@@ -41,7 +41,9 @@ impl<M: Message> Sim<M> {
         }
         let node = match &fault {
             Fault::Crash(n) | Fault::Restart(n) | Fault::Reconnect(n) => Some(*n),
-            Fault::Pause { node, .. } | Fault::ClockJump { node, .. } => Some(*node),
+            Fault::Pause { node, .. }
+            | Fault::ClockJump { node, .. }
+            | Fault::Byzantine { node, .. } => Some(*node),
             _ => None,
         };
         if let Some(n) = node {
@@ -67,7 +69,10 @@ impl<M: Message> Sim<M> {
             Fault::Crash(n) => self.slots[n.index()].node.is_some(),
             Fault::Restart(n) => self.slots[n.index()].node.is_none(),
             Fault::Pause { node, .. } => self.slots[node.index()].node.is_some(),
-            Fault::ClockJump { .. } | Fault::LossBurst { .. } | Fault::HealAll => true,
+            Fault::ClockJump { .. }
+            | Fault::LossBurst { .. }
+            | Fault::HealAll
+            | Fault::Byzantine { .. } => true,
             Fault::SetLink { .. } | Fault::Set { .. } => unreachable!("applied above"),
             Fault::Aimed { .. } => unreachable!("resolved above"),
         };
@@ -102,6 +107,11 @@ impl<M: Message> Sim<M> {
                     .push(self.now + duration, Payload::LossBurstEnd { generation });
             }
             Fault::HealAll => self.heal_all(),
+            Fault::Byzantine {
+                node,
+                adversary,
+                duration,
+            } => self.turn_byzantine(node, adversary, duration),
             Fault::Aimed { .. } => unreachable!("resolved above"),
         }
     }

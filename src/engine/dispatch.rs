@@ -53,6 +53,7 @@ impl<M: Message> Sim<M> {
             Payload::Expire(index) => self.expire(index),
             Payload::RestoreLinks(index) => self.restore_links(index),
             Payload::Knob { node, task } => self.turn_knob(node, task),
+            Payload::ByzantineEnd { node, generation } => self.end_byzantine(node, generation),
         }
     }
 
@@ -311,6 +312,16 @@ impl<M: Message> Sim<M> {
                 self.slots.len()
             );
         }
+        if let Some(state) = &self.byzantine {
+            if state.is_on(from) {
+                return self.route_byzantine(from, to, msg);
+            }
+        }
+        self.route_honest(from, to, msg);
+    }
+
+    /// [`Sim::route`] as the network does it, whoever sent the message.
+    pub(super) fn route_honest(&mut self, from: NodeId, to: NodeId, msg: M) {
         self.stats.messages_sent += 1;
         let msg_id = self.next_msg;
         self.next_msg += 1;

@@ -17,6 +17,7 @@
 //! length; hitting one makes `step` return [`Step::Limit`] naming it.
 
 mod apply;
+mod byzantine;
 mod dispatch;
 mod knob;
 mod noise;
@@ -165,7 +166,11 @@ pub struct SimBuilder<M> {
     describe_messages: bool,
     noise: Noise,
     points: Option<ArmedPoints>,
+    tamper: Option<Tamper<M>>,
 }
+
+/// A model's way to forge its messages, for Byzantine nodes.
+pub type Tamper<M> = std::sync::Arc<dyn crate::fault::byzantine::Tamper<M>>;
 
 impl<M: Message> SimBuilder<M> {
     /// `count` nodes named `n1..`, each built by `factory`.
@@ -187,6 +192,7 @@ impl<M: Message> SimBuilder<M> {
             describe_messages: false,
             noise: Noise::default(),
             points: None,
+            tamper: None,
         }
     }
 
@@ -249,6 +255,14 @@ impl<M: Message> SimBuilder<M> {
     /// none: no point is looked for and nothing is drawn.
     pub fn fault_points(mut self, points: Option<ArmedPoints>) -> Self {
         self.points = points;
+        self
+    }
+
+    /// How Byzantine nodes forge messages (the model's
+    /// [`crate::Model::tamper`]); default none: `equivocate` and `corrupt`
+    /// send messages unchanged.
+    pub fn tamper(mut self, tamper: Option<Tamper<M>>) -> Self {
+        self.tamper = tamper;
         self
     }
 
@@ -325,6 +339,8 @@ impl<M: Message> SimBuilder<M> {
             points: self.points,
             point_crashes: 0,
             point_hit: None,
+            tamper: self.tamper,
+            byzantine: None,
         };
         for id in all {
             sim.queue.push(SimTime::ZERO, Payload::Start(id));
@@ -381,6 +397,11 @@ pub struct Sim<M> {
     points: Option<ArmedPoints>,
     point_crashes: u32,
     point_hit: Option<(NodeId, String)>,
+    /// The model's forger for Byzantine nodes, if it has one.
+    tamper: Option<Tamper<M>>,
+    /// The Byzantine nodes, made by the first Byzantine fault (none: no
+    /// cost and no draws).
+    byzantine: Option<Box<byzantine::State<M>>>,
 }
 
 impl<M: Message> Sim<M> {
@@ -444,6 +465,11 @@ impl<M: Message> Sim<M> {
         }
         self.now = self.now.max(end);
         RunEnd::Reached
+    }
+
+    /// Sets how Byzantine nodes forge messages (see [`SimBuilder::tamper`]).
+    pub fn set_tamper(&mut self, tamper: Option<Tamper<M>>) {
+        self.tamper = tamper;
     }
 
     /// The trace events of the last step (or the last direct fault verb).

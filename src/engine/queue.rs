@@ -56,6 +56,12 @@ pub(crate) enum Payload<M> {
     Expire(u32),
     /// Link change `n` (a `set_link` with a duration) ends.
     RestoreLinks(u32),
+    /// A Byzantine fault on `node` with a duration ends (if `generation`
+    /// is still the node's).
+    ByzantineEnd {
+        node: NodeId,
+        generation: u32,
+    },
     /// Knob task `task` (a `set` fault's turn, or its return) reaches `node`.
     Knob {
         node: NodeId,

@@ -81,6 +81,16 @@ pub enum EventKind {
     /// A `set` fault's knob at the node: turned, set back, or not (the
     /// fault itself is traced once before, as a [`EventKind::Fault`]).
     Knob(KnobTurn),
+    /// The node's Byzantine adversary did `act` to message `msg` to `to`:
+    /// the `send` of `msg` that follows (none for a drop) is the forged or
+    /// replayed message (see [`crate::fault::byzantine`]).
+    Byzantine {
+        to: NodeId,
+        msg: u64,
+        act: crate::fault::byzantine::Act,
+    },
+    /// A Byzantine fault with a duration ended: the node is honest again.
+    Honest,
 }
 
 /// A knob of one node turned by a `set` fault, or set back when its
@@ -171,6 +181,8 @@ impl EventKind {
             EventKind::Record(_) => "record",
             EventKind::Unsent { .. } => "unsent",
             EventKind::Knob(_) => "knob",
+            EventKind::Byzantine { .. } => "byzantine",
+            EventKind::Honest => "honest",
         }
     }
 }
@@ -253,6 +265,10 @@ impl TraceEvent {
                     previous,
                 ]);
             }
+            EventKind::Byzantine { to, msg, act } => {
+                h.words(&[13, u64::from(to.0), *msg, act.code()])
+            }
+            EventKind::Honest => h.word(14),
         }
     }
 
@@ -266,7 +282,15 @@ impl TraceEvent {
         }
         obj.insert("kind".into(), json!(self.kind.name()));
         match &self.kind {
-            EventKind::Start { .. } | EventKind::Resume | EventKind::LossBurstEnd => {}
+            EventKind::Start { .. }
+            | EventKind::Resume
+            | EventKind::LossBurstEnd
+            | EventKind::Honest => {}
+            EventKind::Byzantine { to, msg, act } => {
+                obj.insert("to".into(), name(to));
+                obj.insert("msg".into(), json!(msg));
+                obj.insert("act".into(), json!(act.name()));
+            }
             EventKind::Send {
                 to,
                 msg,
@@ -390,6 +414,12 @@ impl TraceEvent {
                 "unsent: {messages} messages were still waiting to leave (processing or disk sync)"
             )),
             EventKind::Knob(turn) => line.push_str(&turn.describe()),
+            EventKind::Byzantine { to, msg, act } => line.push_str(&format!(
+                "byzantine: {} #{msg} to {}",
+                act.name(),
+                names[to.index()]
+            )),
+            EventKind::Honest => line.push_str("is honest again (its Byzantine fault ended)"),
             other => line.push_str(other.name()),
         }
         line

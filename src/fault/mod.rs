@@ -9,6 +9,9 @@
 //! an observation ([`when`]), and may aim at nodes chosen when they fire
 //! ([`Fault::Aimed`], [`target`]).
 //!
+//! A node may also be made Byzantine ([`Fault::Byzantine`], [`byzantine`]):
+//! its sent messages then go through an adversary.
+//!
 //! What each fault means is documented on its variant. Faults that do not
 //! apply (crashing a crashed node, restarting a running one, resuming a node
 //! that is not paused) change nothing and are traced as `ignored`.
@@ -77,6 +80,14 @@ pub enum Fault {
         knob: Arc<str>,
         value: f64,
         nodes: Vec<NodeId>,
+        duration: Option<SimDuration>,
+    },
+    /// The node turns Byzantine: from now on (or for `duration`) each
+    /// message it sends goes through `adversary` (see [`byzantine`]). A
+    /// second one on the same node replaces the first; `HealAll` keeps it.
+    Byzantine {
+        node: NodeId,
+        adversary: byzantine::Adversary,
         duration: Option<SimDuration>,
     },
     /// `action` on the nodes `picks` name when the fault fires: one list of
@@ -150,6 +161,11 @@ pub enum Action {
         value: f64,
         duration: Option<SimDuration>,
     },
+    /// [`Fault::Byzantine`]: one list, the node.
+    Byzantine {
+        adversary: byzantine::Adversary,
+        duration: Option<SimDuration>,
+    },
 }
 
 impl Action {
@@ -172,6 +188,14 @@ impl Action {
                 by_ns: *by_ns,
             },
             Action::Partition => Fault::Partition(Cut::Groups(nodes)),
+            Action::Byzantine {
+                adversary,
+                duration,
+            } => Fault::Byzantine {
+                node: one,
+                adversary: adversary.clone(),
+                duration: *duration,
+            },
             Action::Set {
                 knob,
                 value,
@@ -314,6 +338,21 @@ impl Fault {
                 }
                 text
             }
+            Fault::Byzantine {
+                node,
+                adversary,
+                duration,
+            } => {
+                let mut text = format!(
+                    "{} turns Byzantine ({})",
+                    name(node),
+                    adversary.describe(names)
+                );
+                if let Some(duration) = duration {
+                    text.push_str(&format!(" for {duration}"));
+                }
+                text
+            }
             Fault::Aimed { action, picks } => {
                 // Described as the fault on placeholder nodes, one per pick, renamed.
                 let mut with_picks = names.to_vec();
@@ -355,6 +394,7 @@ impl Fault {
             Fault::HealAll => "heal_all",
             Fault::SetLink { .. } => "set_link",
             Fault::Set { .. } => "set",
+            Fault::Byzantine { .. } => "byzantine",
             Fault::Aimed { action, picks } => {
                 let placeholders = picks
                     .iter()
@@ -377,6 +417,10 @@ impl Fault {
             | Fault::Set {
                 duration: Some(duration),
                 ..
+            }
+            | Fault::Byzantine {
+                duration: Some(duration),
+                ..
             } => *duration,
             Fault::Aimed {
                 action: Action::Pause(duration) | Action::CrashFor(duration),
@@ -389,6 +433,10 @@ impl Fault {
                         ..
                     }
                     | Action::Set {
+                        duration: Some(duration),
+                        ..
+                    }
+                    | Action::Byzantine {
                         duration: Some(duration),
                         ..
                     },

@@ -94,7 +94,15 @@ pub fn event_line(event: &TraceEvent, names: &[String], node_width: usize) -> St
         let _ = write!(line, " {key}={value}");
     };
     match &event.kind {
-        EventKind::Start { .. } | EventKind::Resume | EventKind::LossBurstEnd => {}
+        EventKind::Start { .. }
+        | EventKind::Resume
+        | EventKind::LossBurstEnd
+        | EventKind::Honest => {}
+        EventKind::Byzantine { to, msg, act } => {
+            field("msg", msg);
+            field("to", &name(to));
+            field("act", &act.name());
+        }
         EventKind::Send {
             to,
             msg,

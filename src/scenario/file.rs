@@ -171,18 +171,20 @@ pub struct FaultSection {
     /// `["0ms", "75ms"]` drawn per seed (default 0).
     pub delay: Option<Spanned<toml::Value>>,
     /// partition, one_way, bridge, isolate, heal, crash, restart, pause,
-    /// clock_jump, loss_burst, set_link, set, heal_all.
+    /// clock_jump, loss_burst, set_link, set, heal_all, byzantine.
     pub kind: Spanned<String>,
-    /// The node (crash, restart, pause, clock_jump, isolate, bridge, set).
+    /// The node (crash, restart, pause, clock_jump, isolate, bridge, set,
+    /// byzantine).
     pub node: Option<Spanned<String>>,
     /// Groups of nodes or targets (partition, bridge).
     pub groups: Option<Spanned<Vec<Vec<String>>>>,
     /// One-way, set_link: senders (nodes or targets).
     pub from: Option<Spanned<Vec<String>>>,
-    /// One-way, set_link: receivers (nodes or targets).
+    /// One-way, set_link: receivers (nodes or targets); byzantine with
+    /// `adversary = "drop_to"`: the peers whose messages it drops (names).
     pub to: Option<Spanned<Vec<String>>>,
     /// How long (pause, loss_burst; set_link: until the links return;
-    /// set: until the knobs return).
+    /// set: until the knobs return; byzantine: until the node is honest).
     pub duration: Option<SimDuration>,
     /// Clock jump: signed amount, e.g. `"-2s"`.
     pub by: Option<Spanned<String>>,
@@ -202,6 +204,9 @@ pub struct FaultSection {
     pub value: Option<Spanned<f64>>,
     /// set: `"clients"`, `"servers"`, `"all"`, or a list of names and targets.
     pub nodes: Option<Spanned<toml::Value>>,
+    /// byzantine: what it does to its messages: equivocate, drop_to,
+    /// replay or corrupt.
+    pub adversary: Option<Spanned<String>>,
 }
 
 /// One `[[steps]]` entry: one of `fault`, `sleep`, `check` or `stop`.

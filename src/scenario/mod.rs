@@ -22,8 +22,8 @@ pub use error::{Lines, ScenarioError};
 pub use estimate::HEAVY_EVENTS;
 pub use overrides::Override;
 pub use run::{
-    check_determinism, run, run_custom, Determinism, RunOptions, RunReport, Verdict,
-    TIMEOUT_VIOLATION, WALL_CLOCK_CHECK_EVERY,
+    check_determinism, run, run_custom, run_custom_tampered, Determinism, RunOptions, RunReport,
+    Verdict, TIMEOUT_VIOLATION, WALL_CLOCK_CHECK_EVERY,
 };
 pub use stepper::{Stepper, Stepping};
 pub(crate) use validate::ModelTable;

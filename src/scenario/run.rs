@@ -199,10 +199,24 @@ pub fn run_custom<M: Message>(
     options: RunOptions,
     factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
 ) -> RunReport {
+    run_custom_tampered(scenario, seed, options, factory, None)
+}
+
+/// [`run_custom`], with Byzantine nodes forging messages by `tamper` (see
+/// [`crate::fault::byzantine`]; `None`: `equivocate` and `corrupt` send
+/// messages unchanged).
+pub fn run_custom_tampered<M: Message>(
+    scenario: &Scenario,
+    seed: u64,
+    options: RunOptions,
+    factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
+    tamper: Option<crate::engine::Tamper<M>>,
+) -> RunReport {
     let last_time = Rc::new(Cell::new(SimTime::ZERO));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut stepper =
-            Stepper::with_clock(scenario, seed, options, factory, Rc::clone(&last_time));
+            Stepper::with_clock(scenario, seed, options, factory, Rc::clone(&last_time))
+                .tamper(tamper);
         while stepper.step() {}
         stepper.finish()
     }));

@@ -234,6 +234,13 @@ impl<M: Message> Stepper<M> {
         }
     }
 
+    /// The same run, with Byzantine nodes forging messages by `tamper` (a
+    /// model's [`crate::Model::tamper`]); call before the first step.
+    pub fn tamper(mut self, tamper: Option<crate::engine::Tamper<M>>) -> Self {
+        self.sim.set_tamper(tamper);
+        self
+    }
+
     /// The simulation as it is now: time, nodes up or down, clocks,
     /// storage, network, counters.
     pub fn sim(&self) -> &Sim<M> {
@@ -382,6 +389,12 @@ impl<M: Message> Stepper<M> {
                 .map(|e| e.to_string());
         }
         report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
+        if sim.byzantine_untampered() {
+            report.check_notes.push(
+                "byzantine: this model has no tamper, so equivocate and corrupt sent its messages unchanged"
+                    .to_string(),
+            );
+        }
         if let Some(script) = &script {
             report.check_notes.push(format!(
                 "steps: {} of {} ran",

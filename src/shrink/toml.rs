@@ -209,10 +209,34 @@ fn node_entry(t: &mut Table, fault: &Fault, names: &[String]) -> &'static str {
             t.insert("by".into(), Value::String(signed_text(*by_ns)));
             (node, "clock_jump")
         }
+        Fault::Byzantine {
+            node,
+            adversary,
+            duration,
+        } => {
+            byzantine_entry(t, adversary, *duration, names);
+            (node, "byzantine")
+        }
         other => unreachable!("{} is not a fault on one node", other.kind()),
     };
     t.insert("node".into(), Value::String(names[node.index()].clone()));
     kind
+}
+
+/// A Byzantine fault's `adversary`, `to` (drop_to) and `duration`.
+fn byzantine_entry(
+    t: &mut Table,
+    adversary: &crate::fault::byzantine::Adversary,
+    duration: Option<SimDuration>,
+    names: &[String],
+) {
+    t.insert("adversary".into(), Value::String(adversary.name().into()));
+    if let crate::fault::byzantine::Adversary::DropTo(peers) = adversary {
+        t.insert("to".into(), names_of(peers, names));
+    }
+    if let Some(d) = duration {
+        t.insert("duration".into(), Value::String(duration_text(d)));
+    }
 }
 
 fn set_entry(t: &mut Table, knob: &str, value: f64, duration: Option<SimDuration>) {
@@ -294,6 +318,14 @@ fn aimed(t: &mut Table, action: &Action, picks: &[Vec<Pick>], names: &[String]) 
             set_entry(t, knob, *value, *duration);
             t.insert("nodes".into(), picks_of(&picks[0], names));
             "set"
+        }
+        Action::Byzantine {
+            adversary,
+            duration,
+        } => {
+            t.insert("node".into(), first());
+            byzantine_entry(t, adversary, *duration, names);
+            "byzantine"
         }
     }
 }

@@ -145,6 +145,17 @@
 //! committed entry truncated, log terms growing) give way: the checks
 //! report the violation instead. Teaching runs: `scenarios/raft-bug-*.toml`.
 //!
+//! # Byzantine servers
+//!
+//! Raft tolerates crashes, not lies. A scenario's `byzantine` fault
+//! ([`crate::fault::byzantine`]) makes a server's sent messages go through
+//! an adversary; [`tamper`] is how a Raft server lies when asked to
+//! `equivocate` (a different entry at the same index for each follower, a
+//! vote granted to every candidate) or `corrupt` (higher terms, forged
+//! values and commit indexes). `scenarios/raft-byzantine.toml` shows one
+//! equivocating leader making two honest followers commit different
+//! entries at one index.
+//!
 //! # What this model does not do
 //!
 //! No snapshots or log compaction, no membership changes, no leadership
@@ -164,6 +175,7 @@ mod log;
 mod model;
 pub mod msg;
 pub mod server;
+pub mod tamper;
 
 #[cfg(test)]
 mod tests;

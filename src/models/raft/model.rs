@@ -178,6 +178,13 @@ impl Model for RaftModel {
         }]
     }
 
+    fn tamper(
+        &self,
+        _params: &RaftParams,
+    ) -> Option<std::sync::Arc<dyn crate::fault::byzantine::Tamper<RaftMsg>>> {
+        Some(std::sync::Arc::new(super::tamper::RaftTamper))
+    }
+
     fn node(&self, params: &RaftParams, layout: &Layout, id: NodeId) -> Box<dyn Node<RaftMsg>> {
         let servers = layout.servers as u32;
         if id.0 < servers {

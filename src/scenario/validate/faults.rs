@@ -26,6 +26,7 @@ fn fault_fields(kind: &str) -> Option<&'static [&'static str]> {
         "loss_burst" => &["probability", "duration"],
         "heal" | "heal_all" => &[],
         "set" => &["knob", "value"],
+        "byzantine" => &["node", "adversary"],
         _ => return None,
     })
 }
@@ -36,11 +37,12 @@ fn optional_fields(kind: &str) -> &'static [&'static str] {
         "set_link" => &["latency", "loss", "duplicate", "symmetric", "duration"],
         "set" => &["nodes", "node", "duration"],
         "crash" => &["duration"],
+        "byzantine" => &["to", "duration"],
         _ => &[],
     }
 }
 
-const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, reconnect, heal, crash, restart, pause, clock_jump, loss_burst, set_link, set, heal_all";
+const FAULT_KINDS: &str = "partition, bridge, one_way, isolate, reconnect, heal, crash, restart, pause, clock_jump, loss_burst, set_link, set, heal_all, byzantine";
 
 /// The file's `[[faults]]`, in file order, each with its time as written.
 pub(super) fn faults(
@@ -237,6 +239,7 @@ pub(super) fn fault_of(
         ("knob", f.knob.is_some()),
         ("value", f.value.is_some()),
         ("nodes", f.nodes.is_some()),
+        ("adversary", f.adversary.is_some()),
     ];
     for (key, is_present) in present {
         if is_present && !required.contains(&key) && !optional.contains(&key) {
@@ -482,6 +485,7 @@ pub(super) fn fault_of(
             };
             aimed(action, vec![picks])
         }
+        "byzantine" => single(byzantine_action(spanned, field, names, src)?)?,
         "isolate" => single(Action::Isolate)?,
         "reconnect" => single(Action::Reconnect)?,
         "heal" => Fault::Heal,
@@ -508,6 +512,80 @@ pub(super) fn fault_of(
         _ => unreachable!("fault_fields accepted '{kind}'"),
     };
     Ok(fault)
+}
+
+/// A `byzantine` fault's adversary (with `to` for `drop_to`, and only
+/// then) and duration.
+fn byzantine_action(
+    spanned: &Spanned<FaultSection>,
+    field: &str,
+    names: &[String],
+    src: &Source<'_>,
+) -> Result<Action, ScenarioError> {
+    use crate::fault::byzantine::{Adversary, ADVERSARIES};
+    let f = spanned.get_ref();
+    let name = f.adversary.as_ref().expect("checked present");
+    let adversary = match name.get_ref().as_str() {
+        "equivocate" => Adversary::Equivocate,
+        "replay" => Adversary::Replay,
+        "corrupt" => Adversary::Corrupt,
+        "drop_to" => {
+            let Some(to) = &f.to else {
+                return Err(src.at(
+                    spanned,
+                    &format!("{field}.to"),
+                    "adversary = \"drop_to\" needs to, the peers whose messages it drops, e.g. to = [\"n2\", \"n3\"]",
+                ));
+            };
+            let key = format!("{field}.to");
+            let at = |m: String| src.at(to, &key, m);
+            if to.get_ref().is_empty() {
+                return Err(at("an empty list; expected node names".into()));
+            }
+            let mut peers = Vec::with_capacity(to.get_ref().len().min(names.len()));
+            for text in to.get_ref() {
+                let Some(i) = names.iter().position(|n| n == text) else {
+                    return Err(at(format!(
+                        "names node '{text}'; expected node names (not targets): this scenario has {}",
+                        describe_names(names)
+                    )));
+                };
+                if peers.contains(&NodeId(i as u32)) {
+                    return Err(at(format!("node '{text}' is listed twice")));
+                }
+                peers.push(NodeId(i as u32));
+            }
+            Adversary::DropTo(peers)
+        }
+        other => {
+            return Err(src.at(
+                name,
+                &format!("{field}.adversary"),
+                format!("unknown adversary '{other}'; expected one of {ADVERSARIES}"),
+            ))
+        }
+    };
+    if let (Some(to), false) = (&f.to, matches!(adversary, Adversary::DropTo(_))) {
+        return Err(src.at(
+            to,
+            &format!("{field}.to"),
+            format!(
+                "to applies only to adversary = \"drop_to\", not to '{}'",
+                adversary.name()
+            ),
+        ));
+    }
+    if f.duration == Some(SimDuration::ZERO) {
+        return Err(src.at(
+            spanned,
+            &format!("{field}.duration"),
+            "a duration of 0 would end it at once; expected e.g. \"2s\", or no duration (Byzantine to the end)",
+        ));
+    }
+    Ok(Action::Byzantine {
+        adversary,
+        duration: f.duration,
+    })
 }
 
 /// The fault on named nodes if every pick is a name; else aimed.
