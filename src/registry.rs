@@ -208,6 +208,7 @@ impl Registry {
             .with(models::two_pc::TwoPcModel)
             .with(models::saga::SagaModel)
             .with(models::quorum_kv::QuorumKvModel)
+            .with(models::pbft::PbftModel)
     }
 
     /// This registry and `model`, with the checks it brings

@@ -10,6 +10,10 @@
 //! - [`heartbeat`]: an all-to-all heartbeat failure detector.
 //! - [`lease`]: leader election with leases; a pause or a clock jump makes
 //!   two holders, and fencing tokens keep the storage safe.
+//! - [`pbft`]: PBFT (Castro and Liskov 1999), n = 3f + 1 replicas
+//!   tolerating f Byzantine ones: pre-prepare, prepare, commit and the view
+//!   change, replicating a key-value store, with its own agreement and
+//!   validity checks and a `Tamper` for Byzantine replicas.
 //! - [`primary_backup`]: a replicated register with clients; with local
 //!   reads it serves stale reads (the linearizability canary); failover
 //!   with epochs loses acknowledged writes under async replication, and
@@ -44,6 +48,7 @@ pub mod bugs;
 pub mod cache;
 pub mod heartbeat;
 pub mod lease;
+pub mod pbft;
 pub mod primary_backup;
 pub mod quorum_kv;
 pub mod raft;
