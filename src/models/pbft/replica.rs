@@ -52,6 +52,9 @@ pub struct Replica {
     /// View-changes received for views above (or at, while changing) its own.
     view_changes: BTreeMap<u64, BTreeMap<NodeId, Vec<Prepared>>>,
     timer: Option<TimerId>,
+    /// Pre-prepares of a view it has not entered yet (they may overtake
+    /// the new-view), replayed when it enters that view; at most `log_limit`.
+    early: Vec<(u64, u64, Digest, Option<Request>)>,
     /// View changes since it last executed a request: the timer doubles each.
     attempts: u32,
     log_full: bool,
@@ -74,6 +77,7 @@ impl Replica {
             assigned: BTreeSet::new(),
             view_changes: BTreeMap::new(),
             timer: None,
+            early: Vec::new(),
             attempts: 0,
             log_full: false,
         }
@@ -250,6 +254,12 @@ impl Replica {
         true
     }
 
+    /// True for messages of its view, or of the next one (kept until it
+    /// enters it: they may overtake the new-view).
+    fn current_or_next(&self, view: u64) -> bool {
+        view == self.view || view == self.view + 1
+    }
+
     fn on_prepare(
         &mut self,
         ctx: &mut Ctx<'_, PbftMsg>,
@@ -258,7 +268,7 @@ impl Replica {
         seq: u64,
         d: Digest,
     ) {
-        if view != self.view || self.changing || from == self.primary(view) {
+        if !self.current_or_next(view) || from == self.primary(view) {
             return; // the primary sends no prepare
         }
         if seq == 0 || seq > self.p.log_limit {
@@ -277,7 +287,7 @@ impl Replica {
         seq: u64,
         d: Digest,
     ) {
-        if view != self.view || self.changing || seq == 0 || seq > self.p.log_limit {
+        if !self.current_or_next(view) || seq == 0 || seq > self.p.log_limit {
             return;
         }
         let slot = self.log.entry(seq).or_default();
@@ -504,11 +514,11 @@ impl Replica {
         debug_assert!(self.changing);
         self.changing = false;
         self.view_changes.retain(|v, _| *v > self.view);
-        for slot in self.log.values_mut() {
-            slot.prepares.clear();
-            slot.commits.clear();
-        }
         let view = self.view;
+        for slot in self.log.values_mut() {
+            slot.prepares.retain(|(v, _), _| *v >= view);
+            slot.commits.retain(|(v, _), _| *v >= view);
+        }
         ctx.record("new_view", json!({ "view": view, "reissued": o.len() }));
         self.assigned.clear();
         self.next_seq = o.len() as u64 + 1;
@@ -524,6 +534,11 @@ impl Replica {
                 self.accept_pre_prepare(ctx, view, r.seq, r.digest, r.request);
             }
             self.check_quorums(ctx, r.seq);
+        }
+        for (v, seq, d, request) in std::mem::take(&mut self.early) {
+            if v == view && self.accept_pre_prepare(ctx, v, seq, d, request) {
+                self.check_quorums(ctx, seq);
+            }
         }
         self.stop_timer(ctx);
         if primary {
@@ -569,10 +584,13 @@ impl Node<PbftMsg> for Replica {
                 digest,
                 request,
             } => {
-                if from == self.primary(view)
-                    && from != self.id
-                    && self.accept_pre_prepare(ctx, view, seq, digest, request)
-                {
+                if from != self.primary(view) || from == self.id {
+                    return;
+                }
+                let ahead = view == self.view + 1 || (view == self.view && self.changing);
+                if ahead && (self.early.len() as u64) < self.p.log_limit {
+                    self.early.push((view, seq, digest, request));
+                } else if self.accept_pre_prepare(ctx, view, seq, digest, request) {
                     self.check_quorums(ctx, seq);
                 }
             }
