@@ -103,7 +103,7 @@ impl Model for PbftModel {
                 f
             }
             None => {
-                if n < 4 || (n - 1) % 3 != 0 {
+                if n < 4 || !(n - 1).is_multiple_of(3) {
                     return Err(ParamError::table(format!(
                         "pbft needs 3f + 1 replicas (4, 7, 10, ...); this scenario has {n} servers"
                     )));
@@ -149,10 +149,9 @@ impl Model for PbftModel {
         ))
     }
 
-    fn periodic_work(&self, p: &PbftParams, _layout: &Layout, _copies: f64) -> Vec<Work> {
-        // Replicas have no periodic work of their own: only the timers
-        // a client's requests start.
-        let _ = p;
+    /// None: replicas have no periodic work of their own, only the
+    /// timers a client's requests start.
+    fn periodic_work(&self, _p: &PbftParams, _layout: &Layout, _copies: f64) -> Vec<Work> {
         Vec::new()
     }
 

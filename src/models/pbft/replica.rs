@@ -220,14 +220,14 @@ impl Replica {
             return false;
         }
         let slot = self.log.entry(seq).or_default();
-        if let Some((v, old, _)) = &slot.pre_prepare {
-            if *v == view {
-                // A second pre-prepare for this view and number: a duplicate,
-                // or an equivocating primary's other one (refused).
-                debug_assert!(*v == view);
-                let _ = old;
-                return false;
-            }
+        // A second pre-prepare for this view and number: a duplicate, or an
+        // equivocating primary's other one (refused either way).
+        if slot
+            .pre_prepare
+            .as_ref()
+            .is_some_and(|(v, _, _)| *v == view)
+        {
+            return false;
         }
         slot.pre_prepare = Some((view, d, request.clone()));
         if let Some(r) = request {
@@ -338,7 +338,7 @@ impl Replica {
         }
         let slot = self.log.get_mut(&seq).expect("the slot is there");
         let commits = slot.commits.get(&(view, d)).map_or(0, BTreeSet::len);
-        if commits >= 2 * f + 1 && slot.committed.is_none() {
+        if commits > 2 * f && slot.committed.is_none() {
             slot.committed = Some((d, request));
             self.execute_ready(ctx);
         }

@@ -36,7 +36,7 @@ impl PbftTamper {
     /// of that view with an even index.
     pub fn lies_to(&self, to: NodeId, view: u64) -> bool {
         let primary = (view % self.n as u64) as u32;
-        to.index() < self.n && to.0 != primary && to.0 % 2 == 0
+        to.index() < self.n && to.0 != primary && to.0.is_multiple_of(2)
     }
 }
 
