@@ -163,7 +163,7 @@ impl Registry {
 
     /// faultlab's checks and its models (with the checks they bring):
     /// heartbeat, raft, lease, primary_backup, backoff, cache, zones,
-    /// service, two_pc, saga, quorum_kv.
+    /// service, two_pc, saga, quorum_kv, pbft.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {

@@ -311,7 +311,7 @@ fn misuse_is_exit_2_with_a_line() {
         "unknown-model",
         &scenario("").replace("\"pingpong\"", "\"paxos\""),
         1,
-        "unknown model 'paxos'; expected one of heartbeat, raft, lease, primary_backup, backoff, cache, zones, service, two_pc, saga, quorum_kv, pingpong",
+        "unknown model 'paxos'; expected one of heartbeat, raft, lease, primary_backup, backoff, cache, zones, service, two_pc, saga, quorum_kv, pbft, pingpong",
     );
     refused(
         "no-model",
