@@ -13,6 +13,10 @@
 //! - [`paxos`]: single-decree Paxos (Paxos Made Simple): durable
 //!   acceptors, proposers retrying with higher numbers; duelling proposers
 //!   livelock without a randomized backoff.
+//! - [`pbft`]: PBFT (Castro and Liskov 1999), n = 3f + 1 replicas
+//!   tolerating f Byzantine ones: pre-prepare, prepare, commit and the view
+//!   change, replicating a key-value store, with its own agreement and
+//!   validity checks and a `Tamper` for Byzantine replicas.
 //! - [`primary_backup`]: a replicated register with clients; with local
 //!   reads it serves stale reads (the linearizability canary); failover
 //!   with epochs loses acknowledged writes under async replication, and
@@ -52,6 +56,7 @@ pub mod cache;
 pub mod heartbeat;
 pub mod lease;
 pub mod paxos;
+pub mod pbft;
 pub mod primary_backup;
 pub mod quorum_kv;
 pub mod raft;
