@@ -163,7 +163,7 @@ impl Registry {
 
     /// faultlab's checks and its models (with the checks they bring):
     /// heartbeat, raft, lease, primary_backup, backoff, cache, zones,
-    /// service, two_pc, saga, quorum_kv.
+    /// service, two_pc, saga, quorum_kv, multi_paxos.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -208,6 +208,7 @@ impl Registry {
             .with(models::two_pc::TwoPcModel)
             .with(models::saga::SagaModel)
             .with(models::quorum_kv::QuorumKvModel)
+            .with(models::multi_paxos::MultiPaxosModel)
     }
 
     /// This registry and `model`, with the checks it brings

@@ -24,7 +24,7 @@ struct Session {
 
 /// Keys numbered from 0, each holding a string (initially `""`).
 #[derive(Debug, Default)]
-pub(super) struct KvMachine {
+pub(crate) struct KvMachine {
     values: Vec<String>,
     sessions: BTreeMap<NodeId, Session>,
 }
@@ -32,14 +32,14 @@ pub(super) struct KvMachine {
 impl KvMachine {
     /// The first keys' values (cut when long) and the number of client
     /// sessions, for the server's state view.
-    pub(super) fn view(&self) -> crate::models::view::Shown {
+    pub(crate) fn view(&self) -> crate::models::view::Shown {
         use crate::models::view;
         let values = view::first(self.values.iter().map(|v| view::text(v)));
         view::Shown(format!("{values:?} ({} sessions)", self.sessions.len()))
     }
 
     /// The string under `key`.
-    pub(super) fn get(&self, key: u32) -> &str {
+    pub(crate) fn get(&self, key: u32) -> &str {
         self.values.get(key as usize).map_or("", String::as_str)
     }
 
@@ -53,7 +53,7 @@ impl KvMachine {
 
     /// Applies a committed client command and says how it went (`None`:
     /// a stale duplicate, which nobody waits for).
-    pub(super) fn apply(&mut self, command: &ClientCommand) -> Option<Outcome> {
+    pub(crate) fn apply(&mut self, command: &ClientCommand) -> Option<Outcome> {
         if let Op::Get { key } = command.op {
             return Some(Outcome::Value(self.get(key).to_string()));
         }

@@ -159,7 +159,7 @@
 //! log; a leader of a term never receives AppendEntries of the same term.
 
 pub mod client;
-mod kv;
+pub(crate) mod kv;
 mod log;
 mod model;
 pub mod msg;
