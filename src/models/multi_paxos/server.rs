@@ -306,6 +306,7 @@ impl MpServer {
             ctx.storage().sync();
             self.next_slot = self.executed + 1;
             self.become_leader(ctx);
+            self.drain_queue(ctx);
             return;
         }
         let (ballot, from_slot) = (self.ballot, self.from_slot);
@@ -342,8 +343,10 @@ impl MpServer {
         let last = reported.keys().next_back().copied().unwrap_or(0);
         let last = last.max(self.chosen.keys().next_back().copied().unwrap_or(0));
         self.next_slot = last.max(self.executed) + 1;
+        let end = self.next_slot;
         self.become_leader(ctx);
-        for slot in self.from_slot..self.next_slot {
+        // The slots before `end` only: proposals of queued commands follow.
+        for slot in self.from_slot..end {
             if self.chosen.contains_key(&slot) {
                 continue;
             }
@@ -353,6 +356,7 @@ impl MpServer {
             };
             self.propose(ctx, slot, command);
         }
+        self.drain_queue(ctx);
     }
 
     fn become_leader(&mut self, ctx: &mut Ctx<'_, MpMsg>) {
@@ -364,6 +368,10 @@ impl MpServer {
         }
         ctx.record("leader", json!({ "term": self.ballot }));
         self.send_heartbeats(ctx);
+    }
+
+    /// Proposes the client commands that came while campaigning.
+    fn drain_queue(&mut self, ctx: &mut Ctx<'_, MpMsg>) {
         let queued = std::mem::take(&mut self.queue);
         for command in queued {
             self.propose_client(ctx, command);
@@ -405,6 +413,10 @@ impl MpServer {
             return;
         }
         debug_assert!(slot >= 1 && slot <= self.params.max_log.max(self.next_slot));
+        debug_assert!(
+            !self.proposals.contains_key(&slot),
+            "two proposals in slot {slot} with one ballot"
+        );
         let ballot = self.ballot;
         if let Err(promised) = self.on_accept_local(ctx, ballot, slot, &command) {
             return self.preempted(ctx, promised);
