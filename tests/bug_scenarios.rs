@@ -89,6 +89,7 @@ fn every_bug_scenario_belongs_to_a_family_below() {
         "scenarios/service-",
         "scenarios/cache-",
         "scenarios/zones-",
+        "scenarios/multipaxos-",
     ];
     for file in common::scenario_files() {
         if file.contains("-bug-") {
@@ -135,4 +136,9 @@ fn backoff_service_and_cache_bugs() {
 #[test]
 fn zones_bugs() {
     each_shows_its_bug_and_passes_without(&["scenarios/zones-"], 20);
+}
+
+#[test]
+fn multi_paxos_bugs() {
+    each_shows_its_bug_and_passes_without(&["scenarios/multipaxos-"], 200);
 }

@@ -286,13 +286,7 @@ impl MpClient {
         }
     }
 
-    fn handle_reply(
-        &mut self,
-        ctx: &mut Ctx<'_, MpMsg>,
-        from: NodeId,
-        seq: u64,
-        outcome: Outcome,
-    ) {
+    fn handle_reply(&mut self, ctx: &mut Ctx<'_, MpMsg>, from: NodeId, seq: u64, outcome: Outcome) {
         if self
             .open
             .as_ref()
@@ -317,7 +311,6 @@ impl MpClient {
         }
     }
 }
-
 
 impl Node<MpMsg> for MpClient {
     fn on_start(&mut self, ctx: &mut Ctx<'_, MpMsg>) {

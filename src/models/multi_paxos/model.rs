@@ -107,10 +107,9 @@ impl Model for MultiPaxosModel {
 
     fn params(&self, table: MultiPaxosTable, _layout: &Layout) -> Result<MpParams, ParamError> {
         let defaults = MpParams::default();
-        let [min, max] = table.election_timeout.unwrap_or([
-            defaults.election_timeout_min,
-            defaults.election_timeout_max,
-        ]);
+        let [min, max] = table
+            .election_timeout
+            .unwrap_or([defaults.election_timeout_min, defaults.election_timeout_max]);
         if min > max || min == SimDuration::ZERO {
             return Err(ParamError::at(
                 "election_timeout",

@@ -134,14 +134,7 @@ impl MpServer {
 
     /// The smallest ballot above `above` owned by this server.
     fn ballot_above(&self, ctx: &Ctx<'_, MpMsg>, above: u64) -> u64 {
-        let n = self.servers();
-        let me = ctx.id().0 as u64;
-        let mut ballot = above / n * n + me;
-        if ballot <= above {
-            ballot += n;
-        }
-        debug_assert!(ballot > above && ballot % n == me);
-        ballot
+        ballot_above(self.servers(), u64::from(ctx.id().0), above)
     }
 
     fn send(ctx: &mut Ctx<'_, MpMsg>, to: NodeId, msg: MpMsg) {
@@ -174,8 +167,7 @@ impl MpServer {
         for key in keys {
             let slot: Option<u64> = key[SLOT_PREFIX.len()..].parse().ok();
             let value: Option<Json> = storage.get_json(&key);
-            if let (Some(slot), Some((ballot, command))) = (slot, value.as_ref().and_then(decode))
-            {
+            if let (Some(slot), Some((ballot, command))) = (slot, value.as_ref().and_then(decode)) {
                 self.accepted.insert(slot, (ballot, Rc::new(command)));
             }
         }
@@ -508,7 +500,11 @@ impl MpServer {
             let outcome = self.kv.apply(client_command);
             if let (Role::Leader, Some(outcome)) = (self.role, outcome) {
                 let seq = client_command.seq;
-                Self::send(ctx, client_command.client, MpMsg::ClientReply { seq, outcome });
+                Self::send(
+                    ctx,
+                    client_command.client,
+                    MpMsg::ClientReply { seq, outcome },
+                );
             }
         }
         if self.executed > before {
@@ -627,7 +623,14 @@ impl MpServer {
             for &peer in &self.peers {
                 if !proposal.acks.contains(&peer) {
                     let command = Rc::clone(&proposal.command);
-                    resend.push((peer, MpMsg::Accept { ballot, slot, command }));
+                    resend.push((
+                        peer,
+                        MpMsg::Accept {
+                            ballot,
+                            slot,
+                            command,
+                        },
+                    ));
                 }
             }
         }
@@ -638,9 +641,20 @@ impl MpServer {
     }
 }
 
+/// The smallest ballot above `above` owned by server `me` of `n`: the
+/// ballots `b > 0` with `b % n == me`.
+pub(super) fn ballot_above(n: u64, me: u64, above: u64) -> u64 {
+    let mut ballot = above / n * n + me;
+    if ballot <= above {
+        ballot += n;
+    }
+    debug_assert!(ballot > above && ballot % n == me);
+    ballot
+}
+
 /// A stored accepted value as JSON: `{"b": ballot}` for a no-op, plus the
 /// client, seq and operation for a client's command.
-fn encode(ballot: u64, command: &Command) -> Json {
+pub(super) fn encode(ballot: u64, command: &Command) -> Json {
     let Command::Client(c) = command else {
         return json!({ "b": ballot });
     };
@@ -654,7 +668,7 @@ fn encode(ballot: u64, command: &Command) -> Json {
 }
 
 /// The inverse of [`encode`]; `None` for anything else.
-fn decode(value: &Json) -> Option<(u64, Command)> {
+pub(super) fn decode(value: &Json) -> Option<(u64, Command)> {
     let ballot = value.get("b")?.as_u64()?;
     let Some(op) = value.get("op") else {
         return Some((ballot, Command::Noop));
@@ -664,8 +678,14 @@ fn decode(value: &Json) -> Option<(u64, Command)> {
     let key = u32::try_from(op.get(1)?.as_u64()?).ok()?;
     let op = match op.first()?.as_str()? {
         "get" => Op::Get { key },
-        "put" => Op::Put { key, value: text(2)? },
-        "append" => Op::Append { key, value: text(2)? },
+        "put" => Op::Put {
+            key,
+            value: text(2)?,
+        },
+        "append" => Op::Append {
+            key,
+            value: text(2)?,
+        },
         "cas" => Op::Cas {
             key,
             expected: text(2)?,
@@ -702,7 +722,10 @@ impl Node<MpMsg> for MpServer {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, MpMsg>, from: NodeId, msg: MpMsg) {
         self.handle(ctx, from, msg);
-        debug_assert!(!ctx.storage().has_unsynced(), "a handler left writes unsynced");
+        debug_assert!(
+            !ctx.storage().has_unsynced(),
+            "a handler left writes unsynced"
+        );
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, MpMsg>, timer: TimerId) {
@@ -716,7 +739,10 @@ impl Node<MpMsg> for MpServer {
             HEARTBEAT if self.heartbeat_timer == Some(timer) => self.on_heartbeat(ctx),
             _ => {} // a timer of an earlier role
         }
-        debug_assert!(!ctx.storage().has_unsynced(), "a handler left writes unsynced");
+        debug_assert!(
+            !ctx.storage().has_unsynced(),
+            "a handler left writes unsynced"
+        );
     }
 
     fn debug_state(&self) -> Option<String> {
