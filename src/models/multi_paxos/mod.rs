@@ -49,7 +49,9 @@
 //! is observable, and makes every server's executed prefix a prefix of the
 //! longest); the clients' history (`linearizability`, against the
 //! key-value model); `state {version}` (`convergence`); and `commit` as
-//! the record of done work (`progress`).
+//! the record of done work (`progress`). Its own check, `mp_validity`
+//! ([`check`]), is Paxos's validity: every client command a server
+//! executes is one that client invoked.
 //!
 //! **Scenarios.** `multipaxos-quiet` (one leader, phase 1 once, then one
 //! phase 2 per command), `multipaxos-leader-crash` (a new leader's single
@@ -59,6 +61,7 @@
 //! `multipaxos-bug-skip_phase1_on_takeover` (a takeover without phase 1
 //! overwrites chosen slots: `log_mismatch`).
 
+pub mod check;
 pub mod client;
 pub mod model;
 pub mod msg;

@@ -1,9 +1,10 @@
 //! Multi-Paxos as a scenario model: `model = "multi_paxos"`, its
 //! `[multi_paxos]` table and `[workload]`.
 
+use super::check::{MpValidity, MP_VALIDITY};
 use super::{MpClient, MpMsg, MpParams, MpServer, KNOWN_BUGS};
 use crate::check::linearizability::LinModel;
-use crate::model::{Layout, Model, ModelChecks, ParamError, Work};
+use crate::model::{Layout, Model, ModelChecks, OwnCheck, ParamError, Work};
 use crate::models::bugs::{BugInfo, Bugs};
 use crate::node::{Node, NodeId, Record};
 use crate::time::SimDuration;
@@ -56,16 +57,30 @@ impl Model for MultiPaxosModel {
                 "convergence",
                 "progress",
                 "availability",
+                "mp_validity",
             ],
             default: &[
                 "election_safety",
                 "log_matching",
                 "linearizability",
+                "mp_validity",
                 "convergence",
                 "progress",
             ],
-            always: &["election_safety", "log_matching", "linearizability"],
+            always: &[
+                "election_safety",
+                "log_matching",
+                "linearizability",
+                "mp_validity",
+            ],
         }
+    }
+
+    fn own_checks(&self) -> Vec<OwnCheck> {
+        vec![OwnCheck {
+            info: MP_VALIDITY,
+            build: |_| Box::new(MpValidity::default()),
+        }]
     }
 
     fn bugs(&self) -> &'static [BugInfo] {

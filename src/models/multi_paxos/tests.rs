@@ -58,3 +58,40 @@ fn quiet_cluster_elects_one_leader_and_agrees() {
     let report = crate::scenario::run(&scenario, 3, crate::scenario::RunOptions::default());
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+#[test]
+fn validity_describes_invokes_as_the_log_does() {
+    use super::check::describe_invoke;
+    use serde_json::json;
+    let cases = [
+        (
+            json!({"f": "get", "key": "k1", "value": null}),
+            Op::Get { key: 0 },
+        ),
+        (
+            json!({"f": "put", "key": "k2", "value": "1.1 "}),
+            Op::Put {
+                key: 1,
+                value: "1.1 ".into(),
+            },
+        ),
+        (
+            json!({"f": "append", "key": "k3", "value": "x\"y"}),
+            Op::Append {
+                key: 2,
+                value: "x\"y".into(),
+            },
+        ),
+        (
+            json!({"f": "cas", "key": "k1", "value": ["", "2.1 "]}),
+            Op::Cas {
+                key: 0,
+                expected: "".into(),
+                new: "2.1 ".into(),
+            },
+        ),
+    ];
+    for (detail, op) in cases {
+        assert_eq!(describe_invoke(&detail), Some(op.describe()));
+    }
+}
