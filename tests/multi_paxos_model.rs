@@ -1,13 +1,15 @@
 //! The `multi_paxos` model: every `multipaxos-` scenario meets its
-//! `expect` on every one of seeds 0..200 (each description states 200 of
-//! seeds 0..200), and mistakes in `[multi_paxos]` name their field.
+//! `expect` on every one of seeds 0..50 in this debug-build test (each
+//! description states 200 of seeds 0..200, measured with a release sweep;
+//! tests/bug_scenarios.rs sweeps the bug scenario over 0..200), and
+//! mistakes in `[multi_paxos]` name their field.
 
 mod common;
 
 use faultlab::scenario::Scenario;
 use faultlab::sweep::sweep;
 
-const SEEDS: std::ops::Range<u64> = 0..200;
+const SEEDS: std::ops::Range<u64> = 0..50;
 
 fn load(file: &str) -> Scenario {
     Scenario::load(file).unwrap_or_else(|e| panic!("{e}"))
@@ -60,11 +62,10 @@ fn partition_passes() {
     meets_expect_on_every_seed("scenarios/multipaxos-partition.toml", SEEDS);
 }
 
-/// The chaos run is the slowest (15 s simulated): 0..50 here, 0..200 in
-/// the release sweep the description states.
+/// The chaos run is the slowest (15 s simulated): 0..20 here.
 #[test]
 fn chaos_passes() {
-    meets_expect_on_every_seed("scenarios/multipaxos-chaos.toml", 0..50);
+    meets_expect_on_every_seed("scenarios/multipaxos-chaos.toml", 0..20);
 }
 
 #[test]
