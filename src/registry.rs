@@ -163,7 +163,7 @@ impl Registry {
 
     /// faultlab's checks and its models (with the checks they bring):
     /// heartbeat, raft, lease, primary_backup, backoff, cache, zones,
-    /// service, two_pc, saga, quorum_kv, paxos, zab, pbft.
+    /// service, two_pc, saga, quorum_kv, paxos, zab, pbft, multi_paxos.
     pub fn builtin() -> Registry {
         let mut registry = Registry::empty();
         for info in check::CATALOGUE {
@@ -211,6 +211,7 @@ impl Registry {
             .with(models::paxos::PaxosModel)
             .with(models::zab::ZabModel)
             .with(models::pbft::PbftModel)
+            .with(models::multi_paxos::MultiPaxosModel)
     }
 
     /// This registry and `model`, with the checks it brings

@@ -91,6 +91,7 @@ fn every_bug_scenario_belongs_to_a_family_below() {
         "scenarios/zones-",
         "scenarios/paxos-",
         "scenarios/zab-",
+        "scenarios/multipaxos-",
     ];
     for file in common::scenario_files() {
         if file.contains("-bug-") {
@@ -147,4 +148,9 @@ fn paxos_bugs() {
 #[test]
 fn zab_bugs() {
     each_shows_its_bug_and_passes_without(&["scenarios/zab-"], 20);
+}
+
+#[test]
+fn multi_paxos_bugs() {
+    each_shows_its_bug_and_passes_without(&["scenarios/multipaxos-"], 200);
 }

@@ -57,6 +57,7 @@ const CATCHES: &[Catch] = &[
     row("raft", "no_truncation", "raft-chaos", 1, "log_mismatch"),
     row("raft", "no_truncation", "raft-fault-points", 1, "log_mismatch"),
     row("raft", "read_without_quorum", "raft-chaos-paper", 4, "not_linearizable"),
+    row("multi_paxos", "skip_phase1_on_takeover", "multipaxos-chaos", 1, "log_mismatch"),
     row("lease", "no_drift_margin", "lease-drift-margin", 1, "lease_overlap"),
     row("primary_backup", "ack_before_replicate", "pb-sync-failover", 1, "lost_write"),
     row("two_pc", "decision_before_sync", "twopc-participant-crash", 2, "not_atomic"),

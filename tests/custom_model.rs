@@ -311,7 +311,7 @@ fn misuse_is_exit_2_with_a_line() {
         "unknown-model",
         &scenario("").replace("\"pingpong\"", "\"chord\""),
         1,
-        "unknown model 'chord'; expected one of heartbeat, raft, lease, primary_backup, backoff, cache, zones, service, two_pc, saga, quorum_kv, paxos, zab, pbft, pingpong",
+        "unknown model 'chord'; expected one of heartbeat, raft, lease, primary_backup, backoff, cache, zones, service, two_pc, saga, quorum_kv, paxos, zab, pbft, multi_paxos, pingpong",
     );
     refused(
         "no-model",

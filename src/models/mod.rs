@@ -24,6 +24,8 @@
 //! - [`quorum_kv`]: a Dynamo-style key-value store with N replicas per key
 //!   and R/W quorums; eventual reads are stale, ABD reads with R + W > N
 //!   are linearizable, sloppy quorums stay writable in a partition.
+//! - [`multi_paxos`]: Multi-Paxos (Lamport, "Paxos Made Simple" §3) with a
+//!   stable leader, replicating the same key-value store as Raft.
 //! - [`raft`]: Raft consensus (Figure 2, PreVote, CheckQuorum, ReadIndex)
 //!   replicating a key-value store, with its clients.
 //! - [`saga`]: an orchestrated saga (flight, hotel, payment) with a durable
@@ -55,6 +57,7 @@ pub mod bugs;
 pub mod cache;
 pub mod heartbeat;
 pub mod lease;
+pub mod multi_paxos;
 pub mod paxos;
 pub mod pbft;
 pub mod primary_backup;
