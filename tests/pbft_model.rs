@@ -38,11 +38,13 @@ fn highest_views(summary: &SweepSummary) -> Vec<f64> {
 }
 
 #[test]
-fn the_four_scenarios_are_there() {
+fn the_six_scenarios_are_there() {
     assert_eq!(
         pbft_scenarios(),
         vec![
             "scenarios/pbft-backup-crash.toml",
+            "scenarios/pbft-byzantine-primary.toml",
+            "scenarios/pbft-byzantine-two.toml",
             "scenarios/pbft-normal.toml",
             "scenarios/pbft-partitioned-backup.toml",
             "scenarios/pbft-primary-crash.toml",
@@ -78,6 +80,33 @@ fn a_partitioned_backup_cannot_pull_the_others_into_a_view_change() {
 fn a_crashed_primary_is_replaced_by_exactly_one_view_change() {
     let summary = swept("scenarios/pbft-primary-crash.toml");
     assert!(highest_views(&summary).iter().all(|&v| v == 1.0));
+}
+
+#[test]
+fn one_equivocating_primary_cannot_break_agreement() {
+    // The liar's lies never gather 2f + 1: the correct replicas keep
+    // agreeing (and executing) in view 0.
+    let summary = swept("scenarios/pbft-byzantine-primary.toml");
+    assert!(summary.metric_values["pbft_agreement.sequence_numbers"]
+        .iter()
+        .all(|&n| n > 300.0));
+}
+
+#[test]
+fn two_liars_of_four_break_agreement_and_one_does_not() {
+    let file = "scenarios/pbft-byzantine-two.toml";
+    let summary = swept(file);
+    assert_eq!(summary.failed, SEEDS.end - SEEDS.start, "{file}");
+    // The same run with n2 honest: only n1 lies, and agreement holds.
+    let text = std::fs::read_to_string(file).unwrap();
+    let n2 = "\n[[faults]]\nat = \"0s\"\nkind = \"byzantine\"\nnode = \"n2\"\nadversary = \"equivocate\"\n";
+    assert!(text.contains(n2), "{file} makes n2 Byzantine");
+    let one_liar = text
+        .replace(n2, "")
+        .replace("expect = \"pbft_disagreement\"", "expect = \"pass\"");
+    let scenario = Scenario::parse(&one_liar, file).unwrap_or_else(|e| panic!("{e}"));
+    let summary = sweep(&scenario, SEEDS, None, &|| {});
+    assert_eq!(summary.expectation_met, SEEDS.end - SEEDS.start, "{file} with one liar");
 }
 
 #[test]
