@@ -38,11 +38,12 @@ fn highest_views(summary: &SweepSummary) -> Vec<f64> {
 }
 
 #[test]
-fn the_six_scenarios_are_there() {
+fn the_seven_scenarios_are_there() {
     assert_eq!(
         pbft_scenarios(),
         vec![
             "scenarios/pbft-backup-crash.toml",
+            "scenarios/pbft-byzantine-primary-corrupt.toml",
             "scenarios/pbft-byzantine-primary.toml",
             "scenarios/pbft-byzantine-two.toml",
             "scenarios/pbft-normal.toml",
@@ -90,6 +91,12 @@ fn one_equivocating_primary_cannot_break_agreement() {
     assert!(summary.metric_values["pbft_agreement.sequence_numbers"]
         .iter()
         .all(|&n| n > 300.0));
+}
+
+#[test]
+fn a_corrupting_primary_is_replaced_by_exactly_one_view_change() {
+    let summary = swept("scenarios/pbft-byzantine-primary-corrupt.toml");
+    assert!(highest_views(&summary).iter().all(|&v| v == 1.0));
 }
 
 #[test]
