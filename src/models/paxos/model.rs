@@ -161,14 +161,31 @@ impl Model for PaxosModel {
     /// accepted to everyone, about once per timeout while it contends.
     fn periodic_work(&self, p: &PaxosParams, _layout: &Layout, copies: f64) -> Vec<Work> {
         let n = f64::from(p.servers);
-        vec![Work {
-            every: p.timeout,
-            events_per_tick: f64::from(p.proposers) * (n * 3.0 + n * n) * (1.0 + copies),
-            what: format!(
-                "rounds of {} proposers over {} acceptors",
-                p.proposers, p.servers
-            ),
-        }]
+        let round = f64::from(p.proposers) * (n * 3.0 + n * n) * (1.0 + copies);
+        if p.proposers > 1 && p.backoff == Backoff::None {
+            // Duelling proposers without backoff may preempt each other for
+            // the whole run: a round every timeout.
+            vec![Work {
+                every: p.timeout,
+                events_per_tick: round,
+                what: format!(
+                    "duelling rounds of {} proposers over {} acceptors",
+                    p.proposers, p.servers
+                ),
+            }]
+        } else {
+            // One proposer, or backoff: a value is chosen within a round or
+            // two and the servers fall quiet (learners that missed it ask);
+            // about one round's events per second of the run.
+            vec![Work {
+                every: SimDuration::from_secs(1),
+                events_per_tick: round,
+                what: format!(
+                    "a round of {} proposers over {} acceptors until one is chosen",
+                    p.proposers, p.servers
+                ),
+            }]
+        }
     }
 
     fn narrate(&self, _params: &PaxosParams, record: &Record) -> Option<String> {
