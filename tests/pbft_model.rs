@@ -113,7 +113,11 @@ fn two_liars_of_four_break_agreement_and_one_does_not() {
         .replace("expect = \"pbft_disagreement\"", "expect = \"pass\"");
     let scenario = Scenario::parse(&one_liar, file).unwrap_or_else(|e| panic!("{e}"));
     let summary = sweep(&scenario, SEEDS, None, &|| {});
-    assert_eq!(summary.expectation_met, SEEDS.end - SEEDS.start, "{file} with one liar");
+    assert_eq!(
+        summary.expectation_met,
+        SEEDS.end - SEEDS.start,
+        "{file} with one liar"
+    );
 }
 
 #[test]
