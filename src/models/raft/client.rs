@@ -18,12 +18,19 @@
 //! The client stores its process id and an incarnation number on disk, so
 //! that after a crash it continues as a new process with fresh sequence
 //! numbers (the servers' dedup table must not mistake new commands for old).
+//!
+//! Other models that replicate the same key-value machine through a log
+//! (Multi-Paxos) run this client too, with their own messages: a message
+//! type that carries requests and replies implements [`KvClientMsg`], and
+//! the client is [`KvClient`] of it ([`RaftClient`] for Raft's).
 
 use super::msg::{ClientCommand, Op, Outcome, RaftMsg};
 use crate::history::{OpType, Value};
 use crate::models::workload::Workload;
+use crate::node::Message;
 use crate::node::{Ctx, Node, NodeId, TimerId};
 use crate::time::SimDuration;
+use std::marker::PhantomData;
 
 const THINK: u64 = 1;
 const ATTEMPT: u64 = 2;
@@ -45,10 +52,38 @@ struct OpenOp {
     redirects: u32,
 }
 
+/// The messages a [`KvClient`] sends and reads: a request carrying a
+/// command, and a reply to one (leader redirects are replies too).
+pub trait KvClientMsg: Message {
+    /// The client's name in `faultlab replay --state` (e.g. `"RaftClient"`).
+    const CLIENT: &'static str;
+    /// The message asking a server to run `command`.
+    fn request(command: ClientCommand) -> Self;
+    /// The reply this message is, if it is one: the command's sequence
+    /// number and its outcome.
+    fn reply(self) -> Option<(u64, Outcome)>;
+}
+
+impl KvClientMsg for RaftMsg {
+    const CLIENT: &'static str = "RaftClient";
+    fn request(command: ClientCommand) -> RaftMsg {
+        RaftMsg::ClientRequest(command)
+    }
+    fn reply(self) -> Option<(u64, Outcome)> {
+        match self {
+            RaftMsg::ClientReply { seq, outcome } => Some((seq, outcome)),
+            _ => None,
+        }
+    }
+}
+
+/// The client of Raft's cluster.
+pub type RaftClient = KvClient<RaftMsg>;
+
 /// A client running get / put / append / cas against the cluster (see the
-/// module docs). Its peers must be the servers.
+/// module docs), speaking messages `M`. Its peers must be the servers.
 #[derive(Debug)]
-pub struct RaftClient {
+pub struct KvClient<M> {
     workload: Workload,
     index: u32,
     process: u64,
@@ -59,12 +94,14 @@ pub struct RaftClient {
     open: Option<OpenOp>,
     attempt_timer: Option<TimerId>,
     deadline_timer: Option<TimerId>,
+    messages: PhantomData<fn() -> M>,
 }
 
-impl RaftClient {
+impl<M: KvClientMsg> KvClient<M> {
     /// Client number `index` (0-based) of the workload.
-    pub fn new(workload: Workload, index: u32) -> RaftClient {
-        RaftClient {
+    pub fn new(workload: Workload, index: u32) -> KvClient<M> {
+        KvClient {
+            messages: PhantomData,
             workload,
             index,
             process: u64::from(index),
@@ -88,7 +125,7 @@ impl RaftClient {
         SimDuration::from_nanos((self.workload.timeout.as_nanos() / 16).max(1_000_000))
     }
 
-    fn load_identity(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
+    fn load_identity(&mut self, ctx: &mut Ctx<'_, M>) {
         let word = |bytes: &[u8]| bytes.try_into().ok().map(u64::from_le_bytes);
         let storage = ctx.storage();
         if let Some(process) = storage.get(PROCESS_KEY).and_then(word) {
@@ -98,14 +135,14 @@ impl RaftClient {
         self.save_identity(ctx);
     }
 
-    fn save_identity(&self, ctx: &mut Ctx<'_, RaftMsg>) {
+    fn save_identity(&self, ctx: &mut Ctx<'_, M>) {
         let storage = ctx.storage();
         storage.put(PROCESS_KEY, self.process.to_le_bytes().to_vec());
         storage.put(INCARNATION_KEY, self.incarnation.to_le_bytes().to_vec());
         storage.sync();
     }
 
-    fn think(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
+    fn think(&mut self, ctx: &mut Ctx<'_, M>) {
         let (low, high) = (
             self.workload.think_min.as_nanos(),
             self.workload.think_max.as_nanos(),
@@ -114,7 +151,7 @@ impl RaftClient {
         ctx.set_timer(SimDuration::from_nanos(pause), THINK);
     }
 
-    fn random_server(ctx: &mut Ctx<'_, RaftMsg>, avoid: Option<NodeId>) -> NodeId {
+    fn random_server(ctx: &mut Ctx<'_, M>, avoid: Option<NodeId>) -> NodeId {
         let servers = ctx.peers().len() as u64;
         let draw = ctx.rng().below(servers) as usize;
         let mut pick = ctx.peers()[draw];
@@ -128,7 +165,7 @@ impl RaftClient {
 
     /// Draws the next operation: a get with probability `read_ppm`, else a
     /// put, append or cas (equally likely) of a value unique to this op.
-    fn draw_op(&mut self, ctx: &mut Ctx<'_, RaftMsg>) -> (Op, &'static str, Value) {
+    fn draw_op(&mut self, ctx: &mut Ctx<'_, M>) -> (Op, &'static str, Value) {
         let key = ctx.rng().below(self.last_seen.len() as u64) as u32;
         let is_read = ctx.rng().below(1_000_000) < u64::from(self.workload.read_ppm);
         if is_read {
@@ -157,7 +194,7 @@ impl RaftClient {
         }
     }
 
-    fn invoke_next(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
+    fn invoke_next(&mut self, ctx: &mut Ctx<'_, M>) {
         self.counter += 1;
         let (op, f, input) = self.draw_op(ctx);
         let key = key_name(op.key());
@@ -183,16 +220,16 @@ impl RaftClient {
     }
 
     /// Sends the open command to `target` and waits up to `wait` for it.
-    fn attempt(&mut self, ctx: &mut Ctx<'_, RaftMsg>, target: NodeId, wait: SimDuration) {
+    fn attempt(&mut self, ctx: &mut Ctx<'_, M>, target: NodeId, wait: SimDuration) {
         let Some(open) = self.open.as_mut() else {
             return;
         };
         open.target = target;
-        ctx.send(target, RaftMsg::ClientRequest(open.command.clone()));
+        ctx.send(target, M::request(open.command.clone()));
         self.rearm_attempt(ctx, wait);
     }
 
-    fn rearm_attempt(&mut self, ctx: &mut Ctx<'_, RaftMsg>, wait: SimDuration) {
+    fn rearm_attempt(&mut self, ctx: &mut Ctx<'_, M>, wait: SimDuration) {
         if let Some(timer) = self.attempt_timer.take() {
             ctx.cancel_timer(timer);
         }
@@ -201,7 +238,7 @@ impl RaftClient {
 
     /// No answer in time (or a pause after a redirect without hint): try
     /// another server.
-    fn on_attempt_timeout(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
+    fn on_attempt_timeout(&mut self, ctx: &mut Ctx<'_, M>) {
         self.attempt_timer = None;
         let Some(open) = &self.open else {
             return;
@@ -215,7 +252,7 @@ impl RaftClient {
     }
 
     /// Follows a NotLeader answer.
-    fn redirect(&mut self, ctx: &mut Ctx<'_, RaftMsg>, hint: Option<NodeId>) {
+    fn redirect(&mut self, ctx: &mut Ctx<'_, M>, hint: Option<NodeId>) {
         let Some(open) = self.open.as_mut() else {
             return;
         };
@@ -233,7 +270,7 @@ impl RaftClient {
     /// if a server answered) and goes back to thinking.
     fn finish(
         &mut self,
-        ctx: &mut Ctx<'_, RaftMsg>,
+        ctx: &mut Ctx<'_, M>,
         outcome: OpType,
         result: Option<String>,
         server: Option<NodeId>,
@@ -281,13 +318,7 @@ impl RaftClient {
         }
     }
 
-    fn handle_reply(
-        &mut self,
-        ctx: &mut Ctx<'_, RaftMsg>,
-        from: NodeId,
-        seq: u64,
-        outcome: Outcome,
-    ) {
+    fn handle_reply(&mut self, ctx: &mut Ctx<'_, M>, from: NodeId, seq: u64, outcome: Outcome) {
         if self
             .open
             .as_ref()
@@ -318,8 +349,8 @@ pub fn key_name(key: u32) -> String {
     format!("k{}", key + 1)
 }
 
-impl Node<RaftMsg> for RaftClient {
-    fn on_start(&mut self, ctx: &mut Ctx<'_, RaftMsg>) {
+impl<M: KvClientMsg> Node<M> for KvClient<M> {
+    fn on_start(&mut self, ctx: &mut Ctx<'_, M>) {
         debug_assert!(
             self.index < self.workload.clients.max(1),
             "client index out of range"
@@ -328,13 +359,13 @@ impl Node<RaftMsg> for RaftClient {
         self.think(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, RaftMsg>, from: NodeId, msg: RaftMsg) {
-        if let RaftMsg::ClientReply { seq, outcome } = msg {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, M>, from: NodeId, msg: M) {
+        if let Some((seq, outcome)) = msg.reply() {
             self.handle_reply(ctx, from, seq, outcome);
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, RaftMsg>, timer: TimerId) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, M>, timer: TimerId) {
         match timer.tag() {
             THINK if self.open.is_none() => self.invoke_next(ctx),
             ATTEMPT if self.attempt_timer == Some(timer) => self.on_attempt_timeout(ctx),
@@ -349,7 +380,7 @@ impl Node<RaftMsg> for RaftClient {
         use crate::models::view;
         let last_seen = self.last_seen.iter().map(|v| view::text(v));
         view::state(
-            "RaftClient",
+            M::CLIENT,
             &[
                 ("process", &self.process),
                 ("incarnation", &self.incarnation),
