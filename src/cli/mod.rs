@@ -1,4 +1,4 @@
-//! The `faultlab` command line: run, sweep, shrink, replay, check, report, list, for the models of
+//! The `faultlab` command line: run, sweep, merge, shrink, replay, check, report, list, for the models of
 //! a [`Registry`].
 //!
 //! A user's crate gets the whole CLI for its own protocol with
@@ -40,6 +40,7 @@ macro_rules! errln {
 mod args;
 mod check;
 mod list;
+mod merge;
 mod replay;
 mod report;
 mod run;
@@ -150,6 +151,9 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the summary, with what `merge` needs (the shard, every seed's metric values), as JSON to this file (atomically); the console output is unchanged.
+        #[arg(long, value_name = "FILE.json", conflicts_with_all = ["plot", "shrink"])]
+        json_out: Option<String>,
         /// Draw the distribution of `--metric` over the seeds: SVG, or PNG if the name ends in .png.
         #[arg(long, value_name = "FILE.svg", requires = "metric")]
         plot: Option<String>,
@@ -171,6 +175,18 @@ enum Command {
         /// Stop a seed whose run takes longer than this in wall-clock time (e.g. 30s, 500ms) and report it as `timeout`; the sweep goes on.
         #[arg(long, value_name = "DURATION", value_parser = args::parse_seed_timeout)]
         seed_timeout: Option<std::time::Duration>,
+    },
+    /// Join the `sweep --json-out` files of shards (or of ranges that meet end to end) into the summary one sweep over the whole range prints.
+    Merge {
+        /// The shards' summary files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also write the merged summary as JSON to this file (atomically; itself mergeable).
+        #[arg(long, value_name = "FILE.json")]
+        json_out: Option<String>,
     },
     /// Check a history (from a run or from outside) for linearizability.
     Check {
@@ -376,6 +392,7 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
             jobs,
             shard,
             json,
+            json_out,
             plot,
             metric,
             plot_kind,
@@ -396,12 +413,18 @@ fn dispatch(io: &mut Io<'_>, registry: &Registry, cli: Cli) -> i32 {
                 jobs,
                 shard,
                 json,
+                json_out,
                 plot,
                 shrink: shrink.then(|| shrink_dir.unwrap_or_else(|| ".".to_string())),
                 seed_timeout,
             };
             sweep::cmd_sweep(io, registry, &scenario, flags)
         }
+        Command::Merge {
+            files,
+            json,
+            json_out,
+        } => merge::cmd_merge(io, &files, json, json_out.as_deref()),
         Command::Check {
             history,
             model,

@@ -1,13 +1,12 @@
 //! `faultlab sweep`: many seeds of one scenario on all cores.
 
+use super::merge::{Listed, Shown};
 use super::{load, Io};
 use crate::plot::charts::{self, DistributionChart, Group, Kind};
 use crate::plot::picture;
 use crate::registry::Registry;
 use crate::scenario::Scenario;
-use crate::scenario::Verdict;
-use crate::sweep::{sweep_timed, SweepSummary};
-use crate::time::SimDuration;
+use crate::sweep::{sweep_timed, SeedOutcome, SweepSummary};
 
 /// The flags of `sweep`.
 pub(super) struct SweepFlags {
@@ -19,6 +18,8 @@ pub(super) struct SweepFlags {
     pub(super) shard: Option<(u64, u64)>,
     /// `--json`.
     pub(super) json: bool,
+    /// `--json-out FILE`: the summary for `merge`, written atomically.
+    pub(super) json_out: Option<String>,
     /// `--plot FILE` with `--metric`, `--plot-kind` and `--compare`.
     pub(super) plot: Option<PlotFlags>,
     /// `--shrink [--shrink-dir DIR]`: shrink each distinct failure into DIR.
@@ -54,6 +55,7 @@ pub(super) fn cmd_sweep(
         jobs,
         shard,
         json,
+        json_out,
         plot,
         shrink,
         seed_timeout,
@@ -105,7 +107,13 @@ pub(super) fn cmd_sweep(
         pool: &pool,
         seed_timeout,
     };
-    let (result, mut worst, mut main_json) = one_sweep(io, path, &scenario, &options);
+    let (result, mut worst, mut main_json, shown) = one_sweep(io, path, &scenario, &options);
+    if let Some(file) = &json_out {
+        if let Err(e) = super::merge::write_json(file, &shown.file_json()) {
+            errln!(io, "error: --json-out {file}: {e}");
+            return 2;
+        }
+    }
     if let Some(dir) = &shrink {
         let shrunk =
             super::shrink::shrink_failures(io, registry, path, &result.failures, dir, json);
@@ -121,12 +129,12 @@ pub(super) fn cmd_sweep(
     };
     let mut groups = Vec::new();
     let mut compared_json = Vec::new();
-    let mut results = vec![(path, result)];
+    let mut results = vec![(path, shown)];
     for (other, other_scenario) in &compared {
         if let Err(code) = metric_values(io, &plot.metric, &results) {
             return code;
         }
-        let (result, code, object) = one_sweep(io, other, other_scenario, &options);
+        let (_, code, object, result) = one_sweep(io, other, other_scenario, &options);
         let other = other.as_str();
         worst = worse(worst, code);
         compared_json.extend(object);
@@ -184,11 +192,7 @@ struct SweepOptions<'p> {
 
 /// Checks that the last sweep of `results` reported `metric`; else says
 /// which metrics it did report (exit 2).
-fn metric_values(
-    io: &mut Io<'_>,
-    metric: &str,
-    results: &[(&str, SweepSummary)],
-) -> Result<(), i32> {
+fn metric_values(io: &mut Io<'_>, metric: &str, results: &[(&str, Shown)]) -> Result<(), i32> {
     let Some((path, result)) = results.last() else {
         return Ok(());
     };
@@ -272,7 +276,7 @@ fn one_sweep(
     path: &str,
     scenario: &Scenario,
     options: &SweepOptions<'_>,
-) -> (SweepSummary, i32, Option<serde_json::Value>) {
+) -> (SweepSummary, i32, Option<serde_json::Value>, Shown) {
     let SweepOptions {
         seeds,
         shard,
@@ -296,161 +300,48 @@ fn one_sweep(
         indicatif::ProgressBar::hidden()
     };
     let started = std::time::Instant::now();
-    let result =
+    let mut result =
         pool.install(|| sweep_timed(scenario, seeds.clone(), shard, seed_timeout, &|| bar.inc(1)));
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
-    let failed = result.failed;
-    let unlisted = failed - result.failures.len() as u64;
-    let stats = result.metric_stats();
-    let first_failure = result.first_failure(seeds, shard);
-    if json {
-        let metrics: serde_json::Map<String, serde_json::Value> = stats
-            .iter()
-            .map(|m| {
-                let figures = serde_json::json!({"count": m.count, "min": m.min, "median": m.median, "p90": m.p90, "p99": m.p99, "max": m.max});
-                (m.name.clone(), figures)
-            })
-            .collect();
-        let failures: Vec<serde_json::Value> = result
-            .failures
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "seed": f.seed,
-                    "verdict": f.verdict.as_str(),
-                    "violation": f.violation.as_ref().map(|v| &v.0),
-                    "explanation": f.violation.as_ref().map(|v| &v.1),
-                    "expectation_met": f.expectation_met,
-                    "reproduce": super::reproduce(io, path, f.seed),
-                })
-            })
-            .collect();
-        let timeouts: Vec<serde_json::Value> = result
-            .timeouts
-            .iter()
-            .map(|t| {
-                serde_json::json!({
-                    "seed": t.seed,
-                    "verdict": t.verdict.as_str(),
-                    "explanation": t.violation.as_ref().map(|v| &v.1),
-                    "expectation_met": t.expectation_met,
-                    "reproduce": super::reproduce(io, path, t.seed),
-                })
-            })
-            .collect();
-        json_out = Some(serde_json::json!({
-            "scenario": path,
-            "seeds": format!("{}..{}", seeds.start, seeds.end),
-            "seeds_run": result.seeds_run,
-            "passed": result.passed,
-            "failed": failed,
-            "failures_unlisted": unlisted,
-            "first_failing_seed": first_failure.map(|(seed, _)| seed),
-            "seeds_to_first_failure": first_failure.map(|(_, count)| count),
-            "expectation_met": result.expectation_met,
-            "events": result.events,
-            "elapsed_ms": (elapsed * 1000.0).round(),
-            "failures": failures,
-            "seed_timeout_ms": seed_timeout.map(|t| t.as_secs_f64() * 1000.0),
-            "timed_out": result.timed_out,
-            "timeouts_unlisted": result.timed_out - result.timeouts.len() as u64,
-            "timeouts": timeouts,
-            "metrics": metrics,
-        }));
-    } else {
-        outln!(
-            io,
-            "sweep {path} · seeds {}..{} · {} runs",
-            seeds.start,
-            seeds.end,
-            result.seeds_run
-        );
-        for f in &result.failures {
-            let (name, explanation) = f.violation.clone().unwrap_or_default();
-            outln!(
-                io,
-                "seed {}: {} {name}: {explanation}",
-                f.seed,
-                f.verdict.as_str()
-            );
-            outln!(io, "  reproduce: {}", super::reproduce(io, path, f.seed));
-        }
-        for t in &result.timeouts {
-            let explanation = t.violation.clone().unwrap_or_default().1;
-            outln!(io, "seed {}: timeout: {explanation}", t.seed);
-            outln!(io, "  reproduce: {}", super::reproduce(io, path, t.seed));
-        }
-        for m in &stats {
-            outln!(
-                io,
-                "metric {}: {} seeds · min {} · median {} · p90 {} · p99 {} · max {}",
-                m.name,
-                m.count,
-                m.min,
-                m.median,
-                m.p90,
-                m.p99,
-                m.max
-            );
-        }
-        match first_failure {
-            Some((seed, count)) => outln!(
-                io,
-                "first failure: seed {seed}, after {count} seeds (seeds_to_first_failure {count})"
-            ),
-            None => outln!(io, "first failure: none in {} seeds", result.seeds_run),
-        }
-        if unlisted > 0 {
-            outln!(
-                io,
-                "... and {unlisted} more failing seeds (the {} lowest are listed)",
-                result.failures.len()
-            );
-        }
-        let timeouts_unlisted = result.timed_out - result.timeouts.len() as u64;
-        if timeouts_unlisted > 0 {
-            outln!(
-                io,
-                "... and {timeouts_unlisted} more timed-out seeds (the {} lowest are listed)",
-                result.timeouts.len()
-            );
-        }
-        // Only a sweep with a limit says how many seeds it stopped.
-        let timed_out = match seed_timeout {
-            Some(limit) => format!(
-                ", {} timed out (--seed-timeout {})",
-                result.timed_out,
-                SimDuration(limit.as_nanos().min(u64::MAX as u128) as u64)
-            ),
-            None => String::new(),
-        };
-        outln!(io,
-            "{} passed, {} failed{timed_out} · expectation ({}) met in {}/{} · {} events in {:.1}s ({:.0} seeds/s)",
-            result.passed,
-            failed,
-            scenario.expect,
-            result.expectation_met,
-            result.seeds_run,
-            result.events,
-            elapsed,
-            result.seeds_run as f64 / elapsed.max(1e-9)
-        );
-    }
-    let worst = result
-        .failures
-        .iter()
-        .map(|f| f.verdict)
-        .max_by_key(|v| match v {
-            Verdict::Violation => 2,
-            Verdict::Stuck => 1,
-            Verdict::Pass | Verdict::Timeout => 0,
-        });
-    // A timed-out seed was not judged: exit 5 (undecided) when no seed failed.
-    let code = match worst {
-        Some(verdict) => verdict.exit_code(),
-        None if result.timed_out > 0 => Verdict::Timeout.exit_code(),
-        None => 0,
+    let shown = Shown {
+        scenario: path.to_string(),
+        seeds: seeds.clone(),
+        shard,
+        expect: scenario.expect.to_string(),
+        scenario_hash: super::merge::scenario_hash(io, path),
+        seeds_run: result.seeds_run,
+        passed: result.passed,
+        failed: result.failed,
+        expectation_met: result.expectation_met,
+        events: result.events,
+        timed_out: result.timed_out,
+        failures: listed(io, path, &result.failures),
+        timeouts: listed(io, path, &result.timeouts),
+        metric_values: std::mem::take(&mut result.metric_values),
+        elapsed,
+        seed_timeout,
     };
-    (result, code, json_out)
+    if json {
+        json_out = Some(shown.json());
+    } else {
+        shown.print_text(io);
+    }
+    let code = shown.exit_code();
+    (result, code, json_out, shown)
+}
+
+/// The listed seeds of a sweep, with their reproduce commands.
+fn listed(io: &Io<'_>, path: &str, outcomes: &[SeedOutcome]) -> Vec<Listed> {
+    outcomes
+        .iter()
+        .map(|f| Listed {
+            seed: f.seed,
+            verdict: f.verdict,
+            name: f.violation.as_ref().map(|v| v.0.clone()),
+            explanation: f.violation.as_ref().map(|v| v.1.clone()),
+            expectation_met: f.expectation_met,
+            reproduce: super::reproduce(io, path, f.seed),
+        })
+        .collect()
 }
