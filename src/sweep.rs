@@ -142,26 +142,7 @@ impl SweepSummary {
     /// are sorted first, so the figures do not depend on which thread ran
     /// which seed.
     pub fn metric_stats(&self) -> Vec<MetricStats> {
-        self.metric_values
-            .iter()
-            .filter(|(_, values)| !values.is_empty())
-            .map(|(name, values)| {
-                let mut sorted = values.clone();
-                sorted.sort_by(f64::total_cmp);
-                let n = sorted.len();
-                // Nearest rank: the smallest value with at least q of the values at or below it.
-                let rank = |q: f64| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
-                MetricStats {
-                    name: name.clone(),
-                    count: n,
-                    min: sorted[0],
-                    median: rank(0.5),
-                    p90: rank(0.9),
-                    p99: rank(0.99),
-                    max: sorted[n - 1],
-                }
-            })
-            .collect()
+        metric_stats(&self.metric_values)
     }
 
     /// The lowest failing seed (a verdict other than pass) and how many
@@ -187,6 +168,32 @@ impl SweepSummary {
             list.truncate(MAX_FAILURES_KEPT);
         }
     }
+}
+
+/// Count, min, median, p90, p99 and max of each metric of `values` (every
+/// seed's value by metric name, in any order), by name; see
+/// [`SweepSummary::metric_stats`].
+pub fn metric_stats(values: &BTreeMap<String, Vec<f64>>) -> Vec<MetricStats> {
+    values
+        .iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(name, values)| {
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len();
+            // Nearest rank: the smallest value with at least q of the values at or below it.
+            let rank = |q: f64| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+            MetricStats {
+                name: name.clone(),
+                count: n,
+                min: sorted[0],
+                median: rank(0.5),
+                p90: rank(0.9),
+                p99: rank(0.99),
+                max: sorted[n - 1],
+            }
+        })
+        .collect()
 }
 
 /// How many seeds of `seeds` a sweep runs: all, or those with

@@ -122,7 +122,30 @@ fn whole_ranges_that_meet_merge_too() {
     let dir = dir("ranges");
     let scenario = "scenarios/lease-bug-no-drift-margin.toml";
     let (a, b) = (path(&dir, "a.json"), path(&dir, "b.json"));
-    faultlab(&["sweep", scenario, "--seeds", "15..30", "--json-out", &b]);
+    // 15..30 as two shards merged into b.json: a merged file merges again.
+    let (b0, b1) = (path(&dir, "b0.json"), path(&dir, "b1.json"));
+    faultlab(&[
+        "sweep",
+        scenario,
+        "--seeds",
+        "15..30",
+        "--shard",
+        "0/2",
+        "--json-out",
+        &b0,
+    ]);
+    faultlab(&[
+        "sweep",
+        scenario,
+        "--seeds",
+        "15..30",
+        "--shard",
+        "1/2",
+        "--json-out",
+        &b1,
+    ]);
+    let out = faultlab(&["merge", &b1, &b0, "--json-out", &b]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     faultlab(&["sweep", scenario, "--seeds", "0..15", "--json-out", &a]);
     let merged = faultlab(&["merge", &b, &a, "--json"]);
     let single = faultlab(&["sweep", scenario, "--seeds", "0..30", "--json"]);

@@ -11,7 +11,7 @@
 
 use super::Io;
 use crate::scenario::Verdict;
-use crate::sweep::{seed_count, SweepSummary, MAX_FAILURES_KEPT};
+use crate::sweep::{seed_count, MAX_FAILURES_KEPT};
 use crate::time::SimDuration;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -74,11 +74,7 @@ impl Shown {
     }
 
     fn stats(&self) -> Vec<crate::sweep::MetricStats> {
-        SweepSummary {
-            metric_values: self.metric_values.clone(),
-            ..SweepSummary::default()
-        }
-        .metric_stats()
+        crate::sweep::metric_stats(&self.metric_values)
     }
 
     /// The exit code: the worst listed failure, else 5 if a seed timed out.

@@ -9,7 +9,8 @@
 //! Exit codes: 0 pass (linearizable), 2 usage, scenario or history error,
 //! 3 safety violation (not linearizable), 4 liveness failure (stuck),
 //! 5 `check` gave up within its budget (unknown), or a sweep's seeds that
-//! failed none timed out (`--seed-timeout`).
+//! failed none timed out (`--seed-timeout`). `merge` exits as the one sweep
+//! over the merged range would (2 for shard files that do not form one range).
 
 use crate::plot;
 use crate::registry::Registry;
