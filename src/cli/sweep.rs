@@ -270,7 +270,8 @@ fn worse(a: i32, b: i32) -> i32 {
 }
 
 /// Sweeps one scenario and prints its text summary (or returns its JSON
-/// object); its summary, its exit code, and the object.
+/// object); its summary (its metric values moved to the last), its exit
+/// code, the object, and what it shows (for `--json-out` and `--plot`).
 fn one_sweep(
     io: &mut Io<'_>,
     path: &str,
@@ -286,7 +287,7 @@ fn one_sweep(
     } = options;
     let (shard, json, seed_timeout) = (*shard, *json, *seed_timeout);
     let total = crate::sweep::seed_count(seeds, shard);
-    let mut json_out = None;
+    let mut object = None;
     let bar = if io.progress && !json {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -323,12 +324,12 @@ fn one_sweep(
         seed_timeout,
     };
     if json {
-        json_out = Some(shown.json());
+        object = Some(shown.json());
     } else {
         shown.print_text(io);
     }
     let code = shown.exit_code();
-    (result, code, json_out, shown)
+    (result, code, object, shown)
 }
 
 /// The listed seeds of a sweep, with their reproduce commands.
