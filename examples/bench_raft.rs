@@ -12,10 +12,15 @@
 //! ```
 //!
 //! Runs on one thread. Last line:
-//! `seeds_per_sec=<float> events_per_sec=<float> ops_per_seed=<float>`.
+//! `seeds_per_sec=<float> events_per_sec=<float> ops_per_seed=<float> peak_rss_mb=<float>`
+//! (`peak_rss_mb` is the process's peak resident set size, `VmHWM` on Linux,
+//! `unknown` elsewhere).
 
 use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
 use std::time::Instant;
+
+#[path = "common/rss.rs"]
+mod rss;
 
 const SCENARIO: &str = r#"
 model = "raft"
@@ -96,9 +101,10 @@ fn main() {
         &failed[..failed.len().min(5)]
     );
     println!(
-        "seeds_per_sec={:.1} events_per_sec={:.0} ops_per_seed={:.1}",
+        "seeds_per_sec={:.1} events_per_sec={:.0} ops_per_seed={:.1} peak_rss_mb={}",
         seeds as f64 / elapsed,
         events as f64 / elapsed,
-        ops as f64 / seeds as f64
+        ops as f64 / seeds as f64,
+        rss::peak_rss_mb()
     );
 }
