@@ -26,7 +26,7 @@ fn record(t: u64, node: u32, kind: &str, detail: Value) -> TraceEvent {
         node: Some(NodeId(node)),
         kind: EventKind::Record(Record {
             kind: kind.into(),
-            detail,
+            detail: detail.into(),
         }),
     }
 }

@@ -83,7 +83,7 @@ fn records(events: &[TraceEvent], kind: &str) -> Vec<(SimTime, NodeId, Value)> {
         .iter()
         .filter_map(|e| match (&e.kind, e.node) {
             (EventKind::Record(r), Some(node)) if r.kind == kind => {
-                Some((e.time, node, r.detail.clone()))
+                Some((e.time, node, r.detail.to_json()))
             }
             _ => None,
         })

@@ -102,7 +102,7 @@ fn records<'a>(
     kind: &'a str,
 ) -> impl Iterator<Item = (NodeId, &'a serde_json::Value)> + 'a {
     events.iter().filter_map(move |e| match &e.kind {
-        EventKind::Record(r) if r.kind == kind => Some((e.node.expect("a node"), &r.detail)),
+        EventKind::Record(r) if r.kind == kind => Some((e.node.expect("a node"), &*r.detail)),
         _ => None,
     })
 }

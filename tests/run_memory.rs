@@ -155,7 +155,7 @@ fn record(ms: u64, node: u32, kind: &str, peer: u32) -> TraceEvent {
         node: Some(NodeId(node)),
         kind: EventKind::Record(Record {
             kind: kind.into(),
-            detail: serde_json::json!({ "peer": format!("n{}", peer + 1) }),
+            detail: serde_json::json!({ "peer": format!("n{}", peer + 1) }).into(),
         }),
     }
 }

@@ -443,7 +443,7 @@ mod tests {
         };
         let record = Record {
             kind: kind.into(),
-            detail,
+            detail: detail.into(),
         };
         at(ms, Some(node), EventKind::Record(record))
     }

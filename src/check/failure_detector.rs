@@ -632,7 +632,7 @@ mod tests {
     fn record(kind: &str, peer: &str) -> EventKind {
         EventKind::Record(Record {
             kind: kind.into(),
-            detail: json!({ "peer": peer }),
+            detail: json!({ "peer": peer }).into(),
         })
     }
 

@@ -34,7 +34,7 @@ fn record_of<'a>(event: &'a TraceEvent, kind: &str) -> Option<(NodeId, &'a Recor
 }
 
 fn field_u64(record: &Record, key: &str) -> Option<u64> {
-    record.detail.get(key).and_then(|v| v.as_u64())
+    record.detail.u64(key)
 }
 
 /// At most one leader per term. When the model records its votes (`vote`
@@ -245,20 +245,11 @@ enum Digest {
 
 impl Digest {
     fn of(value: &serde_json::Value) -> Digest {
-        match value.as_str().and_then(parse_hex16) {
+        match value.as_str().and_then(crate::node::detail::parse_hex16) {
             Some(n) => Digest::Hex(n),
             None => Digest::Other(Box::new(value.clone())),
         }
     }
-}
-
-/// `Some(n)` iff `text` is exactly `format!("{n:016x}")`.
-fn parse_hex16(text: &str) -> Option<u64> {
-    let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
-    if text.len() != 16 || !text.as_bytes().iter().all(lower_hex) {
-        return None;
-    }
-    u64::from_str_radix(text, 16).ok()
 }
 
 impl std::fmt::Display for Digest {
@@ -301,7 +292,7 @@ pub struct LogMatching {
 /// the optional `term`, `entry` and `client` fields; "" without them.
 fn entry_text(record: &Record, world: &World) -> String {
     let term = field_u64(record, "term");
-    let entry = record.detail.get("entry").and_then(|e| e.as_str());
+    let entry = record.detail.str("entry");
     let client = field_u64(record, "client")
         .and_then(|c| u32::try_from(c).ok())
         .filter(|c| (*c as usize) < world.len())
@@ -374,7 +365,10 @@ impl Checker for LogMatching {
             return None; // agreement among correct nodes only
         }
         let index = field_u64(record, "index")?;
-        let digest = Digest::of(record.detail.get("digest")?);
+        let digest = match record.detail.hex("digest") {
+            Some(n) => Digest::Hex(n),
+            None => Digest::of(record.detail.get("digest")?),
+        };
         let Some(first) = self.first_commit(index) else {
             let text = entry_text(record, world);
             let text = self.keep_text(&text);
@@ -602,8 +596,7 @@ impl Progress {
                 _ => false,
             };
         }
-        record_of(event, OP_RECORD)
-            .is_some_and(|(_, r)| r.detail.get("type").and_then(|t| t.as_str()) == Some("ok"))
+        record_of(event, OP_RECORD).is_some_and(|(_, r)| r.detail.str("type") == Some("ok"))
     }
 
     fn overdue(&self, now: SimTime, inclusive: bool, world: &World) -> Option<Violation> {
@@ -690,7 +683,7 @@ mod tests {
             node: Some(NodeId(node)),
             kind: EventKind::Record(Record {
                 kind: "commit".into(),
-                detail: json!({ "index": index, "digest": digest }),
+                detail: json!({ "index": index, "digest": digest }).into(),
             }),
         }
     }

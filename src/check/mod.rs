@@ -308,7 +308,7 @@ pub(crate) fn record_at(
         node: Some(NodeId(node)),
         kind: crate::engine::EventKind::Record(crate::node::Record {
             kind: kind.into(),
-            detail,
+            detail: detail.into(),
         }),
     }
 }

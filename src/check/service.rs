@@ -668,7 +668,7 @@ pub(crate) mod testing {
             node: Some(NodeId(node)),
             kind: EventKind::Record(Record {
                 kind: kind.into(),
-                detail,
+                detail: detail.into(),
             }),
         }
     }
@@ -933,10 +933,10 @@ mod tests {
 
     #[test]
     fn the_detail_builders_write_what_the_checks_read() {
-        let read = |kind: &str, detail| {
+        let read = |kind: &str, detail: serde_json::Value| {
             parse(&Record {
                 kind: kind.into(),
-                detail,
+                detail: detail.into(),
             })
         };
         assert_eq!(

@@ -10,7 +10,7 @@ use crate::engine::{EventKind, TraceEvent};
 use crate::fault::Fault;
 use crate::history::{History, HistoryEvent, OpType, Value};
 use crate::node::NodeId;
-use crate::node::OP_RECORD;
+use crate::node::{Field, OP_RECORD};
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -389,31 +389,44 @@ pub fn history_event(event: &TraceEvent) -> Option<HistoryEvent> {
     if record.kind != OP_RECORD {
         return None;
     }
-    let detail = record.detail.as_object()?;
-    let kind = match detail.get("type")?.as_str()? {
+    // Typed fields are read as they are; a JSON detail through its value.
+    let detail = &record.detail;
+    let kind = match detail.str("type")? {
         "invoke" => OpType::Invoke,
         "ok" => OpType::Ok,
         "fail" => OpType::Fail,
         "info" => OpType::Info,
         _ => return None,
     };
-    Some(HistoryEvent {
-        process: detail.get("process")?.as_u64()?,
-        kind,
-        f: detail.get("f")?.as_str()?.to_string(),
-        key: detail
-            .get("key")
-            .and_then(|k| k.as_str())
-            .map(str::to_string),
-        value: detail
+    let value = match detail.is_typed() {
+        true => detail
+            .typed("value")
+            .map_or(Some(Value::Nil), history_field)?,
+        false => detail
             .get("value")
             .map_or(Some(Value::Nil), history_value)?,
+    };
+    Some(HistoryEvent {
+        process: detail.u64("process")?,
+        kind,
+        f: detail.str("f")?.to_string(),
+        key: detail.str("key").map(str::to_string),
+        value,
         time: event.time.as_nanos(),
-        server: detail
-            .get("server")
-            .and_then(|s| s.as_str())
-            .map(str::to_string),
+        server: detail.str("server").map(str::to_string),
     })
+}
+
+/// A typed field as a history value, as [`history_value`] reads its JSON.
+fn history_field(field: &Field) -> Option<Value> {
+    match field {
+        Field::Null => Some(Value::Nil),
+        Field::I64(i) => Some(Value::Int(*i)),
+        Field::U64(u) => i64::try_from(*u).ok().map(Value::Int),
+        Field::Str(s) => Some(Value::Str((*s).to_string())),
+        Field::String(s) => Some(Value::Str(s.to_string())),
+        other => history_value(&other.to_json()),
+    }
 }
 
 /// A JSON value as a history value (null, integer, string, or list of those).
@@ -504,7 +517,7 @@ mod tests {
         let leader = |term| {
             EventKind::Record(crate::node::Record {
                 kind: "leader".into(),
-                detail: serde_json::json!({ "term": term }),
+                detail: serde_json::json!({ "term": term }).into(),
             })
         };
         world.observe(&at(2_500, Some(1), leader(2)));

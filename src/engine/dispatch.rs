@@ -242,8 +242,9 @@ impl<M: Message> Sim<M> {
         id: NodeId,
         start: LocalTime,
         end: LocalTime,
-        detail: &mut serde_json::Value,
+        detail: &mut crate::node::Detail,
     ) {
+        use crate::node::Field;
         let clock = &self.slots[id.index()].clock;
         let to_true = |local: LocalTime| {
             if local <= clock.local_at(self.now) {
@@ -252,14 +253,11 @@ impl<M: Message> Sim<M> {
                 clock.true_time_at(local, self.now)
             }
         };
-        if detail.is_null() {
-            *detail = serde_json::json!({});
-        }
-        if let Some(object) = detail.as_object_mut() {
-            object.insert("start_local_ns".into(), start.0.into());
-            object.insert("end_local_ns".into(), end.0.into());
-            object.insert("start_true_ns".into(), to_true(start).0.into());
-            object.insert("end_true_ns".into(), to_true(end).0.into());
+        if detail.is_null() || detail.is_object() {
+            detail.set("start_local_ns", Field::from(start.0));
+            detail.set("end_local_ns", Field::from(end.0));
+            detail.set("start_true_ns", Field::from(to_true(start).0));
+            detail.set("end_true_ns", Field::from(to_true(end).0));
         }
     }
 

@@ -81,7 +81,7 @@ impl<M: Message> Sim<M> {
             Some(id),
             EventKind::Record(Record {
                 kind: FAULT_POINT_RECORD.to_string(),
-                detail,
+                detail: detail.into(),
             }),
         );
         self.apply_fault(Fault::Crash(id));

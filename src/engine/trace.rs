@@ -248,7 +248,7 @@ impl TraceEvent {
             EventKind::Record(record) => {
                 h.word(10);
                 h.bytes(record.kind.as_bytes());
-                hash_json(&record.detail, h);
+                record.detail.hash_into(h);
             }
             EventKind::Unsent { messages } => h.words(&[11, *messages]),
             EventKind::Knob(turn) => {
@@ -349,7 +349,7 @@ impl TraceEvent {
             }
             EventKind::Record(record) => {
                 obj.insert("record".into(), json!(record.kind));
-                obj.insert("detail".into(), record.detail.clone());
+                obj.insert("detail".into(), record.detail.to_json());
             }
             EventKind::Unsent { messages } => {
                 obj.insert("messages".into(), json!(messages));
@@ -423,34 +423,5 @@ impl TraceEvent {
             other => line.push_str(other.name()),
         }
         line
-    }
-}
-
-/// Folds a JSON value into `h` by its structure (no text is built): a tag
-/// per kind, then the contents; object keys come in sorted order.
-fn hash_json(value: &Value, h: &mut TraceHasher) {
-    match value {
-        Value::Null => h.word(0),
-        Value::Bool(b) => h.words(&[1, u64::from(*b)]),
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => h.words(&[2, u]),
-            (None, Some(i)) => h.words(&[3, i as u64]),
-            _ => h.words(&[4, n.as_f64().unwrap_or(0.0).to_bits()]),
-        },
-        Value::String(s) => {
-            h.word(5);
-            h.bytes(s.as_bytes());
-        }
-        Value::Array(items) => {
-            h.words(&[6, items.len() as u64]);
-            items.iter().for_each(|item| hash_json(item, h));
-        }
-        Value::Object(map) => {
-            h.words(&[7, map.len() as u64]);
-            for (key, item) in map {
-                h.bytes(key.as_bytes());
-                hash_json(item, h);
-            }
-        }
     }
 }

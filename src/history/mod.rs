@@ -43,6 +43,18 @@ pub enum OpType {
     Info,
 }
 
+impl OpType {
+    /// The type as histories spell it: `invoke`, `ok`, `fail` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpType::Invoke => "invoke",
+            OpType::Ok => "ok",
+            OpType::Fail => "fail",
+            OpType::Info => "info",
+        }
+    }
+}
+
 /// A value in a history: nil, an integer, a string, or a list of values.
 /// In JSON: `null`, a number, a string or an array (read directly, without
 /// the buffering an untagged enum costs).

@@ -244,12 +244,9 @@ impl<M, N: Node<M>> NodeHarness<M, N> {
         for pending in self.effects.records.drain(..) {
             let mut record = pending.record;
             if let Some((start, end)) = pending.interval {
-                if record.detail.is_null() {
-                    record.detail = serde_json::json!({});
-                }
-                if let Some(object) = record.detail.as_object_mut() {
-                    object.insert("start_local_ns".into(), start.0.into());
-                    object.insert("end_local_ns".into(), end.0.into());
+                if record.detail.is_null() || record.detail.is_object() {
+                    record.detail.set("start_local_ns", start.0.into());
+                    record.detail.set("end_local_ns", end.0.into());
                 }
             }
             self.records.push(record);
@@ -299,7 +296,7 @@ impl<M, N: Node<M>> NodeHarness<M, N> {
         self.records
             .iter()
             .filter(|r| r.kind == kind)
-            .map(|r| &r.detail)
+            .map(|r| &*r.detail)
             .collect()
     }
 
@@ -313,7 +310,7 @@ impl<M, N: Node<M>> NodeHarness<M, N> {
         let (hit, rest): (Vec<Record>, Vec<Record>) =
             self.records.drain(..).partition(|r| r.kind == kind);
         self.records = rest;
-        hit.into_iter().map(|r| r.detail).collect()
+        hit.into_iter().map(|r| r.detail.to_json()).collect()
     }
 
     /// Takes every record out.

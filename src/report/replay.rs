@@ -158,7 +158,7 @@ pub fn event_line(event: &TraceEvent, names: &[String], node_width: usize) -> St
         }
         EventKind::Record(record) => {
             field("record", &record.kind);
-            match &record.detail {
+            match &*record.detail {
                 Value::Object(map) => {
                     for (key, value) in map {
                         field(key, value);
@@ -289,7 +289,7 @@ mod tests {
                 Some(0),
                 EventKind::Record(Record {
                     kind: "leader".into(),
-                    detail: json!({"term": 3, "why": "votes"}),
+                    detail: json!({"term": 3, "why": "votes"}).into(),
                 })
             ),
             r#"    1.250000001 n1  record         record=leader term=3 why="votes""#

@@ -90,6 +90,16 @@ pub struct RunOptions {
     /// Default `None`: the clock is never read, so a run, its trace and its
     /// hash are the same as without this option (`sweep --seed-timeout`).
     pub wall_clock_limit: Option<std::time::Duration>,
+    /// Judge the run: the scenario's checks and `extra_checks`, and the
+    /// world they read (the history, the "around it" context). Default
+    /// true; false runs the same events unjudged, for measuring what
+    /// judging costs (`examples/bench_raft.rs --no-checks`): no check
+    /// runs, the verdict is `pass`, the history is empty.
+    pub checks: bool,
+    /// Fold every event into the trace hash. Default true; false leaves
+    /// [`RunReport::trace_hash`] empty, for measuring what hashing costs
+    /// (`examples/bench_raft.rs --no-hash`).
+    pub trace_hash: bool,
 }
 
 /// How many steps a run with a [`RunOptions::wall_clock_limit`] takes
@@ -110,6 +120,8 @@ impl Default for RunOptions {
             describe_messages: false,
             around: crate::check::world::AROUND_WINDOW,
             wall_clock_limit: None,
+            checks: true,
+            trace_hash: true,
         }
     }
 }

@@ -783,7 +783,7 @@ mod tests {
             node: Some(NodeId(node)),
             kind: EventKind::Record(Record {
                 kind: "commit".into(),
-                detail: serde_json::json!({"index": index, "digest": "ab"}),
+                detail: serde_json::json!({"index": index, "digest": "ab"}).into(),
             }),
         };
         script.observe(&commit(0, 2));

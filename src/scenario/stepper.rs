@@ -76,7 +76,9 @@ impl Observer {
     /// Judges one event; false when the run must stop (a safety violation).
     fn observe(&mut self, event: &TraceEvent) -> bool {
         self.last_time.set(event.time);
-        event.hash_into(&mut self.hasher);
+        if self.options.trace_hash {
+            event.hash_into(&mut self.hasher);
+        }
         if self.options.event_hashes {
             self.report.event_hashes.push(self.hasher.finish());
         }
@@ -109,7 +111,9 @@ impl Observer {
                 }
             }
         }
-        self.world.observe(event);
+        if self.options.checks {
+            self.world.observe(event);
+        }
         keep_going
     }
 }
@@ -196,6 +200,11 @@ impl<M: Message> Stepper<M> {
             })
             .collect();
         let mut report = empty_report(scenario, seed);
+        if !options.checks {
+            checkers.clear();
+            report.checks.clear();
+            options.extra_checks.clear();
+        }
         for extra in std::mem::take(&mut options.extra_checks) {
             report.checks.push(extra.name().to_string());
             checkers.push(extra);
@@ -412,7 +421,9 @@ impl<M: Message> Stepper<M> {
         report.sim_time = sim.now();
         report.stats = *sim.stats();
         report.trace_events = index;
-        report.trace_hash = hasher.hex();
+        if options.trace_hash {
+            report.trace_hash = hasher.hex();
+        }
         let (lines, omitted, counts, faults) = narrator.into_parts();
         report.narration = lines;
         report.narration_omitted = omitted;

@@ -122,7 +122,7 @@ mod tests {
             node: Some(NodeId(node)),
             kind: EventKind::Record(crate::node::Record {
                 kind: FAULT_POINT_RECORD.to_string(),
-                detail: serde_json::json!({ "point": "after_write" }),
+                detail: serde_json::json!({ "point": "after_write" }).into(),
             }),
         };
         let mut c = FaultCollector::default();

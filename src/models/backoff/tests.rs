@@ -393,7 +393,7 @@ fn landings_and_give_ups_are_narrated_and_the_per_call_records_are_quiet() {
     let p = params(Backoff::None {});
     let landed = Record {
         kind: "write".into(),
-        detail: serde_json::json!({ "client": "c7", "id": 1, "attempt": 3, "version": 12 }),
+        detail: serde_json::json!({ "client": "c7", "id": 1, "attempt": 3, "version": 12 }).into(),
     };
     assert_eq!(
         model.narrate(&p, &landed).as_deref(),
@@ -401,7 +401,7 @@ fn landings_and_give_ups_are_narrated_and_the_per_call_records_are_quiet() {
     );
     let gave_up = Record {
         kind: "gave_up".into(),
-        detail: serde_json::json!({ "id": 1, "attempts": 5, "last": "timeout" }),
+        detail: serde_json::json!({ "id": 1, "attempts": 5, "last": "timeout" }).into(),
     };
     assert_eq!(
         model.narrate(&p, &gave_up).as_deref(),

@@ -285,7 +285,7 @@ mod tests {
         sim.run_until(SimTime(end_ms * 1_000_000), |e| {
             if let (EventKind::Record(r), Some(node)) = (&e.kind, e.node) {
                 if r.kind == kind && r.detail.get("value").is_none() {
-                    found.push((node, r.detail.clone()));
+                    found.push((node, r.detail.to_json()));
                 }
             }
             true

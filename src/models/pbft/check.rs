@@ -40,7 +40,7 @@ fn executed(event: &TraceEvent, world: &World) -> Option<(NodeId, u64, String, s
     }
     let seq = record.detail.get("seq")?.as_u64()?;
     let digest = record.detail.get("digest")?.as_str()?.to_string();
-    Some((node, seq, digest, record.detail.clone()))
+    Some((node, seq, digest, record.detail.to_json()))
 }
 
 /// The `pbft_agreement` checker: what each sequence number executed as.

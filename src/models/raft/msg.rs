@@ -68,14 +68,63 @@ impl Op {
     /// The operation as a reader writes it: `get k1`, `put k2="a"`,
     /// `append k1+="b"`, `cas k3 "a"->"b"` (keys numbered from k1).
     pub fn describe(&self) -> String {
+        // Built by hand: every server describes every command it commits,
+        // and `format!` with `{:?}` costs several times more.
+        let mut text = String::with_capacity(24);
+        let (verb, key) = match self {
+            Op::Get { key } => ("get k", key),
+            Op::Put { key, .. } => ("put k", key),
+            Op::Append { key, .. } => ("append k", key),
+            Op::Cas { key, .. } => ("cas k", key),
+        };
+        text.push_str(verb);
+        push_number(&mut text, u64::from(*key) + 1);
         match self {
-            Op::Get { key } => format!("get k{}", key + 1),
-            Op::Put { key, value } => format!("put k{}={value:?}", key + 1),
-            Op::Append { key, value } => format!("append k{}+={value:?}", key + 1),
-            Op::Cas { key, expected, new } => {
-                format!("cas k{} {expected:?}->{new:?}", key + 1)
+            Op::Get { .. } => {}
+            Op::Put { value, .. } => {
+                text.push('=');
+                push_quoted(&mut text, value);
+            }
+            Op::Append { value, .. } => {
+                text.push_str("+=");
+                push_quoted(&mut text, value);
+            }
+            Op::Cas { expected, new, .. } => {
+                text.push(' ');
+                push_quoted(&mut text, expected);
+                text.push_str("->");
+                push_quoted(&mut text, new);
             }
         }
+        text
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_number(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+}
+
+/// Appends `s` as `{:?}` writes it: quoted, escaped where needed.
+fn push_quoted(text: &mut String, s: &str) {
+    let plain = |c: char| c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ';
+    if s.chars().all(plain) {
+        text.push('"');
+        text.push_str(s);
+        text.push('"');
+    } else {
+        use std::fmt::Write;
+        write!(text, "{s:?}").expect("writing to a String cannot fail");
     }
 }
 

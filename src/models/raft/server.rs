@@ -14,7 +14,7 @@ use super::msg::{
 use super::{RaftParams, RaftReads};
 use crate::clock::LocalTime;
 use crate::hash::digest;
-use crate::node::{Ctx, Node, NodeId, TimerId};
+use crate::node::{Ctx, Field, Hex16, Node, NodeId, TimerId};
 use crate::time::SimDuration;
 use serde_json::json;
 use std::rc::Rc;
@@ -878,21 +878,21 @@ impl RaftServer {
         while self.applied < self.commit {
             self.applied += 1;
             let entry = self.log.entry(self.applied).clone();
-            let hex = hex16(digest(&entry));
             // The entry in the reader's terms, for log_matching's report.
-            let detail = match entry.command.as_ref() {
-                Command::Noop => {
-                    json!({ "index": self.applied, "digest": hex, "term": entry.term, "entry": "no-op" })
-                }
-                Command::Client(c) => json!({
-                    "index": self.applied,
-                    "digest": hex,
-                    "term": entry.term,
-                    "entry": c.op.describe(),
-                    "client": c.client.0,
-                }),
+            let (client, text) = match entry.command.as_ref() {
+                Command::Noop => (None, Field::Str("no-op")),
+                Command::Client(c) => (Some(c.client.0), Field::from(c.op.describe())),
             };
-            ctx.record("commit", detail);
+            // In key order (see `Detail::fields`).
+            let mut detail = Vec::with_capacity(5);
+            if let Some(client) = client {
+                detail.push(("client", Field::from(client)));
+            }
+            detail.push(("digest", Field::Hex(Hex16::new(digest(&entry)))));
+            detail.push(("entry", text));
+            detail.push(("index", Field::U64(self.applied)));
+            detail.push(("term", Field::U64(entry.term)));
+            ctx.record_fields("commit", detail);
             let Command::Client(command) = entry.command.as_ref() else {
                 continue;
             };
@@ -905,7 +905,7 @@ impl RaftServer {
                 Self::send(ctx, command.client, reply);
             }
         }
-        ctx.record("state", json!({ "version": self.applied }));
+        ctx.record_fields("state", vec![("version", Field::U64(self.applied))]);
         self.serve_reads(ctx);
     }
 
@@ -988,16 +988,6 @@ impl RaftServer {
             Self::send(ctx, read.client, RaftMsg::ClientReply { seq, outcome });
         }
     }
-}
-
-/// `value` as 16 lowercase hex digits (what `{:016x}` prints, faster).
-pub(super) fn hex16(value: u64) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let bytes: Vec<u8> = (0..16)
-        .rev()
-        .map(|i| DIGITS[((value >> (4 * i)) & 0xf) as usize])
-        .collect();
-    String::from_utf8(bytes).expect("hex digits are ASCII")
 }
 
 impl Node<RaftMsg> for RaftServer {

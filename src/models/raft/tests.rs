@@ -6,7 +6,7 @@
 //! test reads back). Cluster tests
 //! build a [`crate::engine::Sim`] of servers and clients.
 
-use super::server::{hex16, ELECTION, HEARTBEAT, QUORUM};
+use super::server::{ELECTION, HEARTBEAT, QUORUM};
 use super::*;
 use crate::engine::{EventKind, SimBuilder, TraceEvent};
 use crate::fault::Fault;
@@ -265,7 +265,7 @@ fn lane_note_is_the_commit_index_of_each_commit_record() {
     let note = |kind: &str, detail: &serde_json::Value| {
         let record = Record {
             kind: kind.to_string(),
-            detail: detail.clone(),
+            detail: detail.clone().into(),
         };
         RaftModel.lane_note(&h.params, &record)
     };
@@ -294,7 +294,7 @@ fn a_server_records_candidate_with_its_term_when_it_starts_an_election() {
     );
     let record = crate::node::Record {
         kind: "candidate".into(),
-        detail: serde_json::json!({ "term": 1 }),
+        detail: serde_json::json!({ "term": 1 }).into(),
     };
     let line = RaftModel.narrate(&h.params, &record);
     assert_eq!(line.as_deref(), Some("becomes candidate for term 1"));
@@ -884,7 +884,7 @@ fn records<'a>(
     kind: &'a str,
 ) -> impl Iterator<Item = (NodeId, &'a serde_json::Value)> + 'a {
     events.iter().filter_map(move |e| match &e.kind {
-        EventKind::Record(r) if r.kind == kind => Some((e.node.expect("a node"), &r.detail)),
+        EventKind::Record(r) if r.kind == kind => Some((e.node.expect("a node"), &*r.detail)),
         _ => None,
     })
 }
@@ -999,9 +999,38 @@ fn cluster_minority_leader_cannot_commit_and_majority_moves_on() {
 }
 
 #[test]
-fn commit_digests_print_as_sixteen_hex_digits() {
-    for value in [0, 1, 0xdead_beef, u64::MAX] {
-        assert_eq!(hex16(value), format!("{value:016x}"));
+fn ops_describe_as_their_debug_quoting_reads() {
+    use super::msg::Op;
+    for text in ["", "a", "x y", "q\"uote", "back\\slash", "tab\t", "é", "7"] {
+        let value = text.to_string();
+        let cases = [
+            (Op::Get { key: 0 }, "get k1".to_string()),
+            (
+                Op::Put {
+                    key: 9,
+                    value: value.clone(),
+                },
+                format!("put k10={value:?}"),
+            ),
+            (
+                Op::Append {
+                    key: 41,
+                    value: value.clone(),
+                },
+                format!("append k42+={value:?}"),
+            ),
+            (
+                Op::Cas {
+                    key: u32::MAX - 1,
+                    expected: value.clone(),
+                    new: "n".into(),
+                },
+                format!("cas k{} {value:?}->\"n\"", u32::MAX),
+            ),
+        ];
+        for (op, expected) in cases {
+            assert_eq!(op.describe(), expected);
+        }
     }
 }
 

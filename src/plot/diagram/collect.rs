@@ -634,7 +634,7 @@ mod tests {
     fn record(ms: u64, node: u32, kind: &str, detail: serde_json::Value) -> TraceEvent {
         let record = Record {
             kind: kind.into(),
-            detail,
+            detail: detail.into(),
         };
         ev(ms, Some(node), EventKind::Record(record))
     }
