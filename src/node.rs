@@ -17,7 +17,7 @@
 pub mod detail;
 pub mod testing;
 
-pub use detail::{Detail, Field, Hex16};
+pub use detail::{Detail, Field, Hex16, RecordKind};
 
 use crate::clock::LocalTime;
 use crate::history::{OpType, Value};
@@ -113,7 +113,7 @@ pub const OP_RECORD: &str = "op";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     /// What happened, e.g. `"suspect"` or `"leader"`.
-    pub kind: String,
+    pub kind: RecordKind,
     /// Details: typed fields or JSON (read as JSON, object keys sorted).
     pub detail: Detail,
 }
@@ -247,20 +247,24 @@ impl<M> Ctx<'_, M> {
     }
 
     /// Records an observation (`kind`, JSON `detail`) for checkers and the trace.
-    pub fn record(&mut self, kind: &str, detail: serde_json::Value) {
+    pub fn record(&mut self, kind: impl Into<RecordKind>, detail: serde_json::Value) {
         self.record_detail(kind, Detail::from(detail));
     }
 
     /// Records an observation whose detail is typed fields (see [`Detail`]):
     /// cheaper than [`Ctx::record`] for the many small records of a run,
     /// and hashed and written exactly as the same JSON object would be.
-    pub fn record_fields(&mut self, kind: &str, fields: Vec<(&'static str, Field)>) {
+    pub fn record_fields(
+        &mut self,
+        kind: impl Into<RecordKind>,
+        fields: Vec<(&'static str, Field)>,
+    ) {
         self.record_detail(kind, Detail::fields(fields));
     }
 
-    fn record_detail(&mut self, kind: &str, detail: Detail) {
+    fn record_detail(&mut self, kind: impl Into<RecordKind>, detail: Detail) {
         let record = Record {
-            kind: kind.to_string(),
+            kind: kind.into(),
             detail,
         };
         self.effects.records.push(PendingRecord {
@@ -278,7 +282,7 @@ impl<M> Ctx<'_, M> {
     /// that is how skew, drift and jumps show up.
     pub fn record_interval(
         &mut self,
-        kind: &str,
+        kind: impl Into<RecordKind>,
         start: LocalTime,
         end: LocalTime,
         detail: serde_json::Value,
@@ -288,7 +292,7 @@ impl<M> Ctx<'_, M> {
             "interval detail must be a JSON object"
         );
         let record = Record {
-            kind: kind.to_string(),
+            kind: kind.into(),
             detail: Detail::from(detail),
         };
         self.effects.records.push(PendingRecord {

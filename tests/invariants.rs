@@ -25,7 +25,7 @@ fn record(t: u64, node: u32, kind: &str, detail: Value) -> TraceEvent {
         time: ms(t),
         node: Some(NodeId(node)),
         kind: EventKind::Record(Record {
-            kind: kind.into(),
+            kind: kind.to_string().into(),
             detail: detail.into(),
         }),
     }

@@ -154,7 +154,7 @@ fn record(ms: u64, node: u32, kind: &str, peer: u32) -> TraceEvent {
         time: SimTime(ms * 1_000_000),
         node: Some(NodeId(node)),
         kind: EventKind::Record(Record {
-            kind: kind.into(),
+            kind: kind.to_string().into(),
             detail: serde_json::json!({ "peer": format!("n{}", peer + 1) }).into(),
         }),
     }

@@ -54,7 +54,7 @@ impl Checker for Collect {
         };
         self.0.borrow_mut().push(Seen {
             t: event.time.as_secs_f64(),
-            kind: record.kind.clone(),
+            kind: record.kind.to_string(),
             node: event.node.map_or(u32::MAX, |n| n.0),
             flag,
             word,

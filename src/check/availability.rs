@@ -442,7 +442,7 @@ mod tests {
             _ => json!({ "term": term }),
         };
         let record = Record {
-            kind: kind.into(),
+            kind: kind.to_string().into(),
             detail: detail.into(),
         };
         at(ms, Some(node), EventKind::Record(record))

@@ -631,7 +631,7 @@ mod tests {
 
     fn record(kind: &str, peer: &str) -> EventKind {
         EventKind::Record(Record {
-            kind: kind.into(),
+            kind: kind.to_string().into(),
             detail: json!({ "peer": peer }).into(),
         })
     }

@@ -644,7 +644,8 @@ impl Checker for Progress {
         if late.is_some() {
             return late;
         }
-        if event.time >= self.bound.after {
+        // Once progressed, always progressed: nothing more to look at.
+        if event.time >= self.bound.after && !self.progressed {
             self.progressed |= self.work_done(event)
                 || record_of(event, "leader").is_some()
                 || record_of(event, "storage_write").is_some();

@@ -307,7 +307,7 @@ pub(crate) fn record_at(
         time: SimTime(at_ms * 1_000_000),
         node: Some(NodeId(node)),
         kind: crate::engine::EventKind::Record(crate::node::Record {
-            kind: kind.into(),
+            kind: kind.to_string().into(),
             detail: detail.into(),
         }),
     }

@@ -667,7 +667,7 @@ pub(crate) mod testing {
             time: ms(t),
             node: Some(NodeId(node)),
             kind: EventKind::Record(Record {
-                kind: kind.into(),
+                kind: kind.to_string().into(),
                 detail: detail.into(),
             }),
         }
@@ -935,7 +935,7 @@ mod tests {
     fn the_detail_builders_write_what_the_checks_read() {
         let read = |kind: &str, detail: serde_json::Value| {
             parse(&Record {
-                kind: kind.into(),
+                kind: kind.to_string().into(),
                 detail: detail.into(),
             })
         };

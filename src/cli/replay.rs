@@ -52,7 +52,7 @@ impl Filter {
     fn shows(&self, event: &crate::TraceEvent) -> bool {
         let kind = match &event.kind {
             EventKind::Record(r) if !self.kinds.contains(&"record") => {
-                self.records.contains(&r.kind)
+                self.records.iter().any(|k| r.kind == *k)
             }
             other => self.kinds.contains(&other.name()),
         };

@@ -80,7 +80,7 @@ impl<M: Message> Sim<M> {
         self.push_event(
             Some(id),
             EventKind::Record(Record {
-                kind: FAULT_POINT_RECORD.to_string(),
+                kind: FAULT_POINT_RECORD.into(),
                 detail: detail.into(),
             }),
         );

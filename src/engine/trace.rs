@@ -348,7 +348,7 @@ impl TraceEvent {
                 obj.insert("detail".into(), json!(fault.describe(names)));
             }
             EventKind::Record(record) => {
-                obj.insert("record".into(), json!(record.kind));
+                obj.insert("record".into(), json!(record.kind.as_str()));
                 obj.insert("detail".into(), record.detail.to_json());
             }
             EventKind::Unsent { messages } => {

@@ -15,9 +15,82 @@
 
 use crate::hash::TraceHasher;
 use serde_json::Value as Json;
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
 use std::ops::Deref;
+
+/// What a record says it is (`"commit"`, `"leader"`): most often a string
+/// constant of the model, kept without a copy; any other string is owned.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RecordKind(Cow<'static, str>);
+
+impl RecordKind {
+    /// The kind as a string.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True if both are the same string constant (same address and
+    /// length): a quick test of equality that may miss equal strings.
+    #[inline]
+    pub fn same_constant(&self, other: &RecordKind) -> bool {
+        match (&self.0, &other.0) {
+            (Cow::Borrowed(a), Cow::Borrowed(b)) => std::ptr::eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+impl Deref for RecordKind {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&'static str> for RecordKind {
+    fn from(kind: &'static str) -> RecordKind {
+        RecordKind(Cow::Borrowed(kind))
+    }
+}
+
+impl From<String> for RecordKind {
+    fn from(kind: String) -> RecordKind {
+        RecordKind(Cow::Owned(kind))
+    }
+}
+
+impl PartialEq<str> for RecordKind {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for RecordKind {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for RecordKind {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl fmt::Debug for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// One typed value of a [`Detail`], as it reads in JSON.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,7 +181,10 @@ impl Field {
             Field::F64(_) => h.word(0),
             Field::Str(s) => hash_str(s, h),
             Field::String(s) => hash_str(s, h),
-            Field::Hex(x) => hash_str(x.as_str(), h),
+            Field::Hex(x) => {
+                h.word(5);
+                h.bytes(&x.text);
+            }
             Field::Json(v) => hash_json(v, h),
         }
     }

@@ -7,7 +7,7 @@ use crate::check::{Checker, Severity, Violation};
 use crate::engine::{EventKind, LimitHit, Stats, TraceEvent};
 use crate::history::History;
 use crate::model::Configured;
-use crate::node::{Message, Node, NodeId, OP_RECORD};
+use crate::node::{Message, Node, NodeId, RecordKind, OP_RECORD};
 use crate::time::SimTime;
 use std::cell::Cell;
 use std::io::Write;
@@ -430,7 +430,7 @@ pub(super) struct Narrator {
     limit: usize,
     lines: Vec<String>,
     omitted: u64,
-    counts: Vec<(String, u64)>,
+    counts: Vec<(RecordKind, u64)>,
     faults: u64,
 }
 
@@ -449,7 +449,11 @@ impl Narrator {
 
     /// The lines, how many were left out, the counts by kind, the faults.
     pub(super) fn into_parts(self) -> (Vec<String>, u64, Vec<(String, u64)>, u64) {
-        (self.lines, self.omitted, self.counts, self.faults)
+        let mut counts: Vec<(String, u64)> = (self.counts.into_iter())
+            .map(|(kind, n)| (kind.to_string(), n))
+            .collect();
+        counts.sort();
+        (self.lines, self.omitted, counts, self.faults)
     }
 
     pub(super) fn observe(&mut self, event: &TraceEvent, names: &[String]) {
@@ -498,10 +502,14 @@ impl Narrator {
             .push(format!("{:>10}  {}", time.to_string(), text));
     }
 
-    fn count(&mut self, kind: &str) {
-        match self.counts.binary_search_by(|(k, _)| k.as_str().cmp(kind)) {
-            Ok(i) => self.counts[i].1 += 1,
-            Err(i) => self.counts.insert(i, (kind.to_string(), 1)),
+    fn count(&mut self, kind: &RecordKind) {
+        // A few kinds, nearly all string constants: compare addresses
+        // first, then text.
+        let at = (self.counts.iter().position(|(k, _)| k.same_constant(kind)))
+            .or_else(|| self.counts.iter().position(|(k, _)| k == kind));
+        match at {
+            Some(i) => self.counts[i].1 += 1,
+            None => self.counts.push((kind.clone(), 1)),
         }
     }
 }

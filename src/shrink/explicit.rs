@@ -121,7 +121,7 @@ mod tests {
             time: SimTime(t),
             node: Some(NodeId(node)),
             kind: EventKind::Record(crate::node::Record {
-                kind: FAULT_POINT_RECORD.to_string(),
+                kind: FAULT_POINT_RECORD.into(),
                 detail: serde_json::json!({ "point": "after_write" }).into(),
             }),
         };

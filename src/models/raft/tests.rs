@@ -264,7 +264,7 @@ fn lane_note_is_the_commit_index_of_each_commit_record() {
     h.deliver(NodeId(1), append(1, (0, 0), entries, 3));
     let note = |kind: &str, detail: &serde_json::Value| {
         let record = Record {
-            kind: kind.to_string(),
+            kind: kind.to_string().into(),
             detail: detail.clone().into(),
         };
         RaftModel.lane_note(&h.params, &record)

@@ -64,7 +64,7 @@ pub type RoleFn = Box<dyn Fn(&Record) -> Option<(Role, Option<u64>)>>;
 /// from its `term` field): what a model's lane role is unless it says
 /// otherwise.
 pub fn role_by_kind(record: &Record) -> Option<(Role, Option<u64>)> {
-    let (_, role) = ROLE_RECORDS.iter().find(|(k, _)| *k == record.kind)?;
+    let (_, role) = ROLE_RECORDS.iter().find(|(k, _)| record.kind == **k)?;
     Some((*role, record.detail.get("term").and_then(|v| v.as_u64())))
 }
 
@@ -397,7 +397,7 @@ impl Collector {
             if self.meets(start, end) {
                 self.shapes.intervals.push(IntervalBar {
                     lane: n,
-                    kind: record.kind.clone(),
+                    kind: record.kind.to_string(),
                     start,
                     end,
                 });
@@ -633,7 +633,7 @@ mod tests {
 
     fn record(ms: u64, node: u32, kind: &str, detail: serde_json::Value) -> TraceEvent {
         let record = Record {
-            kind: kind.into(),
+            kind: kind.to_string().into(),
             detail: detail.into(),
         };
         ev(ms, Some(node), EventKind::Record(record))
