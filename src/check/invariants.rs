@@ -291,43 +291,58 @@ pub struct LogMatching {
 /// A commit's description from its record: `term 7, put k3="x" by c2`, from
 /// the optional `term`, `entry` and `client` fields; "" without them.
 fn entry_text(record: &Record, world: &World) -> String {
+    let mut text = String::new();
+    write_entry_text(record, world, &mut text);
+    text
+}
+
+/// [`entry_text`], appended to `out` (no string of its own: log matching
+/// describes every first commit).
+fn write_entry_text(record: &Record, world: &World, out: &mut String) {
+    use std::fmt::Write;
+    let start = out.len();
     let term = field_u64(record, "term");
     let entry = record.detail.str("entry");
     let client = field_u64(record, "client")
         .and_then(|c| u32::try_from(c).ok())
         .filter(|c| (*c as usize) < world.len())
-        .map(|c| world.name(NodeId(c)).to_string());
-    let mut text = match (term, entry) {
-        (Some(t), Some(e)) => format!("term {t}, {e}"),
-        (Some(t), None) => format!("term {t}"),
-        (None, Some(e)) => e.to_string(),
-        (None, None) => return String::new(),
-    };
-    if let Some(client) = client {
-        text.push_str(&format!(" by {client}"));
+        .map(|c| world.name(NodeId(c)));
+    match (term, entry) {
+        (Some(t), Some(e)) => write!(out, "term {t}, {e}"),
+        (Some(t), None) => write!(out, "term {t}"),
+        (None, Some(e)) => out.write_str(e),
+        (None, None) => return,
     }
-    if text.len() > MAX_ENTRY_TEXT {
-        let mut cut = MAX_ENTRY_TEXT;
-        while !text.is_char_boundary(cut) {
+    .expect("writing to a String cannot fail");
+    if let Some(client) = client {
+        out.push_str(" by ");
+        out.push_str(client);
+    }
+    if out.len() - start > MAX_ENTRY_TEXT {
+        let mut cut = start + MAX_ENTRY_TEXT;
+        while !out.is_char_boundary(cut) {
             cut -= 1;
         }
-        text.truncate(cut);
-        text.push_str("...");
+        out.truncate(cut);
+        out.push_str("...");
     }
-    text
 }
 
 impl LogMatching {
-    /// Stores a description; where it is (empty when the arena is full).
-    fn keep_text(&mut self, text: &str) -> (u32, u16) {
-        let Ok(start) = u32::try_from(self.texts.len()) else {
-            return (0, 0);
-        };
-        if start.checked_add(text.len() as u32).is_none() || text.len() > u16::MAX as usize {
-            return (0, 0);
+    /// Stores the description of a commit's record; where it is (empty
+    /// when the arena is full).
+    fn keep_text(&mut self, record: &Record, world: &World) -> (u32, u16) {
+        let start = self.texts.len();
+        write_entry_text(record, world, &mut self.texts);
+        let len = self.texts.len() - start;
+        debug_assert!(len <= MAX_ENTRY_TEXT + 3, "a description of {len} bytes");
+        match (u32::try_from(start), u32::try_from(self.texts.len())) {
+            (Ok(start), Ok(_)) => (start, len as u16),
+            _ => {
+                self.texts.truncate(start);
+                (0, 0)
+            }
         }
-        self.texts.push_str(text);
-        (start, text.len() as u16)
     }
 
     fn text(&self, (start, len): (u32, u16)) -> &str {
@@ -370,8 +385,7 @@ impl Checker for LogMatching {
             None => Digest::of(record.detail.get("digest")?),
         };
         let Some(first) = self.first_commit(index) else {
-            let text = entry_text(record, world);
-            let text = self.keep_text(&text);
+            let text = self.keep_text(record, world);
             let first = FirstCommit {
                 digest,
                 by: node,
