@@ -57,6 +57,7 @@ impl<M: Message> Sim<M> {
         }
     }
 
+    /// Traces `kind` at `node`, now.
     #[inline]
     pub(super) fn push_event(&mut self, node: Option<NodeId>, kind: EventKind) {
         self.events.push(TraceEvent {
@@ -184,8 +185,10 @@ impl<M: Message> Sim<M> {
         self.in_handler = Some(id);
         let out = handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
-        let wrote = self.slots[id.index()].storage.write_count() > writes_before;
-        self.point_hit = self.point_reached(id, wrote).map(|point| (id, point));
+        if self.points.is_some() {
+            let wrote = self.slots[id.index()].storage.write_count() > writes_before;
+            self.point_hit = self.point_reached(id, wrote).map(|point| (id, point));
+        }
         then(self, &out);
         self.apply_effects(id, syncs_before);
         if self.watch_roles {
