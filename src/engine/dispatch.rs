@@ -229,8 +229,9 @@ impl<M: Message> Sim<M> {
 
     fn apply_effects(&mut self, id: NodeId, syncs_before: u64) {
         if !self.effects.records.is_empty() {
-            let records = std::mem::take(&mut self.effects.records);
-            for pending in records {
+            // Drained and put back: the buffer keeps its room for the next handler.
+            let mut records = std::mem::take(&mut self.effects.records);
+            for pending in records.drain(..) {
                 let mut record = pending.record;
                 if let Some((start, end)) = pending.interval {
                     self.map_interval(id, start, end, &mut record.detail);
@@ -240,6 +241,11 @@ impl<M: Message> Sim<M> {
                 }
                 self.push_event(Some(id), EventKind::Record(record));
             }
+            debug_assert!(
+                self.effects.records.is_empty(),
+                "records while tracing records"
+            );
+            self.effects.records = records;
         }
         if !self.effects.timers.is_empty() {
             let mut ops = std::mem::take(&mut self.effects.timers);
