@@ -164,18 +164,9 @@ impl<M> EventQueue<M> {
     /// found; the key is written there, once.
     fn sift_in(&mut self, time: SimTime, seq: u64, slot: u32) {
         let key = Key { time, seq, slot };
-        let rank = key.rank();
-        let mut hole = self.heap.len();
+        let hole = self.heap.len();
         self.heap.push(key);
-        while hole > 0 {
-            let parent = (hole - 1) / 2;
-            if self.heap[parent].rank() < rank {
-                break;
-            }
-            self.heap[hole] = self.heap[parent];
-            hole = parent;
-        }
-        self.heap[hole] = key;
+        sift_up(&mut self.heap[..], hole, key);
         debug_assert_eq!(self.heap.len() + self.free.len(), self.payloads.len());
     }
 
@@ -199,34 +190,28 @@ impl<M> EventQueue<M> {
     /// not far: it was a leaf).
     fn pop_key(&mut self) -> Option<Key> {
         let last = self.heap.pop()?;
-        let Some(&top) = self.heap.first() else {
+        // A local slice: its pointer and length stay in registers while
+        // the keys move.
+        let heap = &mut self.heap[..];
+        let Some(&top) = heap.first() else {
             return Some(last);
         };
-        let len = self.heap.len();
+        let len = heap.len();
         let mut hole = 0;
         let mut child = 1;
         while child + 1 < len {
-            if self.heap[child + 1].rank() < self.heap[child].rank() {
+            if heap[child + 1].rank() < heap[child].rank() {
                 child += 1;
             }
-            self.heap[hole] = self.heap[child];
+            heap[hole] = heap[child];
             hole = child;
             child = 2 * hole + 1;
         }
         if child < len {
-            self.heap[hole] = self.heap[child];
+            heap[hole] = heap[child];
             hole = child;
         }
-        let rank = last.rank();
-        while hole > 0 {
-            let parent = (hole - 1) / 2;
-            if self.heap[parent].rank() < rank {
-                break;
-            }
-            self.heap[hole] = self.heap[parent];
-            hole = parent;
-        }
-        self.heap[hole] = last;
+        sift_up(heap, hole, last);
         Some(top)
     }
 
@@ -241,6 +226,23 @@ impl<M> EventQueue<M> {
     pub fn len(&self) -> usize {
         self.heap.len()
     }
+}
+
+/// Puts `key` in the heap's `hole`, or higher: parents that rank later
+/// move down into the hole until its place is found; the key is written
+/// there, once.
+#[inline]
+fn sift_up(heap: &mut [Key], mut hole: usize, key: Key) {
+    let rank = key.rank();
+    while hole > 0 {
+        let parent = (hole - 1) / 2;
+        if heap[parent].rank() < rank {
+            break;
+        }
+        heap[hole] = heap[parent];
+        hole = parent;
+    }
+    heap[hole] = key;
 }
 
 #[cfg(test)]
