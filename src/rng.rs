@@ -70,16 +70,31 @@ impl SimRng {
     }
 
     /// A uniform integer in `0..n` (Lemire's multiply-and-reject). `n` must be > 0.
+    ///
+    /// A draw is rejected if the low half of `draw * n` is below
+    /// `threshold = 2^64 mod n`. The threshold is below `n`, so a low half of
+    /// at least `n` is accepted without computing it: the division runs only
+    /// for a low half under `n` (rare unless `n` is huge), and the draws and
+    /// results are exactly those of always comparing with the threshold.
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0, "below(0) has no values to draw");
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let product = u128::from(self.next_u64()) * u128::from(n);
-            if (product as u64) >= threshold {
-                return (product >> 64) as u64;
-            }
+        let product = u128::from(self.next_u64()) * u128::from(n);
+        if (product as u64) >= n {
+            return (product >> 64) as u64;
         }
+        self.below_slow(n, product)
+    }
+
+    /// [`SimRng::below`] when the first draw's low half is under `n`.
+    #[cold]
+    fn below_slow(&mut self, n: u64, mut product: u128) -> u64 {
+        let threshold = n.wrapping_neg() % n;
+        debug_assert!(threshold < n);
+        while (product as u64) < threshold {
+            product = u128::from(self.next_u64()) * u128::from(n);
+        }
+        (product >> 64) as u64
     }
 
     /// A uniform integer in `low..=high`.
@@ -226,6 +241,38 @@ mod tests {
             seen[x as usize] = true;
         }
         assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn below_draws_as_the_threshold_first_method_does() {
+        // The reference: compute 2^64 mod n first, reject below it.
+        fn reference(r: &mut SimRng, n: u64) -> u64 {
+            let threshold = n.wrapping_neg() % n;
+            loop {
+                let product = u128::from(r.next_u64()) * u128::from(n);
+                if (product as u64) >= threshold {
+                    return (product >> 64) as u64;
+                }
+            }
+        }
+        let sizes = [
+            1,
+            2,
+            3,
+            7,
+            1000,
+            9_000_001,
+            1 << 40,
+            (1 << 63) + 1,
+            u64::MAX,
+        ];
+        for n in sizes {
+            let (mut fast, mut slow) = (SimRng::stream(4, "below"), SimRng::stream(4, "below"));
+            for _ in 0..2000 {
+                assert_eq!(fast.below(n), reference(&mut slow, n), "n = {n}");
+            }
+            assert_eq!(fast.next_u64(), slow.next_u64(), "same draws used, n = {n}");
+        }
     }
 
     #[test]

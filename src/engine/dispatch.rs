@@ -57,12 +57,46 @@ impl<M: Message> Sim<M> {
         }
     }
 
+    /// Traces `kind` at `node`, now.
     #[inline]
     pub(super) fn push_event(&mut self, node: Option<NodeId>, kind: EventKind) {
+        self.push_event_with(node, || kind);
+    }
+
+    /// [`Sim::push_event`] for the hot paths, with the kind built by `kind`.
+    ///
+    /// A `TraceEvent` is large (192 bytes). Pushed the plain way, it is built
+    /// on the stack and copied into the buffer, and the copy reads back
+    /// what was just written, which stalls the CPU. When the buffer has room
+    /// the push cannot grow it, so the compiler builds the event in place;
+    /// the rare push that must grow takes the out-of-line path.
+    #[inline(always)]
+    pub(super) fn push_event_with(
+        &mut self,
+        node: Option<NodeId>,
+        kind: impl FnOnce() -> EventKind,
+    ) {
+        let time = self.now;
+        if self.events.len() < self.events.capacity() {
+            self.events.push(TraceEvent {
+                time,
+                node,
+                kind: kind(),
+            });
+        } else {
+            self.push_event_growing(node, kind);
+        }
+    }
+
+    /// [`Sim::push_event_with`] when the buffer is full.
+    #[cold]
+    #[inline(never)]
+    fn push_event_growing(&mut self, node: Option<NodeId>, kind: impl FnOnce() -> EventKind) {
+        self.events.reserve(16);
         self.events.push(TraceEvent {
             time: self.now,
             node,
-            kind,
+            kind: kind(),
         });
     }
 
@@ -101,7 +135,7 @@ impl<M: Message> Sim<M> {
             return false;
         }
         self.stats.messages_delivered += 1;
-        self.push_event(Some(to), EventKind::Deliver { from, msg: msg_id });
+        self.push_event_with(Some(to), || EventKind::Deliver { from, msg: msg_id });
         self.call(to, |node, ctx| node.on_message(ctx, from, msg));
         true
     }
@@ -121,13 +155,10 @@ impl<M: Message> Sim<M> {
             return false;
         }
         slot.timers.remove(&id.seq);
-        self.push_event(
-            Some(node),
-            EventKind::Timer {
-                timer: id.seq,
-                tag: id.tag(),
-            },
-        );
+        self.push_event_with(Some(node), || EventKind::Timer {
+            timer: id.seq,
+            tag: id.tag(),
+        });
         self.call(node, |n, ctx| n.on_timer(ctx, id));
         true
     }
@@ -184,8 +215,10 @@ impl<M: Message> Sim<M> {
         self.in_handler = Some(id);
         let out = handler(node.as_mut(), &mut ctx);
         self.in_handler = None;
-        let wrote = self.slots[id.index()].storage.write_count() > writes_before;
-        self.point_hit = self.point_reached(id, wrote).map(|point| (id, point));
+        if self.points.is_some() {
+            let wrote = self.slots[id.index()].storage.write_count() > writes_before;
+            self.point_hit = self.point_reached(id, wrote).map(|point| (id, point));
+        }
         then(self, &out);
         self.apply_effects(id, syncs_before);
         if self.watch_roles {
@@ -196,8 +229,9 @@ impl<M: Message> Sim<M> {
 
     fn apply_effects(&mut self, id: NodeId, syncs_before: u64) {
         if !self.effects.records.is_empty() {
-            let records = std::mem::take(&mut self.effects.records);
-            for pending in records {
+            // Drained and put back: the buffer keeps its room for the next handler.
+            let mut records = std::mem::take(&mut self.effects.records);
+            for pending in records.drain(..) {
                 let mut record = pending.record;
                 if let Some((start, end)) = pending.interval {
                     self.map_interval(id, start, end, &mut record.detail);
@@ -207,6 +241,11 @@ impl<M: Message> Sim<M> {
                 }
                 self.push_event(Some(id), EventKind::Record(record));
             }
+            debug_assert!(
+                self.effects.records.is_empty(),
+                "records while tracing records"
+            );
+            self.effects.records = records;
         }
         if !self.effects.timers.is_empty() {
             let mut ops = std::mem::take(&mut self.effects.timers);
@@ -392,16 +431,13 @@ impl<M: Message> Sim<M> {
         text: Option<Box<str>>,
     ) {
         let arrival = arrival.unwrap_or(crate::time::SimTime::MAX);
-        self.push_event(
-            Some(from),
-            EventKind::Send {
-                to,
-                msg,
-                digest,
-                arrival,
-                text,
-            },
-        );
+        self.push_event_with(Some(from), || EventKind::Send {
+            to,
+            msg,
+            digest,
+            arrival,
+            text,
+        });
     }
 
     /// `now + latency`, clamped on FIFO links to keep send order.
