@@ -239,7 +239,7 @@ impl<M: Message> Sim<M> {
                 if self.watch_records {
                     self.observe_record(&record.kind);
                 }
-                self.push_event(Some(id), EventKind::Record(record));
+                self.push_event_with(Some(id), || EventKind::Record(record));
             }
             debug_assert!(
                 self.effects.records.is_empty(),
