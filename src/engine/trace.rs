@@ -4,8 +4,9 @@
 //! fault, the messages a handler sent, what it recorded. A run's trace hash
 //! folds every event, in order, through [`crate::hash::TraceHasher`], over a canonical
 //! encoding: integers as integers (never native-endian bytes), messages by a
-//! [`crate::hash::StableHasher`] digest of their derived `Hash`, JSON details by their
-//! serialised text (object keys sorted). Same scenario + same seed must give
+//! [`crate::hash::StableHasher`] digest of their derived `Hash`, record details
+//! by their JSON structure (object keys sorted; typed fields fold the same words,
+//! see [`crate::node::Detail`]). Same scenario + same seed must give
 //! the same hash on every machine, in debug and release.
 //!
 //! As JSON lines (`--trace FILE.jsonl`) an event reads
