@@ -84,7 +84,7 @@ fn as_words(bytes: &[u8], mut word: impl FnMut(u64)) {
 /// The state of a [`StableHasher`]: words mixed in order, each through a
 /// full `mix64`.
 #[derive(Clone, Copy, Debug)]
-struct DigestState {
+pub struct DigestState {
     state: u64,
     count: u64,
 }
@@ -105,60 +105,89 @@ impl DigestState {
         self.count += 1;
     }
 
-    fn bytes(&mut self, bytes: &[u8]) {
-        as_words(bytes, |w| self.word(w));
-    }
-
     fn finish(&self) -> u64 {
         mix64(self.state ^ self.count)
     }
 }
 
-/// A `std::hash::Hasher` whose output is the same on every platform:
-/// integers are mixed as values, not as native-endian bytes.
-#[derive(Default)]
-pub struct StableHasher(DigestState);
+/// What a [`WordHasher`] folds words into: [`TraceHasher`] (fast, for the
+/// trace) or the digest state (full `mix64` per word, for [`digest`]).
+pub trait WordFold: Default {
+    /// Folds in one word.
+    fn fold(&mut self, w: u64);
+    /// The hash so far.
+    fn hash(&self) -> u64;
+}
 
-impl Hasher for StableHasher {
+impl WordFold for TraceHasher {
+    #[inline]
+    fn fold(&mut self, w: u64) {
+        self.word(w);
+    }
+    fn hash(&self) -> u64 {
+        self.finish()
+    }
+}
+
+impl WordFold for DigestState {
+    #[inline]
+    fn fold(&mut self, w: u64) {
+        self.word(w);
+    }
+    fn hash(&self) -> u64 {
+        self.finish()
+    }
+}
+
+/// A `std::hash::Hasher` whose output is the same on every platform:
+/// integers are folded as values, never as native-endian bytes; bytes as
+/// their length then 8-byte little-endian words.
+#[derive(Default)]
+pub struct WordHasher<S: WordFold>(S);
+
+/// The `Hasher` of [`digest`]: every word through a full `mix64`.
+pub type StableHasher = WordHasher<DigestState>;
+
+impl<S: WordFold> Hasher for WordHasher<S> {
     fn finish(&self) -> u64 {
-        self.0.finish()
+        self.0.hash()
     }
     fn write(&mut self, bytes: &[u8]) {
-        self.0.bytes(bytes);
+        as_words(bytes, |w| self.0.fold(w));
     }
     fn write_u8(&mut self, i: u8) {
-        self.0.word(u64::from(i));
+        self.0.fold(u64::from(i));
     }
     fn write_u16(&mut self, i: u16) {
-        self.0.word(u64::from(i));
+        self.0.fold(u64::from(i));
     }
     fn write_u32(&mut self, i: u32) {
-        self.0.word(u64::from(i));
+        self.0.fold(u64::from(i));
     }
     fn write_u64(&mut self, i: u64) {
-        self.0.word(i);
+        self.0.fold(i);
     }
     fn write_u128(&mut self, i: u128) {
-        self.0.word(i as u64);
-        self.0.word((i >> 64) as u64);
+        self.0.fold(i as u64);
+        self.0.fold((i >> 64) as u64);
     }
     fn write_usize(&mut self, i: usize) {
-        self.0.word(i as u64);
+        self.0.fold(i as u64);
     }
     fn write_i8(&mut self, i: i8) {
-        self.0.word(i as u64);
+        self.0.fold(i as u64);
     }
     fn write_i16(&mut self, i: i16) {
-        self.0.word(i as u64);
+        self.0.fold(i as u64);
     }
     fn write_i32(&mut self, i: i32) {
-        self.0.word(i as u64);
+        self.0.fold(i as u64);
     }
     fn write_i64(&mut self, i: i64) {
-        self.0.word(i as u64);
+        self.0.fold(i as u64);
     }
     fn write_isize(&mut self, i: isize) {
-        self.0.word(i as u64);
+        self.0.fold(i as u64);
     }
 }
 
@@ -166,6 +195,16 @@ impl Hasher for StableHasher {
 #[inline]
 pub fn digest<T: Hash>(value: &T) -> u64 {
     let mut h = StableHasher::default();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// The digest of a message in the trace (its `send` event's `digest`):
+/// its derived `Hash` folded as the trace hash folds words, cheaper than
+/// [`digest`], which models use for what they record and show.
+#[inline]
+pub fn trace_digest<T: Hash>(value: &T) -> u64 {
+    let mut h = WordHasher::<TraceHasher>::default();
     value.hash(&mut h);
     h.finish()
 }

@@ -5,7 +5,7 @@ use super::queue::Payload;
 use super::trace::{EventKind, TraceEvent};
 use super::{PendingTimer, Sim};
 use crate::clock::LocalTime;
-use crate::hash::digest;
+use crate::hash::trace_digest;
 use crate::net::{DropReason, Ordering};
 use crate::node::{Ctx, Message, Node, NodeId, TimerId, TimerOp};
 use crate::time::SimTime;
@@ -362,7 +362,7 @@ impl<M: Message> Sim<M> {
         self.stats.messages_sent += 1;
         let msg_id = self.next_msg;
         self.next_msg += 1;
-        let digest = digest(&msg);
+        let digest = trace_digest(&msg);
         let text = self
             .describe_messages
             .then(|| format!("{msg:?}").into_boxed_str());
