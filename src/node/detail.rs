@@ -318,11 +318,6 @@ impl Detail {
     /// The typed field `key`, if built from fields and it has one (`None`
     /// for a JSON detail: read that through its value).
     pub fn typed(&self, key: &str) -> Option<&Field> {
-        self.field(key)
-    }
-
-    /// The typed field `key`, if built from fields and it has one.
-    fn field(&self, key: &str) -> Option<&Field> {
         // A handful of fields: a scan beats a binary search.
         let fields = self.fields.as_ref()?;
         fields
@@ -334,7 +329,7 @@ impl Detail {
     /// Field `key` as a non-negative integer, if it is one.
     pub fn u64(&self, key: &str) -> Option<u64> {
         match &self.fields {
-            Some(_) => self.field(key)?.as_u64(),
+            Some(_) => self.typed(key)?.as_u64(),
             None => self.get(key)?.as_u64(),
         }
     }
@@ -342,7 +337,7 @@ impl Detail {
     /// Field `key` as an integer, if it is one.
     pub fn i64(&self, key: &str) -> Option<i64> {
         match &self.fields {
-            Some(_) => self.field(key)?.as_i64(),
+            Some(_) => self.typed(key)?.as_i64(),
             None => self.get(key)?.as_i64(),
         }
     }
@@ -350,7 +345,7 @@ impl Detail {
     /// Field `key` as a string, if it is one.
     pub fn str(&self, key: &str) -> Option<&str> {
         match &self.fields {
-            Some(_) => self.field(key)?.as_str(),
+            Some(_) => self.typed(key)?.as_str(),
             None => self.get(key)?.as_str(),
         }
     }
@@ -358,7 +353,7 @@ impl Detail {
     /// Field `key` as a 64-bit digest, if it is exactly 16 lowercase hex
     /// digits.
     pub fn hex(&self, key: &str) -> Option<u64> {
-        if let Some(Field::Hex(h)) = self.field(key) {
+        if let Some(Field::Hex(h)) = self.typed(key) {
             return Some(h.value());
         }
         parse_hex16(self.str(key)?)
