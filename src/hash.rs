@@ -8,7 +8,7 @@
 //!
 //! The two fold words differently. A digest is short and is kept and shown
 //! (in records, reports, golden files), so it keeps its full `mix64` per
-//! word. The trace hash folds every word of every event of a run (a dozen
+//! word. The trace hash folds every word of every event of a run (eight
 //! per delivery), so it takes one 64x64->128-bit multiply per word, its two
 //! halves xored (the folded multiply of wyhash and foldhash), and mixes
 //! fully once, in [`TraceHasher::finish`]: about a third of the cost.
@@ -53,9 +53,16 @@ impl TraceHasher {
         }
     }
 
-    /// Folds in bytes (length first, then 8-byte little-endian words).
+    /// Folds in bytes: up to 7 as one word ([`short_word`]), more as their
+    /// length, then 8-byte little-endian words.
+    #[inline]
     pub fn bytes(&mut self, bytes: &[u8]) {
-        as_words(bytes, |w| self.word(w));
+        if bytes.len() < 8 {
+            self.word(short_word(bytes));
+        } else {
+            debug_assert!(bytes.len() < 1 << 56, "a length word's top byte is zero");
+            as_words(bytes, |w| self.word(w));
+        }
     }
 
     /// The hash so far.
@@ -67,6 +74,19 @@ impl TraceHasher {
     pub fn hex(&self) -> String {
         format!("{:016x}", self.finish())
     }
+}
+
+/// Up to 7 bytes as one word: the bytes little-endian in the low 7 bytes,
+/// the length in the top one (no bytes: 0). A longer string's first word
+/// is its length, at least 8 and with a zero top byte, so a short string's
+/// word never reads as the start of a long one.
+#[inline]
+fn short_word(bytes: &[u8]) -> u64 {
+    debug_assert!(bytes.len() < 8);
+    let mut w = [0u8; 8];
+    w[..bytes.len()].copy_from_slice(bytes);
+    w[7] = bytes.len() as u8;
+    u64::from_le_bytes(w)
 }
 
 /// Calls `word` with the length of `bytes`, then with each 8 bytes as a
@@ -115,6 +135,11 @@ impl DigestState {
 pub trait WordFold: Default {
     /// Folds in one word.
     fn fold(&mut self, w: u64);
+    /// Folds in bytes (by default their length, then 8-byte words).
+    #[inline]
+    fn fold_bytes(&mut self, bytes: &[u8]) {
+        as_words(bytes, |w| self.fold(w));
+    }
     /// The hash so far.
     fn hash(&self) -> u64;
 }
@@ -124,8 +149,18 @@ impl WordFold for TraceHasher {
     fn fold(&mut self, w: u64) {
         self.word(w);
     }
+    #[inline]
+    fn fold_bytes(&mut self, bytes: &[u8]) {
+        self.bytes(bytes);
+    }
+    /// The state after folding in the word count: one multiply, not the
+    /// two full mixes of [`TraceHasher::finish`]. A message digest is
+    /// folded into the trace hash, which mixes fully at its end.
+    #[inline]
     fn hash(&self) -> u64 {
-        self.finish()
+        let mut last = *self;
+        last.word(self.count);
+        last.state
     }
 }
 
@@ -153,7 +188,7 @@ impl<S: WordFold> Hasher for WordHasher<S> {
         self.0.hash()
     }
     fn write(&mut self, bytes: &[u8]) {
-        as_words(bytes, |w| self.0.fold(w));
+        self.0.fold_bytes(bytes);
     }
     fn write_u8(&mut self, i: u8) {
         self.0.fold(u64::from(i));
@@ -232,6 +267,27 @@ mod tests {
         b.bytes(b"a");
         b.bytes(b"b");
         assert_ne!(a.finish(), b.finish(), "byte strings are length-prefixed");
+    }
+
+    #[test]
+    fn short_strings_fold_as_one_word_that_no_long_string_starts_with() {
+        assert_eq!(short_word(b""), 0);
+        assert_eq!(short_word(b"term"), u64::from_le_bytes(*b"term\0\0\0\x04"));
+        assert_ne!(short_word(b"a"), short_word(b"a\0"), "the length counts");
+        for len in 0..8usize {
+            let w = short_word(&b"\0\0\0\0\0\0\0"[..len]);
+            // A long string's first word is its length: >= 8, top byte 0.
+            assert!(w >> 56 == len as u64 && (len == 0 || w >> 56 != 0));
+            assert!(w == 0 || w >= 1 << 56);
+        }
+        let fold = |parts: &[&[u8]]| {
+            let mut h = TraceHasher::default();
+            parts.iter().for_each(|p| h.bytes(p));
+            h.finish()
+        };
+        assert_ne!(fold(&[b"abcdefg"]), fold(&[b"abcdefgh"]));
+        assert_ne!(fold(&[b"ab", b"c"]), fold(&[b"a", b"bc"]));
+        assert_ne!(fold(&[b""]), fold(&[]));
     }
 
     #[test]

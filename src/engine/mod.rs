@@ -179,6 +179,11 @@ impl<M: Message> SimBuilder<M> {
         count: usize,
         factory: impl FnMut(NodeId) -> Box<dyn Node<M>> + 'static,
     ) -> Self {
+        assert!(
+            count <= trace::MAX_TRACED_NODES,
+            "{count} nodes; a run has at most {} (the trace packs node ids in 28 bits)",
+            trace::MAX_TRACED_NODES
+        );
         SimBuilder {
             seed,
             names: (1..=count).map(|i| format!("n{i}")).collect(),

@@ -205,55 +205,89 @@ impl EventKind {
     }
 }
 
+/// Bits of a node in an event's head word: node ids below
+/// `2^NODE_BITS - 1` fit (a run has at most [`MAX_TRACED_NODES`]).
+const NODE_BITS: u32 = 28;
+
+/// The most nodes a run may have: each node's id, plus one, fits in
+/// [`NODE_BITS`] bits of an event's head word.
+pub const MAX_TRACED_NODES: usize = (1 << NODE_BITS) - 2;
+
+/// An event's head word: the kind's code in the low 8 bits, then the node
+/// plus one (0: none) and the other node the kind names plus one (0: none),
+/// [`NODE_BITS`] bits each. One word where three were folded before.
+#[inline]
+fn head(code: u64, node: Option<NodeId>, other: Option<NodeId>) -> u64 {
+    let bits = |n: Option<NodeId>| {
+        n.map_or(0, |n| {
+            debug_assert!(
+                (n.0 as usize) < MAX_TRACED_NODES,
+                "node id {} too large",
+                n.0
+            );
+            u64::from(n.0) + 1
+        })
+    };
+    debug_assert!(code < 256);
+    code | bits(node) << 8 | bits(other) << (8 + NODE_BITS)
+}
+
 impl TraceEvent {
-    /// Folds this event into `h` (the canonical encoding).
+    /// Folds this event into `h` (the canonical encoding): its time, then
+    /// one head word packing the kind's code, the node and the other node
+    /// the kind names, if any ([`head`]), then the kind's other fields.
     #[inline]
     pub fn hash_into(&self, h: &mut TraceHasher) {
         h.word(self.time.0);
-        h.word(self.node.map_or(u64::MAX, |n| u64::from(n.0)));
+        let node = self.node;
         match &self.kind {
-            EventKind::Start { restart } => h.words(&[1, u64::from(*restart)]),
+            EventKind::Start { restart } => h.words(&[head(1, node, None), u64::from(*restart)]),
             EventKind::Send {
                 to,
                 msg,
                 digest,
                 arrival,
                 ..
-            } => h.words(&[2, u64::from(to.0), *msg, *digest, arrival.0]),
+            } => h.words(&[head(2, node, Some(*to)), *msg, *digest, arrival.0]),
             EventKind::Duplicate { to, msg, arrival } => {
-                h.words(&[3, u64::from(to.0), *msg, arrival.0])
+                h.words(&[head(3, node, Some(*to)), *msg, arrival.0])
             }
             EventKind::Drop {
                 from,
                 to,
                 msg,
                 reason,
-            } => h.words(&[4, u64::from(from.0), u64::from(to.0), *msg, *reason as u64]),
-            EventKind::Deliver { from, msg } => h.words(&[5, u64::from(from.0), *msg]),
-            EventKind::Timer { timer, tag } => h.words(&[6, *timer, *tag]),
+            } => h.words(&[
+                head(4, node, Some(*to)),
+                u64::from(from.0),
+                *msg,
+                *reason as u64,
+            ]),
+            EventKind::Deliver { from, msg } => h.words(&[head(5, node, Some(*from)), *msg]),
+            EventKind::Timer { timer, tag } => h.words(&[head(6, node, None), *timer, *tag]),
             EventKind::Fault { fault, applied } => {
-                h.words(&[7, u64::from(*applied)]);
+                h.words(&[head(7, node, None), u64::from(*applied)]);
                 h.bytes(format!("{fault:?}").as_bytes());
             }
             EventKind::Skipped { fault, reason } => {
-                h.words(&[7, 0]);
+                h.words(&[head(7, node, None), 0]);
                 h.bytes(format!("{fault:?}").as_bytes());
                 h.bytes(reason.as_bytes());
             }
             EventKind::LinksRestored { fault } => {
-                h.word(11);
+                h.word(head(15, node, None));
                 h.bytes(format!("{fault:?}").as_bytes());
             }
-            EventKind::Resume => h.word(8),
-            EventKind::LossBurstEnd => h.word(9),
+            EventKind::Resume => h.word(head(8, node, None)),
+            EventKind::LossBurstEnd => h.word(head(9, node, None)),
             EventKind::Record(record) => {
-                h.word(10);
+                h.word(head(10, node, None));
                 h.bytes(record.kind.as_bytes());
                 record.detail.hash_into(h);
             }
-            EventKind::Unsent { messages } => h.words(&[11, *messages]),
+            EventKind::Unsent { messages } => h.words(&[head(11, node, None), *messages]),
             EventKind::Knob(turn) => {
-                h.word(12);
+                h.word(head(12, node, None));
                 h.bytes(turn.knob.as_bytes());
                 let previous = match turn.outcome {
                     KnobOutcome::Set { previous } => previous.to_bits(),
@@ -267,9 +301,9 @@ impl TraceEvent {
                 ]);
             }
             EventKind::Byzantine { to, msg, act } => {
-                h.words(&[13, u64::from(to.0), *msg, act.code()])
+                h.words(&[head(13, node, Some(*to)), *msg, act.code()])
             }
-            EventKind::Honest => h.word(14),
+            EventKind::Honest => h.word(head(14, node, None)),
         }
     }
 
@@ -424,5 +458,33 @@ impl TraceEvent {
             other => line.push_str(other.name()),
         }
         line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_head_keeps_its_kind_node_and_other_node_apart() {
+        let (a, b) = (Some(NodeId(0)), Some(NodeId(1)));
+        let heads = [
+            head(5, None, None),
+            head(5, a, None),
+            head(5, None, a),
+            head(5, a, b),
+            head(5, b, a),
+            head(6, a, b),
+        ];
+        for (i, x) in heads.iter().enumerate() {
+            for y in &heads[i + 1..] {
+                assert_ne!(x, y);
+            }
+        }
+        let last = Some(NodeId(MAX_TRACED_NODES as u32 - 1));
+        assert_eq!(
+            head(255, last, last) >> (8 + NODE_BITS),
+            MAX_TRACED_NODES as u64
+        );
     }
 }
