@@ -11,7 +11,7 @@ use super::linearizability::explain::render;
 use super::linearizability::{
     bytes_words, check, LinModel, LinOptions, LinVerdict, Style, Witness,
 };
-use super::{Checker, Severity, Violation, World};
+use super::{Checker, Interest, Severity, Violation, World};
 use crate::engine::TraceEvent;
 use crate::time::SimTime;
 
@@ -58,6 +58,11 @@ impl Checker for Linearizability {
 
     fn on_event(&mut self, _event: &TraceEvent, _world: &World) -> Option<Violation> {
         None
+    }
+
+    /// Judges the world's history at the end.
+    fn interest(&self) -> Interest {
+        Interest::Nothing
     }
 
     fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation> {

@@ -18,7 +18,7 @@
 //! properties (checked as events happen); convergence is judged at the end;
 //! progress is an `eventually` property with the liveness deadline.
 
-use super::{names_of, Checker, LivenessBound, Severity, Violation, World};
+use super::{names_of, Checker, Interest, LivenessBound, Severity, Violation, World};
 use crate::engine::{EventKind, TraceEvent};
 use crate::node::{NodeId, Record, OP_RECORD};
 use crate::time::{SimDuration, SimTime};
@@ -137,6 +137,11 @@ impl Checker for ElectionSafety {
         "election_safety"
     }
 
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
+    }
+
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
         if let Some((voter, record)) = record_of(event, "vote") {
             let term = field_u64(record, "term");
@@ -192,6 +197,11 @@ pub struct LeaseExclusivity {
 impl Checker for LeaseExclusivity {
     fn name(&self) -> &'static str {
         "lease_exclusivity"
+    }
+
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
     }
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
@@ -374,6 +384,11 @@ impl Checker for LogMatching {
         "log_matching"
     }
 
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
+    }
+
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
         let (node, record) = record_of(event, "commit")?;
         if world.is_byzantine(node) {
@@ -441,6 +456,11 @@ pub struct NoLostUpdate {
 impl Checker for NoLostUpdate {
     fn name(&self) -> &'static str {
         "no_lost_update"
+    }
+
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
     }
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
@@ -512,6 +532,11 @@ impl Convergence {
 impl Checker for Convergence {
     fn name(&self) -> &'static str {
         "convergence"
+    }
+
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
     }
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
@@ -613,12 +638,21 @@ impl Progress {
         record_of(event, OP_RECORD).is_some_and(|(_, r)| r.detail.str("type") == Some("ok"))
     }
 
+    /// The violation if progress is overdue at `now` (`inclusive`: at the
+    /// deadline itself too). Inlined: on nearly every event it is `None`.
+    #[inline]
     fn overdue(&self, now: SimTime, inclusive: bool, world: &World) -> Option<Violation> {
         let due = self.bound.after + self.bound.within;
         if self.progressed || due > now || (!inclusive && due == now) {
             return None;
         }
-        Some(Violation {
+        Some(self.no_progress(due, world))
+    }
+
+    /// The `no_progress` violation, due at `due`.
+    #[cold]
+    fn no_progress(&self, due: SimTime, world: &World) -> Violation {
+        Violation {
             name: "no_progress".into(),
             check: "progress".into(),
             severity: Severity::Liveness,
@@ -630,7 +664,7 @@ impl Progress {
                 self.bound.after,
                 world.faults_in_force()
             ),
-        })
+        }
     }
 }
 

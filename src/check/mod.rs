@@ -61,8 +61,15 @@ pub struct Violation {
 pub trait Checker {
     /// The check's name as scenarios spell it.
     fn name(&self) -> &'static str;
-    /// Sees one event (the world is as it was when the event happened).
+    /// Sees one event (the world is as it was when the event happened):
+    /// every event, or those of [`Checker::interest`].
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation>;
+    /// The events [`Checker::on_event`] needs; asked once, before the run.
+    /// A check that reads only records says [`Interest::Records`] and is not
+    /// called for sends, deliveries and timers.
+    fn interest(&self) -> Interest {
+        Interest::Everything
+    }
     /// Called once when the run ends at `end`.
     fn finish(&mut self, end: SimTime, world: &World) -> Option<Violation>;
     /// After the run: one line on what was judged (e.g. "120 operations on 2 keys: linearizable").
@@ -84,6 +91,29 @@ pub trait Checker {
     /// `service` observer does; see [`series::TimeSeries`]); taken once.
     fn take_series(&mut self) -> Option<series::TimeSeries> {
         None
+    }
+}
+
+/// The trace events a [`Checker`] looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interest {
+    /// Every event (the default).
+    Everything,
+    /// Only [`crate::engine::EventKind::Record`] events.
+    Records,
+    /// No event: the check judges at [`Checker::finish`], from the world.
+    Nothing,
+}
+
+impl Interest {
+    /// True if a check with this interest is to see `event`.
+    #[inline]
+    pub fn covers(self, event: &TraceEvent) -> bool {
+        match self {
+            Interest::Everything => true,
+            Interest::Records => matches!(event.kind, crate::engine::EventKind::Record(_)),
+            Interest::Nothing => false,
+        }
     }
 }
 
@@ -310,5 +340,27 @@ pub(crate) fn record_at(
             kind: kind.to_string().into(),
             detail: detail.into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod interest_tests {
+    use super::*;
+    use crate::engine::EventKind;
+
+    #[test]
+    fn an_interest_covers_its_events() {
+        let record = record_at(0, 1, "commit", serde_json::json!({"index": 1}));
+        let deliver = TraceEvent {
+            time: SimTime(1),
+            node: Some(NodeId(1)),
+            kind: EventKind::Deliver {
+                from: NodeId(0),
+                msg: 3,
+            },
+        };
+        assert!(Interest::Everything.covers(&record) && Interest::Everything.covers(&deliver));
+        assert!(Interest::Records.covers(&record) && !Interest::Records.covers(&deliver));
+        assert!(!Interest::Nothing.covers(&record) && !Interest::Nothing.covers(&deliver));
     }
 }

@@ -11,7 +11,7 @@ use super::run::{
 };
 use super::script::{Outcome, Script, View};
 use super::{RunOptions, RunReport, Scenario, Verdict};
-use crate::check::{Checker, Severity, Violation, World};
+use crate::check::{Checker, Interest, Severity, Violation, World};
 use crate::engine::{RunEnd, Sim, SimBuilder, Step, TraceEvent, TraceHasher};
 use crate::node::{Message, Node, NodeId};
 use crate::sweep::WallClock;
@@ -62,6 +62,8 @@ impl Scenario {
 struct Observer {
     names: Vec<String>,
     checks: Vec<(Box<dyn Checker>, bool)>,
+    /// Each check's [`Checker::interest`], asked once.
+    interests: Vec<Interest>,
     world: World,
     hasher: TraceHasher,
     report: RunReport,
@@ -94,8 +96,8 @@ impl Observer {
             on_event(event);
         }
         let mut keep_going = true;
-        for (checker, done) in self.checks.iter_mut() {
-            if *done {
+        for ((checker, done), interest) in self.checks.iter_mut().zip(&self.interests) {
+            if *done || !interest.covers(event) {
                 continue;
             }
             if let Some(v) = checker.on_event(event, &self.world) {
@@ -225,6 +227,7 @@ impl<M: Message> Stepper<M> {
                 world: World::new(names.clone()),
                 names,
                 // Each check with its "retired" flag (set once it reported a violation).
+                interests: checkers.iter().map(|c| c.interest()).collect(),
                 checks: checkers.into_iter().map(|c| (c, false)).collect(),
                 hasher: TraceHasher::default(),
                 report,

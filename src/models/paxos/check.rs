@@ -7,7 +7,7 @@
 //! accepted the same proposal number; agreement fails the moment a second
 //! value is chosen or a learner learns a value other than the chosen one.
 
-use crate::check::{CheckInfo, Checker, LivenessBound, Severity, Violation, World};
+use crate::check::{CheckInfo, Checker, Interest, LivenessBound, Severity, Violation, World};
 use crate::engine::{EventKind, TraceEvent};
 use crate::node::NodeId;
 use crate::time::SimTime;
@@ -160,6 +160,11 @@ impl Checker for Agreement {
         PAXOS_AGREEMENT.name
     }
 
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
+    }
+
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
         let (record, node) = record_of(event)?;
         let found = match record.kind.as_str() {
@@ -223,6 +228,11 @@ pub struct Validity {
 impl Checker for Validity {
     fn name(&self) -> &'static str {
         PAXOS_VALIDITY.name
+    }
+
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
     }
 
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
