@@ -82,11 +82,23 @@ impl TraceHasher {
 /// word never reads as the start of a long one.
 #[inline]
 fn short_word(bytes: &[u8]) -> u64 {
-    debug_assert!(bytes.len() < 8);
-    let mut w = [0u8; 8];
-    w[..bytes.len()].copy_from_slice(bytes);
-    w[7] = bytes.len() as u8;
-    u64::from_le_bytes(w)
+    let len = bytes.len();
+    debug_assert!(len < 8);
+    // The bytes read without a variable-length copy: two overlapping
+    // 4-byte reads for 4 to 7 bytes (an overlapping byte is the same in
+    // both), the first, middle and last byte for 1 to 3.
+    let low = if len >= 4 {
+        let first = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+        let last = u32::from_le_bytes(bytes[len - 4..].try_into().expect("4 bytes"));
+        u64::from(first) | u64::from(last) << ((len - 4) * 8)
+    } else if len > 0 {
+        u64::from(bytes[0])
+            | u64::from(bytes[len / 2]) << (len / 2 * 8)
+            | u64::from(bytes[len - 1]) << ((len - 1) * 8)
+    } else {
+        0
+    };
+    low | (len as u64) << 56
 }
 
 /// Calls `word` with the length of `bytes`, then with each 8 bytes as a
@@ -279,6 +291,21 @@ mod tests {
             // A long string's first word is its length: >= 8, top byte 0.
             assert!(w >> 56 == len as u64 && (len == 0 || w >> 56 != 0));
             assert!(w == 0 || w >= 1 << 56);
+        }
+        for text in [
+            &b""[..],
+            b"a",
+            b"ab",
+            b"abc",
+            b"abcd",
+            b"abcde",
+            b"abcdef",
+            b"xyz1234",
+        ] {
+            let mut padded = [0u8; 8];
+            padded[..text.len()].copy_from_slice(text);
+            padded[7] = text.len() as u8;
+            assert_eq!(short_word(text), u64::from_le_bytes(padded), "{text:?}");
         }
         let fold = |parts: &[&[u8]]| {
             let mut h = TraceHasher::default();
