@@ -233,6 +233,22 @@ fn shards_that_do_not_form_one_range_are_refused() {
     let out = faultlab(&["sweep", scenario, "--seeds", "0..3", "--json"]);
     std::fs::write(&plain, &out.stdout).unwrap();
     refused(&[&s0, &plain], &["plain.json", "not a sweep shard summary"]);
+    // A shard of an older version (another format): named, with what to do.
+    let old = path(&dir, "old.json");
+    let text_of_s0 = std::fs::read_to_string(&s0).unwrap();
+    std::fs::write(
+        &old,
+        text_of_s0.replace("faultlab-sweep/2", "faultlab-sweep/1"),
+    )
+    .unwrap();
+    refused(
+        &[&old, &s1],
+        &[
+            "old.json",
+            "another faultlab version",
+            "run that shard again",
+        ],
+    );
     let garbage = path(&dir, "garbage.json");
     std::fs::write(&garbage, "seed 3: pass\n").unwrap();
     refused(&[&garbage], &["garbage.json", "not a sweep shard summary"]);
@@ -253,7 +269,7 @@ fn json_out_leaves_the_console_as_it_was() {
     assert_eq!(judged(&text(&with.stdout)), judged(&text(&without.stdout)));
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(written["format"], "faultlab-sweep/1");
+    assert_eq!(written["format"], "faultlab-sweep/2");
     assert_eq!(written["seeds"], "0..10");
     assert!(written["shard"].is_null());
 }

@@ -18,8 +18,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Range;
 
-/// The `format` of a shard file.
-pub(super) const FORMAT: &str = "faultlab-sweep/1";
+/// The `format` of a shard file. Raised when what a shard holds changes
+/// meaning, so shards of two versions never merge: 2 since the trace hash
+/// (and the scenario content hash made with it) changed its encoding.
+pub(super) const FORMAT: &str = "faultlab-sweep/2";
 
 /// One listed failing or timed-out seed.
 #[derive(Clone, Debug)]
@@ -267,10 +269,18 @@ impl Shown {
 
     /// Reads a shard file's object back.
     fn from_file_json(value: &Value) -> Result<Shown, String> {
-        if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
-            return Err(format!(
-                "not a sweep shard summary (expected \"format\": \"{FORMAT}\", as `sweep --json-out` writes)"
-            ));
+        match value.get("format").and_then(Value::as_str) {
+            Some(FORMAT) => {}
+            Some(other) if other.starts_with("faultlab-sweep/") => {
+                return Err(format!(
+                    "\"format\": \"{other}\" is a shard of another faultlab version; this one reads \"{FORMAT}\": run that shard again with this version"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "not a sweep shard summary (expected \"format\": \"{FORMAT}\", as `sweep --json-out` writes)"
+                ))
+            }
         }
         let text = |key: &str| {
             value
