@@ -6,9 +6,9 @@
 //! `Op::describe`). No-ops, which a leader proposes itself to fill gaps,
 //! are exempt.
 
-use crate::check::{CheckInfo, Checker, Severity, Violation, World};
+use crate::check::{CheckInfo, Checker, Interest, Severity, Violation, World};
 use crate::engine::{EventKind, TraceEvent};
-use crate::node::NodeId;
+use crate::node::{Detail, NodeId};
 use crate::time::SimTime;
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
@@ -29,17 +29,17 @@ pub struct MpValidity {
 
 /// An invoke's command as `Op::describe` writes it (`put k2="a"`), or
 /// `None` for a record of another shape.
-pub(super) fn describe_invoke(detail: &Json) -> Option<String> {
-    let f = detail.get("f")?.as_str()?;
-    let key = detail.get("key")?.as_str()?;
-    let value = detail.get("value");
+/// Reads typed fields as they are (a JSON detail through its value).
+pub(super) fn describe_invoke(detail: &Detail) -> Option<String> {
+    let f = detail.str("f")?;
+    let key = detail.str("key")?;
     let text = |v: Option<&Json>| v.and_then(Json::as_str).map(str::to_string);
     Some(match f {
         "get" => format!("get {key}"),
-        "put" => format!("put {key}={:?}", text(value)?),
-        "append" => format!("append {key}+={:?}", text(value)?),
+        "put" => format!("put {key}={:?}", detail.str("value")?),
+        "append" => format!("append {key}+={:?}", detail.str("value")?),
         "cas" => {
-            let pair = value?.as_array()?;
+            let pair = detail.get("value")?.as_array()?;
             let (expected, new) = (text(pair.first())?, text(pair.get(1))?);
             format!("cas {key} {expected:?}->{new:?}")
         }
@@ -52,13 +52,18 @@ impl Checker for MpValidity {
         MP_VALIDITY.name
     }
 
+    /// Reads records only.
+    fn interest(&self) -> Interest {
+        Interest::Records
+    }
+
     fn on_event(&mut self, event: &TraceEvent, world: &World) -> Option<Violation> {
         let (EventKind::Record(record), Some(node)) = (&event.kind, event.node) else {
             return None;
         };
         let detail = &record.detail;
         if record.kind == "op" {
-            if detail.get("type").and_then(Json::as_str) == Some("invoke") {
+            if detail.str("type") == Some("invoke") {
                 if let Some(command) = describe_invoke(detail) {
                     self.invoked.insert((node.0, command));
                 }
@@ -68,13 +73,13 @@ impl Checker for MpValidity {
         if record.kind != "commit" {
             return None;
         }
-        let client = detail.get("client").and_then(Json::as_u64)?;
+        let client = detail.u64("client")?;
         let client = u32::try_from(client).ok()?;
-        let entry = detail.get("entry").and_then(Json::as_str)?.to_string();
+        let entry = detail.str("entry")?.to_string();
         if self.invoked.contains(&(client, entry.clone())) {
             return None;
         }
-        let index = detail.get("index").and_then(Json::as_u64).unwrap_or(0);
+        let index = detail.u64("index").unwrap_or(0);
         let client_name = match (client as usize) < world.len() {
             true => world.name(NodeId(client)).to_string(),
             false => format!("node {client}"),

@@ -17,7 +17,7 @@ use super::MpParams;
 use crate::hash::digest;
 use crate::models::raft::kv::KvMachine;
 use crate::models::raft::msg::{ClientCommand, Command, Op, Outcome};
-use crate::node::{Ctx, Node, NodeId, TimerId};
+use crate::node::{Ctx, Field, Hex16, Node, NodeId, TimerId};
 use crate::time::SimDuration;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -480,20 +480,20 @@ impl MpServer {
         while let Some((ballot, command)) = self.chosen.get(&(self.executed + 1)).cloned() {
             self.executed += 1;
             let slot = self.executed;
-            let hex = format!("{:016x}", digest(command.as_ref()));
-            let detail = match command.as_ref() {
-                Command::Noop => {
-                    json!({ "index": slot, "digest": hex, "term": ballot, "entry": "no-op" })
+            // Typed, in key order: hashed as the JSON object it stands for.
+            let mut detail = Vec::with_capacity(5);
+            let entry = match command.as_ref() {
+                Command::Noop => Field::Str("no-op"),
+                Command::Client(c) => {
+                    detail.push(("client", Field::from(c.client.0)));
+                    Field::from(c.op.describe())
                 }
-                Command::Client(c) => json!({
-                    "index": slot,
-                    "digest": hex,
-                    "term": ballot,
-                    "entry": c.op.describe(),
-                    "client": c.client.0,
-                }),
             };
-            ctx.record("commit", detail);
+            detail.push(("digest", Field::Hex(Hex16::new(digest(command.as_ref())))));
+            detail.push(("entry", entry));
+            detail.push(("index", Field::U64(slot)));
+            detail.push(("term", Field::U64(ballot)));
+            ctx.record_fields("commit", detail);
             let Command::Client(client_command) = command.as_ref() else {
                 continue;
             };
@@ -508,7 +508,7 @@ impl MpServer {
             }
         }
         if self.executed > before {
-            ctx.record("state", json!({ "version": self.executed }));
+            ctx.record_fields("state", vec![("version", Field::U64(self.executed))]);
         }
     }
 

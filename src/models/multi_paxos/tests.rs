@@ -92,6 +92,13 @@ fn validity_describes_invokes_as_the_log_does() {
         ),
     ];
     for (detail, op) in cases {
-        assert_eq!(describe_invoke(&detail), Some(op.describe()));
+        assert_eq!(describe_invoke(&detail.clone().into()), Some(op.describe()));
+        // The same detail as typed fields (as clients record it).
+        let fields: Vec<(&'static str, crate::node::Field)> = ["f", "key", "value"]
+            .into_iter()
+            .map(|k| (k, crate::node::Field::from(detail[k].clone())))
+            .collect();
+        let typed = crate::node::Detail::fields(fields);
+        assert_eq!(describe_invoke(&typed), Some(op.describe()));
     }
 }

@@ -5,7 +5,7 @@ use super::{History, Txn, Vote, ZabMsg, ZabParams, Zxid, EARLY_LIMIT};
 use crate::models::raft::kv::KvMachine;
 use crate::models::raft::msg::{ClientCommand, Op};
 use crate::models::view;
-use crate::node::{Ctx, Node, NodeId, TimerId};
+use crate::node::{Ctx, Field, Node, NodeId, TimerId};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -291,12 +291,15 @@ impl ZabServer {
             let txn = self.history[pos].clone();
             let outcome = self.kv.apply(&txn.command);
             self.delivered += 1;
-            ctx.record(
+            ctx.record_fields(
                 "deliver",
-                json!({
-                    "pos": pos, "epoch": txn.zxid.epoch, "counter": txn.zxid.counter,
-                    "client": txn.command.client.0, "seq": txn.command.seq,
-                }),
+                vec![
+                    ("client", Field::from(txn.command.client.0)),
+                    ("counter", Field::U64(txn.zxid.counter)),
+                    ("epoch", Field::U64(txn.zxid.epoch)),
+                    ("pos", Field::U64(pos as u64)),
+                    ("seq", Field::U64(txn.command.seq)),
+                ],
             );
             if self.state == ZabState::Leading {
                 if let Some(outcome) = outcome {
@@ -590,9 +593,12 @@ impl ZabServer {
             command,
         };
         self.append(ctx, txn.clone());
-        ctx.record(
+        ctx.record_fields(
             "propose",
-            json!({ "epoch": epoch, "counter": self.lead.counter }),
+            vec![
+                ("counter", Field::U64(self.lead.counter)),
+                ("epoch", Field::U64(epoch)),
+            ],
         );
         let followers: Vec<NodeId> = self.lead.followers.iter().copied().collect();
         for f in followers {
@@ -782,9 +788,12 @@ impl ZabServer {
             }
             let zxid = txn.zxid;
             self.append(ctx, txn);
-            ctx.record(
+            ctx.record_fields(
                 "ack",
-                json!({ "epoch": zxid.epoch, "counter": zxid.counter }),
+                vec![
+                    ("counter", Field::U64(zxid.counter)),
+                    ("epoch", Field::U64(zxid.epoch)),
+                ],
             );
             next = self.early.remove(&zxid);
         }
