@@ -15,18 +15,23 @@
 //! storage knows nothing of time: the engine decides when a batch is done.
 //!
 //! Keys are kept in a `BTreeMap`, so iteration (`keys_with_prefix`) is in key
-//! order and deterministic.
+//! order and deterministic. A key is stored once, as an `Rc<str>` the layers
+//! share: writing a key the disk already holds allocates no new key.
 
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+/// A key, shared between the layers that hold it.
+type Key = Rc<str>;
 
 /// Writes not yet durable: `Some(bytes)` is a put, `None` a delete.
-type Writes = BTreeMap<String, Option<Vec<u8>>>;
+type Writes = BTreeMap<Key, Option<Vec<u8>>>;
 
 /// One node's disk.
 #[derive(Clone, Debug, Default)]
 pub struct Storage {
-    durable: BTreeMap<String, Vec<u8>>,
+    durable: BTreeMap<Key, Vec<u8>>,
     /// Writes since the last `sync`.
     pending: Writes,
     /// Deferred syncs started and not yet complete, oldest first, each with
@@ -45,15 +50,67 @@ impl Storage {
     }
 
     /// Writes `value` under `key` (not yet durable).
-    pub fn put(&mut self, key: impl Into<String>, value: Vec<u8>) {
-        self.writes += 1;
-        self.pending.insert(key.into(), Some(value));
+    pub fn put(&mut self, key: impl AsRef<str>, value: Vec<u8>) {
+        self.write(key.as_ref(), Some(value));
     }
 
     /// Deletes `key` (not yet durable).
     pub fn delete(&mut self, key: &str) {
+        self.write(key, None);
+    }
+
+    /// Appends `bytes` to the value under `key` (not yet durable): a put of
+    /// the current value, synced or not (empty if absent), followed by
+    /// `bytes`. The pending value grows in place; no other layer changes.
+    pub fn extend(&mut self, key: &str, bytes: &[u8]) {
         self.writes += 1;
-        self.pending.insert(key.to_string(), None);
+        if let Some(slot) = self.pending.get_mut(key) {
+            let value = slot.get_or_insert_with(Vec::new);
+            value.extend_from_slice(bytes);
+            return;
+        }
+        // One search of the older layers finds both the value and its key.
+        let held = self
+            .in_flight
+            .iter()
+            .rev()
+            .find_map(|(_, writes)| writes.get_key_value(key))
+            .map(|(k, v)| (k, v.as_deref()))
+            .or_else(|| {
+                self.durable
+                    .get_key_value(key)
+                    .map(|(k, v)| (k, Some(v.as_slice())))
+            });
+        let (key, held) = match held {
+            Some((k, held)) => (Rc::clone(k), held.unwrap_or_default()),
+            None => (Key::from(key), &[][..]),
+        };
+        let mut value = Vec::with_capacity(held.len() + bytes.len());
+        value.extend_from_slice(held);
+        value.extend_from_slice(bytes);
+        self.pending.insert(key, Some(value));
+    }
+
+    /// Records a pending write, reusing the key the disk holds if any.
+    fn write(&mut self, key: &str, value: Option<Vec<u8>>) {
+        self.writes += 1;
+        if let Some(slot) = self.pending.get_mut(key) {
+            *slot = value;
+            return;
+        }
+        let key = self.shared_key(key);
+        self.pending.insert(key, value);
+    }
+
+    /// `key` as a [`Key`]: a clone of the one a layer holds, or a new one.
+    fn shared_key(&self, key: &str) -> Key {
+        let held = self
+            .in_flight
+            .iter()
+            .rev()
+            .find_map(|(_, writes)| writes.get_key_value(key).map(|(k, _)| k))
+            .or_else(|| self.durable.get_key_value(key).map(|(k, _)| k));
+        held.map_or_else(|| Key::from(key), Rc::clone)
     }
 
     /// The current value of `key`, synced or not.
@@ -69,7 +126,7 @@ impl Storage {
     }
 
     /// Writes `value` as JSON under `key` (not yet durable).
-    pub fn put_json<T: Serialize>(&mut self, key: impl Into<String>, value: &T) {
+    pub fn put_json<T: Serialize>(&mut self, key: impl AsRef<str>, value: &T) {
         let bytes = serde_json::to_vec(value).expect("a model value failed to serialise");
         self.put(key, bytes);
     }
@@ -180,14 +237,14 @@ impl Storage {
             .durable
             .keys()
             .filter(|k| k.starts_with(prefix))
-            .map(String::as_str)
+            .map(|k| &**k)
             .collect();
         for writes in layers() {
             keys.extend(
                 writes
                     .keys()
                     .filter(|k| k.starts_with(prefix))
-                    .map(String::as_str),
+                    .map(|k| &**k),
             );
         }
         keys.sort_unstable();
@@ -198,13 +255,14 @@ impl Storage {
 }
 
 /// Applies a batch of writes to the durable layer.
-fn apply(durable: &mut BTreeMap<String, Vec<u8>>, writes: Writes) {
+fn apply(durable: &mut BTreeMap<Key, Vec<u8>>, writes: Writes) {
     for (key, value) in writes {
-        match value {
-            Some(bytes) => {
+        match (value, durable.get_mut(&key)) {
+            (Some(bytes), Some(slot)) => *slot = bytes,
+            (Some(bytes), None) => {
                 durable.insert(key, bytes);
             }
-            None => {
+            (None, _) => {
                 durable.remove(&key);
             }
         }
@@ -260,6 +318,40 @@ mod tests {
             s.keys_with_prefix("").collect::<Vec<_>>(),
             ["gone", "log/1"]
         );
+    }
+
+    #[test]
+    fn extend_appends_to_the_newest_value_and_counts_as_a_write() {
+        let mut s = Storage::new();
+        s.put("seg", vec![1]);
+        s.sync();
+        s.extend("seg", &[2]);
+        s.extend("seg", &[3]);
+        s.extend("new", &[4]);
+        assert_eq!(s.write_count(), 4);
+        assert_eq!(s.get("seg"), Some(&[1u8, 2, 3][..]));
+        assert_eq!(s.get("new"), Some(&[4u8][..]));
+        assert_eq!(s.lose_unsynced(), 2, "one pending write per key");
+        assert_eq!(
+            s.get("seg"),
+            Some(&[1u8][..]),
+            "the durable value is untouched"
+        );
+        s.delete("seg");
+        s.extend("seg", &[5]);
+        s.sync();
+        assert_eq!(s.get("seg"), Some(&[5u8][..]), "a deleted key starts empty");
+        s.set_deferred(true);
+        s.extend("seg", &[6]);
+        s.sync();
+        s.extend("seg", &[7]);
+        assert_eq!(
+            s.get("seg"),
+            Some(&[5u8, 6, 7][..]),
+            "in flight, still read"
+        );
+        assert_eq!(s.lose_unsynced(), 2);
+        assert_eq!(s.get("seg"), Some(&[5u8][..]));
     }
 
     #[test]
