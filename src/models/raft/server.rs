@@ -896,6 +896,11 @@ impl RaftServer {
             let Command::Client(command) = entry.command.as_ref() else {
                 continue;
             };
+            // A get changes nothing: only the leader, which answers it,
+            // needs the value it reads.
+            if self.role != Role::Leader && matches!(command.op, Op::Get { .. }) {
+                continue;
+            }
             let outcome = self.kv.apply(command);
             if let (Role::Leader, Some(outcome)) = (self.role, outcome) {
                 let reply = RaftMsg::ClientReply {
