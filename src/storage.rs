@@ -14,12 +14,16 @@
 //! complete in the order they started); a crash before that loses it. The
 //! storage knows nothing of time: the engine decides when a batch is done.
 //!
-//! Keys are kept in a `BTreeMap`, so iteration (`keys_with_prefix`) is in key
-//! order and deterministic. A key is stored once, as an `Rc<str>` the layers
-//! share: writing a key the disk already holds allocates no new key.
+//! Pending writes are kept in a `BTreeMap`, durable keys in a `BTreeSet`
+//! beside the hash map of durable values, so iteration (`keys_with_prefix`)
+//! is in key order and deterministic; a read or write of a durable key is
+//! one hash lookup. A key is stored once, as an `Rc<str>` the layers share:
+//! writing a key the disk already holds allocates no new key.
 
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Bound;
 use std::rc::Rc;
 
 /// A key, shared between the layers that hold it.
@@ -28,10 +32,95 @@ type Key = Rc<str>;
 /// Writes not yet durable: `Some(bytes)` is a put, `None` a delete.
 type Writes = BTreeMap<Key, Option<Vec<u8>>>;
 
+/// What a sync made durable: the values by key, and the keys in order.
+#[derive(Clone, Debug, Default)]
+struct Durable {
+    values: HashMap<Key, Vec<u8>, BuildHasherDefault<KeyHasher>>,
+    /// Exactly the keys of `values`, in order.
+    keys: BTreeSet<Key>,
+}
+
+impl Durable {
+    fn get_key_value(&self, key: &str) -> Option<(&Key, &Vec<u8>)> {
+        self.values.get_key_value(key)
+    }
+
+    /// Applies a batch of writes.
+    fn apply(&mut self, writes: Writes) {
+        for (key, value) in writes {
+            match (value, self.values.get_mut(&key)) {
+                (Some(bytes), Some(slot)) => *slot = bytes,
+                (Some(bytes), None) => {
+                    self.keys.insert(Rc::clone(&key));
+                    self.values.insert(key, bytes);
+                }
+                (None, _) => {
+                    if self.values.remove(&key).is_some() {
+                        self.keys.remove(&key);
+                    }
+                }
+            }
+        }
+        debug_assert_eq!(
+            self.keys.len(),
+            self.values.len(),
+            "durable keys and values disagree"
+        );
+    }
+
+    /// The keys starting with `prefix`, in order.
+    fn keys_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Key> + 'a {
+        self.keys
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(move |k| k.starts_with(prefix))
+    }
+}
+
+/// A fast, fixed (hence deterministic) hash for storage keys: eight bytes
+/// at a time, then a final mix so that keys differing only in their last
+/// bytes (`log/000000000001`, `log/000000000002`) spread over the table.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        // The finaliser of MurmurHash3 (fmix64).
+        let mut z = self.0;
+        z ^= z >> 33;
+        z = z.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z ^= z >> 33;
+        z = z.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        z ^ (z >> 33)
+    }
+}
+
 /// One node's disk.
 #[derive(Clone, Debug, Default)]
 pub struct Storage {
-    durable: BTreeMap<Key, Vec<u8>>,
+    durable: Durable,
     /// Writes since the last `sync`.
     pending: Writes,
     /// Deferred syncs started and not yet complete, oldest first, each with
@@ -121,7 +210,7 @@ impl Storage {
         match newest {
             Some(Some(bytes)) => Some(bytes),
             Some(None) => None,
-            None => self.durable.get(key).map(Vec::as_slice),
+            None => self.durable.values.get(key).map(Vec::as_slice),
         }
     }
 
@@ -149,7 +238,7 @@ impl Storage {
                 self.in_flight.is_empty(),
                 "in-flight syncs while not deferred"
             );
-            apply(&mut self.durable, writes);
+            self.durable.apply(writes);
         }
     }
 
@@ -171,7 +260,7 @@ impl Storage {
         match self.in_flight.front() {
             Some((first, _)) if *first == batch => {
                 let (_, writes) = self.in_flight.pop_front().expect("front exists");
-                apply(&mut self.durable, writes);
+                self.durable.apply(writes);
                 true
             }
             _ => {
@@ -235,8 +324,7 @@ impl Storage {
         };
         let mut keys: Vec<&str> = self
             .durable
-            .keys()
-            .filter(|k| k.starts_with(prefix))
+            .keys_with_prefix(prefix)
             .map(|k| &**k)
             .collect();
         for writes in layers() {
@@ -251,21 +339,6 @@ impl Storage {
         keys.dedup();
         keys.retain(|k| !matches!(layers().find_map(|writes| writes.get(*k)), Some(None)));
         keys.into_iter()
-    }
-}
-
-/// Applies a batch of writes to the durable layer.
-fn apply(durable: &mut BTreeMap<Key, Vec<u8>>, writes: Writes) {
-    for (key, value) in writes {
-        match (value, durable.get_mut(&key)) {
-            (Some(bytes), Some(slot)) => *slot = bytes,
-            (Some(bytes), None) => {
-                durable.insert(key, bytes);
-            }
-            (None, _) => {
-                durable.remove(&key);
-            }
-        }
     }
 }
 
@@ -352,6 +425,16 @@ mod tests {
         );
         assert_eq!(s.lose_unsynced(), 2);
         assert_eq!(s.get("seg"), Some(&[5u8][..]));
+    }
+
+    #[test]
+    fn key_hashes_spread_keys_that_differ_in_their_last_bytes() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<KeyHasher>::default();
+        let buckets: BTreeSet<u64> = (0..256)
+            .map(|i| build.hash_one(format!("log/{i:012}")) & 0xff)
+            .collect();
+        assert!(buckets.len() > 128, "only {} of 256 buckets", buckets.len());
     }
 
     #[test]
