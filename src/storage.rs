@@ -48,16 +48,21 @@ impl Durable {
     /// Applies a batch of writes.
     fn apply(&mut self, writes: Writes) {
         for (key, value) in writes {
-            match (value, self.values.get_mut(&key)) {
-                (Some(bytes), Some(slot)) => *slot = bytes,
-                (Some(bytes), None) => {
-                    self.keys.insert(Rc::clone(&key));
-                    self.values.insert(key, bytes);
-                }
-                (None, _) => {
-                    if self.values.remove(&key).is_some() {
-                        self.keys.remove(&key);
-                    }
+            self.apply_one(key, value);
+        }
+    }
+
+    /// Applies one write: `Some(bytes)` a put, `None` a delete.
+    fn apply_one(&mut self, key: Key, value: Option<Vec<u8>>) {
+        match (value, self.values.get_mut(&key)) {
+            (Some(bytes), Some(slot)) => *slot = bytes,
+            (Some(bytes), None) => {
+                self.keys.insert(Rc::clone(&key));
+                self.values.insert(key, bytes);
+            }
+            (None, _) => {
+                if self.values.remove(&key).is_some() {
+                    self.keys.remove(&key);
                 }
             }
         }
@@ -230,15 +235,19 @@ impl Storage {
     /// the engine completes this sync's batch (see [`Storage::set_deferred`]).
     pub fn sync(&mut self) {
         self.syncs += 1;
-        let writes = std::mem::take(&mut self.pending);
         if self.deferred {
+            let writes = std::mem::take(&mut self.pending);
             self.in_flight.push_back((self.syncs, writes));
         } else {
             debug_assert!(
                 self.in_flight.is_empty(),
                 "in-flight syncs while not deferred"
             );
-            self.durable.apply(writes);
+            // Drained in place: the emptied map keeps its node for the
+            // next handler's writes (no allocation per sync).
+            while let Some((key, value)) = self.pending.pop_first() {
+                self.durable.apply_one(key, value);
+            }
         }
     }
 

@@ -877,7 +877,7 @@ impl RaftServer {
         }
         while self.applied < self.commit {
             self.applied += 1;
-            let entry = self.log.entry(self.applied).clone();
+            let entry = self.log.entry(self.applied);
             // The entry in the reader's terms, for log_matching's report.
             let (client, text) = match entry.command.as_ref() {
                 Command::Noop => (None, Field::Str("no-op")),
@@ -888,7 +888,7 @@ impl RaftServer {
             if let Some(client) = client {
                 detail.push(("client", Field::from(client)));
             }
-            detail.push(("digest", Field::Hex(Hex16::new(digest(&entry)))));
+            detail.push(("digest", Field::Hex(Hex16::new(digest(entry)))));
             detail.push(("entry", text));
             detail.push(("index", Field::U64(self.applied)));
             detail.push(("term", Field::U64(entry.term)));
