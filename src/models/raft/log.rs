@@ -84,6 +84,10 @@ pub(super) struct RaftLog {
     /// Scratch space for encoding one entry (kept to spare an allocation).
     encoded: Vec<u8>,
     tail_key: TailKey,
+    /// The last slice handed out, from its 0-based start: the next request
+    /// for the same entries shares it. Dropped when a truncation changes
+    /// the log; an append leaves every slice it has valid.
+    shared: Option<(usize, Rc<[Entry]>)>,
 }
 
 impl RaftLog {
@@ -148,11 +152,23 @@ impl RaftLog {
         &self.entries[index as usize - 1]
     }
 
-    /// Up to `max` entries starting at `from` (cheap clones: `Rc` commands).
-    pub(super) fn slice(&self, from: u64, max: usize) -> Vec<Entry> {
+    /// Up to `max` entries starting at `from`, shared (the same entries
+    /// asked again, e.g. for the next follower, cost no copy).
+    pub(super) fn slice(&mut self, from: u64, max: usize) -> Rc<[Entry]> {
         let start = (from as usize - 1).min(self.entries.len());
         let end = (start + max).min(self.entries.len());
-        self.entries[start..end].to_vec()
+        if let Some((at, shared)) = &self.shared {
+            if *at == start && shared.len() == end - start {
+                debug_assert!(
+                    **shared == self.entries[start..end],
+                    "a shared slice outlived a change of the log"
+                );
+                return Rc::clone(shared);
+            }
+        }
+        let slice: Rc<[Entry]> = self.entries[start..end].into();
+        self.shared = Some((start, Rc::clone(&slice)));
+        slice
     }
 
     /// The first index holding `term` (or after which it would go).
@@ -216,6 +232,7 @@ impl RaftLog {
             return;
         }
         self.entries.truncate(index as usize - 1);
+        self.shared = None;
         let first = segment_of(index);
         let kept = (first * SEGMENT) as usize..self.entries.len();
         if kept.is_empty() {

@@ -213,8 +213,11 @@ pub struct AppendRequest {
     pub prev_log_index: u64,
     /// Term of that entry.
     pub prev_log_term: u64,
-    /// Entries to store (empty for a heartbeat).
-    pub entries: Vec<Entry>,
+    /// Entries to store (empty for a heartbeat), shared: the leader sends
+    /// the same slice of its log to every follower at the same point, and
+    /// a delivered copy costs a pointer. Hashes as a `Vec` would (length,
+    /// then the entries), so message digests do not depend on it.
+    pub entries: Rc<[Entry]>,
     /// The leader's commit index.
     pub leader_commit: u64,
     /// The leader's read-index round when it sent this (echoed in the reply).

@@ -121,7 +121,7 @@ fn append(term: u64, prev: (u64, u64), entries: Vec<Entry>, leader_commit: u64) 
         term,
         prev_log_index: prev.0,
         prev_log_term: prev.1,
-        entries,
+        entries: entries.into(),
         leader_commit,
         round: 0,
     })
@@ -460,7 +460,7 @@ fn candidate_becomes_leader_with_majority() {
     let appends = appends_to_peers(&sent);
     assert_eq!(appends.len(), 4);
     assert!(
-        appends.iter().all(|(_, a)| a.entries == [noop(1)]),
+        appends.iter().all(|(_, a)| *a.entries == [noop(1)]),
         "the no-op"
     );
 }
