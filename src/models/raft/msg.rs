@@ -133,7 +133,7 @@ fn decimal_len(mut n: u64) -> usize {
 }
 
 /// Appends `n` in decimal.
-fn push_number(text: &mut String, mut n: u64) {
+pub(super) fn push_number(text: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {

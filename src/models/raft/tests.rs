@@ -1298,3 +1298,11 @@ fn a_new_leader_appends_its_no_op_unless_told_not_to() {
         );
     }
 }
+
+#[test]
+fn key_names_read_as_format_prints_them() {
+    use super::client::key_name;
+    for key in [0, 8, 9, 41, 98, 99, u32::MAX - 1] {
+        assert_eq!(key_name(key), format!("k{}", key + 1));
+    }
+}
