@@ -14,19 +14,118 @@
 //! complete in the order they started); a crash before that loses it. The
 //! storage knows nothing of time: the engine decides when a batch is done.
 //!
-//! Keys are kept in a `BTreeMap`, so iteration (`keys_with_prefix`) is in key
-//! order and deterministic.
+//! Pending writes are kept in a `BTreeMap`, durable keys in a `BTreeSet`
+//! beside the hash map of durable values, so iteration (`keys_with_prefix`)
+//! is in key order and deterministic; a read or write of a durable key is
+//! one hash lookup. A key is stored once, as an `Rc<str>` the layers share:
+//! writing a key the disk already holds allocates no new key.
 
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Bound;
+use std::rc::Rc;
+
+/// A key, shared between the layers that hold it.
+type Key = Rc<str>;
 
 /// Writes not yet durable: `Some(bytes)` is a put, `None` a delete.
-type Writes = BTreeMap<String, Option<Vec<u8>>>;
+type Writes = BTreeMap<Key, Option<Vec<u8>>>;
+
+/// What a sync made durable: the values by key, and the keys in order.
+#[derive(Clone, Debug, Default)]
+struct Durable {
+    values: HashMap<Key, Vec<u8>, BuildHasherDefault<KeyHasher>>,
+    /// Exactly the keys of `values`, in order.
+    keys: BTreeSet<Key>,
+}
+
+impl Durable {
+    fn get_key_value(&self, key: &str) -> Option<(&Key, &Vec<u8>)> {
+        self.values.get_key_value(key)
+    }
+
+    /// Applies a batch of writes.
+    fn apply(&mut self, writes: Writes) {
+        for (key, value) in writes {
+            self.apply_one(key, value);
+        }
+    }
+
+    /// Applies one write: `Some(bytes)` a put, `None` a delete.
+    fn apply_one(&mut self, key: Key, value: Option<Vec<u8>>) {
+        match (value, self.values.get_mut(&key)) {
+            (Some(bytes), Some(slot)) => *slot = bytes,
+            (Some(bytes), None) => {
+                self.keys.insert(Rc::clone(&key));
+                self.values.insert(key, bytes);
+            }
+            (None, _) => {
+                if self.values.remove(&key).is_some() {
+                    self.keys.remove(&key);
+                }
+            }
+        }
+        debug_assert_eq!(
+            self.keys.len(),
+            self.values.len(),
+            "durable keys and values disagree"
+        );
+    }
+
+    /// The keys starting with `prefix`, in order.
+    fn keys_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Key> + 'a {
+        self.keys
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(move |k| k.starts_with(prefix))
+    }
+}
+
+/// A fast, fixed (hence deterministic) hash for storage keys: eight bytes
+/// at a time, then a final mix so that keys differing only in their last
+/// bytes (`log/000000000001`, `log/000000000002`) spread over the table.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        // The finaliser of MurmurHash3 (fmix64).
+        let mut z = self.0;
+        z ^= z >> 33;
+        z = z.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z ^= z >> 33;
+        z = z.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        z ^ (z >> 33)
+    }
+}
 
 /// One node's disk.
 #[derive(Clone, Debug, Default)]
 pub struct Storage {
-    durable: BTreeMap<String, Vec<u8>>,
+    durable: Durable,
     /// Writes since the last `sync`.
     pending: Writes,
     /// Deferred syncs started and not yet complete, oldest first, each with
@@ -45,15 +144,67 @@ impl Storage {
     }
 
     /// Writes `value` under `key` (not yet durable).
-    pub fn put(&mut self, key: impl Into<String>, value: Vec<u8>) {
-        self.writes += 1;
-        self.pending.insert(key.into(), Some(value));
+    pub fn put(&mut self, key: impl AsRef<str>, value: Vec<u8>) {
+        self.write(key.as_ref(), Some(value));
     }
 
     /// Deletes `key` (not yet durable).
     pub fn delete(&mut self, key: &str) {
+        self.write(key, None);
+    }
+
+    /// Appends `bytes` to the value under `key` (not yet durable): a put of
+    /// the current value, synced or not (empty if absent), followed by
+    /// `bytes`. The pending value grows in place; no other layer changes.
+    pub fn extend(&mut self, key: &str, bytes: &[u8]) {
         self.writes += 1;
-        self.pending.insert(key.to_string(), None);
+        if let Some(slot) = self.pending.get_mut(key) {
+            let value = slot.get_or_insert_with(Vec::new);
+            value.extend_from_slice(bytes);
+            return;
+        }
+        // One search of the older layers finds both the value and its key.
+        let held = self
+            .in_flight
+            .iter()
+            .rev()
+            .find_map(|(_, writes)| writes.get_key_value(key))
+            .map(|(k, v)| (k, v.as_deref()))
+            .or_else(|| {
+                self.durable
+                    .get_key_value(key)
+                    .map(|(k, v)| (k, Some(v.as_slice())))
+            });
+        let (key, held) = match held {
+            Some((k, held)) => (Rc::clone(k), held.unwrap_or_default()),
+            None => (Key::from(key), &[][..]),
+        };
+        let mut value = Vec::with_capacity(held.len() + bytes.len());
+        value.extend_from_slice(held);
+        value.extend_from_slice(bytes);
+        self.pending.insert(key, Some(value));
+    }
+
+    /// Records a pending write, reusing the key the disk holds if any.
+    fn write(&mut self, key: &str, value: Option<Vec<u8>>) {
+        self.writes += 1;
+        if let Some(slot) = self.pending.get_mut(key) {
+            *slot = value;
+            return;
+        }
+        let key = self.shared_key(key);
+        self.pending.insert(key, value);
+    }
+
+    /// `key` as a [`Key`]: a clone of the one a layer holds, or a new one.
+    fn shared_key(&self, key: &str) -> Key {
+        let held = self
+            .in_flight
+            .iter()
+            .rev()
+            .find_map(|(_, writes)| writes.get_key_value(key).map(|(k, _)| k))
+            .or_else(|| self.durable.get_key_value(key).map(|(k, _)| k));
+        held.map_or_else(|| Key::from(key), Rc::clone)
     }
 
     /// The current value of `key`, synced or not.
@@ -64,12 +215,12 @@ impl Storage {
         match newest {
             Some(Some(bytes)) => Some(bytes),
             Some(None) => None,
-            None => self.durable.get(key).map(Vec::as_slice),
+            None => self.durable.values.get(key).map(Vec::as_slice),
         }
     }
 
     /// Writes `value` as JSON under `key` (not yet durable).
-    pub fn put_json<T: Serialize>(&mut self, key: impl Into<String>, value: &T) {
+    pub fn put_json<T: Serialize>(&mut self, key: impl AsRef<str>, value: &T) {
         let bytes = serde_json::to_vec(value).expect("a model value failed to serialise");
         self.put(key, bytes);
     }
@@ -84,15 +235,19 @@ impl Storage {
     /// the engine completes this sync's batch (see [`Storage::set_deferred`]).
     pub fn sync(&mut self) {
         self.syncs += 1;
-        let writes = std::mem::take(&mut self.pending);
         if self.deferred {
+            let writes = std::mem::take(&mut self.pending);
             self.in_flight.push_back((self.syncs, writes));
         } else {
             debug_assert!(
                 self.in_flight.is_empty(),
                 "in-flight syncs while not deferred"
             );
-            apply(&mut self.durable, writes);
+            // Drained in place: the emptied map keeps its node for the
+            // next handler's writes (no allocation per sync).
+            while let Some((key, value)) = self.pending.pop_first() {
+                self.durable.apply_one(key, value);
+            }
         }
     }
 
@@ -114,7 +269,7 @@ impl Storage {
         match self.in_flight.front() {
             Some((first, _)) if *first == batch => {
                 let (_, writes) = self.in_flight.pop_front().expect("front exists");
-                apply(&mut self.durable, writes);
+                self.durable.apply(writes);
                 true
             }
             _ => {
@@ -178,36 +333,21 @@ impl Storage {
         };
         let mut keys: Vec<&str> = self
             .durable
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .map(String::as_str)
+            .keys_with_prefix(prefix)
+            .map(|k| &**k)
             .collect();
         for writes in layers() {
             keys.extend(
                 writes
                     .keys()
                     .filter(|k| k.starts_with(prefix))
-                    .map(String::as_str),
+                    .map(|k| &**k),
             );
         }
         keys.sort_unstable();
         keys.dedup();
         keys.retain(|k| !matches!(layers().find_map(|writes| writes.get(*k)), Some(None)));
         keys.into_iter()
-    }
-}
-
-/// Applies a batch of writes to the durable layer.
-fn apply(durable: &mut BTreeMap<String, Vec<u8>>, writes: Writes) {
-    for (key, value) in writes {
-        match value {
-            Some(bytes) => {
-                durable.insert(key, bytes);
-            }
-            None => {
-                durable.remove(&key);
-            }
-        }
     }
 }
 
@@ -260,6 +400,50 @@ mod tests {
             s.keys_with_prefix("").collect::<Vec<_>>(),
             ["gone", "log/1"]
         );
+    }
+
+    #[test]
+    fn extend_appends_to_the_newest_value_and_counts_as_a_write() {
+        let mut s = Storage::new();
+        s.put("seg", vec![1]);
+        s.sync();
+        s.extend("seg", &[2]);
+        s.extend("seg", &[3]);
+        s.extend("new", &[4]);
+        assert_eq!(s.write_count(), 4);
+        assert_eq!(s.get("seg"), Some(&[1u8, 2, 3][..]));
+        assert_eq!(s.get("new"), Some(&[4u8][..]));
+        assert_eq!(s.lose_unsynced(), 2, "one pending write per key");
+        assert_eq!(
+            s.get("seg"),
+            Some(&[1u8][..]),
+            "the durable value is untouched"
+        );
+        s.delete("seg");
+        s.extend("seg", &[5]);
+        s.sync();
+        assert_eq!(s.get("seg"), Some(&[5u8][..]), "a deleted key starts empty");
+        s.set_deferred(true);
+        s.extend("seg", &[6]);
+        s.sync();
+        s.extend("seg", &[7]);
+        assert_eq!(
+            s.get("seg"),
+            Some(&[5u8, 6, 7][..]),
+            "in flight, still read"
+        );
+        assert_eq!(s.lose_unsynced(), 2);
+        assert_eq!(s.get("seg"), Some(&[5u8][..]));
+    }
+
+    #[test]
+    fn key_hashes_spread_keys_that_differ_in_their_last_bytes() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<KeyHasher>::default();
+        let buckets: BTreeSet<u64> = (0..256)
+            .map(|i| build.hash_one(format!("log/{i:012}")) & 0xff)
+            .collect();
+        assert!(buckets.len() > 128, "only {} of 256 buckets", buckets.len());
     }
 
     #[test]

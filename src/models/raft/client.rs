@@ -24,7 +24,7 @@
 //! type that carries requests and replies implements [`KvClientMsg`], and
 //! the client is [`KvClient`] of it ([`RaftClient`] for Raft's).
 
-use super::msg::{ClientCommand, Op, Outcome, RaftMsg};
+use super::msg::{push_number, ClientCommand, Op, Outcome, RaftMsg};
 use crate::history::{OpType, Value};
 use crate::models::workload::Workload;
 use crate::node::Message;
@@ -171,7 +171,12 @@ impl<M: KvClientMsg> KvClient<M> {
         if is_read {
             return (Op::Get { key }, "get", Value::Nil);
         }
-        let token = format!("{}.{} ", self.process, self.counter);
+        // `format!("{process}.{counter} ")`, built by hand (once per op).
+        let mut token = String::with_capacity(24);
+        push_number(&mut token, self.process);
+        token.push('.');
+        push_number(&mut token, self.counter);
+        token.push(' ');
         match ctx.rng().below(3) {
             0 => {
                 let input = Value::Str(token.clone());
@@ -346,7 +351,10 @@ impl<M: KvClientMsg> KvClient<M> {
 
 /// The history name of key number `key` (`k1` is key 0).
 pub fn key_name(key: u32) -> String {
-    format!("k{}", key + 1)
+    let mut name = String::with_capacity(11);
+    name.push('k');
+    push_number(&mut name, u64::from(key) + 1);
+    name
 }
 
 impl<M: KvClientMsg> Node<M> for KvClient<M> {

@@ -4,8 +4,9 @@
 //! durable copy keeps [`SEGMENT`] entries per key, `log/<segment, 12
 //! digits>` (entries 1-16 in `log/000000000000`, 17-32 in the next), each
 //! entry in a compact binary form, back to back: about 15 bytes an entry
-//! instead of a key, a value and a map node each. Appending rewrites the
-//! last segment (at most 15 entries copied); truncating rewrites one and
+//! instead of a key, a value and a map node each. Appending extends the
+//! last segment ([`Storage::extend`]: its bytes, at most 15 entries, are
+//! copied once per sync, not once per entry); truncating rewrites one and
 //! deletes the ones after it. Every write leaves a segment holding exactly
 //! the entries the log has there, so what a sync makes durable is a prefix
 //! of the log, as with one key per entry. Callers sync the storage once per
@@ -34,11 +35,18 @@ fn segment_of(index: u64) -> u64 {
 /// The storage key of segment `segment`: `log/` and 12 digits (what
 /// `format!("log/{segment:012}")` prints, without the formatting machinery).
 fn segment_key(segment: u64) -> String {
+    let mut key = String::with_capacity(LOG_PREFIX.len() + 12);
+    write_segment_key(&mut key, segment);
+    key
+}
+
+/// Replaces `key` with the storage key of segment `segment`.
+fn write_segment_key(key: &mut String, segment: u64) {
     debug_assert!(
         segment < 1_000_000_000_000,
         "log segment {segment} has more than 12 digits"
     );
-    let mut key = String::with_capacity(LOG_PREFIX.len() + 12);
+    key.clear();
     key.push_str(LOG_PREFIX);
     let mut digits = [b'0'; 12];
     let mut rest = segment;
@@ -46,14 +54,40 @@ fn segment_key(segment: u64) -> String {
         *d = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    key.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
-    key
+    key.extend(digits.iter().map(|&d| char::from(d)));
+}
+
+/// The key of the segment appends go to, kept between appends: it changes
+/// once every [`SEGMENT`] entries.
+#[derive(Debug, Default)]
+struct TailKey {
+    /// The segment `text` names (`None`: not built yet).
+    segment: Option<u64>,
+    text: String,
+}
+
+impl TailKey {
+    fn of(&mut self, segment: u64) -> &str {
+        if self.segment != Some(segment) {
+            write_segment_key(&mut self.text, segment);
+            self.segment = Some(segment);
+        }
+        debug_assert_eq!(self.text, segment_key(segment));
+        &self.text
+    }
 }
 
 /// The log: entries in memory, written through to storage.
 #[derive(Debug, Default)]
 pub(super) struct RaftLog {
     entries: Vec<Entry>,
+    /// Scratch space for encoding one entry (kept to spare an allocation).
+    encoded: Vec<u8>,
+    tail_key: TailKey,
+    /// The last slice handed out, from its 0-based start: the next request
+    /// for the same entries shares it. Dropped when a truncation changes
+    /// the log; an append leaves every slice it has valid.
+    shared: Option<(usize, Rc<[Entry]>)>,
 }
 
 impl RaftLog {
@@ -80,7 +114,10 @@ impl RaftLog {
                 "log segment {key} holds {held} entries"
             );
         }
-        RaftLog { entries }
+        RaftLog {
+            entries,
+            ..RaftLog::default()
+        }
     }
 
     /// The last five entries, for the server's state view.
@@ -115,11 +152,23 @@ impl RaftLog {
         &self.entries[index as usize - 1]
     }
 
-    /// Up to `max` entries starting at `from` (cheap clones: `Rc` commands).
-    pub(super) fn slice(&self, from: u64, max: usize) -> Vec<Entry> {
+    /// Up to `max` entries starting at `from`, shared (the same entries
+    /// asked again, e.g. for the next follower, cost no copy).
+    pub(super) fn slice(&mut self, from: u64, max: usize) -> Rc<[Entry]> {
         let start = (from as usize - 1).min(self.entries.len());
         let end = (start + max).min(self.entries.len());
-        self.entries[start..end].to_vec()
+        if let Some((at, shared)) = &self.shared {
+            if *at == start && shared.len() == end - start {
+                debug_assert!(
+                    **shared == self.entries[start..end],
+                    "a shared slice outlived a change of the log"
+                );
+                return Rc::clone(shared);
+            }
+        }
+        let slice: Rc<[Entry]> = self.entries[start..end].into();
+        self.shared = Some((start, Rc::clone(&slice)));
+        slice
     }
 
     /// The first index holding `term` (or after which it would go).
@@ -155,20 +204,22 @@ impl RaftLog {
     /// checks, not an assertion, must report what follows).
     pub(super) fn append_unchecked(&mut self, storage: &mut Storage, entry: Entry) {
         let index = self.last_index() + 1;
-        let key = segment_key(segment_of(index));
-        let mut bytes = match storage.get(&key) {
-            Some(held) if !(index - 1).is_multiple_of(SEGMENT) => {
-                let mut bytes = Vec::with_capacity(held.len() + 32);
-                bytes.extend_from_slice(held);
-                bytes
-            }
-            held => {
-                debug_assert!(held.is_none(), "segment {key} outlived a truncation");
-                Vec::with_capacity(32)
-            }
-        };
-        encode(&entry, &mut bytes);
-        storage.put(key, bytes);
+        let key = self.tail_key.of(segment_of(index));
+        if (index - 1).is_multiple_of(SEGMENT) {
+            debug_assert!(
+                storage.get(key).is_none(),
+                "segment {key} outlived a truncation"
+            );
+            let mut bytes = Vec::with_capacity(32);
+            encode(&entry, &mut bytes);
+            storage.put(key, bytes);
+        } else {
+            // The segment holds exactly the entries before this one (see
+            // the module comment): appending its bytes rewrites it.
+            self.encoded.clear();
+            encode(&entry, &mut self.encoded);
+            storage.extend(key, &self.encoded);
+        }
         self.entries.push(entry);
     }
 
@@ -181,6 +232,7 @@ impl RaftLog {
             return;
         }
         self.entries.truncate(index as usize - 1);
+        self.shared = None;
         let first = segment_of(index);
         let kept = (first * SEGMENT) as usize..self.entries.len();
         if kept.is_empty() {
@@ -396,6 +448,10 @@ mod tests {
         assert_eq!(segment_key(7), format!("log/{:012}", 7));
         assert_eq!(segment_key(123_456_789_012), "log/123456789012");
         assert!(segment_key(9) < segment_key(10));
+        let mut tail = TailKey::default();
+        assert_eq!(tail.of(3), segment_key(3));
+        assert_eq!(tail.of(3), segment_key(3));
+        assert_eq!(tail.of(12), segment_key(12));
         assert_eq!((segment_of(1), segment_of(16), segment_of(17)), (0, 0, 1));
     }
 

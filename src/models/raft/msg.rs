@@ -69,16 +69,34 @@ impl Op {
     /// `append k1+="b"`, `cas k3 "a"->"b"` (keys numbered from k1).
     pub fn describe(&self) -> String {
         // Built by hand: every server describes every command it commits,
-        // and `format!` with `{:?}` costs several times more.
-        let mut text = String::with_capacity(24);
-        let (verb, key) = match self {
-            Op::Get { key } => ("get k", key),
-            Op::Put { key, .. } => ("put k", key),
-            Op::Append { key, .. } => ("append k", key),
-            Op::Cas { key, .. } => ("cas k", key),
+        // and `format!` with `{:?}` costs several times more. The capacity
+        // is exact for strings that need no escaping, so the text becomes
+        // a boxed `str` (a record field) without a reallocation.
+        let (verb, key, quoted): (&str, u32, [&str; 2]) = match self {
+            Op::Get { key } => ("get k", *key, ["", ""]),
+            Op::Put { key, value } => ("put k", *key, [value, ""]),
+            Op::Append { key, value } => ("append k", *key, [value, ""]),
+            Op::Cas { key, expected, new } => ("cas k", *key, [expected, new]),
         };
+        let separators = match self {
+            Op::Get { .. } => 0,
+            Op::Put { .. } => "=".len(),
+            Op::Append { .. } => "+=".len(),
+            Op::Cas { .. } => " ->".len(),
+        };
+        let strings = match self {
+            Op::Get { .. } => 0,
+            Op::Put { .. } | Op::Append { .. } => 1,
+            Op::Cas { .. } => 2,
+        };
+        let number = u64::from(key) + 1;
+        let len = verb.len()
+            + decimal_len(number)
+            + separators
+            + quoted[..strings].iter().map(|s| s.len() + 2).sum::<usize>();
+        let mut text = String::with_capacity(len);
         text.push_str(verb);
-        push_number(&mut text, u64::from(*key) + 1);
+        push_number(&mut text, number);
         match self {
             Op::Get { .. } => {}
             Op::Put { value, .. } => {
@@ -96,12 +114,26 @@ impl Op {
                 push_quoted(&mut text, new);
             }
         }
+        debug_assert!(
+            text.len() >= len,
+            "describe's length estimate {len} exceeds {text:?}"
+        );
         text
     }
 }
 
+/// How many decimal digits `n` has.
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
 /// Appends `n` in decimal.
-fn push_number(text: &mut String, mut n: u64) {
+pub(super) fn push_number(text: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -112,13 +144,15 @@ fn push_number(text: &mut String, mut n: u64) {
             break;
         }
     }
-    text.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    text.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// Appends `s` as `{:?}` writes it: quoted, escaped where needed.
 fn push_quoted(text: &mut String, s: &str) {
-    let plain = |c: char| c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ';
-    if s.chars().all(plain) {
+    // ASCII only (any other byte is part of a multi-byte char, which the
+    // slow path handles as `{:?}` does).
+    let plain = |b: u8| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ';
+    if s.bytes().all(plain) {
         text.push('"');
         text.push_str(s);
         text.push('"');
@@ -179,8 +213,11 @@ pub struct AppendRequest {
     pub prev_log_index: u64,
     /// Term of that entry.
     pub prev_log_term: u64,
-    /// Entries to store (empty for a heartbeat).
-    pub entries: Vec<Entry>,
+    /// Entries to store (empty for a heartbeat), shared: the leader sends
+    /// the same slice of its log to every follower at the same point, and
+    /// a delivered copy costs a pointer. Hashes as a `Vec` would (length,
+    /// then the entries), so message digests do not depend on it.
+    pub entries: Rc<[Entry]>,
     /// The leader's commit index.
     pub leader_commit: u64,
     /// The leader's read-index round when it sent this (echoed in the reply).

@@ -647,7 +647,7 @@ impl RaftServer {
                 self.append_reply(false, 0, conflict_term, conflict_index, req.round)
             }
             Ok(()) => {
-                let last_new = self.store_entries(ctx, req.prev_log_index, req.entries);
+                let last_new = self.store_entries(ctx, req.prev_log_index, &req.entries);
                 // Appended (synced below), acking: the ack counts towards commit.
                 ctx.maybe_fault_point("append");
                 self.follow_commit(req.leader_commit, last_new);
@@ -692,7 +692,7 @@ impl RaftServer {
     /// Rules 3 and 4: delete an existing entry that conflicts with a new one
     /// (same index, different term) and all that follow; append any new
     /// entries not already in the log. Returns the index of the last new entry.
-    fn store_entries(&mut self, ctx: &mut Ctx<'_, RaftMsg>, prev: u64, entries: Vec<Entry>) -> u64 {
+    fn store_entries(&mut self, ctx: &mut Ctx<'_, RaftMsg>, prev: u64, entries: &[Entry]) -> u64 {
         let last_new = prev + entries.len() as u64;
         for (index, entry) in (prev + 1..).zip(entries) {
             match self.log.term_at(index) {
@@ -717,7 +717,7 @@ impl RaftServer {
                 index,
                 "log matching: gap at {index}"
             );
-            self.append_entry(ctx, entry);
+            self.append_entry(ctx, entry.clone());
         }
         last_new
     }
@@ -877,7 +877,7 @@ impl RaftServer {
         }
         while self.applied < self.commit {
             self.applied += 1;
-            let entry = self.log.entry(self.applied).clone();
+            let entry = self.log.entry(self.applied);
             // The entry in the reader's terms, for log_matching's report.
             let (client, text) = match entry.command.as_ref() {
                 Command::Noop => (None, Field::Str("no-op")),
@@ -888,7 +888,7 @@ impl RaftServer {
             if let Some(client) = client {
                 detail.push(("client", Field::from(client)));
             }
-            detail.push(("digest", Field::Hex(Hex16::new(digest(&entry)))));
+            detail.push(("digest", Field::Hex(Hex16::new(digest(entry)))));
             detail.push(("entry", text));
             detail.push(("index", Field::U64(self.applied)));
             detail.push(("term", Field::U64(entry.term)));
@@ -896,6 +896,11 @@ impl RaftServer {
             let Command::Client(command) = entry.command.as_ref() else {
                 continue;
             };
+            // A get changes nothing: only the leader, which answers it,
+            // needs the value it reads.
+            if self.role != Role::Leader && matches!(command.op, Op::Get { .. }) {
+                continue;
+            }
             let outcome = self.kv.apply(command);
             if let (Role::Leader, Some(outcome)) = (self.role, outcome) {
                 let reply = RaftMsg::ClientReply {

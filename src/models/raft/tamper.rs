@@ -86,7 +86,8 @@ impl Tamper<RaftMsg> for RaftTamper {
         match msg {
             RaftMsg::AppendEntries(req) if !req.entries.is_empty() => {
                 let mut forged = req.clone();
-                forged.entries = forge_entries(&req.entries, &format!("~n{}", to.0 + 1), from);
+                forged.entries =
+                    forge_entries(&req.entries, &format!("~n{}", to.0 + 1), from).into();
                 Some(RaftMsg::AppendEntries(forged))
             }
             RaftMsg::RequestVoteReply(reply) if !reply.granted => {
@@ -104,7 +105,7 @@ impl Tamper<RaftMsg> for RaftTamper {
             RaftMsg::AppendEntries(req) if !req.entries.is_empty() => {
                 let mut forged = req.clone();
                 let tag = format!("~{}", draw % 1000);
-                forged.entries = forge_entries(&req.entries, &tag, from);
+                forged.entries = forge_entries(&req.entries, &tag, from).into();
                 let sent = req.prev_log_index + req.entries.len() as u64;
                 forged.leader_commit = forged.leader_commit.max(sent + 1 + draw % 4);
                 RaftMsg::AppendEntries(forged)
@@ -146,7 +147,7 @@ mod tests {
             term: 2,
             prev_log_index: 4,
             prev_log_term: 1,
-            entries,
+            entries: entries.into(),
             leader_commit: 4,
             round: 0,
         })
@@ -201,7 +202,7 @@ mod tests {
         else {
             panic!("an append");
         };
-        assert_eq!(forged.entries, vec![put("a~5")]);
+        assert_eq!(*forged.entries, [put("a~5")]);
         assert_eq!(forged.leader_commit, 4 + 1 + 1 + 1005 % 4);
         let reply = RaftMsg::RequestVoteReply(VoteReply {
             term: 3,

@@ -121,7 +121,7 @@ fn append(term: u64, prev: (u64, u64), entries: Vec<Entry>, leader_commit: u64) 
         term,
         prev_log_index: prev.0,
         prev_log_term: prev.1,
-        entries,
+        entries: entries.into(),
         leader_commit,
         round: 0,
     })
@@ -460,7 +460,7 @@ fn candidate_becomes_leader_with_majority() {
     let appends = appends_to_peers(&sent);
     assert_eq!(appends.len(), 4);
     assert!(
-        appends.iter().all(|(_, a)| a.entries == [noop(1)]),
+        appends.iter().all(|(_, a)| *a.entries == [noop(1)]),
         "the no-op"
     );
 }
@@ -1296,5 +1296,13 @@ fn a_new_leader_appends_its_no_op_unless_told_not_to() {
             if leader_noop { 2 } else { 1 },
             "leader_noop {leader_noop}"
         );
+    }
+}
+
+#[test]
+fn key_names_read_as_format_prints_them() {
+    use super::client::key_name;
+    for key in [0, 8, 9, 41, 98, 99, u32::MAX - 1] {
+        assert_eq!(key_name(key), format!("k{}", key + 1));
     }
 }
