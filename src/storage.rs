@@ -33,11 +33,20 @@ type Key = Rc<str>;
 type Writes = BTreeMap<Key, Option<Vec<u8>>>;
 
 /// What a sync made durable: the values by key, and the keys in order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 struct Durable {
     values: HashMap<Key, Vec<u8>, BuildHasherDefault<KeyHasher>>,
     /// Exactly the keys of `values`, in order.
     keys: BTreeSet<Key>,
+}
+
+impl std::fmt::Debug for Durable {
+    /// In key order (never the hash map's order).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.keys.iter().map(|k| (k, &self.values[k])))
+            .finish()
+    }
 }
 
 impl Durable {
