@@ -61,9 +61,9 @@ impl Scenario {
 /// What the checks and outputs of a run keep between steps.
 struct Observer {
     names: Vec<String>,
-    checks: Vec<(Box<dyn Checker>, bool)>,
-    /// Each check's [`Checker::interest`], asked once.
-    interests: Vec<Interest>,
+    /// Each check, its "retired" flag (set once it reported a violation)
+    /// and its [`Checker::interest`], asked once.
+    checks: Vec<(Box<dyn Checker>, bool, Interest)>,
     world: World,
     hasher: TraceHasher,
     report: RunReport,
@@ -96,7 +96,7 @@ impl Observer {
             on_event(event);
         }
         let mut keep_going = true;
-        for ((checker, done), interest) in self.checks.iter_mut().zip(&self.interests) {
+        for (checker, done, interest) in self.checks.iter_mut() {
             if *done || !interest.covers(event) {
                 continue;
             }
@@ -226,9 +226,13 @@ impl<M: Message> Stepper<M> {
             observer: Observer {
                 world: World::new(names.clone()),
                 names,
-                // Each check with its "retired" flag (set once it reported a violation).
-                interests: checkers.iter().map(|c| c.interest()).collect(),
-                checks: checkers.into_iter().map(|c| (c, false)).collect(),
+                checks: checkers
+                    .into_iter()
+                    .map(|c| {
+                        let interest = c.interest();
+                        (c, false, interest)
+                    })
+                    .collect(),
                 hasher: TraceHasher::default(),
                 report,
                 narrator,
@@ -374,7 +378,7 @@ impl<M: Message> Stepper<M> {
         } = observer;
         match ended {
             Some(RunEnd::Reached) => {
-                for (checker, done) in checks.iter_mut() {
+                for (checker, done, _) in checks.iter_mut() {
                     if *done {
                         continue;
                     }
@@ -400,7 +404,7 @@ impl<M: Message> Stepper<M> {
                 .or_else(|| out.flush().err())
                 .map(|e| e.to_string());
         }
-        report.check_notes = checks.iter().filter_map(|(c, _)| c.note()).collect();
+        report.check_notes = checks.iter().filter_map(|(c, _, _)| c.note()).collect();
         if sim.byzantine_untampered() {
             report.check_notes.push(
                 "byzantine: this model has no tamper, so equivocate and corrupt sent its messages unchanged"
@@ -416,8 +420,8 @@ impl<M: Message> Stepper<M> {
         }
         report.inconclusive_checks = checks
             .iter()
-            .filter(|(c, _)| c.inconclusive())
-            .map(|(c, _)| c.name().to_string())
+            .filter(|(c, _, _)| c.inconclusive())
+            .map(|(c, _, _)| c.name().to_string())
             .collect();
         let mut world = world;
         report.history = world.take_history();
@@ -432,8 +436,8 @@ impl<M: Message> Stepper<M> {
         report.narration_omitted = omitted;
         report.observations = counts;
         report.faults = faults;
-        report.metrics = checks.iter().flat_map(|(c, _)| c.metrics()).collect();
-        report.series = checks.iter_mut().find_map(|(c, _)| c.take_series());
+        report.metrics = checks.iter().flat_map(|(c, _, _)| c.metrics()).collect();
+        report.series = checks.iter_mut().find_map(|(c, _, _)| c.take_series());
         report.metrics.sort_by(|a, b| a.0.cmp(&b.0));
         report.verdict = verdict_of(&report.violations);
         let stopped_after = wall_clock.and_then(|w| w.stopped_after.map(|e| (w.limit, e)));
