@@ -238,6 +238,66 @@ impl<S: WordFold> Hasher for WordHasher<S> {
     }
 }
 
+/// A fast, fixed (so deterministic) hasher for lookup tables, in the style
+/// of rustc's FxHash: each 8 bytes folded by a rotate, xor and multiply, a
+/// shorter tail as one word ([`short_word`]). For maps and sets that are
+/// looked up, never iterated (their order is the table's): the
+/// linearizability search's tables and the durable values of
+/// [`crate::storage::Storage`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            self.add(short_word(rest));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// `HashMap`/`HashSet` builder for [`FxHasher`] (lookups only, never iterated).
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// The stable digest of a message (its derived `Hash` through [`StableHasher`]).
 #[inline]
 pub fn digest<T: Hash>(value: &T) -> u64 {

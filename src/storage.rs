@@ -20,9 +20,9 @@
 //! one hash lookup. A key is stored once, as an `Rc<str>` the layers share:
 //! writing a key the disk already holds allocates no new key.
 
+use crate::hash::FxBuild;
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::rc::Rc;
 
@@ -35,7 +35,7 @@ type Writes = BTreeMap<Key, Option<Vec<u8>>>;
 /// What a sync made durable: the values by key, and the keys in order.
 #[derive(Clone, Default)]
 struct Durable {
-    values: HashMap<Key, Vec<u8>, BuildHasherDefault<KeyHasher>>,
+    values: HashMap<Key, Vec<u8>, FxBuild>,
     /// Exactly the keys of `values`, in order.
     keys: BTreeSet<Key>,
 }
@@ -87,47 +87,6 @@ impl Durable {
         self.keys
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(move |k| k.starts_with(prefix))
-    }
-}
-
-/// A fast, fixed (hence deterministic) hash for storage keys: eight bytes
-/// at a time, then a final mix so that keys differing only in their last
-/// bytes (`log/000000000001`, `log/000000000002`) spread over the table.
-#[derive(Clone, Copy, Debug, Default)]
-struct KeyHasher(u64);
-
-impl KeyHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.add(u64::from_le_bytes(word.try_into().expect("8 bytes")));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn finish(&self) -> u64 {
-        // The finaliser of MurmurHash3 (fmix64).
-        let mut z = self.0;
-        z ^= z >> 33;
-        z = z.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        z ^= z >> 33;
-        z = z.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        z ^ (z >> 33)
     }
 }
 
@@ -443,16 +402,6 @@ mod tests {
         );
         assert_eq!(s.lose_unsynced(), 2);
         assert_eq!(s.get("seg"), Some(&[5u8][..]));
-    }
-
-    #[test]
-    fn key_hashes_spread_keys_that_differ_in_their_last_bytes() {
-        use std::hash::BuildHasher;
-        let build = BuildHasherDefault::<KeyHasher>::default();
-        let buckets: BTreeSet<u64> = (0..256)
-            .map(|i| build.hash_one(format!("log/{i:012}")) & 0xff)
-            .collect();
-        assert!(buckets.len() > 128, "only {} of 256 buckets", buckets.len());
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! in O(1) time and 16 bytes whatever the number of operations. [`MemoSet`] is
 //! an open-addressing table of those 16-byte keys (the model state folded in),
 //! with its size in bytes known exactly so a caller can keep it under a
-//! memory budget. [`FxHasher`] is a small fast deterministic hasher for the
-//! models' lookup tables.
+//! memory budget. [`fx_hash`] hashes a model state with the project's lookup
+//! hasher ([`FxHasher`]).
 //!
 //! What it does not do: store the sets themselves. Two different
 //! configurations share a key only if their 128-bit fingerprints collide:
@@ -18,63 +18,9 @@
 //! order that could leak into output). Invariants: the table is at most half
 //! full; a key is never 0 (0 marks an empty slot).
 
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
-/// A fast, deterministic (unseeded) hasher in the style of rustc's FxHash.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        }
-        for &b in chunks.remainder() {
-            self.add(b as u64);
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// `HashMap`/`HashSet` builder for [`FxHasher`] (lookups only, never iterated).
-pub type FxBuild = BuildHasherDefault<FxHasher>;
+pub use crate::hash::{FxBuild, FxHasher};
 
 /// Hashes one value with [`FxHasher`].
 #[inline]
