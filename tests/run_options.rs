@@ -1,8 +1,14 @@
 //! `RunOptions::checks` and `RunOptions::trace_hash`: the switches that let
 //! `examples/bench_raft.rs --no-checks --no-hash` time a run unjudged. Off,
 //! they skip their work and nothing else: the run is event for event the same.
+//! And `Checker::interest`: a check is shown only the events it asks for.
 
+use faultlab::check::{Checker, Interest, Violation, World};
+use faultlab::engine::{EventKind, TraceEvent};
 use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
+use faultlab::SimTime;
+use std::cell::Cell;
+use std::rc::Rc;
 
 fn scenario(path: &str) -> Scenario {
     let text = std::fs::read_to_string(path).expect("the scenario is in the repository");
@@ -44,4 +50,55 @@ fn without_the_hash_the_run_is_the_same_and_its_hash_is_empty() {
     assert_eq!(hashed.trace_events, unhashed.trace_events);
     assert_eq!(hashed.verdict, unhashed.verdict);
     assert_eq!(hashed.history, unhashed.history);
+}
+
+/// Counts what the runner shows it, by whether it is a record.
+struct Counting {
+    interest: Interest,
+    seen: Rc<Cell<(u64, u64)>>,
+}
+
+impl Checker for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn on_event(&mut self, event: &TraceEvent, _world: &World) -> Option<Violation> {
+        let (records, others) = self.seen.get();
+        self.seen.set(match event.kind {
+            EventKind::Record(_) => (records + 1, others),
+            _ => (records, others + 1),
+        });
+        None
+    }
+    fn finish(&mut self, _end: SimTime, _world: &World) -> Option<Violation> {
+        None
+    }
+    fn interest(&self) -> Interest {
+        self.interest
+    }
+}
+
+#[test]
+fn a_check_sees_only_the_events_of_its_interest() {
+    let s = scenario("scenarios/raft-leader-crash.toml");
+    let seen_with = |interest| {
+        let seen = Rc::new(Cell::new((0, 0)));
+        let check = Counting {
+            interest,
+            seen: Rc::clone(&seen),
+        };
+        let options = RunOptions {
+            extra_checks: vec![Box::new(check)],
+            ..options(true, true)
+        };
+        let report = run(&s, 3, options);
+        (seen.get(), report.trace_hash)
+    };
+    let ((records, others), hash) = seen_with(Interest::Everything);
+    assert!(
+        records > 0 && others > 0,
+        "{records} records, {others} others"
+    );
+    assert_eq!(seen_with(Interest::Records), ((records, 0), hash.clone()));
+    assert_eq!(seen_with(Interest::Nothing), ((0, 0), hash));
 }
