@@ -430,8 +430,18 @@ pub(super) struct Narrator {
     limit: usize,
     lines: Vec<String>,
     omitted: u64,
-    counts: Vec<(RecordKind, u64)>,
+    /// Each record kind seen: how many, and whether it is too frequent to
+    /// tell (worked out once, when the kind is first seen).
+    counts: Vec<KindCount>,
     faults: u64,
+}
+
+/// A record kind the narrator has seen.
+struct KindCount {
+    kind: RecordKind,
+    count: u64,
+    /// In [`QUIET_RECORDS`] or the model's [`Configured::quiet_records`].
+    quiet: bool,
 }
 
 impl Narrator {
@@ -450,7 +460,7 @@ impl Narrator {
     /// The lines, how many were left out, the counts by kind, the faults.
     pub(super) fn into_parts(self) -> (Vec<String>, u64, Vec<(String, u64)>, u64) {
         let mut counts: Vec<(String, u64)> = (self.counts.into_iter())
-            .map(|(kind, n)| (kind.to_string(), n))
+            .map(|c| (c.kind.to_string(), c.count))
             .collect();
         counts.sort();
         (self.lines, self.omitted, counts, self.faults)
@@ -459,18 +469,15 @@ impl Narrator {
     pub(super) fn observe(&mut self, event: &TraceEvent, names: &[String]) {
         match &event.kind {
             EventKind::Fault { applied: true, .. } => self.faults += 1,
-            EventKind::Record(record) => self.count(&record.kind),
+            // Counted; a frequent kind (op, state, commit) is told no further.
+            EventKind::Record(record) => {
+                if self.count(&record.kind) {
+                    return;
+                }
+            }
             _ => {}
         }
         if !tells(event) {
-            return;
-        }
-        // After `tells`, so the frequent op, state and commit records skip it.
-        let quiet = match &event.kind {
-            EventKind::Record(record) => self.model.quiet_records().contains(&record.kind.as_str()),
-            _ => false,
-        };
-        if quiet {
             return;
         }
         if self.lines.len() >= self.limit {
@@ -502,20 +509,35 @@ impl Narrator {
             .push(format!("{:>10}  {}", time.to_string(), text));
     }
 
-    fn count(&mut self, kind: &RecordKind) {
+    /// Counts a record of `kind`; true if the kind is too frequent to tell.
+    fn count(&mut self, kind: &RecordKind) -> bool {
         // A few kinds, nearly all string constants: compare addresses
         // first, then text.
-        let at = (self.counts.iter().position(|(k, _)| k.same_constant(kind)))
-            .or_else(|| self.counts.iter().position(|(k, _)| k == kind));
+        let at = (self.counts.iter().position(|c| c.kind.same_constant(kind)))
+            .or_else(|| self.counts.iter().position(|c| c.kind == *kind));
         match at {
-            Some(i) => self.counts[i].1 += 1,
-            None => self.counts.push((kind.clone(), 1)),
+            Some(i) => {
+                let seen = &mut self.counts[i];
+                seen.count += 1;
+                seen.quiet
+            }
+            None => {
+                let quiet = QUIET_RECORDS.contains(&kind.as_str())
+                    || self.model.quiet_records().contains(&kind.as_str());
+                self.counts.push(KindCount {
+                    kind: kind.clone(),
+                    count: 1,
+                    quiet,
+                });
+                quiet
+            }
         }
     }
 }
 
 /// True for the events worth a line: faults, resumes, the end of a loss
-/// burst, and records that are not too frequent to tell.
+/// burst, and records (the narrator counts them first and tells only the
+/// kinds that are not too frequent).
 fn tells(event: &TraceEvent) -> bool {
     match &event.kind {
         EventKind::Fault { .. }
@@ -524,8 +546,8 @@ fn tells(event: &TraceEvent) -> bool {
         | EventKind::Resume
         | EventKind::LossBurstEnd
         | EventKind::Unsent { .. }
-        | EventKind::Knob(_) => true,
-        EventKind::Record(record) => !QUIET_RECORDS.contains(&record.kind.as_str()),
+        | EventKind::Knob(_)
+        | EventKind::Record(_) => true,
         _ => false,
     }
 }
