@@ -470,11 +470,7 @@ impl Narrator {
         match &event.kind {
             EventKind::Fault { applied: true, .. } => self.faults += 1,
             // Counted; a frequent kind (op, state, commit) is told no further.
-            EventKind::Record(record) => {
-                if self.count(&record.kind) {
-                    return;
-                }
-            }
+            EventKind::Record(record) if self.count(&record.kind) => return,
             _ => {}
         }
         if !tells(event) {
@@ -539,17 +535,17 @@ impl Narrator {
 /// burst, and records (the narrator counts them first and tells only the
 /// kinds that are not too frequent).
 fn tells(event: &TraceEvent) -> bool {
-    match &event.kind {
+    matches!(
+        event.kind,
         EventKind::Fault { .. }
-        | EventKind::Skipped { .. }
-        | EventKind::LinksRestored { .. }
-        | EventKind::Resume
-        | EventKind::LossBurstEnd
-        | EventKind::Unsent { .. }
-        | EventKind::Knob(_)
-        | EventKind::Record(_) => true,
-        _ => false,
-    }
+            | EventKind::Skipped { .. }
+            | EventKind::LinksRestored { .. }
+            | EventKind::Resume
+            | EventKind::LossBurstEnd
+            | EventKind::Unsent { .. }
+            | EventKind::Knob(_)
+            | EventKind::Record(_)
+    )
 }
 
 /// The narrated line of an event that [`tells`].
