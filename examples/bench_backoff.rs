@@ -28,6 +28,9 @@ use faultlab::SimTime;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 /// The strategies, in the blog's order.
 const STRATEGIES: [&str; 5] = [
     "none",

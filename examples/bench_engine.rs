@@ -42,6 +42,8 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
+#[path = "common/alloc.rs"]
+mod alloc;
 #[path = "common/rss.rs"]
 mod rss;
 

@@ -28,6 +28,9 @@ use faultlab::history::{read_history, History, HistoryEvent, HistoryFormat, OpTy
 use std::path::Path;
 use std::time::Instant;
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 const PASSES: usize = 5;
 
 /// One corpus file and what it should give.

@@ -30,6 +30,8 @@
 use faultlab::scenario::{run, RunOptions, Scenario, Verdict};
 use std::time::Instant;
 
+#[path = "common/alloc.rs"]
+mod alloc;
 #[path = "common/rss.rs"]
 mod rss;
 

@@ -23,6 +23,8 @@ use faultlab::scenario::Scenario;
 use faultlab::sweep::{sweep, SweepSummary};
 use std::time::Instant;
 
+#[path = "common/alloc.rs"]
+mod alloc;
 #[path = "common/rss.rs"]
 mod rss;
 
