@@ -425,6 +425,7 @@ fn history_field(field: &Field) -> Option<Value> {
         Field::U64(u) => i64::try_from(*u).ok().map(Value::Int),
         Field::Str(s) => Some(Value::Str((*s).to_string())),
         Field::String(s) => Some(Value::Str(s.to_string())),
+        Field::Json(json) => history_value(json),
         other => history_value(&other.to_json()),
     }
 }
