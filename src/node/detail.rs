@@ -552,7 +552,17 @@ mod tests {
 
     #[test]
     fn key_order_and_equality_are_the_strings() {
-        let keys = ["", "a", "ab", "b", "end_true_ns", "entry", "index", "é", "ü"];
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "b",
+            "end_true_ns",
+            "entry",
+            "index",
+            "é",
+            "ü",
+        ];
         for a in keys {
             for b in keys {
                 assert_eq!(key_before(a, b), a < b, "{a:?} < {b:?}");
