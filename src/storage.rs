@@ -132,18 +132,7 @@ impl Storage {
             return;
         }
         // One search of the older layers finds both the value and its key.
-        let held = self
-            .in_flight
-            .iter()
-            .rev()
-            .find_map(|(_, writes)| writes.get_key_value(key))
-            .map(|(k, v)| (k, v.as_deref()))
-            .or_else(|| {
-                self.durable
-                    .get_key_value(key)
-                    .map(|(k, v)| (k, Some(v.as_slice())))
-            });
-        let (key, held) = match held {
+        let (key, held) = match self.below_pending(key) {
             Some((k, held)) => (Rc::clone(k), held.unwrap_or_default()),
             None => (Key::from(key), &[][..]),
         };
@@ -166,24 +155,31 @@ impl Storage {
 
     /// `key` as a [`Key`]: a clone of the one a layer holds, or a new one.
     fn shared_key(&self, key: &str) -> Key {
-        let held = self
-            .in_flight
+        self.below_pending(key)
+            .map_or_else(|| Key::from(key), |(k, _)| Rc::clone(k))
+    }
+
+    /// The newest write of `key` below the pending layer (in-flight syncs,
+    /// newest first, then the durable layer), with the key as held there:
+    /// the value is `None` for a delete; `None` if no layer has the key.
+    fn below_pending(&self, key: &str) -> Option<(&Key, Option<&[u8]>)> {
+        self.in_flight
             .iter()
             .rev()
-            .find_map(|(_, writes)| writes.get_key_value(key).map(|(k, _)| k))
-            .or_else(|| self.durable.get_key_value(key).map(|(k, _)| k));
-        held.map_or_else(|| Key::from(key), Rc::clone)
+            .find_map(|(_, writes)| writes.get_key_value(key))
+            .map(|(k, v)| (k, v.as_deref()))
+            .or_else(|| {
+                self.durable
+                    .get_key_value(key)
+                    .map(|(k, v)| (k, Some(v.as_slice())))
+            })
     }
 
     /// The current value of `key`, synced or not.
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        let newest = std::iter::once(&self.pending)
-            .chain(self.in_flight.iter().rev().map(|(_, writes)| writes))
-            .find_map(|writes| writes.get(key));
-        match newest {
-            Some(Some(bytes)) => Some(bytes),
-            Some(None) => None,
-            None => self.durable.values.get(key).map(Vec::as_slice),
+        match self.pending.get(key) {
+            Some(newest) => newest.as_deref(),
+            None => self.below_pending(key)?.1,
         }
     }
 

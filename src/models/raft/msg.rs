@@ -72,17 +72,12 @@ impl Op {
         // and `format!` with `{:?}` costs several times more. The capacity
         // is exact for strings that need no escaping, so the text becomes
         // a boxed `str` (a record field) without a reallocation.
-        let (verb, key, quoted): (&str, u32, [&str; 2]) = match self {
-            Op::Get { key } => ("get k", *key, ["", ""]),
-            Op::Put { key, value } => ("put k", *key, [value, ""]),
-            Op::Append { key, value } => ("append k", *key, [value, ""]),
-            Op::Cas { key, expected, new } => ("cas k", *key, [expected, new]),
-        };
-        let separators = match self {
-            Op::Get { .. } => 0,
-            Op::Put { .. } => "=".len(),
-            Op::Append { .. } => "+=".len(),
-            Op::Cas { .. } => " ->".len(),
+        // The verb, the key, the separators' length and the quoted strings.
+        let (verb, key, separators, quoted): (&str, u32, usize, [&str; 2]) = match self {
+            Op::Get { key } => ("get k", *key, 0, ["", ""]),
+            Op::Put { key, value } => ("put k", *key, "=".len(), [value, ""]),
+            Op::Append { key, value } => ("append k", *key, "+=".len(), [value, ""]),
+            Op::Cas { key, expected, new } => ("cas k", *key, " ->".len(), [expected, new]),
         };
         let strings = match self {
             Op::Get { .. } => 0,
